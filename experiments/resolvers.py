@@ -1,0 +1,38 @@
+"""OmegaConf resolvers used by the configs in conf/."""
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+from pathlib import Path
+
+from omegaconf import DictConfig, OmegaConf
+
+# Keys that change how a run executes but not what it computes.
+_NOT_IN_RUN_ID = {"hydra", "engine", "save_trees", "progress"}
+
+
+def package_path(relative: str) -> str:
+    """`tasks/toy_checkpoints/x` -> absolute path inside the installed package `tasks`."""
+    package, _, rest = relative.partition("/")
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise ValueError(f"package '{package}' not found for path '{relative}'")
+    return str(Path(list(spec.submodule_search_locations)[0]) / rest)
+
+
+def run_id(*, _root_: DictConfig) -> str:
+    """A short hash of everything that determines a run's results."""
+    resolved = {
+        k: OmegaConf.to_container(v, resolve=True) if isinstance(v, DictConfig) else v
+        for k, v in _root_.items_ex(resolve=False)
+        if k not in _NOT_IN_RUN_ID
+    }
+    text = json.dumps(resolved, sort_keys=True, default=str)
+    return hashlib.blake2b(text.encode(), digest_size=4).hexdigest()
+
+
+def register() -> None:
+    for name, fn in {"pkg_path": package_path, "run_id": run_id}.items():
+        if not OmegaConf.has_resolver(name):
+            OmegaConf.register_new_resolver(name, fn)

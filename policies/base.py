@@ -1,0 +1,60 @@
+"""The policy protocol: sample continuations of prompts."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+from budgets.model_spec import ModelSpec
+
+Until = Literal["step", "end"]
+Finish = Literal["step", "end", "length"]
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    """Sample `n` continuations of `prompt`.
+
+    Sample j must be drawn with seed `seed + j` and must not depend on the other requests
+    of the call, so that the engine may split and pack requests freely without changing
+    results. `until="step"` stops at `stop` (kept at the end of the text); `until="end"`
+    runs to the end of the solution. `temperature == 0` is greedy decoding.
+    """
+
+    prompt: str
+    n: int
+    until: Until
+    stop: str
+    max_tokens: int
+    temperature: float
+    seed: int
+
+
+@dataclass(frozen=True)
+class Sample:
+    text: str
+    tokens: int | None
+    finish: Finish
+
+
+@dataclass(frozen=True)
+class GenerationResult:
+    """The samples of one request and what its prompt cost.
+
+    `prompt_computed` + `prompt_cached` is the prompt length in tokens; the cached part was
+    served from a prefix cache. Replayed samples have unknown counts (`None`).
+    """
+
+    samples: list[Sample]
+    prompt_computed: int | None
+    prompt_cached: int | None
+
+
+class Policy(Protocol):
+    name: str
+    spec: ModelSpec | None
+
+    def generate(self, requests: list[GenerationRequest]) -> list[GenerationResult]: ...
+
+    def count_tokens(self, text: str) -> int | None:
+        """Tokens of `text` as a prompt; used to reserve worst-case cost before a call."""
+        ...

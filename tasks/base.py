@@ -1,0 +1,66 @@
+"""Problems and the task protocol: what a strategy needs to know about answers."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One question. `prompt` is the exact text the policy continues."""
+
+    id: str
+    prompt: str
+    reference: str
+    level: int | str | None = None
+    meta: dict[str, Any] = field(default_factory=dict, compare=False)
+
+
+@runtime_checkable
+class Task(Protocol):
+    """Data and grading for one benchmark.
+
+    `step_delimiter` ends a reasoning step (kept at the end of the step's text); the policy
+    stops there when asked for one step, and `split_steps` cuts a trajectory at it.
+    """
+
+    name: str
+    step_delimiter: str
+
+    def problems(self) -> list[Problem]: ...
+
+    def extract_answer(self, text: str) -> str | None: ...
+
+    def is_correct(self, answer: str | None, reference: str) -> bool: ...
+
+    def answer_key(self, answer: str) -> str:
+        """A cheap canonical form: equal keys imply equivalent answers."""
+        ...
+
+    def equivalent(self, a: str, b: str) -> bool: ...
+
+    def split_steps(self, text: str) -> list[str]: ...
+
+
+class TextTask:
+    """Shared behaviour of text tasks: steps cut at the delimiter, answers compared as text."""
+
+    name = "text"
+    step_delimiter = "\n"
+
+    def split_steps(self, text: str) -> list[str]:
+        """Steps of a solution, each with its delimiter; empty steps are kept out."""
+        parts = text.split(self.step_delimiter)
+        steps = [p + self.step_delimiter for p in parts[:-1]]
+        if parts[-1]:
+            steps.append(parts[-1])
+        return [s for s in steps if s.strip()]
+
+    def answer_key(self, answer: str) -> str:
+        return answer.strip()
+
+    def equivalent(self, a: str, b: str) -> bool:
+        return self.answer_key(a) == self.answer_key(b)
+
+    def is_correct(self, answer: str | None, reference: str) -> bool:
+        return answer is not None and self.equivalent(answer, reference)
