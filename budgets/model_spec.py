@@ -6,6 +6,7 @@ token, with N the non-embedding parameters and n_ctx the context that token atte
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Mapping
 
 _GATED_ACTIVATIONS = {"silu", "swiglu", "gelu_pytorch_tanh_gated", "geglu"}
@@ -64,7 +65,7 @@ class ModelSpec:
     def d_attn(self) -> int:
         return self.num_attention_heads * self.head_dim
 
-    @property
+    @cached_property
     def n_nonembed(self) -> int:
         """Parameters of the transformer blocks and the final norm (Kaplan's N)."""
         d, kv = self.hidden_size, self.num_key_value_heads * self.head_dim

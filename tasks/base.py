@@ -1,6 +1,7 @@
 """Problems and the task protocol: what a strategy needs to know about answers."""
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -64,3 +65,9 @@ class TextTask:
 
     def is_correct(self, answer: str | None, reference: str) -> bool:
         return answer is not None and self.equivalent(answer, reference)
+
+
+def derive_seed(*parts: Any) -> int:
+    """A stable 62-bit seed from any parts (run seed, problem id, node id, ...)."""
+    digest = hashlib.blake2b(repr(parts).encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "little") & ((1 << 62) - 1)

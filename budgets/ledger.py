@@ -1,0 +1,88 @@
+"""The per-problem ledger: every token and FLOP a problem's search cost.
+
+A count that cannot be known (replayed samples carry no token counts, a backend without a
+model spec has no FLOPs) turns the field to `None` for good: a partial sum would be a guess.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from budgets.model_spec import ModelSpec
+
+
+def _add(total: float | None, amount: float | None) -> float | None:
+    return None if total is None or amount is None else total + amount
+
+
+@dataclass
+class Ledger:
+    policy: ModelSpec | None
+    reward: ModelSpec | None
+    samples: int = 0
+    generated: int | None = 0
+    prompt_computed: int | None = 0
+    prompt_cached: int | None = 0
+    reward_tokens: int | None = 0
+    flops_decode: float | None = 0.0
+    flops_prefill: float | None = 0.0
+    flops_reward: float | None = 0.0
+
+    def charge_prompt(self, computed: int | None, cached: int | None) -> None:
+        self.prompt_computed = _add(self.prompt_computed, computed)
+        self.prompt_cached = _add(self.prompt_cached, cached)
+        self.flops_prefill = _add(self.flops_prefill, prefill_flops(self.policy, computed, cached))
+
+    def charge_sample(self, context: int | None, tokens: int | None) -> None:
+        self.samples += 1
+        self.generated = _add(self.generated, tokens)
+        self.flops_decode = _add(self.flops_decode, span_flops(self.policy, context, tokens))
+
+    def charge_reward(self, tokens: int | None) -> None:
+        self.reward_tokens = _add(self.reward_tokens, tokens)
+        self.flops_reward = _add(self.flops_reward, span_flops(self.reward, 0, tokens))
+
+    @property
+    def flops_paper(self) -> float | None:
+        """Kaplan's 2 * N * D over generated tokens, as Wu et al. and Snell et al. plot."""
+        if self.policy is None or self.generated is None:
+            return None
+        return 2.0 * self.policy.n_nonembed * self.generated
+
+    @property
+    def flops_policy(self) -> float | None:
+        return _add(self.flops_prefill, self.flops_decode)
+
+    @property
+    def flops_total(self) -> float | None:
+        return _add(self.flops_policy, self.flops_reward)
+
+    def tokens_record(self) -> dict[str, Any]:
+        return {
+            "generated": self.generated,
+            "prompt_computed": self.prompt_computed,
+            "prompt_cached": self.prompt_cached,
+            "reward": self.reward_tokens,
+        }
+
+    def flops_record(self) -> dict[str, Any]:
+        return {
+            "policy_decode": self.flops_decode,
+            "policy_prefill": self.flops_prefill,
+            "reward": self.flops_reward,
+            "paper": self.flops_paper,
+            "total": self.flops_total,
+        }
+
+
+def span_flops(spec: ModelSpec | None, context: int | None, tokens: int | None) -> float | None:
+    if spec is None or context is None or tokens is None:
+        return None
+    return spec.flops_span(context, tokens)
+
+
+def prefill_flops(spec: ModelSpec | None, computed: int | None, cached: int | None) -> float | None:
+    """Prefill of the uncached suffix: those tokens still attend to the cached prefix."""
+    if spec is None or computed is None or cached is None:
+        return None
+    return spec.flops_span(cached, computed)

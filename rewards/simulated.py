@@ -1,0 +1,65 @@
+"""A simulated PRM: a step's score is drawn from one distribution if the chain is still
+right after that step and from another if it has gone wrong (at or before it); a
+truncated step counts as wrong.
+
+The two distributions set the PRM's quality: `const` 1 / `const` 0 is a perfect verifier,
+the same distribution for both is pure noise. Scores are seeded by the trajectory's text,
+so the same steps always get the same scores and different samples get their own noise.
+"""
+from __future__ import annotations
+
+import random
+from typing import Any, Mapping
+
+from budgets.model_spec import ModelSpec
+from rewards.base import ScoreRequest
+from tasks.base import derive_seed
+from tasks.simulated import count_tokens, parse_prompt, step_values
+
+
+def _draw(dist: Mapping[str, Any], rng: random.Random) -> float:
+    kind = dist.get("dist", "beta")
+    if kind == "const":
+        return float(dist["value"])
+    if kind == "beta":
+        return rng.betavariate(dist["a"], dist["b"])
+    if kind == "uniform":
+        return rng.uniform(dist.get("low", 0.0), dist.get("high", 1.0))
+    raise ValueError(f"unknown score distribution '{kind}' (known: const, beta, uniform)")
+
+
+class SimulatedPRM:
+    outcome = False
+
+    def __init__(
+        self,
+        name: str = "simulated",
+        correct: Mapping[str, Any] | None = None,
+        wrong: Mapping[str, Any] | None = None,
+        model: Mapping[str, Any] | None = None,
+    ):
+        self.name = name
+        self.correct = dict(correct or {"dist": "beta", "a": 6, "b": 2})
+        self.wrong = dict(wrong or {"dist": "beta", "a": 2, "b": 6})
+        self.spec = ModelSpec.from_config(model) if model else None
+
+    @classmethod
+    def from_config(cls, cfg: Mapping[str, Any], task: Any = None) -> "SimulatedPRM":
+        return cls(**{k: cfg[k] for k in ("name", "correct", "wrong", "model") if k in cfg})
+
+    def count_tokens(self, request: ScoreRequest) -> int:
+        return count_tokens(request.prompt) + sum(count_tokens(s) + 1 for s in request.steps)
+
+    def score(self, requests: list[ScoreRequest]) -> list[list[float]]:
+        results = []
+        for request in requests:
+            spec, _, _ = parse_prompt(request.prompt)
+            truth = spec.truth()
+            scores, on_track, prefix = [], True, spec.key
+            for i, step in enumerate(request.steps):
+                values = step_values(step)
+                on_track = on_track and len(values) == 1 and i < len(truth) and values[0] == truth[i]
+                prefix = derive_seed(prefix, step)
+                scores.append(_draw(self.correct if on_track else self.wrong, random.Random(prefix)))
+            results.append(scores)
+        return results

@@ -1,0 +1,316 @@
+"""The engine: strategies written for one problem, run for many problems at once.
+
+Every active problem's strategy is a generator parked on one operation. Each round the
+engine gathers the pending `Expand`s of all problems into policy calls and the pending
+`Score`s into reward calls, each call at most `max_batch` sequences, sends every result back
+to the generator that asked, and charges each problem's ledger. Budgets are checked per
+problem against an operation's worst case before it is issued. Sampling seeds derive from
+(run seed, problem id, node id, expansion count), so results do not depend on batching.
+"""
+from __future__ import annotations
+
+import copy
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Iterator
+
+from tqdm import tqdm
+
+from budgets.budget import Budget
+from budgets.ledger import Ledger, prefill_flops, span_flops
+from policies.base import GenerationRequest, GenerationResult, Policy
+from rewards.base import RewardModel, ScoreRequest
+from search.node import Node, Tree
+from search.ops import Decision, Expand, Score
+from search.strategy import Strategy
+from tasks.base import Problem, Task, derive_seed
+
+
+@dataclass(frozen=True)
+class Sampling:
+    temperature: float = 1.0
+    max_step_tokens: int = 256
+    max_tokens: int = 1024
+
+
+@dataclass
+class Outcome:
+    problem: Problem
+    decision: Decision
+    ledger: Ledger
+    tree: Tree
+    wall_s: float
+
+
+@dataclass
+class _ProblemRun:
+    index: int
+    tree: Tree
+    ledger: Ledger
+    steps: Any
+    op: Expand | Score | None = None
+    reply: list[Node] = field(default_factory=list)
+    decision: Decision | None = None
+    wall_s: float = 0.0
+
+
+@dataclass
+class _Job:
+    run: _ProblemRun
+    node: Node
+    request: Any
+    context: int | None = None
+    cost: int = 1
+    children: list[Node] = field(default_factory=list)
+
+
+class Engine:
+    def __init__(
+        self,
+        task: Task,
+        policy: Policy,
+        reward: RewardModel | None,
+        budget: Budget | None = None,
+        sampling: Sampling | None = None,
+        max_batch: int = 256,
+        max_concurrent: int = 512,
+        seed: int = 0,
+        progress: bool = False,
+    ):
+        if max_batch < 1 or max_concurrent < 1:
+            raise ValueError(f"engine.max_batch and engine.max_concurrent must be >= 1, got {max_batch}, {max_concurrent}")
+        self.task, self.policy, self.reward = task, policy, reward
+        self.budget = budget or Budget()
+        self.sampling = sampling or Sampling()
+        self.max_batch, self.max_concurrent = max_batch, max_concurrent
+        self.seed, self.progress = seed, progress
+        self.calls = {"policy": 0, "policy_sequences": 0, "reward": 0, "reward_sequences": 0}
+
+    def run(self, problems: Iterable[Problem], strategy: Strategy) -> Iterator[Outcome]:
+        """Yield one `Outcome` per problem, in the order given."""
+        problems = list(problems)
+        queue = iter(enumerate(problems))
+        active: dict[int, _ProblemRun] = {}
+        finished: dict[int, Outcome] = {}
+        emitted, exhausted = 0, False
+        bar = tqdm(total=len(problems), disable=not self.progress, desc=f"{strategy.__class__.__name__}", unit="problem")
+        while True:
+            while not exhausted and len(active) + len(finished) < self.max_concurrent:
+                item = next(queue, None)
+                if item is None:
+                    exhausted = True
+                    break
+                run = self._start(*item, strategy)
+                if run.decision is None:
+                    active[run.index] = run
+                else:
+                    finished[run.index] = self._outcome(run)
+            while emitted in finished:
+                yield finished.pop(emitted)
+                emitted += 1
+                bar.update()
+            if not active:
+                if exhausted:
+                    break
+                continue
+            self._expand([r for r in active.values() if isinstance(r.op, Expand)], strategy.max_depth)
+            self._score([r for r in active.values() if isinstance(r.op, Score)])
+            for index in list(active):
+                run = active[index]
+                self._advance(run, run.reply)
+                if run.decision is not None:
+                    finished[index] = self._outcome(active.pop(index))
+        bar.close()
+
+    def _start(self, index: int, problem: Problem, strategy: Strategy) -> _ProblemRun:
+        tree = Tree(problem)
+        run = _ProblemRun(index, tree, Ledger(self.policy.spec, getattr(self.reward, "spec", None)), strategy.run(tree.root))
+        self._advance(run, None)
+        return run
+
+    def _advance(self, run: _ProblemRun, reply: list[Node] | None) -> None:
+        started = time.perf_counter()
+        try:
+            op = run.steps.send(reply)
+        except StopIteration as stop:
+            op, run.decision = None, stop.value
+        run.wall_s += time.perf_counter() - started
+        if op is not None and not isinstance(op, (Expand, Score)):
+            raise TypeError(f"a strategy yielded {type(op).__name__}; only Expand and Score are operations")
+        run.op, run.reply = op, []
+
+    def _outcome(self, run: _ProblemRun) -> Outcome:
+        return Outcome(run.tree.problem, run.decision, run.ledger, run.tree, run.wall_s)
+
+    # --- expansion -------------------------------------------------------------------
+
+    def _expand(self, runs: list[_ProblemRun], max_depth: int) -> None:
+        jobs = [job for run in runs for job in self._expand_jobs(run)]
+        for batch in self._pack(jobs):
+            started = time.perf_counter()
+            results = self.policy.generate([job.request for job in batch])
+            self._charge_time(batch, time.perf_counter() - started)
+            self.calls["policy"] += 1
+            self.calls["policy_sequences"] += sum(job.cost for job in batch)
+            if len(results) != len(batch):
+                raise ValueError(f"policy '{self.policy.name}' returned {len(results)} results for {len(batch)} requests")
+            for job, result in zip(batch, results):
+                self._attach(job, result, max_depth)
+        for job in jobs:
+            job.run.reply.extend(job.children)
+
+    def _expand_jobs(self, run: _ProblemRun) -> list[_Job]:
+        op, problem, sampling = run.op, run.tree.problem, self.sampling
+        widths = op.widths()
+        if any(not isinstance(w, int) or w < 0 for w in widths):
+            raise ValueError(f"Expand widths must be non-negative integers, got {widths}")
+        temperature = sampling.temperature if op.temperature is None else op.temperature
+        shadow, jobs = copy.copy(run.ledger), []
+        for node, wanted in zip(op.nodes, widths):
+            if wanted == 0:
+                continue
+            if node.terminal:
+                raise ValueError(f"strategy expanded finished node {node.id} of problem {problem.id}")
+            so_far = node.generated or 0
+            limit = sampling.max_tokens - so_far
+            if op.until == "step":
+                limit = min(limit, sampling.max_step_tokens)
+            if limit <= 0:
+                continue
+            prompt = problem.prompt + node.solution
+            length = self.policy.count_tokens(prompt)
+            spec = self.policy.spec
+            fit = self.budget.affordable_samples(
+                shadow, wanted, limit, prefill_flops(spec, length, 0), span_flops(spec, length, limit)
+            )
+            if fit == 0 and run.ledger.samples == 0 and not jobs:
+                raise ValueError(
+                    f"the budget ({self._budget_text()}) is below the worst-case cost of one step "
+                    f"({limit} tokens) for problem {problem.id}"
+                )
+            if fit == 0:
+                continue
+            base_seed = derive_seed(self.seed, problem.id, node.id, node.expansions)
+            node.expansions += 1
+            for offset in range(0, fit, self.max_batch):
+                count = min(self.max_batch, fit - offset)
+                shadow.charge_prompt(length, 0)
+                for _ in range(count):
+                    shadow.charge_sample(length, limit)
+                request = GenerationRequest(
+                    prompt=prompt,
+                    n=count,
+                    until=op.until,
+                    stop=self.task.step_delimiter,
+                    max_tokens=limit,
+                    temperature=temperature,
+                    seed=base_seed + offset,
+                )
+                jobs.append(_Job(run, node, request, length, count))
+        return jobs
+
+    def _attach(self, job: _Job, result: GenerationResult, max_depth: int) -> None:
+        run, node, request = job.run, job.node, job.request
+        if len(result.samples) != request.n:
+            raise ValueError(f"policy '{self.policy.name}' returned {len(result.samples)} samples for n={request.n}")
+        computed, cached = result.prompt_computed, result.prompt_cached
+        context = computed + cached if computed is not None and cached is not None else job.context
+        node.prefills.append((cached, computed))
+        run.ledger.charge_prompt(computed, cached)
+        for sample in result.samples:
+            run.ledger.charge_sample(context, sample.tokens)
+            if sample.tokens is not None and sample.tokens > request.max_tokens:
+                raise ValueError(f"policy '{self.policy.name}' generated {sample.tokens} tokens, over max_tokens={request.max_tokens}")
+            child = run.tree.add_child(node, text=sample.text, tokens=sample.tokens, context=context, finish=sample.finish)
+            self._settle(child, max_depth)
+            job.children.append(child)
+
+    def _settle(self, child: Node, max_depth: int) -> None:
+        """Decide whether a new node ends its solution, and with which answer."""
+        if child.finish == "step" and self.task.extract_answer(child.text) is not None:
+            child.finish = "end"
+        generated = child.generated
+        if child.finish == "step" and generated is not None and generated >= self.sampling.max_tokens:
+            child.finish = "length"
+        if child.finish == "step" and child.depth >= max_depth:
+            child.finish = "depth"
+        child.terminal = child.finish != "step"
+        if child.finish == "end":
+            child.answer = self.task.extract_answer(child.solution)
+
+    # --- scoring -----------------------------------------------------------------------
+
+    def _score(self, runs: list[_ProblemRun]) -> None:
+        if runs and self.reward is None:
+            raise ValueError("this strategy scores steps, but reward=none: choose a reward model")
+        jobs = []
+        for run in runs:
+            shadow, seen = copy.copy(run.ledger), set()
+            for node in run.op.nodes:
+                if node.step_scores is not None or id(node) in seen:
+                    continue
+                seen.add(id(node))
+                steps = tuple(self.task.split_steps(node.solution))
+                if not steps:
+                    node.step_scores = []
+                    continue
+                request = ScoreRequest(run.tree.problem.prompt, steps)
+                tokens = self.reward.count_tokens(request)
+                flops = span_flops(self.reward.spec, 0, tokens) if self.reward.spec is not None else None
+                if self.budget.max_flops is not None and not self.budget.affords_flops(shadow, flops):
+                    continue
+                shadow.charge_reward(tokens)
+                jobs.append(_Job(run, node, request, context=tokens))
+        for batch in self._pack(jobs):
+            started = time.perf_counter()
+            scores = self.reward.score([job.request for job in batch])
+            self._charge_time(batch, time.perf_counter() - started)
+            self.calls["reward"] += 1
+            self.calls["reward_sequences"] += len(batch)
+            if len(scores) != len(batch):
+                raise ValueError(f"reward '{self.reward.name}' returned {len(scores)} score lists for {len(batch)} trajectories")
+            for job, values in zip(batch, scores):
+                job.node.step_scores = self._checked(values, job)
+                job.node.reward_tokens = None if job.context is None or job.node.reward_tokens is None else job.node.reward_tokens + job.context
+                job.run.ledger.charge_reward(job.context)
+        for run in runs:
+            run.reply = [node for node in run.op.nodes if node.step_scores is not None]
+
+    def _checked(self, values: list[float], job: _Job) -> list[float]:
+        expected = 1 if getattr(self.reward, "outcome", False) else len(job.request.steps)
+        where = f"problem {job.run.tree.problem.id}, node {job.node.id}"
+        if len(values) != expected:
+            raise ValueError(
+                f"reward '{self.reward.name}' returned {len(values)} scores for a trajectory of "
+                f"{len(job.request.steps)} steps ({where})"
+            )
+        values = [float(v) for v in values]
+        if any(not math.isfinite(v) or not 0.0 <= v <= 1.0 for v in values):
+            raise ValueError(f"reward '{self.reward.name}' returned a score outside [0, 1] or NaN: {values} ({where})")
+        return values
+
+    # --- helpers -----------------------------------------------------------------------
+
+    def _pack(self, jobs: list[_Job]) -> Iterator[list[_Job]]:
+        """Consecutive jobs into calls of at most `max_batch` sequences."""
+        batch, size = [], 0
+        for job in jobs:
+            if batch and size + job.cost > self.max_batch:
+                yield batch
+                batch, size = [], 0
+            batch.append(job)
+            size += job.cost
+        if batch:
+            yield batch
+
+    @staticmethod
+    def _charge_time(batch: list[_Job], seconds: float) -> None:
+        """A backend call's time, shared among its problems by their sequences in it."""
+        total = sum(job.cost for job in batch)
+        for job in batch:
+            job.run.wall_s += seconds * job.cost / total
+
+    def _budget_text(self) -> str:
+        caps = {k: v for k, v in self.budget.to_dict().items() if v is not None}
+        return ", ".join(f"budget.{k}={v}" for k, v in caps.items())

@@ -1,0 +1,81 @@
+"""Choosing the final answer from finished candidates: aggregation and voting."""
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+from search.node import Node
+from tasks.base import Task
+
+AGGREGATIONS = ("min", "last", "prod", "mean")
+SELECTORS = ("majority", "weighted", "best")
+
+
+def aggregate(step_scores: Sequence[float] | None, how: str) -> float | None:
+    """One number for a trajectory from its per-step scores."""
+    if step_scores is None:
+        return None
+    if not step_scores:
+        return 0.0
+    if how == "min":
+        return min(step_scores)
+    if how == "last":
+        return step_scores[-1]
+    if how == "prod":
+        return math.prod(step_scores)
+    if how == "mean":
+        return sum(step_scores) / len(step_scores)
+    raise ValueError(f"unknown aggregation '{how}' (known: {', '.join(AGGREGATIONS)})")
+
+
+def group_answers(answers: Sequence[str], task: Task) -> list[list[int]]:
+    """Indices of equivalent answers, grouped; groups ordered by their first member.
+
+    Answers are first bucketed by the task's cheap `answer_key`; buckets whose
+    representatives the task's grader calls equivalent are then merged.
+    """
+    buckets: dict[str, list[int]] = {}
+    for i, answer in enumerate(answers):
+        buckets.setdefault(task.answer_key(answer), []).append(i)
+    groups: list[list[int]] = []
+    for members in buckets.values():
+        for group in groups:
+            if task.equivalent(answers[group[0]], answers[members[0]]):
+                group.extend(members)
+                break
+        else:
+            groups.append(list(members))
+    for group in groups:
+        group.sort()
+    groups.sort(key=lambda g: g[0])
+    return groups
+
+
+def select(candidates: Sequence[Node], selector: str, aggregation: str, task: Task) -> Node | None:
+    """The chosen candidate (its answer is the decision), or None if no candidate answered.
+
+    Candidates without an answer do not vote. `majority` picks the largest group,
+    `weighted` the group with the largest summed score, `best` the highest-scoring
+    candidate; ties go to the group (or candidate) that came first.
+    """
+    voters = [c for c in candidates if c.answer is not None]
+    if not voters:
+        return None
+    if selector == "best":
+        return max(voters, key=lambda c: (_score(c, aggregation), -voters.index(c)))
+    groups = group_answers([c.answer for c in voters], task)
+    if selector == "majority":
+        weight = [float(len(g)) for g in groups]
+    elif selector == "weighted":
+        weight = [math.fsum(_score(voters[i], aggregation) for i in g) for g in groups]
+    else:
+        raise ValueError(f"unknown selector '{selector}' (known: {', '.join(SELECTORS)})")
+    best = max(range(len(groups)), key=lambda k: (weight[k], -k))
+    return voters[groups[best][0]]
+
+
+def _score(node: Node, aggregation: str) -> float:
+    value = aggregate(node.step_scores, aggregation)
+    if value is None:
+        raise ValueError("a score-based selector needs scored candidates: the strategy did not score them")
+    return value

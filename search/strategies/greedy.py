@@ -1,0 +1,18 @@
+"""Greedy decoding: one solution at temperature 0, the baseline of both papers."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from search.node import Node
+from search.ops import Expand
+from search.strategy import Run, Strategy
+
+
+@dataclass
+class Greedy(Strategy):
+    n: int = 1
+    selector: str = "majority"
+
+    def run(self, root: Node) -> Run:
+        solutions = yield Expand([root], n=1, until="end", temperature=0.0)
+        return self.decide(solutions)
