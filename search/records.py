@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from budgets.ledger import span_flops
 from search.engine import Outcome
 from search.selection import aggregate
 from tasks.base import Task
@@ -24,6 +25,7 @@ def outcome_record(outcome: Outcome, task: Task, run_info: dict[str, Any], aggre
                 "score": aggregate(node.step_scores, aggregation),
                 "step_scores": node.step_scores,
                 "tokens": node.generated,
+                **_own_cost(node, ledger),
             }
             for node in decision.candidates
         ],
@@ -31,4 +33,21 @@ def outcome_record(outcome: Outcome, task: Task, run_info: dict[str, Any], aggre
         "tokens": ledger.tokens_record(),
         "flops": ledger.flops_record(),
         "wall_s": round(outcome.wall_s, 6),
+    }
+
+
+def _own_cost(node: Any, ledger: Any) -> dict[str, Any]:
+    """What the candidate's own (last) node cost: its prompt context, its generated tokens,
+    the reward tokens read to score it, and the decode / reward FLOPs of exactly those.
+    For best-of-N a candidate is one whole sample, so these sum to the run's totals less
+    the shared prompt prefill, which is what subsampled curves (experiments/curves.py) need.
+    """
+    return {
+        "context": node.context,
+        "own_tokens": node.tokens,
+        "reward_tokens": node.reward_tokens if node.step_scores is not None else 0,
+        "flops": {
+            "decode": span_flops(ledger.policy, node.context, node.tokens),
+            "reward": span_flops(ledger.reward, 0, node.reward_tokens) if node.step_scores is not None else 0.0,
+        },
     }
