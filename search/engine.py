@@ -85,7 +85,7 @@ class Engine:
         self.sampling = sampling or Sampling()
         self.max_batch, self.max_concurrent = max_batch, max_concurrent
         self.seed, self.progress = seed, progress
-        self.calls = {"policy": 0, "policy_sequences": 0, "reward": 0, "reward_sequences": 0}
+        self.calls = {"policy": 0, "policy_sequences": 0, "policy_s": 0.0, "reward": 0, "reward_sequences": 0, "reward_s": 0.0}
 
     def run(self, problems: Iterable[Problem], strategy: Strategy) -> Iterator[Outcome]:
         """Yield one `Outcome` per problem, in the order given."""
@@ -151,6 +151,7 @@ class Engine:
             started = time.perf_counter()
             results = self.policy.generate([job.request for job in batch])
             self._charge_time(batch, time.perf_counter() - started)
+            self.calls["policy_s"] += time.perf_counter() - started
             self.calls["policy"] += 1
             self.calls["policy_sequences"] += sum(job.cost for job in batch)
             if len(results) != len(batch):
@@ -266,6 +267,7 @@ class Engine:
             started = time.perf_counter()
             scores = self.reward.score([job.request for job in batch])
             self._charge_time(batch, time.perf_counter() - started)
+            self.calls["reward_s"] += time.perf_counter() - started
             self.calls["reward"] += 1
             self.calls["reward_sequences"] += len(batch)
             if len(scores) != len(batch):

@@ -1,0 +1,40 @@
+"""Shared fixtures: configs composed exactly as `infscale-run` composes them."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_module
+from omegaconf import DictConfig
+
+from experiments import resolvers
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+
+
+def make_config(*overrides: str) -> DictConfig:
+    resolvers.register()
+    with initialize_config_module(config_module="conf", version_base=None):
+        return compose(config_name="config", overrides=["progress=false", *overrides])
+
+
+def read_results(folder: Path) -> list[dict]:
+    return [json.loads(line) for line in (Path(folder) / "results.jsonl").read_text().splitlines()]
+
+
+def run_cli(*args: str, cwd: Path | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
+    env = {**os.environ, "HYDRA_FULL_ERROR": "0"}
+    return subprocess.run(
+        [str(BIN / "infscale-run"), *args], cwd=cwd or REPO, env=env,
+        capture_output=True, text=True, timeout=timeout,
+    )
+
+
+@pytest.fixture
+def config():
+    return make_config

@@ -1,0 +1,67 @@
+"""Bad input gets a clear one-line error naming it, never a traceback or a wrong number."""
+import math
+
+import pytest
+
+from search.engine import Engine
+from tasks.simulated import SimulatedTask
+from tests.conftest import run_cli
+from tests.engine_helpers import simulated_engine, strategy
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "override, expected",
+    [
+        ("strategy=bogus", "bogus"),
+        ("task=bogus", "bogus"),
+        ("strategy.n=-3", "strategy.n must be a positive integer, got -3"),
+        ("budget.max_tokens=10", "budget.max_tokens=10 is below one step's worst-case cost"),
+        ("strategy.selector=loudest", "unknown strategy.selector 'loudest'"),
+    ],
+)
+def test_cli_reports_bad_input_in_one_line(tmp_path, override, expected):
+    result = run_cli(override, "n_problems=2", f"hydra.run.dir={tmp_path}")
+    assert result.returncode != 0
+    assert expected in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+class WrongCountPRM:
+    name, spec, outcome = "wrong-count", None, False
+
+    def count_tokens(self, request):
+        return 1
+
+    def score(self, requests):
+        return [[0.5] * (len(r.steps) + 1) for r in requests]
+
+
+class NaNPRM(WrongCountPRM):
+    name = "nan"
+
+    def score(self, requests):
+        return [[math.nan] * len(r.steps) for r in requests]
+
+
+@pytest.mark.parametrize("reward, message", [(WrongCountPRM(), r"returned 2 scores for a trajectory of 1 steps"), (NaNPRM(), "outside \\[0, 1\\] or NaN")])
+def test_broken_reward_backends_are_caught(reward, message):
+    task = SimulatedTask(n=2)
+    engine = simulated_engine(task=task)
+    engine = Engine(task, engine.policy, reward)
+    with pytest.raises(ValueError, match=message):
+        list(engine.run(task.problems(), strategy("rebase", task, n=4)))
+
+
+def test_a_scoring_strategy_without_reward_model_is_refused():
+    task = SimulatedTask(n=2)
+    engine = Engine(task, simulated_engine(task=task).policy, None)
+    with pytest.raises(ValueError, match="reward=none"):
+        list(engine.run(task.problems(), strategy("beam", task, n=4)))
+
+
+def test_unknown_strategy_option_is_named():
+    from search.strategies.rebase import Rebase
+
+    with pytest.raises(ValueError, match="no option\\(s\\) beam_width"):
+        Rebase.from_config({"name": "rebase", "beam_width": 4}, SimulatedTask(n=1))

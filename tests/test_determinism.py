@@ -1,0 +1,48 @@
+"""Same seed, same results; results do not depend on batching."""
+import pytest
+
+from experiments.run import run
+from tests.conftest import make_config, read_results
+
+
+def strip_time(records):
+    return [{k: v for k, v in r.items() if k != "wall_s"} for r in records]
+
+
+@pytest.mark.parametrize("strategy", ["rebase", "beam", "dvts", "mcts", "best_of_n"])
+def test_same_seed_same_results_whatever_the_batching(tmp_path, strategy):
+    base = [f"strategy={strategy}", "strategy.n=8", "n_problems=20", "seed=5"]
+    run(make_config(*base), tmp_path / "a")
+    run(make_config(*base), tmp_path / "b")
+    run(make_config(*base, "engine.max_batch=8", "engine.max_concurrent=2"), tmp_path / "c")
+    run(make_config(*base, "engine.max_batch=3", "engine.max_concurrent=3"), tmp_path / "d")
+    a, b, c, d = (strip_time(read_results(tmp_path / x)) for x in "abcd")
+    assert a == b == c
+    assert len(a) == 20
+    # A request wider than max_batch is split, and each piece computes its prompt again:
+    # only the prompt cost may change, never a sample.
+    assert [strip_prompt_cost(r) for r in a] == [strip_prompt_cost(r) for r in d]
+    assert sum(r["tokens"]["prompt_computed"] for r in d) > sum(r["tokens"]["prompt_computed"] for r in a)
+
+
+def strip_prompt_cost(record):
+    tokens = {k: v for k, v in record["tokens"].items() if k != "prompt_computed"}
+    flops = {k: v for k, v in record["flops"].items() if k not in ("policy_prefill", "total")}
+    return {**record, "tokens": tokens, "flops": flops}
+
+
+def test_another_seed_gives_other_samples(tmp_path):
+    run(make_config("n_problems=10", "seed=1"), tmp_path / "a")
+    run(make_config("n_problems=10", "seed=2"), tmp_path / "b")
+    assert strip_time(read_results(tmp_path / "a")) != strip_time(read_results(tmp_path / "b"))
+
+
+def test_a_finished_run_resumes_without_recomputing(tmp_path):
+    cfg = make_config("n_problems=6")
+    run(make_config("n_problems=3"), tmp_path)
+    first = read_results(tmp_path)
+    run(cfg, tmp_path)
+    both = read_results(tmp_path)
+    assert both[:3] == first
+    run(make_config("n_problems=6"), tmp_path / "fresh")
+    assert strip_time(both) == strip_time(read_results(tmp_path / "fresh"))

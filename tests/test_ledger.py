@@ -1,0 +1,82 @@
+"""The ledger's totals equal a recount from the saved trees; paper FLOPs are 2 N D."""
+import json
+
+import pytest
+
+from budgets.model_spec import ModelSpec
+from search.node import file_safe, load_tree
+from tests.conftest import make_config, read_results
+from experiments.run import run
+
+
+@pytest.fixture(scope="module")
+def rebase_run(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("rebase")
+    cfg = make_config("strategy=rebase", "strategy.n=8", "n_problems=12", "save_trees=true", "budget.max_tokens=3000")
+    summary = run(cfg, folder)
+    return cfg, folder, summary
+
+
+def test_ledger_equals_recount_from_saved_trees(rebase_run):
+    cfg, folder, _ = rebase_run
+    policy = ModelSpec.from_config(cfg.policy.model)
+    reward = ModelSpec.from_config(cfg.reward.model)
+    for record in read_results(folder):
+        graph = load_tree(folder / "trees" / f"{file_safe(record['problem_id'])}.json")
+        assert graph.graph["problem_id"] == record["problem_id"]
+        nodes = [graph.nodes[i] for i in sorted(graph.nodes)]
+        generated = sum(n["tokens"] for n in nodes)
+        decode = sum(policy.flops_span(n["context"], n["tokens"]) for n in nodes if n["depth"] > 0)
+        prefill = sum(policy.flops_span(cached, computed) for n in nodes for cached, computed in n["prefills"])
+        computed = sum(c for n in nodes for _, c in n["prefills"])
+        reward_tokens = sum(n["reward_tokens"] for n in nodes)
+        reward_flops = sum(reward.flops_span(0, n["reward_tokens"]) for n in nodes)
+        assert record["tokens"]["generated"] == generated
+        assert record["tokens"]["prompt_computed"] == computed
+        assert record["tokens"]["reward"] == reward_tokens
+        assert record["flops"]["policy_decode"] == pytest.approx(decode, rel=1e-12)
+        assert record["flops"]["policy_prefill"] == pytest.approx(prefill, rel=1e-12)
+        assert record["flops"]["reward"] == pytest.approx(reward_flops, rel=1e-12)
+        assert record["flops"]["total"] == pytest.approx(decode + prefill + reward_flops, rel=1e-12)
+        assert record["flops"]["paper"] == 2 * policy.n_nonembed * generated
+        assert generated <= 3000
+
+
+def test_tree_format_follows_the_contract(rebase_run):
+    _, folder, _ = rebase_run
+    record = read_results(folder)[0]
+    data = json.loads((folder / "trees" / f"{file_safe(record['problem_id'])}.json").read_text())
+    assert "edges" in data and "nodes" in data
+    graph = load_tree(folder / "trees" / f"{file_safe(record['problem_id'])}.json")
+    assert sorted(graph.nodes) == list(range(graph.number_of_nodes()))
+    assert graph.nodes[0]["depth"] == 0 and graph.in_degree(0) == 0
+    for parent, child in graph.edges:
+        assert graph.nodes[child]["depth"] == graph.nodes[parent]["depth"] + 1
+        assert parent < child
+    for i in graph.nodes:
+        attrs = graph.nodes[i]
+        assert {"text", "depth", "tokens", "step_scores", "terminal", "answer"} <= set(attrs)
+        if attrs["step_scores"] is not None:
+            assert len(attrs["step_scores"]) == attrs["depth"]
+    finished = [i for i in graph.nodes if graph.nodes[i]["terminal"]]
+    assert len(finished) == record["n_finished"]
+
+
+def test_file_safe_ids():
+    assert file_safe("test/precalculus/807.json") == "test_precalculus_807.json"
+    assert file_safe("gsm8k:12 a") == "gsm8k_12_a"
+
+
+def test_summary_fields(rebase_run):
+    _, folder, summary = rebase_run
+    for key in ("accuracy", "accuracy_lo", "accuracy_hi", "n_problems", "flops_total", "flops_paper",
+                "tokens_generated", "wall_s", "config", "git_commit", "versions", "checkpoints"):
+        assert key in summary
+    assert summary["accuracy_lo"] <= summary["accuracy"] <= summary["accuracy_hi"]
+    assert summary["n_problems"] == 12
+    record = read_results(folder)[0]
+    for key in ("problem_id", "task", "level", "policy", "reward", "strategy", "budget", "seed", "answer",
+                "reference", "correct", "n_finished", "candidates", "tokens", "flops", "wall_s"):
+        assert key in record
+    assert isinstance(record["problem_id"], str)
+    assert set(record["flops"]) == {"policy_decode", "policy_prefill", "reward", "paper", "total"}
