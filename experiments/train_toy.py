@@ -1,0 +1,225 @@
+"""Train the toy world's models from scratch on CPU: `toy_small`, `toy_large`, `toy_prm`.
+
+    python -m experiments.train_toy toy_small            # then toy_large, then toy_prm
+
+Policies (Llama architecture, character tokenizer) learn `tasks.toy_arith` solutions with
+each step's result replaced by a wrong value with probability `error_rate`, so that they
+sample their own mistakes. The PRM (Qwen2 backbone with Qwen2.5-Math-PRM's head, see
+`rewards/qwen2_prm.py`) learns first-error step labels of the two policies' own sampled
+solutions, read at the newline that ends each step. Training data come from seeds at or
+above `tasks.toy_arith.TRAIN_SEED_BASE`, which evaluation refuses. Each run is seeded,
+resumable (state under `outputs/train_toy/<name>/`) and writes safetensors, config,
+tokenizer files and `model_card.json` into `tasks/toy_checkpoints/<name>/`.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import random
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import torch
+from tqdm import tqdm
+
+from tasks.toy_arith import LEVELS, TRAIN_SEED_BASE, draw, format_prompt, worked_solution
+from tasks.toy_tokenizer import build_char_tokenizer
+
+CHECKPOINTS = Path(__file__).resolve().parent.parent / "tasks" / "toy_checkpoints"
+STATE_ROOT = Path("outputs/train_toy")
+IGNORE_INDEX = -100
+
+
+@dataclass(frozen=True)
+class Recipe:
+    architecture: dict[str, Any]
+    lr: float
+    steps: int
+    batch: int = 64
+    warmup: int = 100
+    weight_decay: float = 0.01
+    error_rate: float = 0.10
+    train_seed: int = TRAIN_SEED_BASE
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _llama(hidden: int, layers: int, heads: int, intermediate: int) -> dict[str, Any]:
+    return {
+        "model_type": "llama", "hidden_size": hidden, "num_hidden_layers": layers,
+        "num_attention_heads": heads, "num_key_value_heads": heads, "head_dim": hidden // heads,
+        "intermediate_size": intermediate, "max_position_embeddings": 512, "tie_word_embeddings": True,
+        "rms_norm_eps": 1e-5, "rope_theta": 10000.0, "hidden_act": "silu",
+    }
+
+
+RECIPES: dict[str, Recipe] = {
+    "toy_small": Recipe(_llama(64, 3, 2, 192), lr=2e-3, steps=1500),
+    "toy_large": Recipe(_llama(128, 4, 4, 384), lr=2e-3, steps=900),
+    "toy_prm": Recipe(
+        {
+            "model_type": "qwen2", "hidden_size": 128, "num_hidden_layers": 4, "num_attention_heads": 4,
+            "num_key_value_heads": 4, "head_dim": 32, "intermediate_size": 384, "max_position_embeddings": 512,
+            "tie_word_embeddings": True, "rms_norm_eps": 1e-5, "rope_theta": 10000.0, "hidden_act": "silu",
+        },
+        lr=1e-3, steps=1500, batch=64, warmup=100, train_seed=TRAIN_SEED_BASE + 1,
+        extra={"problems": 6000, "samples_per_policy": 2, "temperature": 1.0},
+    ),
+}
+
+
+def policy_batch(recipe: Recipe, step: int, vocab: dict[str, int], eos: int) -> list[tuple[list[int], list[int]]]:
+    """The `step`-th batch: (token ids, labels) pairs; the loss covers solution and EOS.
+
+    All problems of a batch share one level (levels take turns), which keeps padding low.
+    """
+    rng = random.Random(f"toy_arith:{recipe.train_seed}:train:{step}")
+    levels = sorted(LEVELS)
+    level = levels[step % len(levels)]
+    rows = []
+    for _ in range(recipe.batch):
+        start, ops = draw(rng, level)
+        prompt = [vocab[c] for c in format_prompt(start, ops)]
+        solution = [vocab[c] for c in worked_solution(start, ops, rng, recipe.error_rate)] + [eos]
+        rows.append((prompt + solution, [IGNORE_INDEX] * len(prompt) + solution))
+    return rows
+
+
+def collate(rows: list[tuple[list[int], list[int]]], pad: int) -> dict[str, torch.Tensor]:
+    width = max(len(ids) for ids, _ in rows)
+    ids = torch.full((len(rows), width), pad, dtype=torch.long)
+    labels = torch.full((len(rows), width), IGNORE_INDEX, dtype=torch.long)
+    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    for i, (x, y) in enumerate(rows):
+        ids[i, : len(x)] = torch.tensor(x)
+        labels[i, : len(y)] = torch.tensor(y)
+        mask[i, : len(x)] = 1
+    return {"input_ids": ids, "labels": labels, "attention_mask": mask}
+
+
+def lr_at(recipe: Recipe, step: int) -> float:
+    if step < recipe.warmup:
+        return recipe.lr * (step + 1) / recipe.warmup
+    progress = (step - recipe.warmup) / max(1, recipe.steps - recipe.warmup)
+    return recipe.lr * 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+
+
+def build_model(name: str, recipe: Recipe, vocab_size: int, special: dict[str, int]) -> torch.nn.Module:
+    from transformers import LlamaConfig, LlamaForCausalLM, Qwen2Config
+
+    arch = {k: v for k, v in recipe.architecture.items() if k != "model_type"}
+    ids = {"vocab_size": vocab_size, "pad_token_id": special["pad"], "bos_token_id": special["bos"], "eos_token_id": special["eos"]}
+    if recipe.architecture["model_type"] == "llama":
+        return LlamaForCausalLM(LlamaConfig(**arch, **ids))
+    from rewards.qwen2_prm import Qwen2ForProcessRewardModel
+
+    config = Qwen2Config(**arch, **ids)
+    config.architectures = ["Qwen2ForProcessRewardModel"]
+    return Qwen2ForProcessRewardModel(config)
+
+
+def train(
+    name: str,
+    recipe: Recipe,
+    model: torch.nn.Module,
+    batches: Callable[[int], dict[str, torch.Tensor]],
+    state_dir: Path,
+    save_every: int = 250,
+) -> dict[str, Any]:
+    """Seeded AdamW with warm-up and cosine decay; resumes from `state_dir/state.pt`."""
+    optimizer = torch.optim.AdamW(model.parameters(), lr=recipe.lr, weight_decay=recipe.weight_decay)
+    state_path = state_dir / "state.pt"
+    start, elapsed, losses = 0, 0.0, []
+    if state_path.exists():
+        state = torch.load(state_path, weights_only=False)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        start, elapsed, losses = state["step"], state["elapsed"], state["losses"]
+    model.train()
+    bar = tqdm(range(start, recipe.steps), initial=start, total=recipe.steps, desc=name)
+    tic = time.perf_counter()
+    tokens = 0
+    for step in bar:
+        for group in optimizer.param_groups:
+            group["lr"] = lr_at(recipe, step)
+        batch = batches(step)
+        loss = model(**batch).loss
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        tokens += int(batch["attention_mask"].sum())
+        losses.append(float(loss))
+        if step % 20 == 0:
+            rate = tokens / max(1e-9, time.perf_counter() - tic)
+            bar.set_postfix(loss=f"{sum(losses[-20:]) / len(losses[-20:]):.4f}", tok_s=f"{rate:.0f}")
+        if (step + 1) % save_every == 0 and step + 1 < recipe.steps:
+            state_dir.mkdir(parents=True, exist_ok=True)
+            torch.save(
+                {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step + 1,
+                 "elapsed": elapsed + time.perf_counter() - tic, "losses": losses},
+                state_path,
+            )
+    elapsed += time.perf_counter() - tic
+    return {"steps": recipe.steps, "train_seconds": round(elapsed, 1), "final_loss": sum(losses[-50:]) / max(1, len(losses[-50:]))}
+
+
+def save(name: str, model: torch.nn.Module, recipe: Recipe, card: dict[str, Any], out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(str(out), safe_serialization=True)
+    tokenizer = build_char_tokenizer()
+    tokenizer.save_pretrained(str(out))
+    config_path = out / "tokenizer_config.json"
+    config = json.loads(config_path.read_text())
+    config["tokenizer_class"] = "PreTrainedTokenizerFast"
+    config_path.write_text(json.dumps(config, indent=2) + "\n")
+    n_params = sum(p.numel() for p in model.parameters())
+    card = {
+        "name": name, "parameters": n_params, "architecture": recipe.architecture, "lr": recipe.lr,
+        "batch": recipe.batch, "warmup": recipe.warmup, "weight_decay": recipe.weight_decay,
+        "train_seed": recipe.train_seed, "torch": torch.__version__, "threads": torch.get_num_threads(), **card,
+    }
+    (out / "model_card.json").write_text(json.dumps(card, indent=2) + "\n")
+
+
+def train_policy(name: str, recipe: Recipe, out: Path, state_dir: Path) -> None:
+    tokenizer = build_char_tokenizer()
+    vocab = tokenizer.get_vocab()
+    special = {"pad": tokenizer.pad_token_id, "bos": tokenizer.bos_token_id, "eos": tokenizer.eos_token_id}
+    model = build_model(name, recipe, len(vocab), special)
+    card = train(name, recipe, model, lambda s: collate(policy_batch(recipe, s, vocab, special["eos"]), special["pad"]), state_dir)
+    card.update({
+        "task": "toy_arith", "error_rate": recipe.error_rate, "levels": "1-4 in turn, one level per batch",
+        "data": f"random.Random('toy_arith:{recipe.train_seed}:train:<step>'), {recipe.batch} problems per step",
+    })
+    save(name, model, recipe, card, out)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("name", choices=sorted(RECIPES))
+    parser.add_argument("--steps", type=int, default=None, help="override the recipe's step count")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=0, help="initialisation seed")
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    recipe = RECIPES[args.name]
+    if args.steps is not None:
+        recipe = Recipe(**{**recipe.__dict__, "steps": args.steps})
+    out = args.out or CHECKPOINTS / args.name
+    state_dir = STATE_ROOT / args.name
+    if args.name == "toy_prm":
+        from experiments.train_toy_prm import train_prm
+
+        train_prm(args.name, recipe, out, state_dir)
+    else:
+        train_policy(args.name, recipe, out, state_dir)
+    print(f"saved {args.name} to {out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,230 @@
+"""Transformers backend for any causal LM: batched, left-padded sampling with a KV cache.
+
+The sampling loop is written here (not `model.generate`) so that
+- sample j of a request draws its noise from its own generator seeded `seed + j` (Gumbel-max
+  over the logits), so its text does not depend on which other rows share the batch;
+- `until="step"` stops a row as soon as its text contains the stop string (kept, anything
+  the same token carried past it is dropped), EOS ends it ("end"), `max_tokens` cuts it
+  ("length");
+- each request's prompt is prefilled once per chunk and its KV cache repeated for its n
+  samples, and finished rows leave the cache.
+
+With `chat_template: true` the problem prompt is wrapped in the tokenizer's chat template
+(user turn + generation prompt) and the steps generated so far follow the assistant tag.
+The problem prompt is recognised as the longest prompt of the task that prefixes the
+request text; a text that starts with no task prompt is wrapped whole.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from budgets.model_spec import ModelSpec
+from policies.base import GenerationRequest, GenerationResult, Sample
+
+_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+@dataclass
+class _Row:
+    request: int
+    seed: int
+    generated: list[int]
+    text: str = ""
+    finish: str | None = None
+
+
+class HFPolicy:
+    """A Hugging Face causal LM as a policy (CPU or CUDA)."""
+
+    def __init__(
+        self,
+        path: str,
+        *,
+        name: str | None = None,
+        device: str = "cpu",
+        dtype: str = "float32",
+        max_batch: int = 64,
+        chat_template: bool = False,
+        gguf_file: str | None = None,
+        system_prompt: str | None = None,
+        task_prompts: list[str] | None = None,
+        threads: int | None = None,
+    ) -> None:
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        if dtype not in _DTYPES:
+            raise ValueError(f"policy.dtype must be one of {sorted(_DTYPES)}, got {dtype!r}")
+        if max_batch < 1:
+            raise ValueError(f"policy.max_batch must be positive, got {max_batch}")
+        if gguf_file is None and not Path(path).exists():
+            raise ValueError(f"policy.path {path!r} does not exist")
+        if threads:
+            torch.set_num_threads(int(threads))
+        extra = {"gguf_file": gguf_file} if gguf_file else {}
+        self.tokenizer = AutoTokenizer.from_pretrained(path, **extra)
+        self.model = AutoModelForCausalLM.from_pretrained(path, dtype=_DTYPES[dtype], **extra).to(device).eval()
+        self.device = torch.device(device)
+        self.name = name or Path(path).name
+        self.spec = ModelSpec.from_config(self.model.config)
+        self.max_batch = max_batch
+        self.chat_template = chat_template
+        self.system_prompt = system_prompt
+        self._task_prompts = set(task_prompts or [])
+        self._prompt_lengths = sorted({len(p) for p in self._task_prompts}, reverse=True)
+        self._eos = self._eos_ids()
+        self._pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else min(self._eos)
+        self._pieces = [self.tokenizer.decode([i]) for i in range(len(self.tokenizer))]
+
+    @classmethod
+    def from_config(cls, cfg: Any, task: Any = None) -> "HFPolicy":
+        chat = bool(cfg.get("chat_template", False))
+        prompts = [p.prompt for p in task.problems()] if chat and task is not None else None
+        return cls(
+            str(cfg.get("path")),
+            name=cfg.get("name"),
+            device=str(cfg.get("device", "cpu")),
+            dtype=str(cfg.get("dtype", "float32")),
+            max_batch=int(cfg.get("max_batch", 64)),
+            chat_template=chat,
+            gguf_file=cfg.get("gguf_file"),
+            system_prompt=cfg.get("system_prompt"),
+            task_prompts=prompts,
+            threads=cfg.get("threads"),
+        )
+
+    def _eos_ids(self) -> set[int]:
+        ids: set[int] = set()
+        for source in (getattr(self.model, "generation_config", None), self.model.config, self.tokenizer):
+            value = getattr(source, "eos_token_id", None)
+            if value is not None:
+                ids.update(value if isinstance(value, (list, tuple)) else [value])
+        if not ids:
+            raise ValueError(f"model {self.name!r} declares no EOS token")
+        return ids
+
+    def render(self, text: str) -> str:
+        """The text the model reads for a request prompt (chat-wrapped if configured)."""
+        if not self.chat_template:
+            return text
+        problem, steps = text, ""
+        for length in self._prompt_lengths:
+            if text[:length] in self._task_prompts:
+                problem, steps = text[:length], text[length:]
+                break
+        messages = [{"role": "system", "content": self.system_prompt}] if self.system_prompt else []
+        messages.append({"role": "user", "content": problem})
+        wrapped = self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        return wrapped + steps
+
+    def _encode(self, text: str) -> list[int]:
+        return self.tokenizer(self.render(text), add_special_tokens=not self.chat_template)["input_ids"]
+
+    def count_tokens(self, text: str) -> int:
+        return len(self._encode(text))
+
+    def generate(self, requests: list[GenerationRequest]) -> list[GenerationResult]:
+        for r in requests:
+            if r.n < 0 or r.max_tokens < 0 or r.temperature < 0:
+                raise ValueError(f"bad generation request (n={r.n}, max_tokens={r.max_tokens}, temperature={r.temperature})")
+            if r.until not in ("step", "end"):
+                raise ValueError(f"request.until must be 'step' or 'end', got {r.until!r}")
+        encoded = [self._encode(r.prompt) for r in requests]
+        samples: list[list[Sample | None]] = [
+            [Sample(text="", tokens=0, finish="length") if r.max_tokens == 0 else None] * r.n for r in requests
+        ]
+        computed = [0] * len(requests)
+        for chunk in self._chunks(requests):
+            for (i, j), sample in self._run_chunk(requests, encoded, chunk).items():
+                samples[i][j] = sample
+            for i in {i for i, _ in chunk}:
+                computed[i] += len(encoded[i])
+        return [
+            GenerationResult(samples=list(s), prompt_computed=computed[i], prompt_cached=0)
+            for i, s in enumerate(samples)
+        ]
+
+    def _chunks(self, requests: list[GenerationRequest]) -> list[list[tuple[int, int]]]:
+        """(request, sample) pairs in groups of at most `max_batch` rows."""
+        pairs = [(i, j) for i, r in enumerate(requests) for j in range(r.n) if r.max_tokens > 0]
+        return [pairs[k : k + self.max_batch] for k in range(0, len(pairs), self.max_batch)]
+
+    @torch.no_grad()
+    def _run_chunk(
+        self, requests: list[GenerationRequest], encoded: list[list[int]], chunk: list[tuple[int, int]]
+    ) -> dict[tuple[int, int], Sample]:
+        order = sorted({i for i, _ in chunk})
+        slot = {i: k for k, i in enumerate(order)}
+        width = max(len(encoded[i]) for i in order)
+        ids = torch.full((len(order), width), self._pad, dtype=torch.long)
+        mask = torch.zeros((len(order), width), dtype=torch.long)
+        for k, i in enumerate(order):
+            ids[k, width - len(encoded[i]) :] = torch.tensor(encoded[i], dtype=torch.long)
+            mask[k, width - len(encoded[i]) :] = 1
+        ids, mask = ids.to(self.device), mask.to(self.device)
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)
+        from transformers import DynamicCache
+
+        cache = DynamicCache(config=self.model.config)
+        out = self.model(input_ids=ids, attention_mask=mask, position_ids=positions, past_key_values=cache, use_cache=True)
+        pick = torch.tensor([slot[i] for i, _ in chunk], device=self.device)
+        cache.batch_select_indices(pick)
+        logits = out.logits[pick, -1, :].float()
+        mask, positions = mask[pick], positions[pick, -1]
+        rows = [_Row(i, requests[i].seed + j, []) for i, j in chunk]
+        generators = [torch.Generator().manual_seed(row.seed) for row in rows]
+        alive = list(range(len(rows)))
+        while alive:
+            tokens = self._sample(logits, [rows[a] for a in alive], [generators[a] for a in alive], requests)
+            keep = []
+            for k, a in enumerate(alive):
+                self._advance(rows[a], int(tokens[k]), requests[rows[a].request])
+                if rows[a].finish is None:
+                    keep.append(k)
+            if not keep:
+                break
+            if len(keep) < len(alive):
+                index = torch.tensor(keep, device=self.device)
+                cache.batch_select_indices(index)
+                tokens, mask, positions = tokens[index], mask[index], positions[index]
+                alive = [alive[k] for k in keep]
+            mask = torch.cat([mask, torch.ones_like(mask[:, :1])], dim=-1)
+            positions = positions + 1
+            out = self.model(
+                input_ids=tokens.to(self.device)[:, None], attention_mask=mask,
+                position_ids=positions[:, None], past_key_values=cache, use_cache=True,
+            )
+            logits = out.logits[:, -1, :].float()
+        return {pair: Sample(text=row.text, tokens=len(row.generated), finish=row.finish) for pair, row in zip(chunk, rows)}
+
+    def _sample(
+        self, logits: torch.Tensor, rows: list[_Row], generators: list[torch.Generator], requests: list[GenerationRequest]
+    ) -> torch.Tensor:
+        """One token per row: argmax at temperature 0, else Gumbel-max with the row's own noise."""
+        logits = logits.cpu()
+        chosen = []
+        for k, (row, generator) in enumerate(zip(rows, generators)):
+            temperature = requests[row.request].temperature
+            if temperature == 0:
+                chosen.append(int(logits[k].argmax()))
+                continue
+            uniform = torch.rand(logits.shape[-1], generator=generator).clamp_(1e-20, 1.0)
+            chosen.append(int((logits[k] / temperature - torch.log(-torch.log(uniform))).argmax()))
+        return torch.tensor(chosen, dtype=torch.long)
+
+    def _advance(self, row: _Row, token: int, request: GenerationRequest) -> None:
+        if token in self._eos:
+            row.text, row.finish = self.tokenizer.decode(row.generated), "end"
+            return
+        row.generated.append(token)
+        if request.until == "step" and request.stop and request.stop[-1] in self._pieces[token]:
+            text = self.tokenizer.decode(row.generated)
+            cut = text.find(request.stop)
+            if cut >= 0:
+                row.text, row.finish = text[: cut + len(request.stop)], "step"
+                return
+        if len(row.generated) >= request.max_tokens:
+            row.text, row.finish = self.tokenizer.decode(row.generated), "length"
