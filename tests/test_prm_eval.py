@@ -203,3 +203,26 @@ def test_cli_writes_report_and_errors_cleanly(tmp_path):
                           cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 2 and "bad.jsonl:2: label 3 out of range" in done.stderr
     assert not (tmp_path / "bad" / "report.json").exists()
+
+
+def test_best_of_n_half_on_the_simulated_world(tmp_path):
+    report = evaluate_prm(prm_config("task=simulated", "policy=simulated", "reward=sim_perfect",
+                                     "bon.n=4", "bon.n_problems=40", "task.n=40"))
+    bon = report["bon"]
+    assert bon["n_problems"] == 40 and bon["n"] == 4
+    # a perfect verifier with min aggregation picks a right solution whenever there is one
+    assert bon["accuracy"]["best_min"]["accuracy"] == bon["pass_at_n"]
+    assert bon["accuracy"]["best_min"]["accuracy"] >= bon["accuracy"]["majority"]["accuracy"]
+    assert set(bon["accuracy"]) == {f"{s}_{a}" for s in ("best", "weighted") for a in ("min", "last", "prod")} | {"majority"}
+    assert bon["wrong_process"]["n_right_answer"] > 0 and bon["min_on_last"]["n"] > 0
+    assert report["subsets"] == {} and report["avg_f1"] is None
+    again = evaluate_prm(prm_config("task=simulated", "policy=simulated", "reward=sim_perfect",
+                                    "bon.n=4", "bon.n_problems=40", "task.n=40"))
+    assert again["bon"] == bon
+
+
+def test_nothing_to_evaluate_is_an_error():
+    with pytest.raises(ValueError, match="nothing to evaluate"):
+        evaluate_prm(prm_config())
+    with pytest.raises(ValueError, match="needs a policy"):
+        evaluate_prm(prm_config("task=simulated", "reward=sim_perfect"))

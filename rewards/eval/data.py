@@ -121,16 +121,18 @@ def _is_number(value: Any) -> bool:
 
 
 def item_record(
-    id: str, subset: str, problem: str, steps: Sequence[str], label: int,
+    id: str, subset: str, problem: str, steps: Sequence[str], label: int | None,
     final_answer_correct: bool | None, **extra: Any,
 ) -> dict[str, Any]:
-    """A ProcessBench-format line (what `parse_line` reads back)."""
-    if not steps or not -1 <= label < len(steps):
+    """A ProcessBench-format line (what `parse_line` reads back); `label=None` (unknown)
+    leaves the field out, so the line cannot pass for a labelled item."""
+    if not steps or (label is not None and not -1 <= label < len(steps)):
         raise ValueError(f"item {id!r}: label {label} out of range for {len(steps)} steps")
-    return {
-        "id": id, "subset": subset, "problem": problem, "steps": list(steps), "label": label,
-        "final_answer_correct": final_answer_correct, **extra,
-    }
+    record = {"id": id, "subset": subset, "problem": problem, "steps": list(steps), "label": label,
+              "final_answer_correct": final_answer_correct, **extra}
+    if label is None:
+        del record["label"]
+    return record
 
 
 def write_items(path: Path, records: Iterable[dict[str, Any]]) -> int:

@@ -1,0 +1,136 @@
+"""PRM data synthesis in the simulated world, where every step's truth is known."""
+import json
+import os
+
+import pytest
+
+from policies.simulated import SimulatedPolicy
+from rewards.eval import processbench
+from rewards.eval.data import load_items
+from rewards.eval.scoring import model_scores
+from rewards.simulated import SimulatedPRM
+from rewards.synth.agreement import agreement, rates, step_labels
+from rewards.synth.judge import CheckerJudge
+from rewards.synth.mc import MCEstimation, mc_labels
+from rewards.synth.pipeline import SynthSettings, consensus_stage, sample_pool, synthesize
+from search.engine import Engine
+from search.node import Tree
+from tasks.simulated import SimulatedTask
+
+TASK = SimulatedTask(n=30, seed=5)
+PROBLEMS = TASK.problems()
+
+
+def engine(step_error=0.15, seed=0, max_batch=256, spread=1.5):
+    return Engine(TASK, SimulatedPolicy(step_error=step_error, difficulty_spread=spread), None, seed=seed, max_batch=max_batch)
+
+
+@pytest.fixture(scope="module")
+def pool():
+    return sample_pool(engine(), PROBLEMS, SynthSettings(samples=4))
+
+
+def test_mc_labels_hand_built_tree():
+    problem = PROBLEMS[0]
+    truth = [str(v) for v in __import__("tasks.simulated", fromlist=["parse_prompt"]).parse_prompt(problem.prompt)[0].truth()]
+    tree = Tree(problem)
+    a = tree.add_child(tree.root, text="Step 1: v=1 #3\n", tokens=None, finish="step")
+    b = tree.add_child(a, text="Step 2: v=2 #3\n", tokens=None, finish="step")
+    end = tree.add_child(b, text=f"Step 3: v={truth[-1]}. The answer is {truth[-1]}. #3", tokens=None, finish="end")
+    for parent, answers in ((a, [truth[-1], "0", "1", "2"]), (b, ["0", "0", "0", "0"])):
+        for answer in answers:
+            tree.add_child(parent, text="...", tokens=1, finish="end", answer=answer)
+    labels = mc_labels(end, problem, TASK, threshold=0.0)
+    assert labels.soft == (0.25, 0.0, 1.0) and labels.hard == (True, False, True) and labels.first_error == 1
+    assert labels.completions == (4, 4, 0)
+    assert mc_labels(end, problem, TASK, threshold=0.25).first_error == 0
+    with pytest.raises(ValueError, match="mc.threshold"):
+        mc_labels(end, problem, TASK, threshold=1.0)
+
+
+def test_mc_estimation_is_batched_and_independent_of_batching(pool):
+    settings = {p.id: [tuple(r["steps"]) for r in pool if r["problem_id"] == p.id] for p in PROBLEMS}
+    results = []
+    for max_batch in (256, 7):
+        eng = engine(seed=1, max_batch=max_batch)
+        outcomes = list(eng.run(PROBLEMS, MCEstimation(task=TASK, k=5, solutions=settings)))
+        labels = [mc_labels(end, o.problem, TASK).soft for o in outcomes for end in o.decision.candidates]
+        results.append(labels)
+        prefixes = sum(len(r["steps"]) - 1 for r in pool)
+        assert eng.calls["policy_sequences"] == 5 * prefixes
+        if max_batch == 256:
+            # every problem's prefixes packed together: 51 requests of n=5 per call of 256
+            assert eng.calls["policy"] == -(-prefixes // 51)
+    assert results[0] == results[1] and len(results[0]) == len(pool)
+
+
+def test_pipeline_agreement_and_resume(tmp_path, pool):
+    settings = SynthSettings(samples=4, k=4, miss_rate=0.1, false_alarm_rate=0.05)
+    report = synthesize(tmp_path, TASK, PROBLEMS, engine(), engine(seed=1), settings)
+    mc, judge, kept = (report["agreement"][k] for k in ("mc", "judge", "consensus"))
+    assert report["n_pool"] == len(pool)
+    # a noisy completer makes false negatives; the simulated world's mistakes rarely cancel
+    assert 0 < mc["mc_raw"]["false_negative_rate"] < 0.5 and mc["first_error_agreement"] < 1.0
+    assert 0 < report["kept_share"] < 1
+    assert kept["first_error_agreement"] > max(mc["first_error_agreement"], judge["first_error_agreement"])
+    for name in ("mc", "judge", "consensus"):
+        items = load_items(str(tmp_path / f"{name}.jsonl"))
+        assert items and all(i.extra["provenance"]["stage"] == name for i in items)
+    stamp = os.stat(tmp_path / "mc.jsonl").st_mtime_ns
+    assert synthesize(tmp_path, TASK, PROBLEMS, engine(), engine(seed=1), settings) == report
+    assert os.stat(tmp_path / "mc.jsonl").st_mtime_ns == stamp
+    with pytest.raises(ValueError, match="other settings"):
+        synthesize(tmp_path, TASK, PROBLEMS, engine(), engine(seed=1), SynthSettings(samples=4, k=2))
+
+
+def test_flawless_completer_recovers_truth(tmp_path):
+    report = synthesize(tmp_path, TASK, PROBLEMS[:10], engine(), engine(step_error=1e-9, spread=0.0, seed=1),
+                        SynthSettings(samples=4, k=2, miss_rate=0.0, false_alarm_rate=0.0))
+    for name in ("mc", "judge", "consensus"):
+        assert report["agreement"][name]["first_error_agreement"] == 1.0
+    assert report["kept_share"] == 1.0
+
+
+def test_checker_judge_error_rates(pool):
+    problems = {p.id: p for p in PROBLEMS}
+    judge = CheckerJudge(miss_rate=0.3, false_alarm_rate=0.2, seed=4)
+    verdicts, truth = [], []
+    for r in pool:
+        verdicts.append(judge.verdicts(TASK, problems[r["problem_id"]], r["steps"], r["id"]))
+        truth.append(step_labels(r["gt_label"], len(r["steps"])))
+    measured = rates(verdicts, truth)
+    assert measured["false_negative_rate"] == pytest.approx(0.2, abs=0.05)
+    assert measured["false_positive_rate"] == pytest.approx(0.3, abs=0.1)
+    with pytest.raises(ValueError, match="judge.miss_rate"):
+        CheckerJudge(miss_rate=1.5)
+
+
+def test_consensus_keeps_agreeing_labels_only():
+    mc = [{"id": "a", "label": 1, "provenance": {}}, {"id": "b", "label": -1, "provenance": {}},
+          {"id": "c", "label": 0, "provenance": {}}]
+    judged = [{"id": "a", "label": 1}, {"id": "b", "label": -1}, {"id": "c", "label": 2}]
+    assert [r["id"] for r in consensus_stage(mc, judged)] == ["a", "b"]
+    with pytest.raises(ValueError, match="no judge label"):
+        consensus_stage(mc, judged[:2])
+
+
+def test_agreement_hand_computed():
+    records = [{"steps": ["x"] * 3, "label": 1, "gt_label": 1}, {"steps": ["x"] * 2, "label": -1, "gt_label": 0}]
+    report = agreement(records)
+    # steps: [T, F, F] vs [T, F, F]; [T, T] vs [F, F] -> 1 of 2 first errors, 3/5 steps right
+    assert report["first_error_agreement"] == 0.5 and report["step_accuracy"] == 0.6
+    assert report["false_negative_rate"] == 0.0 and report["false_positive_rate"] == 0.5
+    assert agreement([{"steps": ["x"], "label": 0, "gt_label": None}]) is None
+
+
+def test_pool_is_a_step_labelled_set_that_a_perfect_prm_aces(tmp_path, pool):
+    path = tmp_path / "pool.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in pool))
+    items = load_items(str(path))
+    subsets = {"sim": ([i.label for i in items], None)}
+    perfect = SimulatedPRM(correct={"dist": "const", "value": 1.0}, wrong={"dist": "const", "value": 0.0})
+    subsets["sim"] = (subsets["sim"][0], model_scores(items, perfect))
+    assert processbench.evaluate(subsets, 0.5)["avg_f1"] == 1.0
+    noisy = SimulatedPRM(correct={"dist": "beta", "a": 4, "b": 2}, wrong={"dist": "beta", "a": 2, "b": 4})
+    f1 = processbench.evaluate({"sim": (subsets["sim"][0], model_scores(items, noisy))}, 0.5)["avg_f1"]
+    assert 0.1 < f1 < 0.9
