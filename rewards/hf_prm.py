@@ -1,0 +1,150 @@
+"""`reward=hf_prm`: a process reward model run with transformers, many trajectories per
+forward pass. The input format and read-out belong to the PRM family, chosen by
+`reward.adapter` (`qwen`, `toy`, `math_shepherd`, `rlhflow`, `skywork`; see
+`rewards/prm_adapters/`).
+
+The backbone runs once per batch (right-padded, attention-masked); only the hidden states
+at the read positions go through the head, so a causal LM's full vocabulary projection is
+never computed. `count_tokens(request)` is exactly the length of the ids the model reads.
+"""
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import torch
+from transformers import AutoTokenizer
+
+from budgets.model_spec import ModelSpec
+from rewards.base import ScoreRequest
+from rewards.prm_adapters import Encoding, PRMAdapter, adapter_class
+
+_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16, "auto": "auto"}
+
+
+class HFPRM:
+    outcome = False
+
+    def __init__(
+        self,
+        path: str,
+        adapter: str,
+        *,
+        task: Any = None,
+        name: str = "hf_prm",
+        tokenizer: str | None = None,
+        batch_size: int = 8,
+        max_length: int | None = None,
+        device: str = "cpu",
+        dtype: str = "float32",
+        options: Mapping[str, Any] | None = None,
+    ) -> None:
+        if not path:
+            raise ValueError("reward.path must name a PRM checkpoint (a directory or a hub id)")
+        if batch_size < 1:
+            raise ValueError(f"reward.batch_size must be >= 1, got {batch_size}")
+        if dtype not in _DTYPES:
+            raise ValueError(f"reward.dtype must be one of {', '.join(_DTYPES)}, got {dtype!r}")
+        kind = adapter_class(adapter)
+        self.name, self.path, self.task, self.batch_size = name, path, task, batch_size
+        self.device = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else device if device != "auto" else "cpu")
+        self.model = kind.load_model(path, dtype=_DTYPES[dtype]).to(self.device).eval()
+        self.adapter: PRMAdapter = kind(AutoTokenizer.from_pretrained(tokenizer or path), options)
+        self.spec = ModelSpec.from_config(self.model.config)
+        context = getattr(self.model.config, "max_position_embeddings", None)
+        self.max_length = int(max_length or context or 4096)
+        self.checkpoint_hash = checkpoint_hash(path)
+        self._encodings: dict[ScoreRequest, Encoding] = {}
+
+    @classmethod
+    def from_config(cls, cfg: Mapping[str, Any], task: Any = None) -> "HFPRM":
+        own = {"name", "backend", "path", "adapter", "tokenizer", "batch_size", "max_length", "device", "dtype"}
+        return cls(
+            cfg.get("path"),
+            cfg.get("adapter"),
+            task=task,
+            name=cfg.get("name", "hf_prm"),
+            tokenizer=cfg.get("tokenizer"),
+            batch_size=int(cfg.get("batch_size", 8)),
+            max_length=cfg.get("max_length"),
+            device=cfg.get("device", "cpu"),
+            dtype=cfg.get("dtype", "float32"),
+            options={k: v for k, v in cfg.items() if k not in own},
+        )
+
+    def question(self, prompt: str) -> str:
+        """The bare question: tasks that render prompts (chat templates) map them back."""
+        question_for = getattr(self.task, "question_for", None)
+        return question_for(prompt) if question_for else prompt
+
+    def encode(self, request: ScoreRequest) -> Encoding:
+        if request not in self._encodings:
+            if len(self._encodings) > 100_000:
+                self._encodings.clear()
+            self._encodings[request] = self.adapter.encode(self.question(request.prompt), request.steps, self.max_length)
+        return self._encodings[request]
+
+    def count_tokens(self, request: ScoreRequest) -> int:
+        return len(self.encode(request).ids)
+
+    def score(self, requests: list[ScoreRequest]) -> list[list[float]]:
+        encodings = [self.encode(r) for r in requests]
+        scores: list[list[float]] = [[] for _ in requests]
+        order = sorted(range(len(requests)), key=lambda i: len(encodings[i].ids))
+        for start in range(0, len(order), self.batch_size):
+            batch = [i for i in order[start : start + self.batch_size] if encodings[i].positions]
+            if batch:
+                for i, values in zip(batch, self._forward([encodings[i] for i in batch])):
+                    scores[i] = values
+        return scores
+
+    @torch.inference_mode()
+    def _forward(self, batch: Sequence[Encoding]) -> list[list[float]]:
+        width = max(len(e.ids) for e in batch)
+        pad = self.adapter.tokenizer.pad_token_id
+        ids = torch.full((len(batch), width), 0 if pad is None else pad, dtype=torch.long)
+        mask = torch.zeros((len(batch), width), dtype=torch.long)
+        for row, encoding in enumerate(batch):
+            ids[row, : len(encoding.ids)] = torch.tensor(encoding.ids)
+            mask[row, : len(encoding.ids)] = 1
+        hidden = self.model.base_model(
+            input_ids=ids.to(self.device), attention_mask=mask.to(self.device), use_cache=False
+        ).last_hidden_state
+        rows = torch.tensor([row for row, e in enumerate(batch) for _ in e.positions])
+        cols = torch.tensor([p for e in batch for p in e.positions])
+        values = self.adapter.head(self.model, hidden[rows, cols]).float().cpu().tolist()
+        out, cursor = [], 0
+        for encoding in batch:
+            out.append(values[cursor : cursor + len(encoding.positions)])
+            cursor += len(encoding.positions)
+        return out
+
+
+_WHOLE_FILE = 1 << 28
+_EDGE = 1 << 24
+
+
+def checkpoint_hash(path: str) -> str | None:
+    """A short hash of a local checkpoint's config and weight files (None for hub ids).
+
+    Files up to 256 MiB are hashed whole; larger ones by size and their first and last
+    16 MiB, so a 7B checkpoint is fingerprinted in well under a second.
+    """
+    folder = Path(path)
+    if not folder.is_dir():
+        return None
+    digest = hashlib.blake2b(digest_size=8)
+    for file in sorted(folder.iterdir()):
+        if file.suffix not in {".json", ".safetensors", ".bin"} or not file.is_file():
+            continue
+        size = file.stat().st_size
+        digest.update(f"{file.name}:{size}".encode())
+        with open(file, "rb") as handle:
+            if size <= _WHOLE_FILE:
+                digest.update(handle.read())
+            else:
+                digest.update(handle.read(_EDGE))
+                handle.seek(size - _EDGE)
+                digest.update(handle.read(_EDGE))
+    return digest.hexdigest()

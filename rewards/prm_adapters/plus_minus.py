@@ -1,0 +1,29 @@
+"""PRMs that are causal language models scored by the next-token probability of a "good"
+against a "bad" token (Math-Shepherd, RLHFlow): softmax over the two logits, P(good)."""
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from transformers import AutoModelForCausalLM
+
+from rewards.prm_adapters.base import PRMAdapter, two_class_probability
+
+
+class PlusMinusAdapter(PRMAdapter):
+    good_token = "+"
+    bad_token = "-"
+
+    @classmethod
+    def load_model(cls, path: str, **kwargs: Any) -> torch.nn.Module:
+        return AutoModelForCausalLM.from_pretrained(path, **kwargs)
+
+    def candidates(self) -> list[int]:
+        return [
+            int(self.options.get("good_token_id") or self.token_id(self.options.get("good_token", self.good_token))),
+            int(self.options.get("bad_token_id") or self.token_id(self.options.get("bad_token", self.bad_token))),
+        ]
+
+    def head(self, model: torch.nn.Module, hidden: torch.Tensor) -> torch.Tensor:
+        weight = model.get_output_embeddings().weight[self.candidates()]
+        return two_class_probability(hidden.to(weight.dtype) @ weight.T)
