@@ -57,7 +57,7 @@ def _llama(hidden: int, layers: int, heads: int, intermediate: int) -> dict[str,
 
 RECIPES: dict[str, Recipe] = {
     "toy_small": Recipe(_llama(64, 3, 2, 192), lr=2e-3, steps=1500),
-    "toy_large": Recipe(_llama(128, 4, 4, 384), lr=2e-3, steps=900),
+    "toy_large": Recipe(_llama(128, 4, 4, 384), lr=2e-3, steps=700),
     "toy_prm": Recipe(
         {
             "model_type": "qwen2", "hidden_size": 128, "num_hidden_layers": 4, "num_attention_heads": 4,

@@ -175,10 +175,11 @@ class HFPolicy:
         logits = out.logits[pick, -1, :].float()
         mask, positions = mask[pick], positions[pick, -1]
         rows = [_Row(i, requests[i].seed + j, []) for i, j in chunk]
-        generators = [torch.Generator().manual_seed(row.seed) for row in rows]
+        noise = _Noise([row.seed for row in rows], logits.shape[-1])
+        temperature = torch.tensor([requests[i].temperature for i, _ in chunk], dtype=torch.float32)
         alive = list(range(len(rows)))
         while alive:
-            tokens = self._sample(logits, [rows[a] for a in alive], [generators[a] for a in alive], requests)
+            tokens = _pick(logits.cpu(), temperature[alive], noise.next(alive))
             keep = []
             for k, a in enumerate(alive):
                 self._advance(rows[a], int(tokens[k]), requests[rows[a].request])
@@ -189,7 +190,7 @@ class HFPolicy:
             if len(keep) < len(alive):
                 index = torch.tensor(keep, device=self.device)
                 cache.batch_select_indices(index)
-                tokens, mask, positions = tokens[index], mask[index], positions[index]
+                tokens, mask, positions = tokens[index.cpu()], mask[index], positions[index]
                 alive = [alive[k] for k in keep]
             mask = torch.cat([mask, torch.ones_like(mask[:, :1])], dim=-1)
             positions = positions + 1
@@ -199,21 +200,6 @@ class HFPolicy:
             )
             logits = out.logits[:, -1, :].float()
         return {pair: Sample(text=row.text, tokens=len(row.generated), finish=row.finish) for pair, row in zip(chunk, rows)}
-
-    def _sample(
-        self, logits: torch.Tensor, rows: list[_Row], generators: list[torch.Generator], requests: list[GenerationRequest]
-    ) -> torch.Tensor:
-        """One token per row: argmax at temperature 0, else Gumbel-max with the row's own noise."""
-        logits = logits.cpu()
-        chosen = []
-        for k, (row, generator) in enumerate(zip(rows, generators)):
-            temperature = requests[row.request].temperature
-            if temperature == 0:
-                chosen.append(int(logits[k].argmax()))
-                continue
-            uniform = torch.rand(logits.shape[-1], generator=generator).clamp_(1e-20, 1.0)
-            chosen.append(int((logits[k] / temperature - torch.log(-torch.log(uniform))).argmax()))
-        return torch.tensor(chosen, dtype=torch.long)
 
     def _advance(self, row: _Row, token: int, request: GenerationRequest) -> None:
         if token in self._eos:
@@ -228,3 +214,32 @@ class HFPolicy:
                 return
         if len(row.generated) >= request.max_tokens:
             row.text, row.finish = self.tokenizer.decode(row.generated), "length"
+
+
+def _pick(logits: torch.Tensor, temperature: torch.Tensor, uniform: torch.Tensor) -> torch.Tensor:
+    """Argmax where the temperature is 0, else Gumbel-max with each row's own uniforms."""
+    greedy = logits.argmax(-1)
+    hot = temperature.clamp(min=1e-6)[:, None]
+    sampled = (logits / hot - torch.log(-torch.log(uniform.clamp(1e-20, 1.0)))).argmax(-1)
+    return torch.where(temperature == 0, greedy, sampled)
+
+
+class _Noise:
+    """Per-row uniforms for Gumbel-max: row r's t-th draw comes from its own generator
+    (seeded with the row's seed), drawn in blocks of positions, whatever the batch."""
+
+    def __init__(self, seeds: list[int], vocab: int) -> None:
+        self.generators = [torch.Generator().manual_seed(seed) for seed in seeds]
+        self.block = max(1, min(16, 262_144 // vocab))
+        self.vocab = vocab
+        self.buffer = torch.empty((len(seeds), self.block, vocab))
+        self.t = 0
+
+    def next(self, alive: list[int]) -> torch.Tensor:
+        """The uniforms of this position for the alive rows (all rows advance together)."""
+        if self.t % self.block == 0:
+            for r in alive:
+                self.buffer[r] = torch.rand((self.block, self.vocab), generator=self.generators[r])
+        out = self.buffer[alive, self.t % self.block]
+        self.t += 1
+        return out

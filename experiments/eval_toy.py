@@ -1,0 +1,154 @@
+"""Measure the toy world: per level, each policy's greedy, one-sample, majority@k and pass@k
+accuracy, and the toy PRM's step AUC, ProcessBench F1 and PRM-weighted voting / best-of-N.
+
+    python -m experiments.eval_toy --problems 100 --samples 16 --hard-samples 64
+
+Problems come from evaluation seed `--seed` (never a training seed). Writes
+`outputs/eval_toy/report.json` and prints a Markdown table (the model card's numbers).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from collections import defaultdict
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from policies.base import GenerationRequest
+from policies.hf import HFPolicy
+from rewards.base import ScoreRequest
+from rewards.eval.processbench import evaluate
+from rewards.eval.truth import first_error
+from tasks.toy_arith import LEVELS, ToyArithTask
+
+CHECKPOINTS = Path(__file__).resolve().parent.parent / "tasks" / "toy_checkpoints"
+
+
+def vote(task: ToyArithTask, answers: Sequence[str | None], weights: Sequence[float] | None = None) -> str | None:
+    """The answer group with the largest total weight (1 each for majority); ties go to the
+    group whose first member came first; candidates without an answer do not vote."""
+    totals: dict[str, float] = {}
+    first: dict[str, str] = {}
+    for k, answer in enumerate(answers):
+        if answer is None:
+            continue
+        key = task.answer_key(answer)
+        first.setdefault(key, answer)
+        totals[key] = totals.get(key, 0.0) + (1.0 if weights is None else weights[k])
+    if not totals:
+        return None
+    best = max(totals.values())
+    return next(first[key] for key in first if totals[key] == best)
+
+
+def sample(policy: HFPolicy, prompts: list[str], n: int, temperature: float, seed: int) -> list[list[str]]:
+    requests = [GenerationRequest(p, n, "end", "\n", 128, temperature, seed + 1000 * i) for i, p in enumerate(prompts)]
+    return [[s.text for s in r.samples] for r in policy.generate(requests)]
+
+
+def policy_metrics(task: ToyArithTask, problems: list, greedy: list[list[str]], texts: list[list[str]], k: int) -> dict[str, float]:
+    def correct(text: str, problem) -> bool:
+        return task.is_correct(task.extract_answer(text), problem.reference)
+
+    one = [np.mean([correct(t, p) for t in ts[:k]]) for p, ts in zip(problems, texts)]
+    return {
+        "greedy": float(np.mean([correct(g[0], p) for p, g in zip(problems, greedy)])),
+        "one_sample": float(np.mean(one)),
+        f"majority@{k}": float(np.mean([task.is_correct(vote(task, [task.extract_answer(t) for t in ts[:k]]), p.reference)
+                                        for p, ts in zip(problems, texts)])),
+        f"pass@{k}": float(np.mean([any(correct(t, p) for t in ts[:k]) for p, ts in zip(problems, texts)])),
+    }
+
+
+def prm_metrics(task: ToyArithTask, reward: Any, problems: list, texts: list[list[str]], k: int) -> dict[str, Any]:
+    """Step AUC and ProcessBench F1 (tau 0.5) against the checker, and PRM-guided selection."""
+    from experiments.train_toy_prm import auc
+
+    requests, labels = [], []
+    for p, ts in zip(problems, texts):
+        for t in ts[:k]:
+            steps = tuple(task.split_steps(t))
+            requests.append(ScoreRequest(p.prompt, steps))
+            labels.append(task.process_labels(p, list(steps)) if steps else [])
+    scores = reward.score(requests)
+    flat = [(s, ok) for row, ls in zip(scores, labels) for s, ok in zip(row, ls)]
+    keep = [i for i, ls in enumerate(labels) if ls]
+    bench = evaluate({"toy": ([first_error(labels[i]) for i in keep], [scores[i] for i in keep])}, 0.5)["subsets"]["toy"]
+    out = {
+        "step_auc": auc([s for s, ok in flat if ok], [s for s, ok in flat if not ok]) if any(ok for _, ok in flat) and not all(ok for _, ok in flat) else None,
+        "processbench_f1": bench["f1"], "acc_err": bench["acc_err"], "acc_cor": bench["acc_cor"],
+    }
+    cursor = 0
+    picks = defaultdict(list)
+    for p, ts in zip(problems, texts):
+        answers = [task.extract_answer(t) for t in ts[:k]]
+        rows = scores[cursor : cursor + len(answers)]
+        cursor += len(answers)
+        for how in ("last", "min"):
+            agg = [(r[-1] if how == "last" else min(r)) if r else 0.0 for r in rows]
+            picks[f"weighted_{how}@{k}"].append(task.is_correct(vote(task, answers, agg), p.reference))
+            best = max(range(len(agg)), key=lambda i: (agg[i], -i))
+            picks[f"best_{how}@{k}"].append(task.is_correct(answers[best], p.reference))
+    out.update({name: float(np.mean(v)) for name, v in picks.items()})
+    return out
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seed", type=int, default=0, help="evaluation task seed")
+    parser.add_argument("--problems", type=int, default=100, help="problems per level")
+    parser.add_argument("--samples", type=int, default=16)
+    parser.add_argument("--hard-samples", type=int, default=64, help="samples per problem on the hardest level")
+    parser.add_argument("--policies", nargs="+", default=["toy_small", "toy_large"])
+    parser.add_argument("--prm", default="toy_prm", help="PRM checkpoint name, or 'none'")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--out", type=Path, default=Path("outputs/eval_toy/report.json"))
+    args = parser.parse_args(argv)
+    import torch
+
+    torch.set_num_threads(args.threads)
+    reward = None
+    if args.prm != "none":
+        from rewards.hf_prm import HFPRM
+
+        reward = HFPRM(str(CHECKPOINTS / args.prm), "toy", name=args.prm, batch_size=256)
+    hardest = max(LEVELS)
+    report: dict[str, Any] = {"seed": args.seed, "problems_per_level": args.problems, "levels": {}}
+    for level in sorted(LEVELS):
+        task = ToyArithTask(seed=args.seed, level=level, n=args.problems)
+        problems = task.problems()
+        prompts = [p.prompt for p in problems]
+        n = args.hard_samples if level == hardest else args.samples
+        for name in args.policies:
+            policy = HFPolicy(str(CHECKPOINTS / name), max_batch=256)
+            greedy = sample(policy, prompts, 1, 0.0, args.seed)
+            texts = sample(policy, prompts, n, 1.0, args.seed)
+            row = policy_metrics(task, problems, greedy, texts, args.samples)
+            if n != args.samples:
+                row.update(policy_metrics(task, problems, greedy, texts, n))
+            if reward is not None:
+                row.update(prm_metrics(task, reward, problems, texts, args.samples))
+            report["levels"].setdefault(str(level), {})[name] = row
+            print(level, name, json.dumps(row), flush=True)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2) + "\n")
+    print(markdown(report))
+
+
+def markdown(report: dict[str, Any]) -> str:
+    keys: list[str] = []
+    for by_policy in report["levels"].values():
+        for row in by_policy.values():
+            keys += [k for k in row if k not in keys]
+    lines = ["| level | policy | " + " | ".join(keys) + " |", "|---|---|" + "---|" * len(keys)]
+    for level, by_policy in report["levels"].items():
+        for name, row in by_policy.items():
+            cells = [f"{row[k]:.3f}" if isinstance(row.get(k), float) else str(row.get(k, "")) for k in keys]
+            lines.append(f"| {level} | {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()
