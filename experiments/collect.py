@@ -1,0 +1,366 @@
+"""`infscale-collect <multirun dir>`: every job of a sweep in one table.
+
+    infscale-collect multirun/pareto_sim            # -> collected.csv/json, curves.csv/json, levels.csv/json
+
+One row per finished job (`collected.*`): the fixed identity columns, every other config key
+that varies across the jobs (dotted names), the job's accuracy with its 95% bootstrap CI,
+mean costs and provenance. Each uncapped best-of-N job also yields subsampled curves for
+every smaller width and every selector its samples allow, plus pass@n coverage
+(`curves.*`, see experiments/curves.py). `levels.*` holds the same points split by problem
+difficulty: the task's `level` where it has one, else quintiles of the policy's own
+single-sample accuracy per problem (Snell et al.), measured on its widest best-of-N job.
+
+Jobs that failed, were killed, or have zero problems are reported one line each and left
+out; when jobs span several tasks, one task is collected (the most common, or `--task`).
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+from omegaconf import OmegaConf
+
+from experiments import curves, resolvers
+from experiments.build import build_task
+from experiments.stats import bootstrap_ci
+from experiments.store import atomic_write
+
+IDENTITY = ("task.name", "policy.name", "reward.name", "strategy.name", "strategy.selector", "strategy.n", "seed")
+METRICS = ("accuracy", "accuracy_lo", "accuracy_hi", "flops_total", "flops_paper", "tokens_generated", "wall_s", "n_problems")
+NOT_COMPARED = ("progress", "save_trees")
+DIFFICULTY_BINS = 5
+
+
+@dataclass
+class Job:
+    folder: Path
+    config: dict[str, Any]
+    summary: dict[str, Any]
+    records: list[dict[str, Any]] = field(repr=False)
+
+    @property
+    def task(self) -> str:
+        return str(self.config["task"]["name"])
+
+
+@dataclass
+class Collection:
+    jobs: list[Job]
+    rows: list[dict[str, Any]]
+    curves: list[dict[str, Any]]
+    levels: list[dict[str, Any]]
+    messages: list[str]
+
+
+def find_job_folders(root: Path) -> list[Path]:
+    """Folders holding a run: a Hydra job folder (`.hydra/`) or a run store (results/summary)."""
+    marks = ("results.jsonl", "summary.json", ".hydra/config.yaml")
+    found = set()
+    for mark in marks:
+        for path in root.rglob(mark):
+            folder = path.parent.parent if mark.startswith(".hydra") else path.parent
+            found.add(folder)
+    return sorted(found)
+
+
+def load_job(folder: Path, root: Path) -> Job | str:
+    """A finished job, or a one-line reason why this folder is not one."""
+    where = _relative(folder, root)
+    summary_path, results_path = folder / "summary.json", folder / "results.jsonl"
+    if not summary_path.exists():
+        config = _config(folder)
+        if config is not None and config.get("n_problems") == 0:
+            return f"{where}: zero problems (n_problems=0); nothing to collect"
+        if not results_path.exists():
+            return f"{where}: failed before its first problem (no results.jsonl); see its log {_log_name(folder)}"
+        lines = sum(1 for line in results_path.open() if line.endswith("\n"))
+        if lines == 0:
+            return f"{where}: failed or killed before its first problem finished (empty results.jsonl)"
+        return (f"{where}: unfinished ({lines} problems in results.jsonl, no summary.json): "
+                f"killed or failed; rerun the same command to resume it")
+    try:
+        summary = json.loads(summary_path.read_text())
+        records = [json.loads(line) for line in results_path.read_text().splitlines()]
+    except (OSError, json.JSONDecodeError) as error:
+        return f"{where}: unreadable ({error.__class__.__name__}: {error})"
+    if len(records) != summary.get("n_problems"):
+        return f"{where}: summary.json says {summary.get('n_problems')} problems, results.jsonl holds {len(records)}"
+    config = summary.get("config") or _config(folder)
+    if config is None:
+        return f"{where}: no config (neither summary.json nor .hydra/config.yaml has one)"
+    return Job(folder, config, summary, records)
+
+
+def _config(folder: Path) -> dict[str, Any] | None:
+    path = folder / ".hydra" / "config.yaml"
+    if not path.exists():
+        return None
+    resolvers.register()
+    try:
+        return OmegaConf.to_container(OmegaConf.load(path), resolve=True)
+    except Exception:  # an unresolvable interpolation: still usable unresolved
+        return OmegaConf.to_container(OmegaConf.load(path), resolve=False)
+
+
+def _log_name(folder: Path) -> str:
+    logs = sorted(folder.glob("*.log"))
+    return str(logs[0].name) if logs else "(none written)"
+
+
+def _relative(folder: Path, root: Path) -> str:
+    try:
+        return str(folder.relative_to(root)) or "."
+    except ValueError:
+        return str(folder)
+
+
+def flatten(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat = {}
+    for key, value in config.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(flatten(value, name + "."))
+        else:
+            flat[name] = json.dumps(value) if isinstance(value, list) else value
+    return flat
+
+
+def varying_keys(configs: list[dict[str, Any]]) -> list[str]:
+    """Dotted config keys whose values differ between jobs (missing counts as null)."""
+    flats = [flatten(c) for c in configs]
+    keys = sorted({k for f in flats for k in f} - set(IDENTITY))
+    return [
+        k for k in keys
+        if not k.startswith(("hydra.", *NOT_COMPARED)) and len({json.dumps(f.get(k), sort_keys=True) for f in flats}) > 1
+    ]
+
+
+def job_row(job: Job, columns: list[str], root: Path) -> dict[str, Any]:
+    flat = flatten(job.config)
+    row = {k: flat.get(k) for k in (*IDENTITY, *columns)}
+    row.update({k: job.summary.get(k) for k in METRICS})
+    row.update({
+        "source": "run",
+        "job": _relative(job.folder, root),
+        "git_commit": job.summary.get("git_commit"),
+        "finished_at": job.summary.get("finished_at"),
+    })
+    return row
+
+
+def _same_point(row: dict[str, Any], columns: list[str]) -> tuple:
+    return tuple(json.dumps(row.get(k), sort_keys=True) for k in (*IDENTITY, *columns))
+
+
+def subsampled(jobs: list[Job], rows: list[dict[str, Any]], columns: list[str], root: Path,
+               draws: int, messages: list[str]) -> tuple[list[dict[str, Any]], dict[str, dict[str, float]]]:
+    """Curve rows from every uncapped best-of-N job, and each policy's per-problem pass@1."""
+    real = {_same_point(r, columns) for r in rows}
+    out, pass1, widest = [], {}, {}
+    for job, row in _widest_sampling_jobs(jobs, rows, columns):
+        why = curves.eligible(job.records, job.config.get("budget"))
+        if why is not None:
+            messages.append(f"{row['job']}: no subsampled curve ({why})")
+            continue
+        task = build_task(OmegaConf.create(job.config))
+        problems = curves.prepare(job.records, task)
+        scored = all(p.score is not None for p in problems)
+        selectors = ["majority", *(curves.SCORED_SELECTORS if scored else ()), curves.COVERAGE]
+        max_batch = int(job.config.get("engine", {}).get("max_batch", 256))
+        n_max = int(row["strategy.n"])
+        for point in curves.subsample(problems, curves.powers_of_two(n_max), selectors, max_batch, draws, seed=int(row["seed"])):
+            derived = {**row, "strategy.selector": point.selector, "strategy.n": point.n, **point.summary()}
+            if point.selector != curves.COVERAGE and _same_point(derived, columns) in real:
+                continue
+            derived.update(source=f"subsample of {row['job']}", draws=1 if point.n == n_max else draws)
+            derived["_per_problem"] = (point.correct, point.flops_total)
+            out.append(derived)
+        policy = row["policy.name"]
+        if n_max > widest.get(policy, 0):
+            widest[policy] = n_max
+            pass1[policy] = {p.problem_id: p.single_sample_accuracy() for p in problems}
+    return out, pass1
+
+
+def _widest_sampling_jobs(jobs: list[Job], rows: list[dict[str, Any]], columns: list[str]) -> list[tuple[Job, dict[str, Any]]]:
+    """Per best-of-N curve (identity without width and selector), its widest job; a scored
+    one (its samples allow every selector) before a majority one of the same width."""
+    best: dict[tuple, tuple[Job, dict[str, Any]]] = {}
+    for job, row in zip(jobs, rows):
+        if row["strategy.name"] != "best_of_n":
+            continue
+        key = _same_point({**row, "strategy.n": None, "strategy.selector": None}, columns)
+        rank = (int(row["strategy.n"]), row["strategy.selector"] != "majority")
+        held = best.get(key)
+        if held is None or rank > (int(held[1]["strategy.n"]), held[1]["strategy.selector"] != "majority"):
+            best[key] = (job, row)
+    return list(best.values())
+
+
+def difficulty_of(jobs: list[Job], pass1: dict[str, dict[str, float]], messages: list[str]) -> dict[str, dict[str, Any]]:
+    """Per policy: problem id -> difficulty label ('level 3', or 'bin 1 (hardest)'..)."""
+    labels: dict[str, dict[str, Any]] = {}
+    for job in jobs:
+        policy = job.config["policy"]["name"]
+        if policy in labels:
+            continue
+        levels = {r["problem_id"]: r.get("level") for r in job.records}
+        if all(v is not None for v in levels.values()):
+            labels[policy] = {pid: f"level {v}" for pid, v in levels.items()}
+        elif policy in pass1:
+            labels[policy] = quantile_bins(pass1[policy])
+        else:
+            messages.append(f"policy {policy}: the task has no levels and no best-of-N job measures pass@1; no difficulty split")
+    for job in jobs:  # later jobs may cover problems the first did not
+        policy = job.config["policy"]["name"]
+        if policy in labels:
+            for r in job.records:
+                if r.get("level") is not None:
+                    labels[policy].setdefault(r["problem_id"], f"level {r['level']}")
+    return labels
+
+
+def quantile_bins(accuracy: dict[str, float], bins: int = DIFFICULTY_BINS) -> dict[str, str]:
+    """Problems into `bins` groups of equal size by single-sample accuracy, bin 1 hardest."""
+    ids = sorted(accuracy, key=lambda pid: (accuracy[pid], pid))
+    return {pid: f"bin {1 + i * bins // len(ids)}" for i, pid in enumerate(ids)}
+
+
+def level_rows(points: list[dict[str, Any]], per_problem: list[tuple[list[str], list[float], list[float]]],
+               labels: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    out = []
+    for point, (ids, correct, cost) in zip(points, per_problem):
+        label = labels.get(point["policy.name"])
+        if label is None:
+            continue
+        by_level: dict[str, list[int]] = {}
+        for i, pid in enumerate(ids):
+            if pid in label:
+                by_level.setdefault(label[pid], []).append(i)
+        for level, index in sorted(by_level.items()):
+            values = [correct[i] for i in index]
+            low, high = bootstrap_ci(values)
+            out.append({
+                **{k: v for k, v in point.items() if not k.startswith("_") and k not in METRICS},
+                "difficulty": level,
+                "accuracy": float(np.mean(values)), "accuracy_lo": low, "accuracy_hi": high,
+                "flops_total": _mean_or_none([cost[i] for i in index]),
+                "n_problems": len(index),
+            })
+    return out
+
+
+def _mean_or_none(values: list[float | None]) -> float | None:
+    return None if any(v is None for v in values) else float(np.mean(values))
+
+
+def collect(root: Path, task: str | None = None, draws: int = 64) -> Collection:
+    root = Path(root)
+    if not root.is_dir():
+        raise ValueError(f"no such sweep folder: {root}")
+    messages, jobs = [], []
+    for folder in find_job_folders(root):
+        loaded = load_job(folder, root)
+        (messages.append if isinstance(loaded, str) else jobs.append)(loaded)
+    if not jobs:
+        raise ValueError(f"no finished job under {root}" + (f" ({len(messages)} unfinished or failed)" if messages else ""))
+    jobs = _one_task(jobs, task, messages)
+    columns = varying_keys([j.config for j in jobs])
+    rows = [job_row(j, columns, root) for j in jobs]
+    curve_rows, pass1 = subsampled(jobs, rows, columns, root, draws, messages)
+    labels = difficulty_of(jobs, pass1, messages)
+    per_problem = [
+        ([r["problem_id"] for r in j.records], [float(r["correct"]) for r in j.records], [r["flops"]["total"] for r in j.records])
+        for j in jobs
+    ]
+    per_problem += [(per_problem[_index_of(rows, c)][0], *c["_per_problem"]) for c in curve_rows]
+    levels = level_rows(rows + curve_rows, per_problem, labels)
+    for c in curve_rows:
+        del c["_per_problem"]
+    return Collection(jobs, rows, curve_rows, levels, messages)
+
+
+def _index_of(rows: list[dict[str, Any]], curve_row: dict[str, Any]) -> int:
+    source = curve_row["source"].removeprefix("subsample of ")
+    return next(i for i, r in enumerate(rows) if r["job"] == source)
+
+
+def _one_task(jobs: list[Job], task: str | None, messages: list[str]) -> list[Job]:
+    counts = Counter(j.task for j in jobs)
+    if task is None:
+        if len(counts) == 1:
+            return jobs
+        task = counts.most_common(1)[0][0]
+    elif task not in counts:
+        raise ValueError(f"--task {task}: no finished job of that task (tasks here: {', '.join(sorted(counts))})")
+    for other, count in sorted(counts.items()):
+        if other != task:
+            messages.append(
+                f"mixed tasks: left out {count} job(s) of task '{other}' (collecting task '{task}'); "
+                f"accuracies of different tasks are not comparable; collect them with --task {other}"
+            )
+    return [j for j in jobs if j.task == task]
+
+
+def write_table(rows: list[dict[str, Any]], stem: Path) -> None:
+    """`stem.csv` (columns in first-seen order) and `stem.json`, each written atomically."""
+    columns: list[str] = []
+    for row in rows:
+        columns += [k for k in row if k not in columns]
+    tmp = stem.with_suffix(".csv.tmp")
+    with tmp.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(rows)
+    tmp.replace(stem.with_suffix(".csv"))
+    atomic_write(stem.with_suffix(".json"), json.dumps(rows, indent=1, default=str))
+
+
+def read_table(path: Path) -> list[dict[str, Any]]:
+    path = Path(path)
+    if not path.exists():
+        raise ValueError(f"{path} does not exist: run infscale-collect on the sweep folder first")
+    return json.loads(path.read_text())
+
+
+def write_collection(collection: Collection, root: Path) -> list[Path]:
+    root = Path(root)
+    write_table(collection.rows, root / "collected")
+    write_table(collection.curves, root / "curves")
+    write_table(collection.levels, root / "levels")
+    return [root / f"{name}.csv" for name in ("collected", "curves", "levels")]
+
+
+def report(collection: Collection, stream: Any = sys.stderr) -> None:
+    for message in collection.messages:
+        print(f"infscale-collect: {message}", file=stream)
+
+
+def main(argv: Iterable[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="infscale-collect", description=__doc__.split("\n\n")[0])
+    parser.add_argument("sweep", type=Path, help="a multirun folder (or any folder holding run folders)")
+    parser.add_argument("--task", help="the task to collect when the jobs span several")
+    parser.add_argument("--draws", type=int, default=64, help="random subsets per (problem, n) for subsampled curves")
+    args = parser.parse_args(None if argv is None else list(argv))
+    try:
+        collection = collect(args.sweep, args.task, args.draws)
+    except ValueError as error:
+        print(f"infscale-collect: error: {error}", file=sys.stderr)
+        sys.exit(2)
+    report(collection)
+    paths = write_collection(collection, args.sweep)
+    print(f"collected {len(collection.rows)} jobs ({len(collection.messages)} messages above), "
+          f"{len(collection.curves)} subsampled points, {len(collection.levels)} difficulty rows:")
+    for path in paths:
+        print(f"  {path}")
+
+
+if __name__ == "__main__":
+    main()
