@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/infscale-run n_problems=100
+	$(BIN)/python -m experiments.demo
 
 test: $(STAMP)
 	$(BIN)/pytest -q

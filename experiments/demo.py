@@ -1,0 +1,66 @@
+"""`make demo`: a preset sweep, then collect, analyze and plot; prints where everything is.
+
+    python -m experiments.demo [--experiment pareto_sim] [--docs docs/pareto.png]
+
+1. `infscale-run -m +experiment=<preset>`: the sweep (resumes if interrupted: the sweep
+   folder `multirun/<preset>` and every job folder are fixed by the config);
+2. `infscale-run -m +experiment=<preset> strategy=greedy strategy.n=1`: the greedy
+   reference of each policy, into the same folder;
+3. `infscale-collect`, `infscale-analyze`, `infscale-plot` on that folder; the plot is
+   also copied to `docs/pareto.png`.
+"""
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from experiments import analyze, collect, plot
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def sweep(experiment: str, *overrides: str) -> None:
+    command = [str(Path(sys.executable).parent / "infscale-run"), "-m", f"+experiment={experiment}", *overrides]
+    print("$ infscale-run " + " ".join(command[1:]), flush=True)
+    done = subprocess.run(command, cwd=REPO)
+    if done.returncode != 0:
+        raise SystemExit(f"demo: the sweep failed (exit {done.returncode}); rerun `make demo` to resume it")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="infscale-demo", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--experiment", default="pareto_sim", help="a preset in conf/experiment/")
+    parser.add_argument("--docs", type=Path, default=REPO / "docs" / "pareto.png", help="where to copy the plot")
+    parser.add_argument("--no-greedy", action="store_true", help="skip the greedy reference jobs")
+    args = parser.parse_args(argv)
+    started = time.perf_counter()
+    folder = REPO / "multirun" / args.experiment
+    sweep(args.experiment)
+    if not args.no_greedy:
+        sweep(args.experiment, "strategy=greedy", "strategy.n=1")
+    swept = time.perf_counter()
+    collection = collect.collect(folder)
+    collect.report(collection)
+    tables = collect.write_collection(collection, folder)
+    result = analyze.analyze(folder)
+    analyze.print_report(result, "flops_total")
+    png = plot.plot(folder)[0]
+    args.docs.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(png, args.docs)
+    total = time.perf_counter() - started
+    print(f"\ndemo done in {total:.0f} s (sweep {swept - started:.0f} s, analysis {total - (swept - started):.0f} s)")
+    print(f"  sweep folder      {folder}")
+    for path in tables:
+        print(f"  table             {path}")
+    for name in result["tables"]:
+        print(f"  table             {folder / (name + '.csv')}")
+    print(f"  Pareto plot       {png}")
+    print(f"  copied to         {args.docs}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,127 @@
+"""`infscale-plot <sweep dir>`: accuracy (or error rate) against compute per problem.
+
+    infscale-plot multirun/pareto_sim [--x flops_total] [--error] [--svg] [--out docs/pareto.png]
+
+One curve per (policy, strategy, selector) with its 95% bootstrap band, several seeds of a
+point shown as their min-max bar, the Pareto front over all method points on top, greedy
+decoding as a dotted level per policy and pass@n (coverage: the ceiling any verifier could
+reach from those samples) as a thin dashed curve. Reads `infscale-collect`'s tables.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any, Iterable
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from experiments.analyze import COSTS, label_curves, load_points, methods, pareto_front  # noqa: E402
+from experiments.curves import COVERAGE  # noqa: E402
+
+X_LABELS = {
+    "flops_total": "FLOPs per problem (policy prefill + decode + PRM, with attention)",
+    "flops_paper": "FLOPs per problem (2 N D over generated tokens, Kaplan)",
+    "tokens_generated": "generated tokens per problem",
+    "wall_s": "wall-clock seconds per problem",
+}
+LINESTYLES = ("-", "--", "-.", ":")
+MARKERS = ("o", "s", "^", "D", "v", "P")
+
+
+def _style(curves: dict[str, list[dict[str, Any]]]) -> tuple[dict[str, Any], dict[str, int]]:
+    strategies = sorted({(c[0]["strategy.name"], c[0].get("strategy.selector")) for c in curves.values()})
+    policies = sorted({c[0]["policy.name"] for c in curves.values()})
+    palette = [plt.get_cmap("tab10")(i) for i in (0, 1, 2, 3, 4, 5, 6, 8, 9)]  # no gray: gray is for references
+    return {s: palette[i % len(palette)] for i, s in enumerate(strategies)}, {p: i for i, p in enumerate(policies)}
+
+
+def title(points: list[dict[str, Any]]) -> str:
+    task = sorted({str(p["task.name"]) for p in points})
+    policies = sorted({str(p["policy.name"]) for p in points})
+    rewards = sorted({str(p["reward.name"]) for p in points} - {"none"})
+    problems = sorted({int(p["n_problems"]) for p in points})
+    count = str(problems[0]) if len(problems) == 1 else f"{problems[0]}-{problems[-1]}"
+    return (f"{', '.join(task)}: accuracy vs compute, policies {', '.join(policies)}, "
+            f"PRM {', '.join(rewards) or 'none'}, {count} problems")
+
+
+def plot(root: Path, x: str = "flops_total", error: bool = False, out: Path | None = None,
+         svg: bool = False, curves: bool = True) -> list[Path]:
+    if x not in COSTS:
+        raise ValueError(f"--x must be one of {', '.join(COSTS)}, got '{x}'")
+    points = [p for p in load_points(root, curves) if p.get(x) is not None]
+    if not points:
+        raise ValueError(f"no point in {root} has {x}; choose another --x")
+    named = label_curves(points)
+    colors, policy_index = _style(named)
+    y = (lambda p: 1 - p["accuracy"]) if error else (lambda p: p["accuracy"])
+    band = (lambda p: (1 - p["accuracy_hi"], 1 - p["accuracy_lo"])) if error else (lambda p: (p["accuracy_lo"], p["accuracy_hi"]))
+    fig, ax = plt.subplots(figsize=(13, 7))
+    for name, members in sorted(named.items()):
+        first = members[0]
+        color = colors[(first["strategy.name"], first.get("strategy.selector"))]
+        k = policy_index[first["policy.name"]]
+        xs, ys = [p[x] for p in members], [y(p) for p in members]
+        if first["strategy.name"] == "greedy":
+            ax.axhline(ys[0], color="0.35", linestyle=":", linewidth=1.2)
+            ax.plot(xs, ys, marker="*", markersize=12, color="0.2", linestyle="none", label=f"{name} (greedy)")
+            continue
+        if first.get("strategy.selector") == COVERAGE:
+            ax.plot(xs, ys, color="0.55", linestyle=(0, (1, 1.5)), marker=MARKERS[k % 6], markersize=3, linewidth=1.2,
+                    label=f"{first['policy.name']} pass@n (coverage ceiling)")
+            continue
+        low, high = zip(*(band(p) for p in members))
+        ax.fill_between(xs, low, high, color=color, alpha=0.10, linewidth=0)
+        ax.plot(xs, ys, color=color, linestyle=LINESTYLES[k % 4], marker=MARKERS[k % 6], markersize=4, label=name)
+        for p in members:
+            if p.get("n_seeds", 1) > 1:
+                spread = sorted(1 - v if error else v for v in (p["accuracy_seed_min"], p["accuracy_seed_max"]))
+                ax.plot([p[x], p[x]], spread, color=color, linewidth=2.5, alpha=0.6)
+    front = pareto_front(methods(points), x)
+    ax.plot([p[x] for p in front], [y(p) for p in front], color="black", linewidth=2.2, alpha=0.75,
+            drawstyle="steps-pre" if error else "steps-post", zorder=5, label="Pareto front (all methods)")
+    ax.scatter([p[x] for p in front], [y(p) for p in front], s=40, facecolors="none", edgecolors="black", zorder=6)
+    ax.set_xscale("log")
+    ax.set_xlabel(X_LABELS[x])
+    ax.set_ylabel("error rate (fraction of problems wrong)" if error else "accuracy (fraction of problems right)")
+    ax.set_title(title(points), fontsize=11)
+    ax.grid(True, which="both", alpha=0.25)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
+    ax.text(1.01, 0.0, "bands: 95% bootstrap CI over problems\nwidth n = 1, 2, 4, ... along each curve",
+            transform=ax.transAxes, fontsize=8, va="bottom", color="0.3")
+    fig.tight_layout()
+    out = Path(out) if out is not None else Path(root) / ("pareto.png" if x == "flops_total" else f"pareto_{x}.png")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    written = [out]
+    fig.savefig(out, dpi=110)
+    if svg:
+        fig.savefig(out.with_suffix(".svg"))
+        written.append(out.with_suffix(".svg"))
+    plt.close(fig)
+    return written
+
+
+def main(argv: Iterable[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="infscale-plot", description=__doc__.split("\n\n")[0])
+    parser.add_argument("sweep", type=Path)
+    parser.add_argument("--x", default="flops_total", choices=COSTS)
+    parser.add_argument("--error", action="store_true", help="plot the error rate instead of accuracy")
+    parser.add_argument("--svg", action="store_true", help="also write an SVG beside the PNG")
+    parser.add_argument("--out", type=Path, help="output PNG (default: <sweep>/pareto.png)")
+    parser.add_argument("--no-curves", action="store_true", help="only real jobs, no subsampled points")
+    args = parser.parse_args(None if argv is None else list(argv))
+    try:
+        written = plot(args.sweep, args.x, args.error, args.out, args.svg, not args.no_curves)
+    except ValueError as error:
+        print(f"infscale-plot: error: {error}", file=sys.stderr)
+        sys.exit(2)
+    for path in written:
+        print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()
