@@ -134,3 +134,39 @@ def test_pool_is_a_step_labelled_set_that_a_perfect_prm_aces(tmp_path, pool):
     noisy = SimulatedPRM(correct={"dist": "beta", "a": 4, "b": 2}, wrong={"dist": "beta", "a": 2, "b": 4})
     f1 = processbench.evaluate({"sim": (subsets["sim"][0], model_scores(items, noisy))}, 0.5)["avg_f1"]
     assert 0.1 < f1 < 0.9
+
+
+def test_training_examples_cut_after_first_negative():
+    from rewards.synth.train import training_examples
+
+    record = {"id": "x", "problem": "1 +1\n", "steps": ["a\n", "b\n", "c\n", "d"], "label": 1, "gt_label": 2,
+              "mc_soft": [0.5, 0.0, 0.25, 0.0]}
+    assert training_examples([record], "mc_hard")[0]["targets"] == [1.0, 0.0]
+    assert training_examples([record], "mc_soft")[0] == {"prompt": "1 +1\n", "steps": ["a\n", "b\n"], "targets": [0.5, 0.0]}
+    assert training_examples([record], "ground_truth")[0]["targets"] == [1.0, 1.0, 0.0]
+    assert training_examples([{**record, "label": -1}], "judge")[0]["targets"] == [1.0] * 4
+    with pytest.raises(ValueError, match="unknown label set"):
+        training_examples([record], "oracle")
+
+
+def test_soft_target_loss_is_cross_entropy_for_hard_targets():
+    import torch
+    from transformers import Qwen2Config
+
+    from rewards.qwen2_prm import Qwen2ForProcessRewardModel
+    from rewards.synth.train import SoftTargetPRM, collate
+
+    torch.manual_seed(0)
+    config = Qwen2Config(vocab_size=20, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                         num_key_value_heads=2, intermediate_size=32, max_position_embeddings=32)
+    prm = Qwen2ForProcessRewardModel(config)
+    rows = [([1, 2, 3, 4], [-1.0, 1.0, -1.0, 0.0]), ([5, 6, 7], [-1.0, -1.0, 1.0])]
+    batch = collate(rows, pad=0)
+    soft = SoftTargetPRM(prm)(**batch).loss
+    labels = torch.where(batch["targets"] < 0, -100, batch["targets"].long())
+    hard = prm(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], labels=labels).loss
+    assert float(soft) == pytest.approx(float(hard), rel=1e-5)
+    half = collate([([1, 2], [-1.0, 0.5])], pad=0)
+    logits = prm(input_ids=half["input_ids"], attention_mask=half["attention_mask"]).logits[0, 1]
+    expected = -0.5 * torch.log_softmax(logits, -1).sum()
+    assert float(SoftTargetPRM(prm)(**half).loss) == pytest.approx(float(expected), rel=1e-5)

@@ -46,8 +46,9 @@ def sample_pool(engine: Engine, problems: Sequence[Problem], settings: SynthSett
                 continue
             labels = truth.process_labels(task, problem, steps)
             gt = None if labels is None else truth.first_error(labels)
+            subset = task.name if problem.level is None else f"{task.name}-L{problem.level}"
             records.append(item_record(
-                f"{problem.id}/{j}", task.name, problem.prompt, steps, gt,
+                f"{problem.id}/{j}", subset, problem.prompt, steps, gt,
                 task.is_correct(node.answer, problem.reference),
                 problem_id=problem.id, gt_label=gt,
                 provenance={"stage": "pool", "policy": engine.policy.name, "seed": engine.seed, "samples": settings.samples},

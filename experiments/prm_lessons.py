@@ -1,0 +1,209 @@
+"""The Qwen PRM lessons in the toy world: five toy PRMs trained from one pool of samples.
+
+    python -m experiments.prm_lessons            # every stage; rerun to resume
+    python -m experiments.prm_lessons --train-steps 400 --pool-problems 600   # smaller
+
+1. synthesis (`rewards/synth/`): toy_small solves training problems; every step gets MC
+   labels (toy_small as the completer, k completions per prefix), checker-judge labels and
+   the consensus of both; the exact checker gives the ground truth they are measured against;
+2. five PRMs, identical but for their labels: (a) ground truth, (b) MC hard, (c) MC soft,
+   (d) judge, (e) consensus; each resumable and a few minutes on 2 cores;
+3. evaluation of each (and of the exact checker as the ceiling): ProcessBench F1 on a
+   held-out toy set labelled by the checker, and Best-of-8 / weighted voting on held-out
+   problems, the same sampled responses scored by every PRM, with the bias diagnostics.
+
+Outputs go to `outputs/prm_lessons/`; the table, the plot and the numbers to `docs/`.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import warnings
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from experiments.store import atomic_write
+from experiments.train_toy import CHECKPOINTS, RECIPES, Recipe, build_model, save, train
+from policies.hf import HFPolicy
+from rewards.eval import processbench
+from rewards.eval.bon import evaluate_bon
+from rewards.eval.data import load_items, write_items
+from rewards.eval.scoring import model_scores
+from rewards.hf_prm import HFPRM
+from rewards.oracle import OraclePRM
+from rewards.prm_adapters.toy import ToyAdapter
+from rewards.synth import train as synth_train
+from rewards.synth.pipeline import SynthSettings, sample_pool, synthesize
+from search.engine import Engine, Sampling
+from search.strategies.best_of_n import BestOfN
+from tasks.base import Problem
+from tasks.toy_arith import TRAIN_SEED_BASE, ToyArithTask
+from tasks.toy_tokenizer import build_char_tokenizer
+
+ROOT = Path("outputs/prm_lessons")
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+POOL_SEED = TRAIN_SEED_BASE + 2
+
+
+@dataclass(frozen=True)
+class Lessons:
+    pool_problems: int = 1000
+    samples: int = 4
+    k: int = 8
+    threshold: float = 0.0
+    miss_rate: float = 0.1
+    false_alarm_rate: float = 0.05
+    train_steps: int = 800
+    heldout_problems: int = 200
+    heldout_samples: int = 4
+    bon_problems: int = 200
+    bon_n: int = 8
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class Workspace:
+    root: Path = ROOT               # resumable working folder
+    policies: Path = CHECKPOINTS    # folder holding toy_small and toy_large
+
+    def engine(self, task: ToyArithTask, name: str, seed: int) -> Engine:
+        policy = HFPolicy(str(self.policies / name), max_batch=256)
+        return Engine(task, policy, None, sampling=Sampling(1.0, 32, 128), seed=seed)
+
+
+def pool_problems(count: int) -> list[Problem]:
+    """Training problems from the seeds evaluation refuses, as `toy_prm`'s data are."""
+    return [ToyArithTask.problem(POOL_SEED, 1 + i % 4, i) for i in range(count)]
+
+
+def synthesis(cfg: Lessons, ws: Workspace) -> dict[str, Any]:
+    task = ToyArithTask()
+    settings = SynthSettings(cfg.samples, cfg.k, cfg.threshold, cfg.miss_rate, cfg.false_alarm_rate, cfg.seed)
+    return synthesize(ws.root / "synth", task, pool_problems(cfg.pool_problems),
+                      ws.engine(task, "toy_small", cfg.seed), ws.engine(task, "toy_small", cfg.seed + 1), settings)
+
+
+def heldout_set(cfg: Lessons, ws: Workspace) -> Path:
+    """A ProcessBench-format toy set (one subset per level): both toy policies' samples on
+    held-out problems, labelled by the exact checker."""
+    path = ws.root / "heldout.jsonl"
+    if not path.exists():
+        task = ToyArithTask(seed=7, n=cfg.heldout_problems)
+        records = []
+        for name in ("toy_small", "toy_large"):
+            for record in sample_pool(ws.engine(task, name, cfg.seed), task.problems(), SynthSettings(samples=cfg.heldout_samples)):
+                records.append({**record, "id": f"{name}:{record['id']}"})
+        write_items(path, records)
+    return path
+
+
+def train_prm(kind: str, cfg: Lessons, ws: Workspace) -> Path:
+    out = ws.root / "prms" / kind
+    if (out / "model.safetensors").exists():
+        return out
+    records = [json.loads(line) for line in (ws.root / "synth" / _stage_file(kind)).read_text().splitlines()]
+    examples = synth_train.training_examples(records, kind)
+    tokenizer = build_char_tokenizer()
+    rows = synth_train.encode(examples, ToyAdapter(tokenizer))
+    base = RECIPES["toy_prm"]
+    recipe = Recipe(**{**base.__dict__, "steps": cfg.train_steps, "warmup": min(base.warmup, cfg.train_steps // 10)})
+    special = {"pad": tokenizer.pad_token_id, "bos": tokenizer.bos_token_id, "eos": tokenizer.eos_token_id}
+    torch.manual_seed(cfg.seed)
+    model = synth_train.SoftTargetPRM(build_model(f"lessons_{kind}", recipe, len(tokenizer), special))
+    card = train(f"prm[{kind}]", recipe, model, lambda s: synth_train.collate(_batch(rows, s, recipe), special["pad"]), out / "state")
+    card.update({"label_set": kind, "solutions": len(examples), "labelled_steps": sum(len(e["targets"]) for e in examples),
+                 "data": f"outputs/prm_lessons/synth/{_stage_file(kind)} (pool: toy_small on random.Random('toy_arith:{POOL_SEED}:<level>:<i>'))"})
+    save(f"lessons_{kind}", model.prm, recipe, card, out)
+    return out
+
+
+def _stage_file(kind: str) -> str:
+    return {"ground_truth": "pool.jsonl", "mc_hard": "mc.jsonl", "mc_soft": "mc.jsonl"}.get(kind, f"{kind}.jsonl")
+
+
+def _batch(rows: list, step: int, recipe: Recipe) -> list:
+    import random
+
+    per_epoch = max(1, len(rows) // recipe.batch)
+    epoch, index = divmod(step, per_epoch)
+    order = list(range(len(rows)))
+    random.Random(f"lessons:{recipe.train_seed}:{epoch}").shuffle(order)
+    return [rows[i] for i in order[index * recipe.batch:(index + 1) * recipe.batch]]
+
+
+def evaluate(name: str, reward: Any, heldout: Path, bon_outcomes: list, task: ToyArithTask) -> dict[str, Any]:
+    items = load_items(str(heldout))
+    scores = model_scores(items, reward, batch_size=256)
+    subsets: dict[str, tuple[list, list]] = {}
+    for item, values in zip(items, scores):
+        subsets.setdefault(item.subset, ([], []))
+        subsets[item.subset][0].append(item.label)
+        subsets[item.subset][1].append(values)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        step = processbench.evaluate(dict(sorted(subsets.items())), 0.5)
+    for outcome in bon_outcomes:
+        candidates = outcome.decision.candidates
+        values = reward.score([_request(outcome.problem, c, task) for c in candidates])
+        for node, v in zip(candidates, values):
+            node.step_scores = v
+    return {"name": name, "step": step, "bon": evaluate_bon(bon_outcomes, task, 0.5)}
+
+
+def _request(problem: Problem, node: Any, task: ToyArithTask):
+    from rewards.base import ScoreRequest
+
+    return ScoreRequest(problem.prompt, tuple(task.split_steps(node.solution)))
+
+
+def bon_samples(cfg: Lessons, ws: Workspace) -> tuple[ToyArithTask, list]:
+    """The same Best-of-N responses for every PRM: sampled once (seeded), scored per PRM."""
+    task = ToyArithTask(seed=8, n=cfg.bon_problems)
+    eng = ws.engine(task, "toy_small", cfg.seed)
+    outcomes = list(eng.run(task.problems(), BestOfN(task=task, n=cfg.bon_n, selector="majority")))
+    return task, outcomes
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    for field, default in asdict(Lessons()).items():
+        parser.add_argument(f"--{field.replace('_', '-')}", type=type(default), default=default)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--policies", type=Path, default=CHECKPOINTS, help="folder holding toy_small and toy_large")
+    parser.add_argument("--root", type=Path, default=ROOT, help="working folder (resumable)")
+    parser.add_argument("--docs", type=Path, default=DOCS, help="where the table, plot and numbers go")
+    parser.add_argument("--only", choices=("synth", "train", "eval"), default=None, help="stop after this stage")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    cfg = Lessons(**{k: getattr(args, k) for k in asdict(Lessons())})
+    ws = Workspace(args.root, args.policies)
+    ws.root.mkdir(parents=True, exist_ok=True)
+    settings_path = ws.root / "lessons.json"
+    if settings_path.exists() and json.loads(settings_path.read_text()) != asdict(cfg):
+        raise SystemExit(f"{ws.root} holds a run with other settings ({settings_path}); move it away or pass the same options")
+    atomic_write(settings_path, json.dumps(asdict(cfg)))
+    synth = synthesis(cfg, ws)
+    print(json.dumps(synth["agreement"], indent=1))
+    if args.only == "synth":
+        return
+    paths = {kind: train_prm(kind, cfg, ws) for kind in synth_train.LABEL_SETS}
+    if args.only == "train":
+        return
+    heldout = heldout_set(cfg, ws)
+    task, outcomes = bon_samples(cfg, ws)
+    rows = [evaluate("exact checker", OraclePRM(task), heldout, outcomes, task)]
+    for kind, path in paths.items():
+        # The tokenizer comes from a Llama-typed toy folder: for a qwen2-typed folder transformers
+        # 5 loads Qwen2Tokenizer, which drops the spaces and newlines the toy PRM reads at.
+        prm = HFPRM(str(path), "toy", task=task, tokenizer=str(ws.policies / "toy_small"), batch_size=256)
+        rows.append(evaluate(kind, prm, heldout, outcomes, task))
+    from experiments.prm_lessons_report import write_report
+
+    write_report(cfg, synth, rows, args.docs)
+
+
+if __name__ == "__main__":
+    main()
