@@ -39,6 +39,7 @@ STRATEGIES = {
     "dvts": "search.strategies.dvts:DVTS",
     "rebase": "search.strategies.rebase:Rebase",
     "mcts": "search.strategies.mcts:MCTS",
+    "adaptive": "search.strategies.adaptive:AdaptiveConsistency",
 }
 
 
