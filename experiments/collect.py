@@ -169,8 +169,11 @@ def subsampled(jobs: list[Job], rows: list[dict[str, Any]], columns: list[str], 
         if why is not None:
             messages.append(f"{row['job']}: no subsampled curve ({why})")
             continue
-        task = build_task(OmegaConf.create(job.config))
-        problems = curves.prepare(job.records, task)
+        try:
+            problems = curves.prepare(job.records, build_task(OmegaConf.create(job.config)))
+        except ValueError as error:
+            messages.append(f"{row['job']}: no subsampled curve (its task cannot be built: {error})")
+            continue
         scored = all(p.score is not None for p in problems)
         selectors = ["majority", *(curves.SCORED_SELECTORS if scored else ()), curves.COVERAGE]
         max_batch = int(job.config.get("engine", {}).get("max_batch", 256))
@@ -338,7 +341,8 @@ def write_collection(collection: Collection, root: Path) -> list[Path]:
     return [root / f"{name}.csv" for name in ("collected", "curves", "levels")]
 
 
-def report(collection: Collection, stream: Any = sys.stderr) -> None:
+def report(collection: Collection, stream: Any = None) -> None:
+    stream = stream or sys.stderr
     for message in collection.messages:
         print(f"infscale-collect: {message}", file=stream)
 
