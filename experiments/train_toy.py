@@ -5,7 +5,7 @@
 Policies (Llama architecture, character tokenizer) learn `tasks.toy_arith` solutions with
 each step's result replaced by a wrong value with probability `error_rate`, so that they
 sample their own mistakes. The PRM (Qwen2 backbone with Qwen2.5-Math-PRM's head, see
-`rewards/qwen2_prm.py`) learns first-error step labels of the two policies' own sampled
+`rewards/qwen2_prm.py`) learns first-error step labels of the policies' own sampled
 solutions, read at the newline that ends each step. Training data come from seeds at or
 above `tasks.toy_arith.TRAIN_SEED_BASE`, which evaluation refuses. Each run is seeded,
 resumable (state under `outputs/train_toy/<name>/`) and writes safetensors, config,
@@ -60,12 +60,12 @@ RECIPES: dict[str, Recipe] = {
     "toy_large": Recipe(_llama(128, 4, 4, 384), lr=2e-3, steps=700),
     "toy_prm": Recipe(
         {
-            "model_type": "qwen2", "hidden_size": 128, "num_hidden_layers": 4, "num_attention_heads": 4,
-            "num_key_value_heads": 4, "head_dim": 32, "intermediate_size": 384, "max_position_embeddings": 512,
+            "model_type": "qwen2", "hidden_size": 96, "num_hidden_layers": 3, "num_attention_heads": 3,
+            "num_key_value_heads": 3, "head_dim": 32, "intermediate_size": 256, "max_position_embeddings": 512,
             "tie_word_embeddings": True, "rms_norm_eps": 1e-5, "rope_theta": 10000.0, "hidden_act": "silu",
         },
-        lr=1e-3, steps=1500, batch=64, warmup=100, train_seed=TRAIN_SEED_BASE + 1,
-        extra={"problems": 6000, "samples_per_policy": 2, "temperature": 1.0},
+        lr=2e-3, steps=700, batch=64, warmup=50, train_seed=TRAIN_SEED_BASE + 1,
+        extra={"problems": 2000, "samples_per_policy": 4, "temperature": 1.0, "policies": ["toy_small"]},
     ),
 }
 

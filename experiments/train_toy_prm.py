@@ -1,7 +1,7 @@
 """Train `toy_prm` on the toy policies' own sampled solutions, labelled by the exact checker.
 
 Data: problems from `random.Random("toy_arith:<train_seed>:prm:<i>")` (levels in turn), each
-solved `samples_per_policy` times at temperature 1 by `toy_small` and by `toy_large`; every
+solved `samples_per_policy` times at temperature 1 by each policy of the recipe; every
 step is labelled with ProcessBench's first-error convention (`ToyArithTask.process_labels`).
 The input and read positions are exactly those of the scoring backend (`reward=hf_prm`,
 `adapter: toy`): prompt, then each step followed by its newline tag. The last 10% of the
@@ -28,7 +28,6 @@ from tasks.toy_arith import LEVELS, ToyArithTask, apply, draw, format_prompt
 from tasks.toy_tokenizer import build_char_tokenizer
 
 IGNORE_INDEX = -100
-POLICIES = ("toy_small", "toy_large")
 
 
 def prm_problems(train_seed: int, count: int) -> list[Problem]:
@@ -58,24 +57,23 @@ def sample_solutions(policy_dir: Path, problems: list[Problem], n: int, temperat
     return texts
 
 
-def labelled_data(recipe: Any, checkpoints: Path, state_dir: Path) -> list[dict[str, Any]]:
-    """Sampled, labelled solutions (cached in `state_dir/data.jsonl` for resumption)."""
-    cache = state_dir / "data.jsonl"
+def policy_records(recipe: Any, checkpoints: Path, state_dir: Path, name: str) -> list[dict[str, Any]]:
+    """One policy's sampled, labelled solutions (cached in `state_dir/samples_<name>.jsonl`,
+    so an interrupted run resumes and the policies can be sampled in separate processes)."""
+    cache = state_dir / f"samples_{name}.jsonl"
     if cache.exists():
         return [json.loads(line) for line in cache.read_text().splitlines()]
     task = ToyArithTask()
     problems = prm_problems(recipe.train_seed, recipe.extra["problems"])
     n = recipe.extra["samples_per_policy"]
+    texts = sample_solutions(checkpoints / name, problems, n, recipe.extra["temperature"], recipe.train_seed)
     records = []
-    for name in POLICIES:
-        texts = sample_solutions(checkpoints / name, problems, n, recipe.extra["temperature"], recipe.train_seed)
-        for k, text in enumerate(texts):
-            problem = problems[k // n]
-            steps = task.split_steps(text)
-            if steps:
-                labels = task.process_labels(problem, steps)
-                records.append({"problem": k // n, "policy": name, "prompt": problem.prompt, "level": problem.level,
-                                "steps": steps, "labels": labels})
+    for k, text in enumerate(texts):
+        problem = problems[k // n]
+        steps = task.split_steps(text)
+        if steps:
+            records.append({"problem": k // n, "policy": name, "prompt": problem.prompt, "level": problem.level,
+                            "steps": steps, "labels": task.process_labels(problem, steps)})
     state_dir.mkdir(parents=True, exist_ok=True)
     cache.write_text("".join(json.dumps(r) + "\n" for r in records))
     return records
@@ -128,14 +126,15 @@ def heldout_metrics(records: list[dict[str, Any]], scores: list[list[float]]) ->
     flat_scores = [s for row in scores for s in row]
     flat_labels = [ok for r in records for ok in r["labels"]]
     labels = [first_error(r["labels"]) for r in records]
-    tau = fit_tau({"heldout": (labels, scores)})
+    both = any(y < 0 for y in labels) and any(y >= 0 for y in labels)
+    tau = fit_tau({"heldout": (labels, scores)}) if both else None
     report = evaluate({"heldout": (labels, scores)}, 0.5)["subsets"]["heldout"]
-    fitted = evaluate({"heldout": (labels, scores)}, tau)["subsets"]["heldout"]
+    fitted = evaluate({"heldout": (labels, scores)}, tau)["subsets"]["heldout"] if both else {"f1": None}
     return {
         "heldout_solutions": len(records),
         "heldout_steps": len(flat_labels),
         "heldout_step_correct_share": float(np.mean(flat_labels)),
-        "step_auc": auc([s for s, ok in zip(flat_scores, flat_labels) if ok], [s for s, ok in zip(flat_scores, flat_labels) if not ok]),
+        "step_auc": None if all(flat_labels) or not any(flat_labels) else auc([s for s, ok in zip(flat_scores, flat_labels) if ok], [s for s, ok in zip(flat_scores, flat_labels) if not ok]),
         "processbench_f1_tau_0.5": report["f1"],
         "processbench_acc_err_tau_0.5": report["acc_err"],
         "processbench_acc_cor_tau_0.5": report["acc_cor"],
@@ -148,7 +147,8 @@ def train_prm(name: str, recipe: Any, out: Path, state_dir: Path) -> None:
     from experiments.train_toy import CHECKPOINTS, build_model, collate, save, train
 
     tokenizer = build_char_tokenizer()
-    records = labelled_data(recipe, CHECKPOINTS, state_dir)
+    policies = recipe.extra["policies"]
+    records = [r for name in policies for r in policy_records(recipe, CHECKPOINTS, state_dir, name)]
     cut = int(recipe.extra["problems"] * 0.9)
     train_records = [r for r in records if r["problem"] < cut]
     held_records = [r for r in records if r["problem"] >= cut]
@@ -164,7 +164,7 @@ def train_prm(name: str, recipe: Any, out: Path, state_dir: Path) -> None:
     card.update({
         "task": "toy_arith",
         "data": (f"{len(train_records)} solutions sampled at temperature {recipe.extra['temperature']} by "
-                 f"{', '.join(POLICIES)} on problems 0..{cut - 1} of random.Random('toy_arith:{recipe.train_seed}:prm:<i>'), "
+                 f"{', '.join(policies)} on problems 0..{cut - 1} of random.Random('toy_arith:{recipe.train_seed}:prm:<i>'), "
                  "first-error step labels from ToyArithTask.process_labels"),
         "train_step_correct_share": float(np.mean([ok for r in train_records for ok in r["labels"]])),
         "read_out": "softmax(score(h))[1] at the newline tag after each step (reward.adapter: toy)",
