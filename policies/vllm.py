@@ -1,0 +1,185 @@
+"""`policy=vllm`: an offline `vllm.LLM` with prefix caching as the policy.
+
+One `generate` call of the engine is one `LLM.generate` call: every sample of every request
+goes in together and vLLM's scheduler batches them. Sample j of a request is submitted as
+its own sequence with seed `seed + j` (exactly what vLLM does internally for `n > 1`), so
+its text does not depend on the other requests, and its own prefix-cache hit count is
+visible.
+
+Accounting. A request's prompt is charged once (as the engine's ledger expects): the
+number of its tokens served from vLLM's prefix cache is `num_cached_tokens` of its first
+sample, which was scheduled before its siblings, so it counts blocks left by earlier calls
+and by earlier requests of this call (other nodes of the same tree share the problem and
+their common steps). vLLM caches whole blocks (`block_size` tokens; the CPU attention
+kernel takes multiples of 32), so a prompt shorter than one block never hits.
+
+Prompts are tokenized here with the checkpoint's tokenizer and passed as token ids, so
+`count_tokens` is exactly what vLLM reads. EOS is not counted as a generated token (as in
+`policy=hf`); a step keeps its stop string, anything after it is dropped.
+
+On CPU, `LLM` starts an engine process and a worker process (spawned): build the policy
+under `if __name__ == "__main__":` (the `infscale-run` entry point is), or set
+`in_process: true`, which runs vLLM's engine in this process (no spawn, quicker start).
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Mapping
+
+from budgets.model_spec import ModelSpec
+from policies.base import GenerationRequest, GenerationResult, Sample
+
+_DTYPES = ("auto", "float32", "bfloat16", "float16")
+# LLM(...) arguments taken from the config as they are (None: vLLM's default).
+_ENGINE_KEYS = (
+    "tensor_parallel_size", "pipeline_parallel_size", "gpu_memory_utilization", "max_model_len", "max_num_seqs",
+    "max_num_batched_tokens", "enforce_eager", "swap_space", "quantization", "trust_remote_code", "revision",
+    "kv_cache_dtype", "cpu_offload_gb",
+)
+
+
+def engine_kwargs(cfg: Mapping[str, Any], *, block_size_key: str = "block_size") -> dict[str, Any]:
+    """The `vllm.LLM` arguments of a `policy=vllm` or `reward=vllm_prm` config.
+
+    Also sets the environment that vLLM reads at import/start: `kv_cache_space_gib`
+    (`VLLM_CPU_KVCACHE_SPACE`, the CPU build's KV cache in GiB) and `in_process`
+    (`VLLM_ENABLE_V1_MULTIPROCESSING=0` and the single-process executor).
+    """
+    dtype = str(cfg.get("dtype", "auto"))
+    if dtype not in _DTYPES:
+        raise ValueError(f"dtype must be one of {', '.join(_DTYPES)}, got {dtype!r}")
+    path = cfg.get("path")
+    if not path:
+        raise ValueError("path must name a checkpoint (a local Hugging Face folder or a hub id)")
+    if str(path).startswith(("/", ".", "~")) and not Path(str(path)).expanduser().exists():
+        raise ValueError(f"path {path!r} does not exist")
+    kwargs: dict[str, Any] = {"model": str(path), "dtype": dtype, "seed": int(cfg.get("engine_seed", 0))}
+    if cfg.get("tokenizer"):
+        kwargs["tokenizer"] = str(cfg.get("tokenizer"))
+    block = cfg.get(block_size_key)
+    if block is not None:
+        if int(block) < 1:
+            raise ValueError(f"{block_size_key} must be positive, got {block}")
+        kwargs["block_size"] = int(block)
+    for key in _ENGINE_KEYS:
+        if cfg.get(key) is not None:
+            kwargs[key] = cfg.get(key)
+    memory = kwargs.get("gpu_memory_utilization")
+    if memory is not None and not 0 < float(memory) <= 1:
+        raise ValueError(f"gpu_memory_utilization must be in (0, 1], got {memory}")
+    kwargs.update(dict(cfg.get("engine_args") or {}))
+    if cfg.get("kv_cache_space_gib") is not None:
+        os.environ["VLLM_CPU_KVCACHE_SPACE"] = str(int(cfg.get("kv_cache_space_gib")))
+    if cfg.get("in_process"):
+        os.environ["VLLM_ENABLE_V1_MULTIPROCESSING"] = "0"
+        kwargs.setdefault("distributed_executor_backend", "uni")
+    return kwargs
+
+
+def _plain(cfg: Any) -> dict[str, Any]:
+    """A DictConfig (or mapping) as a plain dict, nested containers included."""
+    try:
+        from omegaconf import DictConfig, OmegaConf
+
+        if isinstance(cfg, DictConfig):
+            return OmegaConf.to_container(cfg, resolve=True)  # type: ignore[return-value]
+    except ImportError:  # pragma: no cover - omegaconf is a dependency
+        pass
+    return dict(cfg)
+
+
+class VLLMPolicy:
+    """A causal LM served by an offline `vllm.LLM` (GPU build or the CPU build)."""
+
+    def __init__(self, cfg: Mapping[str, Any]) -> None:
+        cfg = _plain(cfg)
+        kwargs = engine_kwargs(cfg)
+        kwargs.setdefault("enable_prefix_caching", bool(cfg.get("enable_prefix_caching", True)))
+        from transformers import AutoConfig
+        from vllm import LLM
+
+        self.llm = LLM(**kwargs)
+        self.tokenizer = self.llm.get_tokenizer()
+        self.name = str(cfg.get("name") or Path(str(cfg["path"])).name)
+        self.spec = ModelSpec.from_config(AutoConfig.from_pretrained(str(cfg["path"]), trust_remote_code=bool(cfg.get("trust_remote_code", False))))
+        self.max_model_len = int(self.llm.llm_engine.model_config.max_model_len)
+        self.skip_special_tokens = bool(cfg.get("skip_special_tokens", True))
+        self._eos = self._eos_ids()
+        self._ids: dict[str, list[int]] = {}
+
+    @classmethod
+    def from_config(cls, cfg: Any, task: Any = None) -> "VLLMPolicy":
+        return cls(cfg)
+
+    def _eos_ids(self) -> set[int]:
+        ids = set()
+        config = self.llm.llm_engine.model_config
+        generation = config.try_get_generation_config() or {}
+        for value in (generation.get("eos_token_id"), getattr(config.hf_config, "eos_token_id", None), self.tokenizer.eos_token_id):
+            if value is not None:
+                ids.update(value if isinstance(value, (list, tuple)) else [value])
+        return ids
+
+    def encode(self, text: str) -> list[int]:
+        """The token ids vLLM reads for `text` (the tokenizer's special tokens included)."""
+        if text not in self._ids:
+            if len(self._ids) > 200_000:
+                self._ids.clear()
+            self._ids[text] = list(self.tokenizer.encode(text))
+        return self._ids[text]
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.encode(text))
+
+    def generate(self, requests: list[GenerationRequest]) -> list[GenerationResult]:
+        from vllm import SamplingParams
+        from vllm.inputs import TokensPrompt
+
+        prompts, params, owners = [], [], []
+        for i, r in enumerate(requests):
+            validate_request(r)
+            ids = self.encode(r.prompt)
+            room = self.max_model_len - len(ids)
+            if room < 1 and r.n > 0 and r.max_tokens > 0:
+                raise ValueError(f"prompt of {len(ids)} tokens leaves no room in max_model_len={self.max_model_len}")
+            for j in range(r.n if r.max_tokens > 0 else 0):
+                prompts.append(TokensPrompt(prompt_token_ids=ids))
+                params.append(SamplingParams(
+                    n=1, seed=r.seed + j, temperature=r.temperature, max_tokens=min(r.max_tokens, room),
+                    stop=[r.stop] if r.until == "step" and r.stop else None, include_stop_str_in_output=True,
+                    skip_special_tokens=self.skip_special_tokens,
+                ))
+                owners.append((i, j))
+        outputs = self.llm.generate(prompts, params, use_tqdm=False) if prompts else []
+        samples: list[list[Sample]] = [[Sample(text="", tokens=0, finish="length")] * r.n for r in requests]
+        cached = [0] * len(requests)
+        for (i, j), output in zip(owners, outputs):
+            samples[i][j] = self._sample(output.outputs[0], requests[i])
+            if j == 0:
+                cached[i] = int(output.num_cached_tokens or 0)
+        results = []
+        for i, r in enumerate(requests):
+            length = len(self.encode(r.prompt)) if r.n > 0 and r.max_tokens > 0 else 0
+            results.append(GenerationResult(samples=samples[i], prompt_computed=length - cached[i], prompt_cached=cached[i]))
+        return results
+
+    def _sample(self, completion: Any, request: GenerationRequest) -> Sample:
+        tokens = list(completion.token_ids)
+        if completion.finish_reason == "length":
+            return Sample(text=completion.text, tokens=len(tokens), finish="length")
+        if completion.finish_reason != "stop":
+            raise RuntimeError(f"vLLM ended a sample with finish_reason={completion.finish_reason!r}")
+        if isinstance(completion.stop_reason, str):
+            return Sample(text=completion.text, tokens=len(tokens), finish="step")
+        if tokens and tokens[-1] in self._eos:
+            tokens = tokens[:-1]
+        return Sample(text=completion.text, tokens=len(tokens), finish="end")
+
+
+def validate_request(r: GenerationRequest) -> None:
+    """A one-line error for a request no backend can serve."""
+    if r.n < 0 or r.max_tokens < 0 or r.temperature < 0:
+        raise ValueError(f"bad generation request (n={r.n}, max_tokens={r.max_tokens}, temperature={r.temperature})")
+    if r.until not in ("step", "end"):
+        raise ValueError(f"request.until must be 'step' or 'end', got {r.until!r}")
