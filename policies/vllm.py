@@ -172,9 +172,12 @@ class VLLMPolicy:
             raise RuntimeError(f"vLLM ended a sample with finish_reason={completion.finish_reason!r}")
         if isinstance(completion.stop_reason, str):
             return Sample(text=completion.text, tokens=len(tokens), finish="step")
+        text = completion.text
         if tokens and tokens[-1] in self._eos:
+            eos = self.tokenizer.decode([tokens[-1]])
+            text = text[: -len(eos)] if eos and text.endswith(eos) else text
             tokens = tokens[:-1]
-        return Sample(text=completion.text, tokens=len(tokens), finish="end")
+        return Sample(text=text, tokens=len(tokens), finish="end")
 
 
 def validate_request(r: GenerationRequest) -> None:
