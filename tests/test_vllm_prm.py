@@ -1,0 +1,87 @@
+"""reward=vllm_prm against reward=hf_prm on the same trajectories: tiny random checkpoints of
+each PRM family vLLM can pool (the real families' tokenizers and special tokens, as in
+test_prm_adapters) and the committed toy PRM; per-step scores agree to < 1e-3 in float32."""
+import random
+
+import pytest
+from transformers import LlamaConfig, LlamaForCausalLM, MistralConfig, MistralForCausalLM, Qwen2Config
+
+from experiments.resolvers import package_path
+from rewards.base import ScoreRequest
+from rewards.hf_prm import HFPRM
+from rewards.qwen2_prm import Qwen2ForProcessRewardModel
+from tasks.toy_arith import ToyArithTask, parse_prompt, worked_solution
+from tests.test_prm_adapters import LLAMA3_TEMPLATE, QUESTION, QWEN_TEMPLATE, STEPS, tokenizer
+from tests.vllm_helpers import CPU_ENGINE, release, tiny_causal_lm
+
+pytestmark = pytest.mark.vllm
+TOLERANCE = 1e-3
+FAMILIES = {
+    "qwen": (Qwen2ForProcessRewardModel, Qwen2Config,
+             lambda: tokenizer(["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<extra_0>"], eos="<|endoftext|>", template=QWEN_TEMPLATE)),
+    "toy": (Qwen2ForProcessRewardModel, Qwen2Config, lambda: tokenizer(["<pad>", "<s>", "</s>"], eos="</s>")),
+    "math_shepherd": (MistralForCausalLM, MistralConfig,
+                      lambda: tokenizer(["<unk>", "<s>", "</s>"], added=["ки"], bos="<s>", eos="</s>")),
+    "rlhflow": (LlamaForCausalLM, LlamaConfig,
+                lambda: tokenizer(["<|begin_of_text|>", "<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>"],
+                                  eos="<|eot_id|>", template=LLAMA3_TEMPLATE)),
+}
+REQUESTS = [
+    ScoreRequest(QUESTION, STEPS),
+    ScoreRequest(QUESTION, STEPS[:1]),
+    ScoreRequest(QUESTION, ()),
+    ScoreRequest("What is 2 + 2?", ("2 + 2 = 4.\n\n", "", "The answer is \\boxed{4}.")),
+]
+
+
+def vllm_scores(path, adapter, requests, **extra):
+    from rewards.vllm_prm import VLLMPRM
+
+    prm = VLLMPRM.from_config({"path": str(path), "adapter": adapter, **CPU_ENGINE, **extra})
+    try:
+        return prm.score(requests), [prm.count_tokens(r) for r in requests]
+    finally:
+        release(prm)
+
+
+def max_difference(a, b):
+    assert [len(x) for x in a] == [len(x) for x in b]
+    return max(abs(x - y) for xs, ys in zip(a, b) for x, y in zip(xs, ys))
+
+
+@pytest.mark.parametrize("adapter", sorted(FAMILIES))
+def test_scores_equal_transformers_prm(adapter, tmp_path):
+    model_cls, config_cls, make_tokenizer = FAMILIES[adapter]
+    path = tiny_causal_lm(tmp_path, make_tokenizer(), config_cls=config_cls, model_cls=model_cls)
+    reference = HFPRM(str(path), adapter)
+    expected = reference.score(REQUESTS)
+    got, tokens = vllm_scores(path, adapter, REQUESTS)
+    assert [len(s) for s in got] == [len(r.steps) for r in REQUESTS]
+    assert max_difference(got, expected) < TOLERANCE
+    assert len({round(x, 4) for s in got for x in s}) > 3  # distinct scores: positions really differ
+    assert tokens == [reference.count_tokens(r) for r in REQUESTS]
+
+
+@pytest.mark.slow
+def test_toy_prm_checkpoint_scores_equal_transformers_on_right_and_wrong_solutions():
+    task = ToyArithTask(seed=0, n=24)
+    path = package_path("tasks/toy_checkpoints/toy_prm")
+    requests = []
+    for seed, problem in enumerate(task.problems()):
+        start, ops = parse_prompt(problem.prompt)
+        for error_rate in (0.0, 0.5):
+            solution = worked_solution(start, ops, random.Random(seed), error_rate)
+            requests.append(ScoreRequest(problem.prompt, tuple(task.split_steps(solution))))
+    expected = HFPRM(path, "toy").score(requests)
+    got, _ = vllm_scores(path, "toy", requests)
+    assert sum(len(s) for s in got) > 50
+    assert max_difference(got, expected) < TOLERANCE
+
+
+def test_adapters_vllm_cannot_pool_are_refused(tmp_path):
+    from rewards.vllm_prm import VLLMPRM
+
+    with pytest.raises(ValueError, match="skywork.*hf_prm"):
+        VLLMPRM.from_config({"path": str(tmp_path), "adapter": "skywork"})
+    with pytest.raises(ValueError, match="unknown reward.adapter"):
+        VLLMPRM.from_config({"path": str(tmp_path), "adapter": "nope"})
