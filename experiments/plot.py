@@ -68,7 +68,8 @@ def plot(root: Path, x: str = "flops_total", error: bool = False, out: Path | No
         xs, ys = [p[x] for p in members], [y(p) for p in members]
         if first["strategy.name"] == "greedy":
             ax.axhline(ys[0], color="0.35", linestyle=":", linewidth=1.2)
-            ax.plot(xs, ys, marker="*", markersize=12, color="0.2", linestyle="none", label=f"{name} (greedy)")
+            ax.plot(xs, ys, marker=("*", "X", "P", "h")[k % 4], markersize=11, color="0.2", linestyle="none",
+                    label=f"{first['policy.name']} greedy (temperature 0)")
             continue
         if first.get("strategy.selector") == COVERAGE:
             ax.plot(xs, ys, color="0.55", linestyle=(0, (1, 1.5)), marker=MARKERS[k % 6], markersize=3, linewidth=1.2,
