@@ -13,7 +13,7 @@ from tests.conftest import BIN, REPO
 pytestmark = pytest.mark.slow
 
 ARGS = ["task=simulated", "policy=simulated", "reward=simulated", "strategy=rebase", "strategy.n=8",
-        "n_problems=80", "seed=3", "engine.max_concurrent=2", "progress=false"]
+        "n_problems=120", "seed=3", "engine.max_concurrent=2", "progress=false"]
 
 
 def _records(folder):
@@ -52,7 +52,7 @@ def test_sigkill_then_same_command_resumes_to_identical_results(tmp_path):
     folder = _only_run_folder(killed_cwd)
     assert not (folder / "summary.json").exists()
     partial = folder.joinpath("results.jsonl").read_text().splitlines()
-    assert 5 <= len(partial) < 80
+    assert 5 <= len(partial) < 120
 
     resumed = subprocess.run(command, cwd=killed_cwd, env=env, capture_output=True, text=True, timeout=300)
     assert resumed.returncode == 0, resumed.stderr
@@ -62,9 +62,9 @@ def test_sigkill_then_same_command_resumes_to_identical_results(tmp_path):
     assert _only_run_folder(killed_cwd).name == _only_run_folder(clean_cwd).name  # folder derived from the config
     after, reference = _records(folder), _records(_only_run_folder(clean_cwd))
     ids = [r["problem_id"] for r in after]
-    assert len(ids) == len(set(ids)) == 80
+    assert len(ids) == len(set(ids)) == 120
     assert _without_wall(after) == _without_wall(reference)
     assert [json.loads(line) for line in partial[:-1]] == after[: len(partial) - 1]
     summary = json.loads((folder / "summary.json").read_text())
-    assert summary["n_problems"] == 80
+    assert summary["n_problems"] == 120
     assert summary["accuracy"] == json.loads((_only_run_folder(clean_cwd) / "summary.json").read_text())["accuracy"]
