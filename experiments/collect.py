@@ -159,7 +159,7 @@ def _same_point(row: dict[str, Any], columns: list[str]) -> tuple:
     return tuple(json.dumps(row.get(k), sort_keys=True) for k in (*IDENTITY, *columns))
 
 
-def subsampled(jobs: list[Job], rows: list[dict[str, Any]], columns: list[str], root: Path,
+def subsampled(jobs: list[Job], rows: list[dict[str, Any]], columns: list[str],
                draws: int, messages: list[str]) -> tuple[list[dict[str, Any]], dict[str, dict[str, float]]]:
     """Curve rows from every uncapped best-of-N job, and each policy's per-problem pass@1."""
     real = {_same_point(r, columns) for r in rows}
@@ -195,20 +195,22 @@ def subsampled(jobs: list[Job], rows: list[dict[str, Any]], columns: list[str], 
 def _widest_sampling_jobs(jobs: list[Job], rows: list[dict[str, Any]], columns: list[str]) -> list[tuple[Job, dict[str, Any]]]:
     """Per best-of-N curve (identity without width and selector), its widest job; a scored
     one (its samples allow every selector) before a majority one of the same width."""
+    def rank(row: dict[str, Any]) -> tuple[int, bool]:
+        return int(row["strategy.n"]), row["strategy.selector"] != "majority"
+
     best: dict[tuple, tuple[Job, dict[str, Any]]] = {}
     for job, row in zip(jobs, rows):
         if row["strategy.name"] != "best_of_n":
             continue
         key = _same_point({**row, "strategy.n": None, "strategy.selector": None}, columns)
-        rank = (int(row["strategy.n"]), row["strategy.selector"] != "majority")
-        held = best.get(key)
-        if held is None or rank > (int(held[1]["strategy.n"]), held[1]["strategy.selector"] != "majority"):
+        if key not in best or rank(row) > rank(best[key][1]):
             best[key] = (job, row)
     return list(best.values())
 
 
 def difficulty_of(jobs: list[Job], pass1: dict[str, dict[str, float]], messages: list[str]) -> dict[str, dict[str, Any]]:
-    """Per policy: problem id -> difficulty label ('level 3', or 'bin 1 (hardest)'..)."""
+    """Per policy: problem id -> difficulty label: 'level 3' from the task, else 'bin 1'
+    (hardest) to 'bin 5' by the policy's single-sample accuracy on its widest best-of-N job."""
     labels: dict[str, dict[str, Any]] = {}
     for job in jobs:
         policy = job.config["policy"]["name"]
@@ -277,7 +279,7 @@ def collect(root: Path, task: str | None = None, draws: int = 64) -> Collection:
     jobs = _one_task(jobs, task, messages)
     columns = varying_keys([j.config for j in jobs])
     rows = [job_row(j, columns, root) for j in jobs]
-    curve_rows, pass1 = subsampled(jobs, rows, columns, root, draws, messages)
+    curve_rows, pass1 = subsampled(jobs, rows, columns, draws, messages)
     labels = difficulty_of(jobs, pass1, messages)
     per_problem = [
         ([r["problem_id"] for r in j.records], [float(r["correct"]) for r in j.records], [r["flops"]["total"] for r in j.records])

@@ -95,6 +95,18 @@ def test_quantile_bins_hardest_first():
     assert bins["p0"] == bins["p1"] == "bin 1" and bins["p9"] == "bin 5"
 
 
+def test_difficulty_falls_back_to_single_sample_accuracy_bins(sweep):
+    jobs = [j for j in collect.collect(sweep).jobs if j.config["policy"]["name"] == "sim_small"]
+    for job in jobs:
+        job.records = [{**r, "level": None} for r in job.records]
+    messages = []
+    pass1 = {"sim_small": {r["problem_id"]: i / 12 for i, r in enumerate(jobs[0].records)}}
+    labels = collect.difficulty_of(jobs, pass1, messages)
+    first = jobs[0].records
+    assert labels["sim_small"][first[0]["problem_id"]] == "bin 1" and labels["sim_small"][first[-1]["problem_id"]] == "bin 5"
+    assert collect.difficulty_of(jobs, {}, messages) == {} and "no difficulty split" in messages[-1]
+
+
 def test_cli_writes_tables_and_rejects_a_missing_folder(sweep, tmp_path, capsys):
     collect.main([str(sweep), "--draws", "8"])
     out = capsys.readouterr()
