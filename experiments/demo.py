@@ -4,9 +4,12 @@
 
 1. `infscale-run -m +experiment=<preset>`: the sweep (resumes if interrupted: the sweep
    folder `multirun/<preset>` and every job folder are fixed by the config);
-2. `infscale-run -m +experiment=<preset> strategy=greedy strategy.n=1`: the greedy
+2. `infscale-run -m +experiment=<preset> strategy=best_of_n strategy.n=<N_max>`: one
+   weighted best-of-N job per policy, whose samples give every smaller width and both
+   voting curves by subsampling (a no-op when the preset's grid already holds that job);
+3. `infscale-run -m +experiment=<preset> strategy=greedy strategy.n=1`: the greedy
    reference of each policy, into the same folder;
-3. `infscale-collect`, `infscale-analyze`, `infscale-plot` on that folder; the plot is
+4. `infscale-collect`, `infscale-analyze`, `infscale-plot` on that folder; the plot is
    also copied to `docs/pareto.png`.
 """
 from __future__ import annotations
@@ -35,11 +38,14 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="infscale-demo", description=__doc__.split("\n\n")[0])
     parser.add_argument("--experiment", default="pareto_sim", help="a preset in conf/experiment/")
     parser.add_argument("--docs", type=Path, default=REPO / "docs" / "pareto.png", help="where to copy the plot")
+    parser.add_argument("--sampling-n", type=int, default=64, help="width of the best-of-N job to subsample (0: none)")
     parser.add_argument("--no-greedy", action="store_true", help="skip the greedy reference jobs")
     args = parser.parse_args(argv)
     started = time.perf_counter()
     folder = REPO / "multirun" / args.experiment
     sweep(args.experiment)
+    if args.sampling_n:
+        sweep(args.experiment, "strategy=best_of_n", f"strategy.n={args.sampling_n}")
     if not args.no_greedy:
         sweep(args.experiment, "strategy=greedy", "strategy.n=1")
     swept = time.perf_counter()
