@@ -30,13 +30,14 @@ from experiments.train_toy import CHECKPOINTS, RECIPES, Recipe, build_model, sav
 from policies.hf import HFPolicy
 from rewards.eval import processbench
 from rewards.eval.bon import evaluate_bon
-from rewards.eval.data import load_items, write_items
+from rewards.eval.data import load_items
+from rewards.eval.toy_set import toy_records, write_by_subset
 from rewards.eval.scoring import model_scores
 from rewards.hf_prm import HFPRM
 from rewards.oracle import OraclePRM
 from rewards.prm_adapters.toy import ToyAdapter
 from rewards.synth import train as synth_train
-from rewards.synth.pipeline import SynthSettings, sample_pool, synthesize
+from rewards.synth.pipeline import SynthSettings, synthesize
 from search.engine import Engine, Sampling
 from search.strategies.best_of_n import BestOfN
 from tasks.base import Problem
@@ -87,17 +88,13 @@ def synthesis(cfg: Lessons, ws: Workspace) -> dict[str, Any]:
 
 
 def heldout_set(cfg: Lessons, ws: Workspace) -> Path:
-    """A ProcessBench-format toy set (one subset per level): both toy policies' samples on
-    held-out problems, labelled by the exact checker."""
-    path = ws.root / "heldout.jsonl"
-    if not path.exists():
-        task = ToyArithTask(seed=7, n=cfg.heldout_problems)
-        records = []
-        for name in ("toy_small", "toy_large"):
-            for record in sample_pool(ws.engine(task, name, cfg.seed), task.problems(), SynthSettings(samples=cfg.heldout_samples)):
-                records.append({**record, "id": f"{name}:{record['id']}"})
-        write_items(path, records)
-    return path
+    """The ProcessBench-format toy set (`rewards/eval/toy_set.py`): both toy policies on
+    held-out problems, labelled by the exact checker, one file per level."""
+    folder = ws.root / "heldout"
+    if not folder.exists():
+        records = toy_records([ws.policies / "toy_small", ws.policies / "toy_large"], cfg.heldout_problems, cfg.heldout_samples, seed=cfg.seed)
+        write_by_subset(folder, records)
+    return folder
 
 
 def train_prm(kind: str, cfg: Lessons, ws: Workspace) -> Path:

@@ -1,0 +1,59 @@
+"""A ProcessBench-format toy set: toy policies' own solutions to held-out toy problems,
+every step labelled by the exact checker, one file per level (the subsets).
+
+    python -m rewards.eval.toy_set --out outputs/toy_processbench --problems 200 --samples 4
+    infscale-prm-eval data.path=outputs/toy_processbench reward=toy_prm
+
+Problems come from `task.seed` (default 7; evaluation seeds only), solutions from each named
+policy checkpoint at temperature 1, seeded; the same command writes the same files.
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any, Sequence
+
+from policies.hf import HFPolicy
+from rewards.eval.data import write_items
+from rewards.synth.pipeline import SynthSettings, sample_pool
+from search.engine import Engine, Sampling
+from tasks.toy_arith import ToyArithTask
+
+CHECKPOINTS = Path(__file__).resolve().parents[2] / "tasks" / "toy_checkpoints"
+
+
+def toy_records(policy_dirs: Sequence[Path], problems: int, samples: int, task_seed: int = 7, seed: int = 0) -> list[dict[str, Any]]:
+    task = ToyArithTask(seed=task_seed, n=problems)
+    records = []
+    for folder in policy_dirs:
+        engine = Engine(task, HFPolicy(str(folder), max_batch=256), None, sampling=Sampling(1.0, 32, 128), seed=seed)
+        for record in sample_pool(engine, task.problems(), SynthSettings(samples=samples)):
+            records.append({**record, "id": f"{Path(folder).name}:{record['id']}"})
+    return records
+
+
+def write_by_subset(folder: Path, records: Sequence[dict[str, Any]]) -> dict[str, int]:
+    """One `<subset>.jsonl` per subset; returns the item count of each."""
+    by_subset: dict[str, list[dict[str, Any]]] = {}
+    for record in records:
+        by_subset.setdefault(record["subset"], []).append(record)
+    return {name: write_items(Path(folder) / f"{name}.jsonl", rows) for name, rows in sorted(by_subset.items())}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--policies", nargs="+", default=["toy_small", "toy_large"],
+                        help="checkpoint folders, or names under tasks/toy_checkpoints")
+    parser.add_argument("--problems", type=int, default=200)
+    parser.add_argument("--samples", type=int, default=4)
+    parser.add_argument("--task-seed", type=int, default=7)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    dirs = [Path(p) if Path(p).is_dir() else CHECKPOINTS / p for p in args.policies]
+    counts = write_by_subset(args.out, toy_records(dirs, args.problems, args.samples, args.task_seed, args.seed))
+    print(", ".join(f"{name}: {n}" for name, n in counts.items()), f"items written to {args.out}")
+
+
+if __name__ == "__main__":
+    main()
