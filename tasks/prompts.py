@@ -7,6 +7,8 @@ Families:
 - `metamath`: the Alpaca-style prompt MetaMath-tuned Llemma/Mistral models (Wu et al.)
   were trained on; solutions are written as "Step k: ..." lines ending with "The answer is:
   X"; one step per line. `metamath_fewshot` prepends two worked examples in that format.
+- `raw`: the question as it is, the model continues with "Step 1: ..." lines (the REBASE
+  code of Wu et al. prompts its MetaMath-tuned Llemma/Mistral policies this way).
 - `plain`: the question and the boxed-answer instruction as bare text, for backends that
   apply the model's own chat template (e.g. `policy=hf` with `chat_template: true`).
 """
@@ -58,6 +60,8 @@ class PromptFamily:
             return qwen_chat(QWEN_SYSTEM, question)
         if self.name in ("metamath", "metamath_fewshot"):
             return _metamath(question, shots=self.name == "metamath_fewshot")
+        if self.name == "raw":
+            return question
         return f"{question}\n{QWEN_SYSTEM}"
 
 
@@ -65,6 +69,7 @@ FAMILIES = {
     "qwen25_math": PromptFamily("qwen25_math", "\n\n"),
     "metamath": PromptFamily("metamath", "\n"),
     "metamath_fewshot": PromptFamily("metamath_fewshot", "\n"),
+    "raw": PromptFamily("raw", "\n"),
     "plain": PromptFamily("plain", "\n"),
 }
 
@@ -78,6 +83,7 @@ def family(name: str) -> PromptFamily:
 _BOXED = re.compile(r"\\(?:boxed|fbox)\s*")
 _ANSWER_IS = re.compile(r"[Tt]he (?:final )?answer is:?\s*(.+)")
 _HASHES = re.compile(r"####\s*(.+)")
+_SHEPHERD_TAG = "ки"  # Math-Shepherd-style policies end each line, the answer line too, with it
 _THOUSANDS = re.compile(r"^-?\d{1,3}(?:,\d{3})+(?:\.\d+)?$")
 
 
@@ -104,7 +110,7 @@ def _tail(pattern: re.Pattern, text: str) -> str | None:
     matches = pattern.findall(text)
     if not matches:
         return None
-    answer = matches[-1].strip().rstrip(".").strip()
+    answer = matches[-1].strip().removesuffix(_SHEPHERD_TAG).strip().rstrip(".").strip()
     if answer.startswith("$") and answer.endswith("$") and len(answer) > 1:
         answer = answer[1:-1].strip()
     return answer or None

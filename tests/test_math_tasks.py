@@ -24,6 +24,7 @@ def test_extraction():
     assert last_boxed("\\boxed 5.") == "5"
     assert last_boxed("\\boxed{unclosed") is None
     assert extract_answer("Step 2: 3+4=7\nThe answer is: 7") == "7"
+    assert extract_answer("Step 3: 2+2=4 ки\nStep 4: The answer is: 4 ки") == "4"
     assert extract_answer("The answer is $\\frac{3}{4}$.") == "\\frac{3}{4}"
     assert extract_answer("Janet makes 18.\n#### 18") == "18"
     assert extract_answer("no answer here") is None
@@ -38,6 +39,7 @@ def test_prompt_families():
     assert qwen.step_delimiter == "\n\n"
     assert family("metamath").render("Q?").endswith("### Instruction:\nQ?\n\n### Response: Let's think step by step.\n")
     assert family("metamath_fewshot").render("Q?").count("### Instruction:") == 3
+    assert family("raw").render("Q?") == "Q?" and family("raw").step_delimiter == "\n"
     with pytest.raises(ValueError, match="prompt family 'llama'"):
         family("llama")
 
