@@ -11,7 +11,7 @@ from rewards.eval.scoring import model_scores
 from rewards.simulated import SimulatedPRM
 from rewards.synth.agreement import agreement, rates, step_labels
 from rewards.synth.judge import CheckerJudge
-from rewards.synth.mc import MCEstimation, mc_labels
+from rewards.synth.mc import GIVEN, MCEstimation, mc_labels
 from rewards.synth.pipeline import SynthSettings, consensus_stage, sample_pool, synthesize
 from search.engine import Engine
 from search.node import Tree
@@ -34,9 +34,9 @@ def test_mc_labels_hand_built_tree():
     problem = PROBLEMS[0]
     truth = [str(v) for v in __import__("tasks.simulated", fromlist=["parse_prompt"]).parse_prompt(problem.prompt)[0].truth()]
     tree = Tree(problem)
-    a = tree.add_child(tree.root, text="Step 1: v=1 #3\n", tokens=None, finish="step")
-    b = tree.add_child(a, text="Step 2: v=2 #3\n", tokens=None, finish="step")
-    end = tree.add_child(b, text=f"Step 3: v={truth[-1]}. The answer is {truth[-1]}. #3", tokens=None, finish="end")
+    a = tree.add_child(tree.root, text="Step 1: v=1 #3\n", tokens=None, finish=GIVEN)
+    b = tree.add_child(a, text="Step 2: v=2 #3\n", tokens=None, finish=GIVEN)
+    end = tree.add_child(b, text=f"Step 3: v={truth[-1]}. The answer is {truth[-1]}. #3", tokens=None, finish=GIVEN)
     for parent, answers in ((a, [truth[-1], "0", "1", "2"]), (b, ["0", "0", "0", "0"])):
         for answer in answers:
             tree.add_child(parent, text="...", tokens=1, finish="end", answer=answer)
@@ -56,7 +56,9 @@ def test_mc_estimation_is_batched_and_independent_of_batching(pool):
         outcomes = list(eng.run(PROBLEMS, MCEstimation(task=TASK, k=5, solutions=settings)))
         labels = [mc_labels(end, o.problem, TASK).soft for o in outcomes for end in o.decision.candidates]
         results.append(labels)
-        prefixes = sum(len(r["steps"]) - 1 for r in pool)
+        # shared prefixes are completed once: k completions per distinct prefix
+        prefixes = len({(r["problem_id"], tuple(r["steps"][:i + 1])) for r in pool for i in range(len(r["steps"]) - 1)})
+        assert prefixes < sum(len(r["steps"]) - 1 for r in pool)
         assert eng.calls["policy_sequences"] == 5 * prefixes
         if max_batch == 256:
             # every problem's prefixes packed together: 51 requests of n=5 per call of 256

@@ -7,8 +7,9 @@ The final step needs no completion: its label is whether the solution's own answ
 The MC first error is the first hard negative; later steps are dropped when training.
 
 `MCEstimation` is a strategy: for each problem it grafts the given solutions onto the
-search tree, step by step, and asks for k completions of every prefix in one `Expand`, so
-the engine batches completions across prefixes, solutions and problems for any policy backend.
+search tree as a trie of steps (solutions that share a prefix share its node) and asks for
+k completions of every distinct prefix in one `Expand`, so the engine batches completions
+across prefixes, solutions and problems for any policy backend.
 """
 from __future__ import annotations
 
@@ -34,18 +35,31 @@ class MCEstimation(Strategy):
             raise ValueError(f"mc.k must be a positive integer, got {self.k!r}")
 
     def run(self, root: Node) -> Run:
-        ends = []
+        ends, internal = [], {}
         for steps in self.solutions.get(root.problem.id, ()):
             if not steps:
                 raise ValueError(f"problem {root.problem.id}: a solution to label has no steps")
             node = root
-            for step in steps:
-                node = root.tree.add_child(node, text=step, tokens=None, finish="step")
+            for i, step in enumerate(steps):
+                node = _graft(node, step)
+                if i < len(steps) - 1:
+                    internal[node.id] = node
             ends.append(node)
-        prefixes = [node for end in ends for node in end.path()[1:-1]]
-        if prefixes:
-            yield Expand(prefixes, n=self.k, until="end")
+        if internal:
+            yield Expand(list(internal.values()), n=self.k, until="end")
         return Decision(answer=None, candidates=ends)
+
+
+GIVEN = "given"
+
+
+def _graft(parent: Node, step: str) -> Node:
+    """The child of `parent` holding the given step `step`, shared by solutions that share
+    the prefix (so a prefix is completed k times, however many solutions start with it)."""
+    for child in parent.children:
+        if child.finish == GIVEN and child.text == step:
+            return child
+    return parent.tree.add_child(parent, text=step, tokens=None, finish=GIVEN)
 
 
 @dataclass(frozen=True)
@@ -67,9 +81,8 @@ def mc_labels(end: Node, problem: Problem, task: Task, threshold: float = 0.0) -
     if not 0.0 <= threshold < 1.0:
         raise ValueError(f"mc.threshold must lie in [0, 1), got {threshold!r}")
     soft, counts = [], []
-    path = end.path()
-    for node, graft in zip(path[1:-1], path[2:]):
-        finished = [c for c in node.children if c is not graft]
+    for node in end.path()[1:-1]:
+        finished = [c for c in node.children if c.finish != GIVEN]
         right = sum(task.is_correct(c.answer, problem.reference) for c in finished)
         soft.append(right / len(finished) if finished else 0.0)
         counts.append(len(finished))
