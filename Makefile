@@ -18,8 +18,11 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# make demo DEMO=pareto_toy runs the toy-world preset instead (conf/experiment/).
+DEMO ?= pareto_sim
+
 demo: $(STAMP)
-	$(BIN)/python -m experiments.demo
+	$(BIN)/python -m experiments.demo --experiment $(DEMO)
 
 test: $(STAMP)
 	$(BIN)/pytest -q
