@@ -9,6 +9,7 @@ Reads what `infscale-collect` wrote (`collected.json`, `curves.json`, `levels.js
   scaling_fit.csv      per curve, `fits.FORM` fitted to the error rate, with standard errors;
   crossover.csv        compute at which two policies' fitted curves of one strategy cross;
   flops_saved.csv      compute at which configuration A reaches configuration B's best accuracy.
+With `--x` other than flops_total the file names end in `_<x>` (pareto_wall_s.csv, ...).
 Several seeds of one configuration are averaged into one point (their spread is kept).
 Pass@n rows (coverage) are a ceiling, not a method: they never enter the front or the tables.
 """
@@ -240,9 +241,10 @@ def analyze(root: Path, x: str = "flops_total", per_decade: int = 2, curves: boo
         "crossover": crossover_rows(fitted, named, x),
         "flops_saved": flops_saved_rows(named, x, pairs),
     }
+    suffix = "" if x == "flops_total" else f"_{x}"
     for name, rows in tables.items():
-        write_table(rows, root / name)
-    return {"tables": tables, "messages": messages, "points": points}
+        write_table(rows, root / f"{name}{suffix}")
+    return {"tables": tables, "messages": messages, "points": points, "files": [root / f"{n}{suffix}.csv" for n in tables]}
 
 
 def print_report(result: dict[str, Any], x: str, stream: Any = sys.stdout) -> None:
@@ -287,7 +289,7 @@ def main(argv: Iterable[str] | None = None) -> None:
         print(f"infscale-analyze: error: {error}", file=sys.stderr)
         sys.exit(2)
     print_report(result, args.x)
-    print(f"tables in {args.sweep}: " + ", ".join(f"{name}.csv" for name in result["tables"]))
+    print(f"tables in {args.sweep}: " + ", ".join(path.name for path in result["files"]))
 
 
 if __name__ == "__main__":

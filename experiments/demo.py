@@ -62,8 +62,8 @@ def main(argv: list[str] | None = None) -> None:
     print(f"  sweep folder      {folder}")
     for path in tables:
         print(f"  table             {path}")
-    for name in result["tables"]:
-        print(f"  table             {folder / (name + '.csv')}")
+    for path in result["files"]:
+        print(f"  table             {path}")
     print(f"  Pareto plot       {png}")
     print(f"  copied to         {args.docs}")
 

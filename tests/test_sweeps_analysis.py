@@ -120,6 +120,15 @@ def test_analyze_writes_every_table(sweep):
     assert tables["flops_saved"] and all(r["b"].split(" ")[1].startswith("best_of_n") for r in tables["flops_saved"])
 
 
+def test_other_cost_measures_write_their_own_tables(sweep):
+    result = analyze.analyze(sweep, x="tokens_generated")
+    assert [p.name for p in result["files"]][0] == "pareto_tokens_generated.csv"
+    assert all(p.exists() for p in result["files"])
+    assert all("tokens_generated_budget" in row for row in result["tables"]["compute_optimal"])
+    with pytest.raises(ValueError, match="--x must be one of"):
+        analyze.analyze(sweep, x="joules")
+
+
 def test_seeds_average_into_one_point_with_their_spread():
     rows = [{"policy.name": "p", "strategy.name": "s", "strategy.selector": "w", "strategy.n": 4, "seed": seed,
              "accuracy": acc, "accuracy_lo": acc - 0.1, "accuracy_hi": acc + 0.1, "flops_total": 10.0 + seed,
