@@ -17,10 +17,19 @@ REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 
 
+SIMULATED_WORLD = {"task": "simulated", "policy": "simulated", "reward": "simulated"}
+
+
+def simulated_world(overrides: tuple[str, ...]) -> list[str]:
+    """Tests run in the simulated world unless they name another task, policy or reward."""
+    named = {o.split("=", 1)[0].lstrip("+~") for o in overrides if "=" in o}
+    return [f"{group}={choice}" for group, choice in SIMULATED_WORLD.items() if group not in named]
+
+
 def make_config(*overrides: str) -> DictConfig:
     resolvers.register()
     with initialize_config_module(config_module="conf", version_base=None):
-        return compose(config_name="config", overrides=["progress=false", *overrides])
+        return compose(config_name="config", overrides=["progress=false", *simulated_world(overrides), *overrides])
 
 
 def read_results(folder: Path) -> list[dict]:
@@ -29,8 +38,10 @@ def read_results(folder: Path) -> list[dict]:
 
 def run_cli(*args: str, cwd: Path | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
     env = {**os.environ, "HYDRA_FULL_ERROR": "0"}
+    flags = [a for a in args if a.startswith("-")]
+    overrides = [a for a in args if not a.startswith("-")]
     return subprocess.run(
-        [str(BIN / "infscale-run"), *args], cwd=cwd or REPO, env=env,
+        [str(BIN / "infscale-run"), *flags, *simulated_world(args), *overrides], cwd=cwd or REPO, env=env,
         capture_output=True, text=True, timeout=timeout,
     )
 
