@@ -41,9 +41,10 @@ def test_mc_labels_hand_built_tree():
         for answer in answers:
             tree.add_child(parent, text="...", tokens=1, finish="end", answer=answer)
     labels = mc_labels(end, problem, TASK, threshold=0.0)
-    assert labels.soft == (0.25, 0.0, 1.0) and labels.hard == (True, False, True) and labels.first_error == 1
+    assert labels.soft == (0.25, 0.0, None) and labels.hard == (True, False, None) and labels.first_error == 1
     assert labels.completions == (4, 4, 0)
-    assert mc_labels(end, problem, TASK, threshold=0.25).first_error == 0
+    strict = mc_labels(end, problem, TASK, threshold=0.25)
+    assert strict.first_error == 0 and strict.hard == (False, None, None)
     with pytest.raises(ValueError, match="mc.threshold"):
         mc_labels(end, problem, TASK, threshold=1.0)
 
@@ -53,7 +54,7 @@ def test_mc_estimation_is_batched_and_independent_of_batching(pool):
     results = []
     for max_batch in (256, 7):
         eng = engine(seed=1, max_batch=max_batch)
-        outcomes = list(eng.run(PROBLEMS, MCEstimation(task=TASK, k=5, solutions=settings)))
+        outcomes = list(eng.run(PROBLEMS, MCEstimation(task=TASK, k=5, solutions=settings, stop_at_first_negative=False)))
         labels = [mc_labels(end, o.problem, TASK).soft for o in outcomes for end in o.decision.candidates]
         results.append(labels)
         # shared prefixes are completed once: k completions per distinct prefix
@@ -64,6 +65,11 @@ def test_mc_estimation_is_batched_and_independent_of_batching(pool):
             # every problem's prefixes packed together: 51 requests of n=5 per call of 256
             assert eng.calls["policy"] == -(-prefixes // 51)
     assert results[0] == results[1] and len(results[0]) == len(pool)
+    eng = engine(seed=1)
+    outcomes = list(eng.run(PROBLEMS, MCEstimation(task=TASK, k=5, solutions=settings)))
+    early = [mc_labels(end, o.problem, TASK).soft for o in outcomes for end in o.decision.candidates]
+    # depth by depth, stopping at the first negative: the same labels for far fewer completions
+    assert early == results[0] and eng.calls["policy_sequences"] < 5 * prefixes
 
 
 def test_pipeline_agreement_and_resume(tmp_path, pool):

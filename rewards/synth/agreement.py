@@ -17,8 +17,9 @@ def step_labels(label: int, n_steps: int) -> list[bool]:
 
 
 def rates(predicted: Sequence[Sequence[bool]], reference: Sequence[Sequence[bool]]) -> dict[str, float | int | None]:
-    """Step accuracy, false-negative rate (right steps called wrong), false-positive rate."""
-    pairs = [(p, r) for ps, rs in zip(predicted, reference, strict=True) for p, r in zip(ps, rs, strict=True)]
+    """Step accuracy, false-negative rate (right steps called wrong), false-positive rate;
+    steps without a prediction (None: dropped after a first negative) are left out."""
+    pairs = [(p, r) for ps, rs in zip(predicted, reference, strict=True) for p, r in zip(ps, rs, strict=True) if p is not None]
     right = [p for p, r in pairs if r]
     wrong = [p for p, r in pairs if not r]
     return {

@@ -63,7 +63,7 @@ def mc_stage(engine: Engine, problems: Sequence[Problem], pool: Sequence[dict[st
         by_problem.setdefault(record["problem_id"], []).append(record)
     wanted = [p for p in problems if p.id in by_problem]
     strategy = MCEstimation(
-        task=engine.task, k=settings.k,
+        task=engine.task, k=settings.k, threshold=settings.threshold,
         solutions={pid: [tuple(r["steps"]) for r in rs] for pid, rs in by_problem.items()},
     )
     out = []
