@@ -183,7 +183,8 @@ def subsampled(jobs: list[Job], rows: list[dict[str, Any]], columns: list[str],
             if point.selector != curves.COVERAGE and _same_point(derived, columns) in real:
                 continue
             derived.update(source=f"subsample of {row['job']}", draws=1 if point.n == n_max else draws)
-            derived["_per_problem"] = (point.correct, point.flops_total)
+            derived["_per_problem"] = (point.correct, {"flops_total": point.flops_total, "flops_paper": point.flops_paper,
+                                                       "tokens_generated": point.tokens_generated})
             out.append(derived)
         policy = row["policy.name"]
         if n_max > widest.get(policy, 0):
@@ -238,10 +239,14 @@ def quantile_bins(accuracy: dict[str, float], bins: int = DIFFICULTY_BINS) -> di
     return {pid: f"bin {1 + i * bins // len(ids)}" for i, pid in enumerate(ids)}
 
 
-def level_rows(points: list[dict[str, Any]], per_problem: list[tuple[list[str], list[float], list[float]]],
+COSTS_PER_LEVEL = ("flops_total", "flops_paper", "tokens_generated")
+
+
+def level_rows(points: list[dict[str, Any]], per_problem: list[tuple[list[str], list[float], dict[str, list]]],
                labels: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each point's accuracy (with CI) and mean costs over the problems of each difficulty."""
     out = []
-    for point, (ids, correct, cost) in zip(points, per_problem):
+    for point, (ids, correct, costs) in zip(points, per_problem):
         label = labels.get(point["policy.name"])
         if label is None:
             continue
@@ -256,7 +261,7 @@ def level_rows(points: list[dict[str, Any]], per_problem: list[tuple[list[str], 
                 **{k: v for k, v in point.items() if not k.startswith("_") and k not in METRICS},
                 "difficulty": level,
                 "accuracy": float(np.mean(values)), "accuracy_lo": low, "accuracy_hi": high,
-                "flops_total": _mean_or_none([cost[i] for i in index]),
+                **{k: _mean_or_none([costs[k][i] for i in index]) for k in COSTS_PER_LEVEL},
                 "n_problems": len(index),
             })
     return out
@@ -282,7 +287,11 @@ def collect(root: Path, task: str | None = None, draws: int = 64) -> Collection:
     curve_rows, pass1 = subsampled(jobs, rows, columns, draws, messages)
     labels = difficulty_of(jobs, pass1, messages)
     per_problem = [
-        ([r["problem_id"] for r in j.records], [float(r["correct"]) for r in j.records], [r["flops"]["total"] for r in j.records])
+        ([r["problem_id"] for r in j.records], [float(r["correct"]) for r in j.records], {
+            "flops_total": [r["flops"]["total"] for r in j.records],
+            "flops_paper": [r["flops"]["paper"] for r in j.records],
+            "tokens_generated": [r["tokens"]["generated"] for r in j.records],
+        })
         for j in jobs
     ]
     per_problem += [(per_problem[_index_of(rows, c)][0], *c["_per_problem"]) for c in curve_rows]

@@ -124,7 +124,9 @@ def test_other_cost_measures_write_their_own_tables(sweep):
     result = analyze.analyze(sweep, x="tokens_generated")
     assert [p.name for p in result["files"]][0] == "pareto_tokens_generated.csv"
     assert all(p.exists() for p in result["files"])
-    assert all("tokens_generated_budget" in row for row in result["tables"]["compute_optimal"])
+    optimal = result["tables"]["compute_optimal"]
+    assert all("tokens_generated_budget" in row for row in optimal)
+    assert any(row["difficulty"].startswith("level") for row in optimal)
     with pytest.raises(ValueError, match="--x must be one of"):
         analyze.analyze(sweep, x="joules")
 
