@@ -5,6 +5,8 @@ accuracy, and the toy PRM's step AUC, ProcessBench F1 and PRM-weighted voting / 
 
 Problems come from evaluation seed `--seed` (never a training seed). Writes
 `outputs/eval_toy/report.json` and prints a Markdown table (the model card's numbers).
+Samples are kept next to the report (delete them after retraining a policy), so the PRM
+metrics can be recomputed without sampling again.
 """
 from __future__ import annotations
 
@@ -113,7 +115,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.prm != "none":
         from rewards.hf_prm import HFPRM
 
-        reward = HFPRM(str(CHECKPOINTS / args.prm), "toy", name=args.prm, batch_size=256)
+        reward = HFPRM(str(CHECKPOINTS / args.prm), "toy", name=args.prm, tokenizer=str(CHECKPOINTS / "tokenizer"), batch_size=256)
     hardest = max(LEVELS)
     report: dict[str, Any] = {"seed": args.seed, "problems_per_level": args.problems, "levels": {}}
     for level in sorted(LEVELS):
@@ -122,9 +124,15 @@ def main(argv: list[str] | None = None) -> None:
         prompts = [p.prompt for p in problems]
         n = args.hard_samples if level == hardest else args.samples
         for name in args.policies:
-            policy = HFPolicy(str(CHECKPOINTS / name), max_batch=256)
-            greedy = sample(policy, prompts, 1, 0.0, args.seed)
-            texts = sample(policy, prompts, n, 1.0, args.seed)
+            cache = args.out.parent / f"samples_{name}_L{level}_s{args.seed}_p{args.problems}_n{n}.json"
+            if cache.exists():
+                greedy, texts = json.loads(cache.read_text())
+            else:
+                policy = HFPolicy(str(CHECKPOINTS / name), max_batch=256)
+                greedy = sample(policy, prompts, 1, 0.0, args.seed)
+                texts = sample(policy, prompts, n, 1.0, args.seed)
+                cache.parent.mkdir(parents=True, exist_ok=True)
+                cache.write_text(json.dumps([greedy, texts]))
             row = policy_metrics(task, problems, greedy, texts, args.samples)
             if n != args.samples:
                 row.update(policy_metrics(task, problems, greedy, texts, n))
@@ -132,7 +140,6 @@ def main(argv: list[str] | None = None) -> None:
                 row.update(prm_metrics(task, reward, problems, texts, args.samples))
             report["levels"].setdefault(str(level), {})[name] = row
             print(level, name, json.dumps(row), flush=True)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n")
     print(markdown(report))
 

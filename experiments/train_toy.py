@@ -26,7 +26,7 @@ import torch
 from tqdm import tqdm
 
 from tasks.toy_arith import LEVELS, TRAIN_SEED_BASE, draw, format_prompt, worked_solution
-from tasks.toy_tokenizer import build_char_tokenizer
+from tasks.toy_tokenizer import build_char_tokenizer, save_char_tokenizer
 
 CHECKPOINTS = Path(__file__).resolve().parent.parent / "tasks" / "toy_checkpoints"
 STATE_ROOT = Path("outputs/train_toy")
@@ -43,6 +43,7 @@ class Recipe:
     weight_decay: float = 0.01
     error_rate: float = 0.10
     train_seed: int = TRAIN_SEED_BASE
+    stop: int | None = None  # end here, inside the schedule of `steps` (a run cut short for CPU time)
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -57,24 +58,26 @@ def _llama(hidden: int, layers: int, heads: int, intermediate: int) -> dict[str,
 
 RECIPES: dict[str, Recipe] = {
     "toy_small": Recipe(_llama(64, 3, 2, 192), lr=2e-3, steps=1500),
-    "toy_large": Recipe(_llama(128, 4, 4, 384), lr=2e-3, steps=700),
+    "toy_large": Recipe(_llama(128, 4, 4, 384), lr=2e-3, steps=700, stop=500),
     "toy_prm": Recipe(
         {
             "model_type": "qwen2", "hidden_size": 96, "num_hidden_layers": 3, "num_attention_heads": 3,
             "num_key_value_heads": 3, "head_dim": 32, "intermediate_size": 256, "max_position_embeddings": 512,
             "tie_word_embeddings": True, "rms_norm_eps": 1e-5, "rope_theta": 10000.0, "hidden_act": "silu",
         },
-        lr=2e-3, steps=700, batch=64, warmup=50, train_seed=TRAIN_SEED_BASE + 1,
+        lr=2e-3, steps=150, batch=64, warmup=20, train_seed=TRAIN_SEED_BASE + 1,
         extra={"problems": 2000, "samples_per_policy": 4, "temperature": 1.0, "policies": ["toy_small"]},
     ),
 }
 
 
-def policy_batch(recipe: Recipe, step: int, vocab: dict[str, int], eos: int) -> list[tuple[list[int], list[int]]]:
+def policy_batch(recipe: Recipe, step: int, vocab: dict[str, int], eos: int, offset: int = 0) -> list[tuple[list[int], list[int]]]:
     """The `step`-th batch: (token ids, labels) pairs; the loss covers solution and EOS.
 
     All problems of a batch share one level (levels take turns), which keeps padding low.
+    A continued run (`offset` = steps already trained) reads the batches after those.
     """
+    step += offset
     rng = random.Random(f"toy_arith:{recipe.train_seed}:train:{step}")
     levels = sorted(LEVELS)
     level = levels[step % len(levels)]
@@ -138,7 +141,8 @@ def train(
         optimizer.load_state_dict(state["optimizer"])
         start, elapsed, losses = state["step"], state["elapsed"], state["losses"]
     model.train()
-    bar = tqdm(range(start, recipe.steps), initial=start, total=recipe.steps, desc=name)
+    end = recipe.stop or recipe.steps
+    bar = tqdm(range(start, end), initial=start, total=end, desc=name)
     tic = time.perf_counter()
     tokens = 0
     for step in bar:
@@ -155,7 +159,7 @@ def train(
         if step % 20 == 0:
             rate = tokens / max(1e-9, time.perf_counter() - tic)
             bar.set_postfix(loss=f"{sum(losses[-20:]) / len(losses[-20:]):.4f}", tok_s=f"{rate:.0f}")
-        if (step + 1) % save_every == 0 and step + 1 < recipe.steps:
+        if (step + 1) % save_every == 0 and step + 1 < end:
             state_dir.mkdir(parents=True, exist_ok=True)
             torch.save(
                 {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step + 1,
@@ -163,7 +167,7 @@ def train(
                 state_path,
             )
     elapsed += time.perf_counter() - tic
-    return {"steps": recipe.steps, "train_seconds": round(elapsed, 1), "final_loss": sum(losses[-50:]) / max(1, len(losses[-50:]))}
+    return {"steps": end, "schedule_steps": recipe.steps, "train_seconds": round(elapsed, 1), "final_loss": sum(losses[-50:]) / max(1, len(losses[-50:]))}
 
 
 def save(name: str, model: torch.nn.Module, recipe: Recipe, card: dict[str, Any], out: Path) -> None:
@@ -175,6 +179,7 @@ def save(name: str, model: torch.nn.Module, recipe: Recipe, card: dict[str, Any]
     config = json.loads(config_path.read_text())
     config["tokenizer_class"] = "PreTrainedTokenizerFast"
     config_path.write_text(json.dumps(config, indent=2) + "\n")
+    save_char_tokenizer(out.parent / "tokenizer")
     n_params = sum(p.numel() for p in model.parameters())
     card = {
         "name": name, "parameters": n_params, "architecture": recipe.architecture, "lr": recipe.lr,
@@ -184,16 +189,37 @@ def save(name: str, model: torch.nn.Module, recipe: Recipe, card: dict[str, Any]
     (out / "model_card.json").write_text(json.dumps(card, indent=2) + "\n")
 
 
-def train_policy(name: str, recipe: Recipe, out: Path, state_dir: Path) -> None:
+def train_policy(name: str, recipe: Recipe, out: Path, state_dir: Path, continue_steps: int | None = None) -> None:
+    """Train from scratch, or with `continue_steps` a further stage from the checkpoint in
+    `out` (fresh warm-up and cosine over the new steps, on the batches after the old ones)."""
+    from transformers import LlamaForCausalLM
+
     tokenizer = build_char_tokenizer()
     vocab = tokenizer.get_vocab()
     special = {"pad": tokenizer.pad_token_id, "bos": tokenizer.bos_token_id, "eos": tokenizer.eos_token_id}
-    model = build_model(name, recipe, len(vocab), special)
-    card = train(name, recipe, model, lambda s: collate(policy_batch(recipe, s, vocab, special["eos"]), special["pad"]), state_dir)
-    card.update({
+    stages: list[dict[str, Any]] = []
+    offset = 0
+    if continue_steps is None:
+        model = build_model(name, recipe, len(vocab), special)
+    else:
+        previous = json.loads((out / "model_card.json").read_text())
+        stages = previous.get("stages") or [{k: previous[k] for k in ("steps", "lr", "warmup", "train_seconds", "final_loss")}]
+        offset = sum(stage["steps"] for stage in stages)
+        model = LlamaForCausalLM.from_pretrained(str(out))
+        recipe = Recipe(**{**recipe.__dict__, "steps": continue_steps})
+        state_dir = state_dir.with_name(f"{state_dir.name}-after{offset}")
+    card = train(name, recipe, model, lambda s: collate(policy_batch(recipe, s, vocab, special["eos"], offset), special["pad"]), state_dir)
+    stages.append({"lr": recipe.lr, "warmup": recipe.warmup, **card})
+    card = {
+        "steps": sum(stage["steps"] for stage in stages),
+        "train_seconds": round(sum(stage["train_seconds"] for stage in stages), 1),
+        "final_loss": stages[-1]["final_loss"],
+        "stages": stages,
+        "commands": [f"python -m experiments.train_toy {name}"]
+        + [f"python -m experiments.train_toy {name} --continue-steps {stage['steps']}" for stage in stages[1:]],
         "task": "toy_arith", "error_rate": recipe.error_rate, "levels": "1-4 in turn, one level per batch",
         "data": f"random.Random('toy_arith:{recipe.train_seed}:train:<step>'), {recipe.batch} problems per step",
-    })
+    }
     save(name, model, recipe, card, out)
 
 
@@ -204,6 +230,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0, help="initialisation seed")
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--continue-steps", type=int, default=None, help="train a further stage of this many steps from the saved policy")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
@@ -217,7 +244,7 @@ def main(argv: list[str] | None = None) -> None:
 
         train_prm(args.name, recipe, out, state_dir)
     else:
-        train_policy(args.name, recipe, out, state_dir)
+        train_policy(args.name, recipe, out, state_dir, args.continue_steps)
     print(f"saved {args.name} to {out}")
 
 

@@ -40,6 +40,19 @@ def test_trained_policy_greedy_accuracy_on_easy_problems(name):
     assert greedy_accuracy(policy, level=1, n=60) >= GREEDY_FLOOR_LEVEL_1
 
 
+@pytest.mark.parametrize("name", ["tokenizer", "toy_small", "toy_large"])
+def test_shipped_tokenizers_round_trip_generated_text(name, small, task):
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(checkpoint(name))
+    results = small.generate([GenerationRequest(p.prompt, 2, "end", "\n", 64, 1.0, 3) for p in task.problems()[:6]])
+    for p, r in zip(task.problems(), results):
+        for s in r.samples:
+            text = p.prompt + s.text
+            ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+            assert len(ids) == len(text) and tokenizer.decode(ids) == text
+
+
 def test_spec_counts_the_checkpoint_parameters(small):
     assert small.spec.n_params == sum(p.numel() for p in small.model.parameters())
     assert small.spec.head_dim >= 32 and small.spec.gated_mlp
@@ -122,7 +135,7 @@ def test_toy_prm_ranks_correct_steps_above_wrong_ones(small):
             steps = tuple(task.split_steps(s.text))
             requests.append(ScoreRequest(p.prompt, steps))
             labels += task.process_labels(p, list(steps))
-    prm = HFPRM(checkpoint("toy_prm"), "toy", batch_size=64)
+    prm = HFPRM(checkpoint("toy_prm"), "toy", tokenizer=checkpoint("tokenizer"), batch_size=64)
     scores = [x for row in prm.score(requests) for x in row]
     assert len(scores) == len(labels) and all(0.0 <= x <= 1.0 for x in scores)
     right = [x for x, ok in zip(scores, labels) if ok]
