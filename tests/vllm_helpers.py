@@ -79,7 +79,9 @@ class VLLMServer:
     def start(self, timeout: float = 400) -> None:
         env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": "1", "VLLM_ENABLE_V1_MULTIPROCESSING": "0"}
         command = [
-            str(VLLM_BIN / "vllm"), "serve", str(self.model), "--host", "127.0.0.1", "--port", str(self.port),
+            # `vllm serve` itself: the `vllm` script looks up the distribution "vllm", which the
+            # CPU build is not named, so the same server module is run directly.
+            sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", str(self.model), "--host", "127.0.0.1", "--port", str(self.port),
             "--served-model-name", self.name, "--dtype", "float32", "--block-size", "32", "--max-model-len", "512",
             "--enable-prefix-caching", "--enable-prompt-tokens-details", "--enforce-eager",
             "--gpu-memory-utilization", "0.2", "--distributed-executor-backend", "uni",

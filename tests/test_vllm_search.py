@@ -1,0 +1,75 @@
+"""The same REBASE search (toy policy, n=8, 20 problems, seed 0) with policy=hf + reward=hf_prm
+and with policy=vllm + reward=vllm_prm, through `infscale-run`: both finish, accuracies
+agree within their 95% CIs, and the vLLM run's prefix-cache hits are in the ledger, with
+`flops.total` below the uncached count by exactly the cached prompt tokens' cost."""
+import json
+
+import pytest
+from transformers import AutoConfig
+
+from budgets.model_spec import ModelSpec
+from experiments.resolvers import package_path
+from search.node import file_safe
+from tasks.toy_arith import ToyArithTask
+from tasks.toy_tokenizer import build_char_tokenizer
+from tests.conftest import read_results, run_cli
+from tests.vllm_helpers import CPU_ENGINE
+
+pytestmark = [pytest.mark.vllm, pytest.mark.slow]
+N_PROBLEMS = 20
+SEARCH = ["task=toy_arith", "strategy=rebase", "strategy.n=8", f"n_problems={N_PROBLEMS}", "seed=0", "save_trees=true"]
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    folders = {}
+    for name, backends in {"hf": ["policy=toy_small", "reward=toy_prm"],
+                           "vllm": ["policy=vllm_toy_small", "reward=vllm_toy_prm"]}.items():
+        folder = tmp_path_factory.mktemp(name)
+        done = run_cli(*SEARCH, *backends, f"hydra.run.dir={folder}", timeout=900)
+        assert done.returncode == 0, done.stderr[-3000:]
+        folders[name] = folder
+    return folders
+
+
+def summary(folder):
+    return json.loads((folder / "summary.json").read_text())
+
+
+def test_both_backends_finish_with_accuracies_within_each_others_ci(runs):
+    hf, vllm = summary(runs["hf"]), summary(runs["vllm"])
+    assert hf["n_problems"] == vllm["n_problems"] == N_PROBLEMS
+    assert hf["accuracy_lo"] <= vllm["accuracy"] <= hf["accuracy_hi"]
+    assert vllm["accuracy_lo"] <= hf["accuracy"] <= vllm["accuracy_hi"]
+    assert all(r["tokens"]["prompt_cached"] == 0 for r in read_results(runs["hf"]))
+
+
+def test_vllm_cache_hits_lower_flops_by_exactly_the_cached_tokens_cost(runs):
+    spec = ModelSpec.from_config(AutoConfig.from_pretrained(package_path("tasks/toy_checkpoints/toy_small")))
+    tokenizer = build_char_tokenizer()
+    prompts = {p.id: p.prompt for p in ToyArithTask(seed=0).problems()}
+    saved_total = 0.0
+    for record in read_results(runs["vllm"]):
+        tree = json.loads((runs["vllm"] / "trees" / f"{file_safe(record['problem_id'])}.json").read_text())
+        nodes = {n["id"]: n for n in tree["nodes"]}
+        parent = {e["target"]: e["source"] for e in tree["edges"]}
+        cached = computed = 0
+        prefill = uncached = saved = 0.0
+        for node_id, node in nodes.items():
+            solution, walk = "", node_id
+            while walk in parent:
+                solution, walk = nodes[walk]["text"] + solution, parent[walk]
+            for c, k in node["prefills"]:
+                assert c % CPU_ENGINE["block_size"] == 0
+                assert c + k == len(tokenizer.encode(prompts[record["problem_id"]] + solution))
+                cached, computed = cached + c, computed + k
+                prefill += spec.flops_span(c, k)
+                uncached += spec.flops_span(0, c + k)
+                saved += spec.flops_span(0, c)
+        assert (record["tokens"]["prompt_cached"], record["tokens"]["prompt_computed"]) == (cached, computed)
+        assert record["flops"]["policy_prefill"] == pytest.approx(prefill, rel=1e-12)
+        flops_uncached = record["flops"]["total"] - prefill + uncached
+        assert flops_uncached - record["flops"]["total"] == pytest.approx(saved, rel=1e-9, abs=1e-3)
+        saved_total += saved
+    assert sum(r["tokens"]["prompt_cached"] for r in read_results(runs["vllm"])) > 0
+    assert saved_total > 0
