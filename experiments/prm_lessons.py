@@ -1,7 +1,7 @@
 """The Qwen PRM lessons in the toy world: five toy PRMs trained from one pool of samples.
 
     python -m experiments.prm_lessons            # every stage; rerun to resume
-    python -m experiments.prm_lessons --train-steps 400 --pool-problems 600   # smaller
+    python -m experiments.prm_lessons --k 8 --pool-problems 600 --train-steps 800   # larger
 
 1. synthesis (`rewards/synth/`): toy_small solves training problems; every step gets MC
    labels (toy_small as the completer, k completions per prefix), checker-judge labels and
@@ -51,16 +51,19 @@ POOL_SEED = TRAIN_SEED_BASE + 2
 
 @dataclass(frozen=True)
 class Lessons:
-    pool_problems: int = 1000
+    """Defaults sized for a shared 2-core machine (about half an hour in all); the paper's
+    k is 8, and larger pools and longer training are one option away."""
+
+    pool_problems: int = 120
     samples: int = 4
-    k: int = 8
+    k: int = 4
     threshold: float = 0.0
     miss_rate: float = 0.1
     false_alarm_rate: float = 0.05
-    train_steps: int = 800
-    heldout_problems: int = 200
-    heldout_samples: int = 4
-    bon_problems: int = 200
+    train_steps: int = 200
+    heldout_problems: int = 60
+    heldout_samples: int = 3
+    bon_problems: int = 60
     bon_n: int = 8
     seed: int = 0
 
@@ -88,11 +91,12 @@ def synthesis(cfg: Lessons, ws: Workspace) -> dict[str, Any]:
 
 
 def heldout_set(cfg: Lessons, ws: Workspace) -> Path:
-    """The ProcessBench-format toy set (`rewards/eval/toy_set.py`): both toy policies on
-    held-out problems, labelled by the exact checker, one file per level."""
+    """The ProcessBench-format toy set (`rewards/eval/toy_set.py`): the toy policies (those
+    present) on held-out problems, labelled by the exact checker, one file per level."""
     folder = ws.root / "heldout"
     if not folder.exists():
-        records = toy_records([ws.policies / "toy_small", ws.policies / "toy_large"], cfg.heldout_problems, cfg.heldout_samples, seed=cfg.seed)
+        names = [n for n in ("toy_small", "toy_large") if (ws.policies / n).is_dir()]
+        records = toy_records([ws.policies / n for n in names], cfg.heldout_problems, cfg.heldout_samples, seed=cfg.seed)
         write_by_subset(folder, records)
     return folder
 

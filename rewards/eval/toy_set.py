@@ -5,7 +5,8 @@ every step labelled by the exact checker, one file per level (the subsets).
     infscale-prm-eval data.path=outputs/toy_processbench reward=toy_prm
 
 Problems come from `task.seed` (default 7; evaluation seeds only), solutions from each named
-policy checkpoint at temperature 1, seeded; the same command writes the same files.
+policy checkpoint, one greedy and `--samples` at temperature 1, seeded; the same command
+writes the same files.
 """
 from __future__ import annotations
 
@@ -23,12 +24,17 @@ CHECKPOINTS = Path(__file__).resolve().parents[2] / "tasks" / "toy_checkpoints"
 
 
 def toy_records(policy_dirs: Sequence[Path], problems: int, samples: int, task_seed: int = 7, seed: int = 0) -> list[dict[str, Any]]:
+    """Per policy and problem: one greedy solution and `samples` at temperature 1 (greedy
+    solutions are right more often, which keeps the set from being all errors)."""
     task = ToyArithTask(seed=task_seed, n=problems)
     records = []
     for folder in policy_dirs:
-        engine = Engine(task, HFPolicy(str(folder), max_batch=256), None, sampling=Sampling(1.0, 32, 128), seed=seed)
-        for record in sample_pool(engine, task.problems(), SynthSettings(samples=samples)):
-            records.append({**record, "id": f"{Path(folder).name}:{record['id']}"})
+        policy = HFPolicy(str(folder), max_batch=256)
+        for temperature, n in ((0.0, 1), (1.0, samples)):
+            engine = Engine(task, policy, None, sampling=Sampling(temperature, 32, 128), seed=seed)
+            for record in sample_pool(engine, task.problems(), SynthSettings(samples=n)):
+                provenance = {**record["provenance"], "temperature": temperature}
+                records.append({**record, "id": f"{Path(folder).name}:t{temperature:g}:{record['id']}", "provenance": provenance})
     return records
 
 
