@@ -27,7 +27,7 @@ from experiments.run import run
 def _config(*overrides: str):
     resolvers.register()
     with initialize_config_module(config_module="conf", version_base=None):
-        return compose(config_name="config", overrides=["progress=false", "strategy=best_of_n", *overrides])
+        return compose(config_name="config", overrides=["progress=false", "task=simulated", "policy=simulated", "reward=simulated", "strategy=best_of_n", *overrides])
 
 
 def _job(folder: Path, problems: int, n: int, selector: str) -> tuple[dict, list[dict], float, object]:
