@@ -32,6 +32,7 @@ class PRMAdapter:
 
     name = "base"
     add_special_tokens = False
+    model_class: Any = None  # a transformers model class whose from_pretrained loads the checkpoint
 
     def __init__(self, tokenizer: Any, options: Mapping[str, Any] | None = None) -> None:
         if not getattr(tokenizer, "is_fast", False):
@@ -42,7 +43,7 @@ class PRMAdapter:
     # ---- model ----
     @classmethod
     def load_model(cls, path: str, **kwargs: Any) -> torch.nn.Module:
-        raise NotImplementedError
+        return cls.model_class.from_pretrained(path, **kwargs)
 
     def head(self, model: torch.nn.Module, hidden: torch.Tensor) -> torch.Tensor:
         """Scores in [0, 1], one per row of `hidden` (the backbone's states at read positions)."""

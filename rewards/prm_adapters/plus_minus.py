@@ -2,8 +2,6 @@
 against a "bad" token (Math-Shepherd, RLHFlow): softmax over the two logits, P(good)."""
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 from transformers import AutoModelForCausalLM
 
@@ -13,10 +11,7 @@ from rewards.prm_adapters.base import PRMAdapter, two_class_probability
 class PlusMinusAdapter(PRMAdapter):
     good_token = "+"
     bad_token = "-"
-
-    @classmethod
-    def load_model(cls, path: str, **kwargs: Any) -> torch.nn.Module:
-        return AutoModelForCausalLM.from_pretrained(path, **kwargs)
+    model_class = AutoModelForCausalLM
 
     def candidates(self) -> list[int]:
         return [

@@ -4,7 +4,7 @@ with one more after the last, and P(positive) = softmax of the two-class head at
 `<extra_0>` (Zhang et al. 2025, the model card's `make_step_rewards`)."""
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Sequence
 
 import torch
 
@@ -17,10 +17,7 @@ STEP_TAG = "<extra_0>"
 
 class QwenAdapter(PRMAdapter):
     name = "qwen"
-
-    @classmethod
-    def load_model(cls, path: str, **kwargs: Any) -> torch.nn.Module:
-        return Qwen2ForProcessRewardModel.from_pretrained(path, **kwargs)
+    model_class = Qwen2ForProcessRewardModel
 
     def head(self, model: torch.nn.Module, hidden: torch.Tensor) -> torch.Tensor:
         return positive_probabilities(model.score(hidden))

@@ -45,10 +45,7 @@ class Qwen2ForPrmModel(Qwen2PreTrainedModel):
 
 class SkyworkAdapter(PRMAdapter):
     name = "skywork"
-
-    @classmethod
-    def load_model(cls, path: str, **kwargs: Any) -> torch.nn.Module:
-        return Qwen2ForPrmModel.from_pretrained(path, **kwargs)
+    model_class = Qwen2ForPrmModel
 
     def head(self, model: torch.nn.Module, hidden: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(model.v_head(hidden).float())
