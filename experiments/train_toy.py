@@ -206,7 +206,7 @@ def train_policy(name: str, recipe: Recipe, out: Path, state_dir: Path, continue
         stages = previous.get("stages") or [{k: previous[k] for k in ("steps", "lr", "warmup", "train_seconds", "final_loss")}]
         offset = sum(stage["steps"] for stage in stages)
         model = LlamaForCausalLM.from_pretrained(str(out))
-        recipe = Recipe(**{**recipe.__dict__, "steps": continue_steps})
+        recipe = Recipe(**{**recipe.__dict__, "steps": continue_steps, "stop": None})
         state_dir = state_dir.with_name(f"{state_dir.name}-after{offset}")
     card = train(name, recipe, model, lambda s: collate(policy_batch(recipe, s, vocab, special["eos"], offset), special["pad"]), state_dir)
     stages.append({"lr": recipe.lr, "warmup": recipe.warmup, **card})
