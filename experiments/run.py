@@ -14,6 +14,7 @@ from typing import Any
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from experiments import resolvers
@@ -112,6 +113,8 @@ def main(cfg: DictConfig) -> None:
         summary = run(cfg, folder)
     except ValueError as error:
         print(f"infscale-run: error: {error}", file=sys.stderr)
+        if HydraConfig.get().mode == RunMode.MULTIRUN:
+            raise  # Hydra records the failed job and goes on with the others
         sys.exit(2)
     print(
         f"accuracy {summary['accuracy']:.3f} [{summary['accuracy_lo']:.3f}, {summary['accuracy_hi']:.3f}] "
