@@ -72,8 +72,9 @@ def test_toy_prm_checkpoint_scores_equal_transformers_on_right_and_wrong_solutio
         for error_rate in (0.0, 0.5):
             solution = worked_solution(start, ops, random.Random(seed), error_rate)
             requests.append(ScoreRequest(problem.prompt, tuple(task.split_steps(solution))))
-    expected = HFPRM(path, "toy").score(requests)
-    got, _ = vllm_scores(path, "toy", requests)
+    tokenizer = package_path("tasks/toy_checkpoints/tokenizer")
+    expected = HFPRM(path, "toy", tokenizer=tokenizer).score(requests)
+    got, _ = vllm_scores(path, "toy", requests, tokenizer=tokenizer)
     assert sum(len(s) for s in got) > 50
     assert max_difference(got, expected) < TOLERANCE
 
