@@ -51,9 +51,11 @@ def read_jsonl(path: Path, required: tuple[str, ...]) -> list[dict[str, Any]]:
 
 
 def load_hub(dataset: str, split: str) -> list[dict[str, Any]]:
-    """Rows of a Hugging Face dataset (needs network and the `datasets` package)."""
+    """Rows of a Hugging Face dataset, `name` or `name:config` such as `openai/gsm8k:main`
+    (needs network and the `datasets` package)."""
     try:
         import datasets
     except ImportError:
         raise ValueError(f"task.dataset '{dataset}' needs the 'datasets' package: pip install infscale[hub]") from None
-    return [dict(row) for row in datasets.load_dataset(dataset, split=split)]
+    name, _, config = dataset.partition(":")
+    return [dict(row) for row in datasets.load_dataset(name, config or None, split=split)]
