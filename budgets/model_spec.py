@@ -24,6 +24,8 @@ class ModelSpec:
     vocab_size: int
     tie_word_embeddings: bool
     gated_mlp: bool
+    qkv_bias: bool = False
+    score_head: int = 0
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any] | Any) -> "ModelSpec":
@@ -49,7 +51,13 @@ class ModelSpec:
             gated = str(mlp_type).lower() in {"gated", "swiglu", "geglu", "glu"}
         else:
             gated = str(get("hidden_act", get("activation_function", "gelu"))).lower() in _GATED_ACTIVATIONS
+        architectures = " ".join(get("architectures", None) or [])
+        qkv_bias = bool(get("attention_bias", False)) or get("model_type", None) == "qwen2"
+        # Qwen2.5-Math-PRM's head: Linear(h, h), ReLU, Linear(h, 2), run at every position.
+        score_head = hidden * hidden + hidden + 2 * hidden + 2 if "ProcessRewardModel" in architectures else 0
         return cls(
+            qkv_bias=qkv_bias,
+            score_head=score_head,
             hidden_size=hidden,
             num_hidden_layers=values["num_hidden_layers"],
             num_attention_heads=heads,
@@ -67,12 +75,12 @@ class ModelSpec:
 
     @cached_property
     def n_nonembed(self) -> int:
-        """Parameters of the transformer blocks and the final norm (Kaplan's N)."""
+        """Parameters of the transformer blocks, the final norm and any score head (Kaplan's N)."""
         d, kv = self.hidden_size, self.num_key_value_heads * self.head_dim
-        attention = 2 * d * self.d_attn + 2 * d * kv
+        attention = 2 * d * self.d_attn + 2 * d * kv + (self.d_attn + 2 * kv if self.qkv_bias else 0)
         mlp = (3 if self.gated_mlp else 2) * d * self.intermediate_size
         norms = 2 * d
-        return self.num_hidden_layers * (attention + mlp + norms) + d
+        return self.num_hidden_layers * (attention + mlp + norms) + d + self.score_head
 
     @property
     def n_embed(self) -> int:

@@ -45,8 +45,11 @@ class Node:
 
     @property
     def score(self) -> float | None:
-        """The PRM's score of this node's last step."""
-        return self.step_scores[-1] if self.step_scores else None
+        """The PRM's score of this node's last step (0 for a scored trajectory with no
+        steps, e.g. only blank lines; None if not scored)."""
+        if self.step_scores is None:
+            return None
+        return self.step_scores[-1] if self.step_scores else 0.0
 
     def path(self) -> list["Node"]:
         nodes, node = [], self

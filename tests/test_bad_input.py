@@ -65,3 +65,24 @@ def test_unknown_strategy_option_is_named():
 
     with pytest.raises(ValueError, match="no option\\(s\\) beam_width"):
         Rebase.from_config({"name": "rebase", "beam_width": 4}, SimulatedTask(n=1))
+
+
+def test_a_blank_step_scores_zero_and_the_search_goes_on():
+    from dataclasses import replace
+
+    from policies.base import GenerationResult, Sample
+    from policies.simulated import SimulatedPolicy
+
+    class BlankFirstSample(SimulatedPolicy):
+        def generate(self, requests):
+            results = super().generate(requests)
+            return [GenerationResult([Sample("\n", 1, "step"), *r.samples[1:]], r.prompt_computed, r.prompt_cached)
+                    if q.until == "step" else r for q, r in zip(requests, results)]
+
+    task = SimulatedTask(n=5)
+    base = simulated_engine(task=task)
+    engine = Engine(task, BlankFirstSample(), base.reward)
+    outcomes = list(engine.run(task.problems(), strategy("rebase", task, n=6)))
+    blanks = [n for o in outcomes for n in o.tree.nodes if n.text == "\n"]
+    assert blanks and all(n.score == 0.0 for n in blanks if n.step_scores is not None and n.parent.id == 0)
+    assert all(o.decision.answer is not None for o in outcomes)

@@ -42,3 +42,17 @@ def test_flops_span_is_the_sum_of_per_token_flops():
 def test_missing_key_is_named():
     with pytest.raises(ValueError, match="num_hidden_layers"):
         ModelSpec.from_config({"hidden_size": 8, "num_attention_heads": 2, "vocab_size": 10})
+
+
+def test_toy_prm_count_matches_its_weights():
+    import json
+    from safetensors.torch import load_file
+
+    from experiments.resolvers import package_path
+
+    folder = package_path("tasks/toy_checkpoints/toy_prm")
+    config = json.load(open(f"{folder}/config.json"))
+    weights = load_file(f"{folder}/model.safetensors")
+    embedding = sum(t.numel() for name, t in weights.items() if "embed_tokens" in name)
+    spec = ModelSpec.from_config(config)
+    assert spec.n_nonembed == sum(t.numel() for t in weights.values()) - embedding
