@@ -37,6 +37,7 @@ from rewards.hf_prm import HFPRM
 from rewards.oracle import OraclePRM
 from rewards.prm_adapters.toy import ToyAdapter
 from rewards.synth import train as synth_train
+from rewards.synth.agreement import step_labels
 from rewards.synth.pipeline import SynthSettings, synthesize
 from search.engine import Engine, Sampling
 from search.strategies.best_of_n import BestOfN
@@ -60,7 +61,8 @@ class Lessons:
     threshold: float = 0.0
     miss_rate: float = 0.1
     false_alarm_rate: float = 0.05
-    train_steps: int = 200
+    train_steps: int = 80
+    train_batch: int = 32
     heldout_problems: int = 60
     heldout_samples: int = 3
     bon_problems: int = 60
@@ -91,12 +93,11 @@ def synthesis(cfg: Lessons, ws: Workspace) -> dict[str, Any]:
 
 
 def heldout_set(cfg: Lessons, ws: Workspace) -> Path:
-    """The ProcessBench-format toy set (`rewards/eval/toy_set.py`): the toy policies (those
-    present) on held-out problems, labelled by the exact checker, one file per level."""
+    """The ProcessBench-format toy set (`rewards/eval/toy_set.py`): toy_small's greedy and
+    sampled solutions to held-out problems, labelled by the exact checker, one file per level."""
     folder = ws.root / "heldout"
     if not folder.exists():
-        names = [n for n in ("toy_small", "toy_large") if (ws.policies / n).is_dir()]
-        records = toy_records([ws.policies / n for n in names], cfg.heldout_problems, cfg.heldout_samples, seed=cfg.seed)
+        records = toy_records([ws.policies / "toy_small"], cfg.heldout_problems, cfg.heldout_samples, seed=cfg.seed)
         write_by_subset(folder, records)
     return folder
 
@@ -110,7 +111,8 @@ def train_prm(kind: str, cfg: Lessons, ws: Workspace) -> Path:
     tokenizer = build_char_tokenizer()
     rows = synth_train.encode(examples, ToyAdapter(tokenizer))
     base = RECIPES["toy_prm"]
-    recipe = Recipe(**{**base.__dict__, "steps": cfg.train_steps, "warmup": min(base.warmup, cfg.train_steps // 10)})
+    recipe = Recipe(**{**base.__dict__, "steps": cfg.train_steps, "batch": cfg.train_batch,
+                       "warmup": min(base.warmup, cfg.train_steps // 10)})
     special = {"pad": tokenizer.pad_token_id, "bos": tokenizer.bos_token_id, "eos": tokenizer.eos_token_id}
     torch.manual_seed(cfg.seed)
     model = synth_train.SoftTargetPRM(build_model(f"lessons_{kind}", recipe, len(tokenizer), special))
@@ -136,22 +138,47 @@ def _batch(rows: list, step: int, recipe: Recipe) -> list:
 
 
 def evaluate(name: str, reward: Any, heldout: Path, bon_outcomes: list, task: ToyArithTask) -> dict[str, Any]:
+    """Step level: F1 at tau 0.5 on all items; F1 with tau fitted on half the problems of
+    every level (dev) and measured on the other half (test); step AUC. Response level: Best-of-N."""
     items = load_items(str(heldout))
     scores = model_scores(items, reward, batch_size=256)
-    subsets: dict[str, tuple[list, list]] = {}
-    for item, values in zip(items, scores):
-        subsets.setdefault(item.subset, ([], []))
-        subsets[item.subset][0].append(item.label)
-        subsets[item.subset][1].append(values)
+    dev = {i.extra["problem_id"] for i in items if int(i.extra["problem_id"].rsplit("-", 1)[1]) // 4 % 2 == 0}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        step = processbench.evaluate(dict(sorted(subsets.items())), 0.5)
+        step = processbench.evaluate(_grouped(items, scores), 0.5)
+        split = [(i, s) for i, s in zip(items, scores) if i.extra["problem_id"] in dev]
+        test = [(i, s) for i, s in zip(items, scores) if i.extra["problem_id"] not in dev]
+        tau = processbench.fit_tau(_grouped(*zip(*split)))
+        fitted = processbench.evaluate(_grouped(*zip(*test)), tau)
     for outcome in bon_outcomes:
         candidates = outcome.decision.candidates
         values = reward.score([_request(outcome.problem, c, task) for c in candidates])
         for node, v in zip(candidates, values):
             node.step_scores = v
-    return {"name": name, "step": step, "bon": evaluate_bon(bon_outcomes, task, 0.5)}
+    return {"name": name, "step": step, "step_fitted": fitted, "step_auc": _step_auc(items, scores),
+            "bon": evaluate_bon(bon_outcomes, task, 0.5)}
+
+
+def _grouped(items: Any, scores: Any) -> dict[str, tuple[list, list]]:
+    subsets: dict[str, tuple[list, list]] = {}
+    for item, values in zip(items, scores):
+        labels, lists = subsets.setdefault(item.subset, ([], []))
+        labels.append(item.label)
+        lists.append(values)
+    return dict(sorted(subsets.items()))
+
+
+def _step_auc(items: Any, scores: Any) -> float | None:
+    """P(a right step scores above a wrong one), ties half (Mann-Whitney), over every step."""
+    from scipy.stats import mannwhitneyu
+
+    right, wrong = [], []
+    for item, values in zip(items, scores):
+        for ok, value in zip(step_labels(item.label, len(values)), values):
+            (right if ok else wrong).append(value)
+    if not right or not wrong:
+        return None
+    return float(mannwhitneyu(right, wrong).statistic / (len(right) * len(wrong)))
 
 
 def _request(problem: Problem, node: Any, task: ToyArithTask):

@@ -25,15 +25,16 @@ def _mean(values: list[float]) -> float | None:
 
 
 def table(rows: list[dict[str, Any]]) -> str:
-    head = ["PRM", "ProcessBench F1", "acc_err", "acc_cor"] + [c.replace("_", " ") for c in BON_COLUMNS] + [
-        "min on last step", "wrong process caught"]
+    head = ["PRM", "F1 (tau 0.5)", "acc_err", "acc_cor", "F1 (fitted tau)", "tau", "step AUC"] + [
+        c.replace("_", " ") for c in BON_COLUMNS] + ["min on last step", "wrong process caught"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for row in rows:
         subsets = row["step"]["subsets"].values()
         acc_err = [m["acc_err"] for m in subsets if m["acc_err"] is not None]
         acc_cor = [m["acc_cor"] for m in subsets if m["acc_cor"] is not None]
         bon = row["bon"]
-        cells = [row["name"], _pct(row["step"]["avg_f1"]), _pct(_mean(acc_err)), _pct(_mean(acc_cor))]
+        cells = [row["name"], _pct(row["step"]["avg_f1"]), _pct(_mean(acc_err)), _pct(_mean(acc_cor)),
+                 _pct(row["step_fitted"]["avg_f1"]), f"{row['step_fitted']['tau']:.3g}", _pct(row["step_auc"])]
         cells += [_pct(bon["accuracy"][c]["accuracy"]) for c in BON_COLUMNS]
         wp = bon["wrong_process"] or {}
         cells += [_pct(bon["min_on_last"]["share"]), _pct(wp.get("caught"))]
@@ -55,14 +56,14 @@ def synth_table(synth: dict[str, Any]) -> str:
 
 def plot(rows: list[dict[str, Any]], path: Path) -> None:
     names = [r["name"] for r in rows]
-    f1 = [100 * (r["step"]["avg_f1"] or 0) for r in rows]
+    f1 = [100 * (r["step_fitted"]["avg_f1"] or 0) for r in rows]
     bon_min = [100 * r["bon"]["accuracy"]["best_min"]["accuracy"] for r in rows]
     bon_last = [100 * r["bon"]["accuracy"]["best_last"]["accuracy"] for r in rows]
     majority = 100 * rows[0]["bon"]["accuracy"]["majority"]["accuracy"]
     x = range(len(rows))
     fig, ax = plt.subplots(figsize=(9, 4.2))
     width = 0.27
-    ax.bar([i - width for i in x], f1, width, label="ProcessBench F1 (tau 0.5)")
+    ax.bar([i - width for i in x], f1, width, label="ProcessBench F1 (fitted tau, test half)")
     ax.bar(list(x), bon_min, width, label="Best-of-8 accuracy, min")
     ax.bar([i + width for i in x], bon_last, width, label="Best-of-8 accuracy, last")
     ax.axhline(majority, color="gray", linestyle="--", linewidth=1, label=f"majority vote ({majority:.1f})")
