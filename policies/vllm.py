@@ -35,7 +35,7 @@ _DTYPES = ("auto", "float32", "bfloat16", "float16")
 _ENGINE_KEYS = (
     "tensor_parallel_size", "pipeline_parallel_size", "gpu_memory_utilization", "max_model_len", "max_num_seqs",
     "max_num_batched_tokens", "enforce_eager", "swap_space", "quantization", "trust_remote_code", "revision",
-    "kv_cache_dtype", "cpu_offload_gb",
+    "kv_cache_dtype", "cpu_offload_gb", "enable_chunked_prefill",
 )
 
 
@@ -98,6 +98,12 @@ class VLLMPolicy:
         kwargs.setdefault("enable_prefix_caching", bool(cfg.get("enable_prefix_caching", True)))
         from transformers import AutoConfig
         from vllm import LLM
+        from vllm.platforms import current_platform
+
+        if current_platform.is_cpu():
+            # vLLM rewinds a seeded request's generator after a partial (chunked) prefill,
+            # which CPU generators cannot do ("CPU Generator does not use offset").
+            kwargs.setdefault("enable_chunked_prefill", False)
 
         self.llm = LLM(**kwargs)
         self.tokenizer = self.llm.get_tokenizer()

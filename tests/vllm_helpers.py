@@ -85,6 +85,7 @@ class VLLMServer:
             "--served-model-name", self.name, "--dtype", "float32", "--block-size", "32", "--max-model-len", "512",
             "--enable-prefix-caching", "--enable-prompt-tokens-details", "--enforce-eager",
             "--gpu-memory-utilization", "0.2", "--distributed-executor-backend", "uni",
+            "--no-enable-chunked-prefill",  # as policies/vllm.py does on CPU: seeded requests cannot be chunked there
         ]
         handle = open(self.log, "a")
         self.process = subprocess.Popen(command, stdout=handle, stderr=subprocess.STDOUT, env=env, start_new_session=True)
