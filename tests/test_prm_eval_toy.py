@@ -3,8 +3,9 @@ judged by the exact checker (the ceiling) and by a noisy one, at step and respon
 import pytest
 
 from rewards.eval.cli import evaluate_prm
-from rewards.eval.data import load_items
+from rewards.eval.data import item_record, load_items, write_items
 from rewards.eval.toy_set import CHECKPOINTS, toy_records, write_by_subset
+from tasks.toy_arith import ToyArithTask
 from tests.test_prm_eval import prm_config
 
 pytestmark = pytest.mark.slow
@@ -15,12 +16,16 @@ def toy_set(tmp_path_factory):
     folder = tmp_path_factory.mktemp("toy_processbench")
     counts = write_by_subset(folder, toy_records([CHECKPOINTS / "toy_small"], problems=12, samples=2))
     assert sorted(counts) == [f"toy_arith-L{k}" for k in (1, 2, 3, 4)] and sum(counts.values()) > 24
+    # toy_small rarely solves a problem, so the exact worked solutions join as correct items
+    task = ToyArithTask(seed=7, n=12)
+    write_items(folder / "reference.jsonl", [
+        item_record(p.id, "reference", p.prompt, task.split_steps(task.solution(p)), -1, True, problem_id=p.id)
+        for p in task.problems()
+    ])
     return folder
 
 
 def test_toy_set_labels_are_the_checkers(toy_set):
-    from tasks.toy_arith import ToyArithTask
-
     task = ToyArithTask(seed=7, n=12)
     problems = {p.prompt: p for p in task.problems()}
     items = load_items(str(toy_set))
@@ -35,9 +40,11 @@ def test_exact_checker_is_the_ceiling_and_noise_costs(toy_set):
     exact = evaluate_prm(prm_config(*common, "reward=oracle"))
     for metrics in exact["subsets"].values():
         assert metrics["acc_err"] in (1.0, None) and metrics["acc_cor"] in (1.0, None)
-    assert exact["avg_f1"] == 1.0
+    assert exact["subsets"]["reference"]["acc_cor"] == 1.0 and exact["subsets"]["reference"]["n"] == 12
+    assert exact["subsets"]["toy_arith-L1"]["acc_err"] == 1.0
     bon = exact["bon"]
     assert bon["accuracy"]["best_min"]["accuracy"] == bon["pass_at_n"]
     assert bon["min_on_last"]["n"] > 0
     noisy = evaluate_prm(prm_config(*common, "reward=oracle", "reward.label_noise=0.3"))
-    assert noisy["avg_f1"] < 0.9
+    assert noisy["subsets"]["reference"]["acc_cor"] < 0.5  # 4-6 steps, each flipped with p = 0.3
+    assert noisy["subsets"]["toy_arith-L4"]["acc_err"] < 1.0
