@@ -11,7 +11,6 @@ import pytest
 from hydra import compose, initialize_config_module
 
 from experiments import resolvers
-from rewards.base import ScoreRequest
 from rewards.eval import diagnostics, processbench
 from rewards.eval.cli import evaluate_prm
 from rewards.eval.data import load_items
