@@ -77,6 +77,16 @@ def engine_kwargs(cfg: Mapping[str, Any], *, block_size_key: str = "block_size")
     return kwargs
 
 
+def require_vllm() -> None:
+    """A one-line error where vLLM is not installed."""
+    try:
+        import vllm  # noqa: F401
+    except ImportError as error:
+        raise ValueError(
+            "the vLLM backends need vLLM: pip install 'infscale[vllm]' (GPU), or `make .venv-vllm` for the CPU build"
+        ) from error
+
+
 def _plain(cfg: Any) -> dict[str, Any]:
     """A DictConfig (or mapping) as a plain dict, nested containers included."""
     try:
@@ -95,6 +105,7 @@ class VLLMPolicy:
     def __init__(self, cfg: Mapping[str, Any]) -> None:
         cfg = _plain(cfg)
         kwargs = engine_kwargs(cfg)
+        require_vllm()
         kwargs.setdefault("enable_prefix_caching", bool(cfg.get("enable_prefix_caching", True)))
         from transformers import AutoConfig
         from vllm import LLM

@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from budgets.model_spec import ModelSpec
-from policies.vllm import _plain, engine_kwargs
+from policies.vllm import _plain, engine_kwargs, require_vllm
 from rewards.base import ScoreRequest
 from rewards.hf_prm import HFPRM, checkpoint_hash
 from rewards.prm_adapters import Encoding, adapter_class
@@ -45,6 +45,7 @@ class VLLMPRM:
         if name not in _NATIVE and not issubclass(kind, PlusMinusAdapter):
             raise ValueError(f"reward.adapter {name!r} has no vLLM pooling model: use reward=hf_prm for it")
         kwargs = engine_kwargs(cfg)
+        require_vllm()
         from transformers import AutoConfig, AutoTokenizer
         from vllm import LLM
         from vllm.config import PoolerConfig
