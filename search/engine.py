@@ -148,12 +148,7 @@ class Engine:
     def _expand(self, runs: list[_ProblemRun], max_depth: int) -> None:
         jobs = [job for run in runs for job in self._expand_jobs(run)]
         for batch in self._pack(jobs):
-            started = time.perf_counter()
-            results = self.policy.generate([job.request for job in batch])
-            self._charge_time(batch, time.perf_counter() - started)
-            self.calls["policy_s"] += time.perf_counter() - started
-            self.calls["policy"] += 1
-            self.calls["policy_sequences"] += sum(job.cost for job in batch)
+            results = self._call("policy", self.policy.generate, batch)
             if len(results) != len(batch):
                 raise ValueError(f"policy '{self.policy.name}' returned {len(results)} results for {len(batch)} requests")
             for job, result in zip(batch, results):
@@ -264,12 +259,7 @@ class Engine:
                 shadow.charge_reward(tokens)
                 jobs.append(_Job(run, node, request, context=tokens))
         for batch in self._pack(jobs):
-            started = time.perf_counter()
-            scores = self.reward.score([job.request for job in batch])
-            self._charge_time(batch, time.perf_counter() - started)
-            self.calls["reward_s"] += time.perf_counter() - started
-            self.calls["reward"] += 1
-            self.calls["reward_sequences"] += len(batch)
+            scores = self._call("reward", self.reward.score, batch)
             if len(scores) != len(batch):
                 raise ValueError(f"reward '{self.reward.name}' returned {len(scores)} score lists for {len(batch)} trajectories")
             for job, values in zip(batch, scores):
@@ -306,12 +296,18 @@ class Engine:
         if batch:
             yield batch
 
-    @staticmethod
-    def _charge_time(batch: list[_Job], seconds: float) -> None:
-        """A backend call's time, shared among its problems by their sequences in it."""
+    def _call(self, backend: str, method: Any, batch: list[_Job]) -> list[Any]:
+        """One backend call; its time is shared among its problems by their sequences in it."""
+        started = time.perf_counter()
+        results = method([job.request for job in batch])
+        seconds = time.perf_counter() - started
         total = sum(job.cost for job in batch)
         for job in batch:
             job.run.wall_s += seconds * job.cost / total
+        self.calls[f"{backend}_s"] += seconds
+        self.calls[backend] += 1
+        self.calls[f"{backend}_sequences"] += total
+        return results
 
     def _budget_text(self) -> str:
         caps = {k: v for k, v in self.budget.to_dict().items() if v is not None}
