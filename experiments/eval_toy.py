@@ -23,26 +23,23 @@ from policies.hf import HFPolicy
 from rewards.base import ScoreRequest
 from rewards.eval.processbench import evaluate
 from rewards.eval.truth import first_error
+from search.selection import group_answers
 from tasks.toy_arith import LEVELS, ToyArithTask
 
 CHECKPOINTS = Path(__file__).resolve().parent.parent / "tasks" / "toy_checkpoints"
 
 
 def vote(task: ToyArithTask, answers: Sequence[str | None], weights: Sequence[float] | None = None) -> str | None:
-    """The answer group with the largest total weight (1 each for majority); ties go to the
-    group whose first member came first; candidates without an answer do not vote."""
-    totals: dict[str, float] = {}
-    first: dict[str, str] = {}
-    for k, answer in enumerate(answers):
-        if answer is None:
-            continue
-        key = task.answer_key(answer)
-        first.setdefault(key, answer)
-        totals[key] = totals.get(key, 0.0) + (1.0 if weights is None else weights[k])
-    if not totals:
+    """The answer group with the largest total weight (1 each for majority), grouped as the
+    engine groups them (`search.selection.group_answers`); ties go to the group whose first
+    member came first; candidates without an answer do not vote."""
+    voters = [k for k, answer in enumerate(answers) if answer is not None]
+    if not voters:
         return None
-    best = max(totals.values())
-    return next(first[key] for key in first if totals[key] == best)
+    groups = group_answers([answers[k] for k in voters], task)
+    totals = [sum(1.0 if weights is None else weights[voters[i]] for i in group) for group in groups]
+    best = max(range(len(groups)), key=lambda j: (totals[j], -j))
+    return answers[voters[groups[best][0]]]
 
 
 def sample(policy: HFPolicy, prompts: list[str], n: int, temperature: float, seed: int) -> list[list[str]]:

@@ -25,6 +25,7 @@ from typing import Any, Callable, Iterator
 import torch
 from tqdm import tqdm
 
+from rewards.synth.train import pad_rows
 from tasks.toy_arith import LEVELS, TRAIN_SEED_BASE, draw, format_prompt, worked_solution
 from tasks.toy_tokenizer import build_char_tokenizer, save_char_tokenizer
 
@@ -91,14 +92,7 @@ def policy_batch(recipe: Recipe, step: int, vocab: dict[str, int], eos: int, off
 
 
 def collate(rows: list[tuple[list[int], list[int]]], pad: int) -> dict[str, torch.Tensor]:
-    width = max(len(ids) for ids, _ in rows)
-    ids = torch.full((len(rows), width), pad, dtype=torch.long)
-    labels = torch.full((len(rows), width), IGNORE_INDEX, dtype=torch.long)
-    mask = torch.zeros((len(rows), width), dtype=torch.long)
-    for i, (x, y) in enumerate(rows):
-        ids[i, : len(x)] = torch.tensor(x)
-        labels[i, : len(y)] = torch.tensor(y)
-        mask[i, : len(x)] = 1
+    ids, labels, mask = pad_rows(rows, pad, IGNORE_INDEX, torch.long)
     return {"input_ids": ids, "labels": labels, "attention_mask": mask}
 
 

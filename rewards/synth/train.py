@@ -55,15 +55,21 @@ def encode(examples: Sequence[dict[str, Any]], adapter: Any, max_length: int = 5
     return rows
 
 
-def collate(rows: Sequence[tuple[list[int], list[float]]], pad: int) -> dict[str, torch.Tensor]:
+def pad_rows(rows: Sequence[tuple[list[int], list[Any]]], pad: int, fill: float, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Right-padded token ids, per-token targets (`fill` where there is none) and the mask."""
     width = max(len(ids) for ids, _ in rows)
     ids = torch.full((len(rows), width), pad, dtype=torch.long)
-    targets = torch.full((len(rows), width), IGNORE)
+    targets = torch.full((len(rows), width), fill, dtype=dtype)
     mask = torch.zeros((len(rows), width), dtype=torch.long)
     for i, (x, y) in enumerate(rows):
         ids[i, : len(x)] = torch.tensor(x)
-        targets[i, : len(y)] = torch.tensor(y)
+        targets[i, : len(y)] = torch.tensor(y, dtype=dtype)
         mask[i, : len(x)] = 1
+    return ids, targets, mask
+
+
+def collate(rows: Sequence[tuple[list[int], list[float]]], pad: int) -> dict[str, torch.Tensor]:
+    ids, targets, mask = pad_rows(rows, pad, IGNORE, torch.float32)
     return {"input_ids": ids, "attention_mask": mask, "targets": targets}
 
 
