@@ -18,8 +18,9 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# make demo DEMO=pareto_toy runs the toy-world preset instead (conf/experiment/).
-DEMO ?= pareto_sim
+# The toy world (real trained models, tasks/toy_checkpoints/) is the default;
+# make demo DEMO=pareto_sim runs the simulated world's preset instead (conf/experiment/).
+DEMO ?= pareto_toy
 
 demo: $(STAMP)
 	$(BIN)/python -m experiments.demo --experiment $(DEMO)

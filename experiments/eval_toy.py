@@ -11,6 +11,7 @@ metrics can be recomputed without sampling again.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 from collections import defaultdict
 from pathlib import Path
@@ -121,7 +122,8 @@ def main(argv: list[str] | None = None) -> None:
         prompts = [p.prompt for p in problems]
         n = args.hard_samples if level == hardest else args.samples
         for name in args.policies:
-            cache = args.out.parent / f"samples_{name}_L{level}_s{args.seed}_p{args.problems}_n{n}.json"
+            weights = hashlib.sha256((CHECKPOINTS / name / "model.safetensors").read_bytes()).hexdigest()[:12]
+            cache = args.out.parent / f"samples_{name}-{weights}_L{level}_s{args.seed}_p{args.problems}_n{n}.json"
             if cache.exists():
                 greedy, texts = json.loads(cache.read_text())
             else:

@@ -60,14 +60,13 @@ def _llama(hidden: int, layers: int, heads: int, intermediate: int) -> dict[str,
 RECIPES: dict[str, Recipe] = {
     "toy_small": Recipe(_llama(64, 3, 2, 192), lr=2e-3, steps=1500),
     "toy_large": Recipe(_llama(128, 4, 4, 384), lr=2e-3, steps=700, stop=500),
+    # Like Qwen2.5-Math-PRM (initialised from Qwen2.5-Math-Instruct), the PRM starts from a
+    # trained policy's backbone, which already does the arithmetic it has to check.
     "toy_prm": Recipe(
-        {
-            "model_type": "qwen2", "hidden_size": 96, "num_hidden_layers": 3, "num_attention_heads": 3,
-            "num_key_value_heads": 3, "head_dim": 32, "intermediate_size": 256, "max_position_embeddings": 512,
-            "tie_word_embeddings": True, "rms_norm_eps": 1e-5, "rope_theta": 10000.0, "hidden_act": "silu",
-        },
-        lr=2e-3, steps=150, batch=64, warmup=20, train_seed=TRAIN_SEED_BASE + 1,
-        extra={"problems": 2000, "samples_per_policy": 4, "temperature": 1.0, "policies": ["toy_small"]},
+        {**_llama(128, 4, 4, 384), "model_type": "qwen2"},
+        lr=3e-4, steps=1500, batch=64, warmup=50, train_seed=TRAIN_SEED_BASE + 1,
+        extra={"problems": 4000, "samples_per_policy": 4, "temperature": 1.0,
+               "policies": ["toy_small", "toy_large"], "init_from": "toy_large"},
     ),
 }
 
@@ -183,6 +182,26 @@ def save(name: str, model: torch.nn.Module, recipe: Recipe, card: dict[str, Any]
     (out / "model_card.json").write_text(json.dumps(card, indent=2) + "\n")
 
 
+def previous_stages(out: Path) -> tuple[list[dict[str, Any]], int]:
+    """The training stages recorded in the checkpoint's model card, and their total steps."""
+    previous = json.loads((out / "model_card.json").read_text())
+    stages = previous.get("stages") or [{k: previous[k] for k in ("steps", "lr", "warmup", "train_seconds", "final_loss")}]
+    return stages, sum(stage["steps"] for stage in stages)
+
+
+def staged_card(name: str, recipe: Recipe, stages: list[dict[str, Any]], card: dict[str, Any]) -> dict[str, Any]:
+    """Model-card fields for a model trained in stages (this run's `card` is the last)."""
+    stages = [*stages, {"lr": recipe.lr, "warmup": recipe.warmup, **card}]
+    return {
+        "steps": sum(stage["steps"] for stage in stages),
+        "train_seconds": round(sum(stage["train_seconds"] for stage in stages), 1),
+        "final_loss": stages[-1]["final_loss"],
+        "stages": stages,
+        "commands": [f"python -m experiments.train_toy {name}"]
+        + [f"python -m experiments.train_toy {name} --continue-steps {stage['steps']}" for stage in stages[1:]],
+    }
+
+
 def train_policy(name: str, recipe: Recipe, out: Path, state_dir: Path, continue_steps: int | None = None) -> None:
     """Train from scratch, or with `continue_steps` a further stage from the checkpoint in
     `out` (fresh warm-up and cosine over the new steps, on the batches after the old ones)."""
@@ -196,21 +215,13 @@ def train_policy(name: str, recipe: Recipe, out: Path, state_dir: Path, continue
     if continue_steps is None:
         model = build_model(name, recipe, len(vocab), special)
     else:
-        previous = json.loads((out / "model_card.json").read_text())
-        stages = previous.get("stages") or [{k: previous[k] for k in ("steps", "lr", "warmup", "train_seconds", "final_loss")}]
-        offset = sum(stage["steps"] for stage in stages)
+        stages, offset = previous_stages(out)
         model = LlamaForCausalLM.from_pretrained(str(out))
         recipe = Recipe(**{**recipe.__dict__, "steps": continue_steps, "stop": None})
         state_dir = state_dir.with_name(f"{state_dir.name}-after{offset}")
     card = train(name, recipe, model, lambda s: collate(policy_batch(recipe, s, vocab, special["eos"], offset), special["pad"]), state_dir)
-    stages.append({"lr": recipe.lr, "warmup": recipe.warmup, **card})
     card = {
-        "steps": sum(stage["steps"] for stage in stages),
-        "train_seconds": round(sum(stage["train_seconds"] for stage in stages), 1),
-        "final_loss": stages[-1]["final_loss"],
-        "stages": stages,
-        "commands": [f"python -m experiments.train_toy {name}"]
-        + [f"python -m experiments.train_toy {name} --continue-steps {stage['steps']}" for stage in stages[1:]],
+        **staged_card(name, recipe, stages, card),
         "task": "toy_arith", "error_rate": recipe.error_rate, "levels": "1-4 in turn, one level per batch",
         "data": f"random.Random('toy_arith:{recipe.train_seed}:train:<step>'), {recipe.batch} problems per step",
     }
@@ -224,7 +235,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0, help="initialisation seed")
     parser.add_argument("--out", type=Path, default=None)
-    parser.add_argument("--continue-steps", type=int, default=None, help="train a further stage of this many steps from the saved policy")
+    parser.add_argument("--continue-steps", type=int, default=None, help="train a further stage of this many steps from the saved model")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
@@ -236,7 +247,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.name == "toy_prm":
         from experiments.train_toy_prm import train_prm
 
-        train_prm(args.name, recipe, out, state_dir)
+        train_prm(args.name, recipe, out, state_dir, args.continue_steps)
     else:
         train_policy(args.name, recipe, out, state_dir, args.continue_steps)
     print(f"saved {args.name} to {out}")

@@ -143,8 +143,29 @@ def heldout_metrics(records: list[dict[str, Any]], scores: list[list[float]]) ->
     }
 
 
-def train_prm(name: str, recipe: Any, out: Path, state_dir: Path) -> None:
-    from experiments.train_toy import CHECKPOINTS, build_model, collate, save, train
+def load_policy_backbone(prm: torch.nn.Module, policy_dir: Path) -> None:
+    """Copy a Llama policy's backbone into the Qwen2 PRM of the same shape.
+
+    The two architectures differ only in Qwen2's q/k/v biases, which start at zero, so the
+    PRM's hidden states start equal to the policy's; the score head starts fresh.
+    """
+    from safetensors.torch import load_file
+
+    weights = {k: v for k, v in load_file(str(policy_dir / "model.safetensors")).items() if k.startswith("model.")}
+    missing, unexpected = prm.load_state_dict(weights, strict=False)
+    fresh = [k for k in missing if not (k.startswith("score.") or k.endswith(("q_proj.bias", "k_proj.bias", "v_proj.bias")))]
+    if fresh or unexpected:
+        raise ValueError(f"policy {policy_dir} does not fit the PRM: missing {fresh[:3]}, unexpected {unexpected[:3]}")
+    for name, parameter in prm.named_parameters():
+        if name.endswith(("q_proj.bias", "k_proj.bias", "v_proj.bias")):
+            torch.nn.init.zeros_(parameter)
+
+
+def train_prm(name: str, recipe: Any, out: Path, state_dir: Path, continue_steps: int | None = None) -> None:
+    """Train from the recipe's initialisation, or with `continue_steps` a further stage from
+    the PRM in `out` (fresh warm-up and cosine, on the batches after the old ones)."""
+    from experiments.train_toy import CHECKPOINTS, Recipe, build_model, collate, previous_stages, save, staged_card, train
+    from rewards.qwen2_prm import Qwen2ForProcessRewardModel
 
     tokenizer = build_char_tokenizer()
     policies = recipe.extra["policies"]
@@ -155,12 +176,23 @@ def train_prm(name: str, recipe: Any, out: Path, state_dir: Path) -> None:
     adapter = ToyAdapter(tokenizer)
     train_rows, held_rows = encode_all(train_records, adapter), encode_all(held_records, adapter)
     special = {"pad": tokenizer.pad_token_id, "bos": tokenizer.bos_token_id, "eos": tokenizer.eos_token_id}
-    model = build_model(name, recipe, len(tokenizer), special)
+    stages: list[dict[str, Any]] = []
+    offset = 0
+    if continue_steps is None:
+        model = build_model(name, recipe, len(tokenizer), special)
+        if recipe.extra.get("init_from"):
+            load_policy_backbone(model, CHECKPOINTS / recipe.extra["init_from"])
+    else:
+        stages, offset = previous_stages(out)
+        model = Qwen2ForProcessRewardModel.from_pretrained(str(out))
+        recipe = Recipe(**{**recipe.__dict__, "steps": continue_steps, "stop": None})
+        state_dir = state_dir / f"after{offset}"
     card = train(
         name, recipe, model,
-        lambda s: collate(batch_for(train_rows, s, recipe.batch, recipe.train_seed), special["pad"]),
+        lambda s: collate(batch_for(train_rows, s + offset, recipe.batch, recipe.train_seed), special["pad"]),
         state_dir,
     )
+    card = staged_card(name, recipe, stages, card)
     card.update({
         "task": "toy_arith",
         "data": (f"{len(train_records)} solutions sampled at temperature {recipe.extra['temperature']} by "
@@ -168,6 +200,7 @@ def train_prm(name: str, recipe: Any, out: Path, state_dir: Path) -> None:
                  "first-error step labels from ToyArithTask.process_labels"),
         "train_step_correct_share": float(np.mean([ok for r in train_records for ok in r["labels"]])),
         "read_out": "softmax(score(h))[1] at the newline tag after each step (reward.adapter: toy)",
+        "init_from": recipe.extra.get("init_from"),
         **heldout_metrics(held_records, step_scores(model, held_rows, special["pad"])),
     })
     save(name, model, recipe, card, out)

@@ -30,7 +30,7 @@ def test_installed_wheel_runs_outside_the_checkout(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert "over 3 problems" in result.stdout
-    summaries = list(workdir.glob("outputs/simulated/*/summary.json"))
+    summaries = list(workdir.glob("outputs/toy_arith/*/summary.json"))  # the default world, its models from the wheel
     assert len(summaries) == 1
     found = subprocess.run([python, "-c", "import conf; print(conf.__file__)"], cwd=workdir,
                            capture_output=True, text=True, check=True).stdout.strip()

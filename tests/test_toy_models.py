@@ -9,8 +9,8 @@ from policies.hf import HFPolicy
 from tasks.toy_arith import ToyArithTask
 
 # Greedy answer accuracy on 60 level-1 problems; random weights score about 0.01 (1 answer
-# in 100). The checkpoints measured 0.18 (toy_small) and 0.20 (toy_large) when committed.
-GREEDY_FLOOR_LEVEL_1 = {"toy_small": 0.10, "toy_large": 0.15}
+# in 100). eval_toy measured 0.98 (toy_small) and 0.94 (toy_large) on 50 of them.
+GREEDY_FLOOR_LEVEL_1 = {"toy_small": 0.85, "toy_large": 0.85}
 PRM_AUC_FLOOR = 0.80
 
 
@@ -147,3 +147,22 @@ def test_toy_prm_ranks_correct_steps_above_wrong_ones(small):
     assert len(wrong) >= 20 and len(right) >= 20
     assert auc(right, wrong) > PRM_AUC_FLOOR
     assert Path(checkpoint("toy_prm"), "config.json").read_text().count("Qwen2ForProcessRewardModel") == 1
+
+
+def test_prm_initialised_from_a_policy_starts_with_its_hidden_states():
+    import torch
+    from transformers import LlamaForCausalLM
+
+    from experiments.train_toy import RECIPES, build_model
+    from experiments.train_toy_prm import load_policy_backbone
+    from tasks.toy_tokenizer import build_char_tokenizer
+
+    tokenizer = build_char_tokenizer()
+    special = {"pad": tokenizer.pad_token_id, "bos": tokenizer.bos_token_id, "eos": tokenizer.eos_token_id}
+    prm = build_model("toy_prm", RECIPES["toy_prm"], len(tokenizer), special)
+    load_policy_backbone(prm, Path(checkpoint("toy_large")))
+    policy = LlamaForCausalLM.from_pretrained(checkpoint("toy_large"))
+    ids = torch.tensor([tokenizer.encode("47 +38 *3\n47+38=85\n85*3=55\n", add_special_tokens=False)])
+    with torch.no_grad():
+        difference = (prm.model(input_ids=ids).last_hidden_state - policy.model(input_ids=ids).last_hidden_state).abs().max()
+    assert float(difference) < 1e-5
