@@ -27,6 +27,7 @@ import torch
 
 from experiments.store import atomic_write
 from experiments.train_toy import CHECKPOINTS, RECIPES, Recipe, build_model, save, train
+from experiments.train_toy_prm import load_policy_backbone
 from policies.hf import HFPolicy
 from rewards.eval import processbench
 from rewards.eval.bon import evaluate_bon
@@ -115,7 +116,10 @@ def train_prm(kind: str, cfg: Lessons, ws: Workspace) -> Path:
                        "warmup": min(base.warmup, cfg.train_steps // 10)})
     special = {"pad": tokenizer.pad_token_id, "bos": tokenizer.bos_token_id, "eos": tokenizer.eos_token_id}
     torch.manual_seed(cfg.seed)
-    model = synth_train.SoftTargetPRM(build_model(f"lessons_{kind}", recipe, len(tokenizer), special))
+    prm = build_model(f"lessons_{kind}", recipe, len(tokenizer), special)
+    if recipe.extra.get("init_from"):
+        load_policy_backbone(prm, ws.policies / recipe.extra["init_from"])
+    model = synth_train.SoftTargetPRM(prm)
     card = train(f"prm[{kind}]", recipe, model, lambda s: synth_train.collate(_batch(rows, s, recipe), special["pad"]), out / "state")
     card.update({"label_set": kind, "solutions": len(examples), "labelled_steps": sum(len(e["targets"]) for e in examples),
                  "data": f"outputs/prm_lessons/synth/{_stage_file(kind)} (pool: toy_small on random.Random('toy_arith:{POOL_SEED}:<level>:<i>'))"})
