@@ -61,7 +61,7 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
     bon_last = [100 * r["bon"]["accuracy"]["best_last"]["accuracy"] for r in rows]
     majority = 100 * rows[0]["bon"]["accuracy"]["majority"]["accuracy"]
     x = range(len(rows))
-    fig, ax = plt.subplots(figsize=(9, 4.2))
+    fig, ax = plt.subplots(figsize=(11, 4.2))
     width = 0.27
     ax.bar([i - width for i in x], f1, width, label="ProcessBench F1 (fitted tau, test half)")
     ax.bar(list(x), bon_min, width, label="Best-of-8 accuracy, min")
@@ -71,7 +71,7 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
     ax.set_ylabel("%")
     ax.set_ylim(0, 105)
     ax.set_title("Toy PRMs by label source: step level vs response level")
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
