@@ -1,7 +1,7 @@
 """The Qwen PRM lessons in the toy world: five toy PRMs trained from one pool of samples.
 
     python -m experiments.prm_lessons            # every stage; rerun to resume
-    python -m experiments.prm_lessons --k 8 --pool-problems 600 --train-steps 800   # larger
+    python -m experiments.prm_lessons --k 8 --pool-problems 2000 --train-steps 1500   # larger
 
 1. synthesis (`rewards/synth/`): toy_small solves training problems; every step gets MC
    labels (toy_small as the completer, k completions per prefix), checker-judge labels and
@@ -53,16 +53,16 @@ POOL_SEED = TRAIN_SEED_BASE + 2
 
 @dataclass(frozen=True)
 class Lessons:
-    """Defaults sized for a shared 2-core machine (about half an hour in all); the paper's
-    k is 8, and larger pools and longer training are one option away."""
+    """Defaults sized for a 2-core machine (about 16 minutes in all); the paper's k is 8,
+    and larger pools and longer training are one option away."""
 
-    pool_problems: int = 120
+    pool_problems: int = 600
     samples: int = 4
     k: int = 4
     threshold: float = 0.0
     miss_rate: float = 0.1
     false_alarm_rate: float = 0.05
-    train_steps: int = 80
+    train_steps: int = 600
     train_batch: int = 32
     heldout_problems: int = 60
     heldout_samples: int = 3
