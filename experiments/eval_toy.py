@@ -115,6 +115,7 @@ def main(argv: list[str] | None = None) -> None:
 
         reward = HFPRM(str(CHECKPOINTS / args.prm), "toy", name=args.prm, tokenizer=str(CHECKPOINTS / "tokenizer"), batch_size=256)
     hardest = max(LEVELS)
+    checkpoint_hash = {name: hashlib.sha256((CHECKPOINTS / name / "model.safetensors").read_bytes()).hexdigest()[:12] for name in args.policies}
     report: dict[str, Any] = {"seed": args.seed, "problems_per_level": args.problems, "levels": {}}
     for level in sorted(LEVELS):
         task = ToyArithTask(seed=args.seed, level=level, n=args.problems)
@@ -122,8 +123,7 @@ def main(argv: list[str] | None = None) -> None:
         prompts = [p.prompt for p in problems]
         n = args.hard_samples if level == hardest else args.samples
         for name in args.policies:
-            weights = hashlib.sha256((CHECKPOINTS / name / "model.safetensors").read_bytes()).hexdigest()[:12]
-            cache = args.out.parent / f"samples_{name}-{weights}_L{level}_s{args.seed}_p{args.problems}_n{n}.json"
+            cache = args.out.parent / f"samples_{name}-{checkpoint_hash[name]}_L{level}_s{args.seed}_p{args.problems}_n{n}.json"
             if cache.exists():
                 greedy, texts = json.loads(cache.read_text())
             else:

@@ -27,7 +27,7 @@ import torch
 
 from experiments.store import atomic_write
 from experiments.train_toy import CHECKPOINTS, RECIPES, Recipe, build_model, save, train
-from experiments.train_toy_prm import load_policy_backbone
+from experiments.train_toy_prm import auc, load_policy_backbone
 from policies.hf import HFPolicy
 from rewards.eval import processbench
 from rewards.eval.bon import evaluate_bon
@@ -173,16 +173,12 @@ def _grouped(items: Any, scores: Any) -> dict[str, tuple[list, list]]:
 
 
 def _step_auc(items: Any, scores: Any) -> float | None:
-    """P(a right step scores above a wrong one), ties half (Mann-Whitney), over every step."""
-    from scipy.stats import mannwhitneyu
-
+    """Step AUC (`train_toy_prm.auc`) over every step of the held-out set."""
     right, wrong = [], []
     for item, values in zip(items, scores):
         for ok, value in zip(step_labels(item.label, len(values)), values):
             (right if ok else wrong).append(value)
-    if not right or not wrong:
-        return None
-    return float(mannwhitneyu(right, wrong).statistic / (len(right) * len(wrong)))
+    return auc(right, wrong) if right and wrong else None
 
 
 def _request(problem: Problem, node: Any, task: ToyArithTask):
