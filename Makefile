@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast install clean test-vllm
+.PHONY: demo test test-fast lint install clean test-vllm
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,9 +23,13 @@ install: $(STAMP)
 DEMO ?= pareto_toy
 
 demo: $(STAMP)
-	$(BIN)/python -m experiments.demo --experiment $(DEMO)
+	$(BIN)/python -m infscale.experiments.demo --experiment $(DEMO)
 
-test: $(STAMP)
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+test: lint
 	$(BIN)/pytest -q
 
 test-fast: $(STAMP)

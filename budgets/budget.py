@@ -4,13 +4,15 @@ The engine asks `affordable` before issuing an operation, with the operation's w
 (every sample running to its token limit, every prompt token computed), and charges the
 ledger with what actually happened afterwards; so the ledger can never pass a cap.
 """
+
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
-from budgets.ledger import Ledger
+from infscale.budgets.ledger import Ledger
 
 
 @dataclass(frozen=True)
@@ -20,7 +22,7 @@ class Budget:
     max_flops: float | None = None
 
     @classmethod
-    def from_config(cls, cfg: Mapping[str, Any] | None) -> "Budget":
+    def from_config(cls, cfg: Mapping[str, Any] | None) -> Budget:
         cfg = dict(cfg or {})
         cfg.pop("name", None)
         unknown = set(cfg) - {"max_samples", "max_tokens", "max_flops"}

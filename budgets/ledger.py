@@ -3,12 +3,13 @@
 A count that cannot be known (replayed samples carry no token counts, a backend without a
 model spec has no FLOPs) turns the field to `None` for good: a partial sum would be a guess.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
-from budgets.model_spec import ModelSpec
+from infscale.budgets.model_spec import ModelSpec
 
 
 def _add(total: float | None, amount: float | None) -> float | None:

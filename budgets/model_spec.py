@@ -3,11 +3,13 @@
 Kaplan et al. (2020): a forward pass costs `2 * N + 2 * n_layer * n_ctx * d_attn` FLOPs per
 token, with N the non-embedding parameters and n_ctx the context that token attends to.
 """
+
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any, Mapping
+from typing import Any
 
 _GATED_ACTIVATIONS = {"silu", "swiglu", "gelu_pytorch_tanh_gated", "geglu"}
 _REQUIRED = ("hidden_size", "num_hidden_layers", "num_attention_heads", "vocab_size")
@@ -28,7 +30,7 @@ class ModelSpec:
     score_head: int = 0
 
     @classmethod
-    def from_config(cls, config: Mapping[str, Any] | Any) -> "ModelSpec":
+    def from_config(cls, config: Mapping[str, Any] | Any) -> ModelSpec:
         """Build from a config dict or object (e.g. `transformers.PretrainedConfig`).
 
         The MLP is gated (three matrices, as in Llama/Qwen/Mistral) when `mlp_type` says

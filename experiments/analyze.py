@@ -13,24 +13,37 @@ With `--x` other than flops_total the file names end in `_<x>` (pareto_wall_s.cs
 Several seeds of one configuration are averaged into one point (their spread is kept).
 Pass@n rows (coverage) are a ceiling, not a method: they never enter the front or the tables.
 """
+
 from __future__ import annotations
 
 import argparse
 import json
 import math
 import sys
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 
-from experiments import fits
-from experiments.collect import IDENTITY, METRICS, read_table, write_table
-from experiments.curves import COVERAGE
+from infscale.experiments import fits
+from infscale.experiments.collect import METRICS, read_table, write_table
+from infscale.experiments.curves import COVERAGE
 
 COSTS = ("flops_total", "flops_paper", "tokens_generated", "wall_s")
-NOT_CONFIG = {*METRICS, "source", "job", "git_commit", "finished_at", "draws", "difficulty",
-              "n_seeds", "accuracy_seed_min", "accuracy_seed_max", "curve"}
+NOT_CONFIG = {
+    *METRICS,
+    "source",
+    "job",
+    "git_commit",
+    "finished_at",
+    "draws",
+    "difficulty",
+    "n_seeds",
+    "accuracy_seed_min",
+    "accuracy_seed_max",
+    "curve",
+}
 CURVE_DROP = ("seed", "strategy.n")
 
 
@@ -58,8 +71,12 @@ def average_seeds(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
             values = [m.get(metric) for m in members]
             point[metric] = None if any(v is None for v in values) else float(np.mean(values))
         accuracies = [m["accuracy"] for m in members]
-        point.update(seed=",".join(str(m.get("seed")) for m in members), n_seeds=len(members),
-                     accuracy_seed_min=min(accuracies), accuracy_seed_max=max(accuracies))
+        point.update(
+            seed=",".join(str(m.get("seed")) for m in members),
+            n_seeds=len(members),
+            accuracy_seed_min=min(accuracies),
+            accuracy_seed_max=max(accuracies),
+        )
         points.append(point)
     return points
 
@@ -105,7 +122,7 @@ def pareto_front(points: list[dict[str, Any]], x: str, y: str = "accuracy") -> l
     usable = [p for p in points if p.get(x) is not None and p.get(y) is not None]
     ordered = sorted(usable, key=lambda p: (p[x], -p[y]))
     front, best = [], -math.inf
-    for i, point in enumerate(ordered):
+    for point in ordered:
         if point[y] > best:
             front.append(point)
             best = point[y]
@@ -125,7 +142,9 @@ def budget_levels(costs: list[float], per_decade: int) -> list[float]:
     return [10 ** (k / per_decade) for k in range(first, last + 1)]
 
 
-def compute_optimal(points: list[dict[str, Any]], x: str, per_decade: int, difficulty: str = "all") -> list[dict[str, Any]]:
+def compute_optimal(
+    points: list[dict[str, Any]], x: str, per_decade: int, difficulty: str = "all"
+) -> list[dict[str, Any]]:
     usable = [p for p in methods(points) if p.get(x) is not None]
     if not usable:
         return []
@@ -135,12 +154,22 @@ def compute_optimal(points: list[dict[str, Any]], x: str, per_decade: int, diffi
         if not fitting:
             continue
         best = max(fitting, key=lambda p: (p["accuracy"], -p[x]))
-        table.append({
-            "difficulty": difficulty, f"{x}_budget": level,
-            **{k: best.get(k) for k in ("policy.name", "reward.name", "strategy.name", "strategy.selector", "strategy.n")},
-            "accuracy": best["accuracy"], "accuracy_lo": best["accuracy_lo"], "accuracy_hi": best["accuracy_hi"],
-            x: best[x], "curve": best["curve"], "source": best.get("source"),
-        })
+        table.append(
+            {
+                "difficulty": difficulty,
+                f"{x}_budget": level,
+                **{
+                    k: best.get(k)
+                    for k in ("policy.name", "reward.name", "strategy.name", "strategy.selector", "strategy.n")
+                },
+                "accuracy": best["accuracy"],
+                "accuracy_lo": best["accuracy_lo"],
+                "accuracy_hi": best["accuracy_hi"],
+                x: best[x],
+                "curve": best["curve"],
+                "source": best.get("source"),
+            }
+        )
     return table
 
 
@@ -162,19 +191,30 @@ def fit_rows(fitted: dict[str, fits.Fit], curves: dict[str, list[dict[str, Any]]
     rows = []
     for name, fit in fitted.items():
         first = curves[name][0]
-        rows.append({
-            "curve": name, "policy.name": first["policy.name"], "strategy.name": first["strategy.name"],
-            "strategy.selector": first.get("strategy.selector"), "x": x, "form": fits.FORM,
-            **{k: getattr(fit, k) for k in ("e_inf", "e_inf_se", "a", "a_se", "b", "b_se", "c0", "rmse", "n_points", "c_min", "c_max")},
-        })
+        rows.append(
+            {
+                "curve": name,
+                "policy.name": first["policy.name"],
+                "strategy.name": first["strategy.name"],
+                "strategy.selector": first.get("strategy.selector"),
+                "x": x,
+                "form": fits.FORM,
+                **{
+                    k: getattr(fit, k)
+                    for k in ("e_inf", "e_inf_se", "a", "a_se", "b", "b_se", "c0", "rmse", "n_points", "c_min", "c_max")
+                },
+            }
+        )
     return rows
 
 
-def crossover_rows(fitted: dict[str, fits.Fit], curves: dict[str, list[dict[str, Any]]], x: str) -> list[dict[str, Any]]:
+def crossover_rows(
+    fitted: dict[str, fits.Fit], curves: dict[str, list[dict[str, Any]]], x: str
+) -> list[dict[str, Any]]:
     """Pairs of curves that differ only in the policy: where one overtakes the other."""
     rows, names = [], sorted(fitted)
     for i, first in enumerate(names):
-        for second in names[i + 1:]:
+        for second in names[i + 1 :]:
             a, b = curves[first][0], curves[second][0]
             same = all(a.get(k) == b.get(k) for k in ("strategy.name", "strategy.selector", "reward.name"))
             if not same or a["policy.name"] == b["policy.name"]:
@@ -183,12 +223,21 @@ def crossover_rows(fitted: dict[str, fits.Fit], curves: dict[str, list[dict[str,
             low, high = max(fa.c_min, fb.c_min), min(fa.c_max, fb.c_max)
             for cost in fits.crossovers(fa, fb, low, high):
                 after = first if fa.predict(cost * 1.01) < fb.predict(cost * 1.01) else second
-                rows.append({"first": first, "second": second, f"{x}_crossover": cost,
-                             "better_above": after, "error_at_crossover": float(fa.predict(cost))})
+                rows.append(
+                    {
+                        "first": first,
+                        "second": second,
+                        f"{x}_crossover": cost,
+                        "better_above": after,
+                        "error_at_crossover": float(fa.predict(cost)),
+                    }
+                )
     return rows
 
 
-def flops_saved_rows(curves: dict[str, list[dict[str, Any]]], x: str, pairs: list[tuple[str, str]] | None) -> list[dict[str, Any]]:
+def flops_saved_rows(
+    curves: dict[str, list[dict[str, Any]]], x: str, pairs: list[tuple[str, str]] | None
+) -> list[dict[str, Any]]:
     """Default pairs: every method curve against every best-of-N curve (the sampling baselines)."""
     names = [n for n in curves if not n.endswith(f"/{COVERAGE}")]
     if pairs is None:
@@ -203,7 +252,9 @@ def flops_saved_rows(curves: dict[str, list[dict[str, Any]]], x: str, pairs: lis
         pb = [p for p in curves[b] if p.get(x) is not None]
         if not pa or not pb:
             continue
-        result = fits.flops_saved([p[x] for p in pa], [p["accuracy"] for p in pa], [p[x] for p in pb], [p["accuracy"] for p in pb])
+        result = fits.flops_saved(
+            [p[x] for p in pa], [p["accuracy"] for p in pa], [p[x] for p in pb], [p["accuracy"] for p in pb]
+        )
         rows.append({"a": a, "b": b, "x": x, **result})
     return rows
 
@@ -211,12 +262,19 @@ def flops_saved_rows(curves: dict[str, list[dict[str, Any]]], x: str, pairs: lis
 def saved_sentence(row: dict[str, Any]) -> str:
     if row["saved"] is None:
         return f"{row['a']} never reaches {row['b']}'s best accuracy {row['target_accuracy']:.3f} within its measured range"
-    return (f"{row['a']} reaches {row['b']}'s best accuracy {row['target_accuracy']:.3f} at {row['cost_a']:.3g} {row['x']} "
-            f"vs {row['cost_b']:.3g}: {row['saved']:.2f}x less compute")
+    return (
+        f"{row['a']} reaches {row['b']}'s best accuracy {row['target_accuracy']:.3f} at {row['cost_a']:.3g} {row['x']} "
+        f"vs {row['cost_b']:.3g}: {row['saved']:.2f}x less compute"
+    )
 
 
-def analyze(root: Path, x: str = "flops_total", per_decade: int = 2, curves: bool = True,
-            pairs: list[tuple[str, str]] | None = None) -> dict[str, Any]:
+def analyze(
+    root: Path,
+    x: str = "flops_total",
+    per_decade: int = 2,
+    curves: bool = True,
+    pairs: list[tuple[str, str]] | None = None,
+) -> dict[str, Any]:
     if x not in COSTS:
         raise ValueError(f"--x must be one of {', '.join(COSTS)}, got '{x}'")
     root, messages = Path(root), []
@@ -244,23 +302,40 @@ def analyze(root: Path, x: str = "flops_total", per_decade: int = 2, curves: boo
     suffix = "" if x == "flops_total" else f"_{x}"
     for name, rows in tables.items():
         write_table(rows, root / f"{name}{suffix}")
-    return {"tables": tables, "messages": messages, "points": points, "files": [root / f"{n}{suffix}.csv" for n in tables]}
+    return {
+        "tables": tables,
+        "messages": messages,
+        "points": points,
+        "files": [root / f"{n}{suffix}.csv" for n in tables],
+    }
 
 
 def print_report(result: dict[str, Any], x: str, stream: Any = sys.stdout) -> None:
     tables = result["tables"]
     print(f"Pareto front ({len(tables['pareto'])} points, {x} per problem):", file=stream)
     for p in tables["pareto"]:
-        print(f"  {p[x]:10.3g}  acc {p['accuracy']:.3f} [{p['accuracy_lo']:.3f}, {p['accuracy_hi']:.3f}]  {p['curve']} n={p['strategy.n']}", file=stream)
+        print(
+            f"  {p[x]:10.3g}  acc {p['accuracy']:.3f} [{p['accuracy_lo']:.3f}, {p['accuracy_hi']:.3f}]  {p['curve']} n={p['strategy.n']}",
+            file=stream,
+        )
     print(f"Scaling fits, {fits.FORM} (error rate vs {x}):", file=stream)
     for f in tables["scaling_fit"]:
-        print(f"  {f['curve']:34s} e_inf={f['e_inf']:.3f}±{f['e_inf_se']:.3f}  a={f['a']:.3f}±{f['a_se']:.3f}  "
-              f"b={f['b']:.3f}±{f['b_se']:.3f}  C0={f['c0']:.3g}  rmse={f['rmse']:.3f}", file=stream)
+        print(
+            f"  {f['curve']:34s} e_inf={f['e_inf']:.3f}±{f['e_inf_se']:.3f}  a={f['a']:.3f}±{f['a_se']:.3f}  "
+            f"b={f['b']:.3f}±{f['b_se']:.3f}  C0={f['c0']:.3g}  rmse={f['rmse']:.3f}",
+            file=stream,
+        )
     for c in tables["crossover"]:
-        print(f"  crossover: {c['first']} and {c['second']} cross at {c[f'{x}_crossover']:.3g} {x}; "
-              f"{c['better_above']} is better above it", file=stream)
+        print(
+            f"  crossover: {c['first']} and {c['second']} cross at {c[f'{x}_crossover']:.3g} {x}; "
+            f"{c['better_above']} is better above it",
+            file=stream,
+        )
     saved = sorted((r for r in tables["flops_saved"] if r["saved"] is not None), key=lambda r: -r["saved"])
-    print(f"FLOPs saved (top {min(8, len(saved))} of {len(tables['flops_saved'])} comparisons; all in flops_saved.csv):", file=stream)
+    print(
+        f"FLOPs saved (top {min(8, len(saved))} of {len(tables['flops_saved'])} comparisons; all in flops_saved.csv):",
+        file=stream,
+    )
     for row in saved[:8]:
         print(f"  {saved_sentence(row)}", file=stream)
     for message in result["messages"]:
@@ -280,8 +355,12 @@ def main(argv: Iterable[str] | None = None) -> None:
     parser.add_argument("--x", default="flops_total", choices=COSTS, help="the compute measure")
     parser.add_argument("--per-decade", type=int, default=2, help="compute levels per factor of 10")
     parser.add_argument("--no-curves", action="store_true", help="only real jobs, no subsampled points")
-    parser.add_argument("--compare", type=_pair, action="append",
-                        help="'sim_small rebase/weighted vs sim_large best_of_n/weighted' (repeatable)")
+    parser.add_argument(
+        "--compare",
+        type=_pair,
+        action="append",
+        help="'sim_small rebase/weighted vs sim_large best_of_n/weighted' (repeatable)",
+    )
     args = parser.parse_args(None if argv is None else list(argv))
     try:
         result = analyze(args.sweep, args.x, args.per_decade, not args.no_curves, args.compare)

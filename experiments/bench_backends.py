@@ -11,6 +11,7 @@ b/a is the cost of search over plain sampling. Where (b)'s time goes is reported
 inside vLLM's generate calls, the number of calls and sequences, and the rest (engine,
 strategies, tokenization). Extra Hydra overrides (e.g. `reward=vllm_toy_prm`) are passed on.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -20,17 +21,25 @@ import time
 
 from hydra import compose, initialize_config_module
 
-from experiments import resolvers
-from experiments.build import build
+from infscale.experiments import resolvers
+from infscale.experiments.build import build
 
 
 def search_run(overrides: list[str], n_problems: int, n: int) -> tuple[object, dict[str, float]]:
     resolvers.register()
-    with initialize_config_module(config_module="conf", version_base=None):
-        cfg = compose(config_name="config", overrides=[
-            "task=toy_arith", "policy=vllm_toy_small", "reward=toy_prm", "strategy=rebase", f"strategy.n={n}",
-            "progress=false", *overrides,
-        ])
+    with initialize_config_module(config_module="infscale.conf", version_base=None):
+        cfg = compose(
+            config_name="config",
+            overrides=[
+                "task=toy_arith",
+                "policy=vllm_toy_small",
+                "reward=toy_prm",
+                "strategy=rebase",
+                f"strategy.n={n}",
+                "progress=false",
+                *overrides,
+            ],
+        )
     parts = build(cfg)
     problems = parts.task.problems()[:n_problems]
     started = time.perf_counter()
@@ -40,16 +49,17 @@ def search_run(overrides: list[str], n_problems: int, n: int) -> tuple[object, d
     ledgers = [o.ledger for o in outcomes]
     return parts, {
         "problems": len(problems),
-        "accuracy": sum(parts.task.is_correct(o.decision.answer, o.problem.reference) for o in outcomes) / len(outcomes),
+        "accuracy": sum(parts.task.is_correct(o.decision.answer, o.problem.reference) for o in outcomes)
+        / len(outcomes),
         "wall_s": wall,
         "reward_s": calls["reward_s"],
         "search_s": wall - calls["reward_s"],
         "policy_s": calls["policy_s"],
         "policy_calls": calls["policy"],
         "sequences": calls["policy_sequences"],
-        "generated": sum(l.generated for l in ledgers),
-        "prompt_computed": sum(l.prompt_computed for l in ledgers),
-        "prompt_cached": sum(l.prompt_cached for l in ledgers),
+        "generated": sum(ledger.generated for ledger in ledgers),
+        "prompt_computed": sum(ledger.prompt_computed for ledger in ledgers),
+        "prompt_cached": sum(ledger.prompt_cached for ledger in ledgers),
     }
 
 
@@ -83,18 +93,26 @@ def main() -> None:
     flat_run(parts.policy, prompts, 1, len(prompts))  # warm-up: first-call costs stay out of (a)
     flat = flat_run(parts.policy, prompts, args.n, search["generated"])
     ratio = search["search_s"] / flat["wall_s"]
-    print(f"# {platform.processor() or platform.machine()}, python {platform.python_version()}, {time.strftime('%Y-%m-%d')}, "
-          f"REBASE n={args.n}, {search['problems']} problems, overrides={args.overrides}")
+    print(
+        f"# {platform.processor() or platform.machine()}, python {platform.python_version()}, {time.strftime('%Y-%m-%d')}, "
+        f"REBASE n={args.n}, {search['problems']} problems, overrides={args.overrides}"
+    )
     print(json.dumps({"search": search, "flat": flat, "b_over_a": ratio}, indent=1))
     print("| run | wall s | generated tokens | sequences | vLLM calls | in vLLM generate s | tokens/s |")
     print("|---|---|---|---|---|---|---|")
-    print(f"| (a) flat sampling, one call | {flat['wall_s']:.2f} | {flat['generated']} | {flat['sequences']} | 1 | "
-          f"{flat['wall_s']:.2f} | {flat['generated'] / flat['wall_s']:.0f} |")
-    print(f"| (b) REBASE, less reward time | {search['search_s']:.2f} | {search['generated']} | {search['sequences']} | "
-          f"{search['policy_calls']} | {search['policy_s']:.2f} | {search['generated'] / search['search_s']:.0f} |")
-    print(f"b/a = {ratio:.2f}; reward model {search['reward_s']:.2f} s (excluded); engine and strategies "
-          f"{search['search_s'] - search['policy_s']:.2f} s; prompt tokens computed {search['prompt_computed']}, "
-          f"served from cache {search['prompt_cached']}")
+    print(
+        f"| (a) flat sampling, one call | {flat['wall_s']:.2f} | {flat['generated']} | {flat['sequences']} | 1 | "
+        f"{flat['wall_s']:.2f} | {flat['generated'] / flat['wall_s']:.0f} |"
+    )
+    print(
+        f"| (b) REBASE, less reward time | {search['search_s']:.2f} | {search['generated']} | {search['sequences']} | "
+        f"{search['policy_calls']} | {search['policy_s']:.2f} | {search['generated'] / search['search_s']:.0f} |"
+    )
+    print(
+        f"b/a = {ratio:.2f}; reward model {search['reward_s']:.2f} s (excluded); engine and strategies "
+        f"{search['search_s'] - search['policy_s']:.2f} s; prompt tokens computed {search['prompt_computed']}, "
+        f"served from cache {search['prompt_cached']}"
+    )
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ derives the rest (experiments/curves.py). Reports backend FLOPs and wall time of
 how the two curves agree: exactly per problem with first-n subsets (`prefix`), and within
 the real run's 95% CI with random subsets (`bootstrap`, what infscale-collect uses).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -19,15 +20,25 @@ from pathlib import Path
 
 from hydra import compose, initialize_config_module
 
-from experiments import curves, resolvers
-from experiments.build import build_task
-from experiments.run import run
+from infscale.experiments import curves, resolvers
+from infscale.experiments.build import build_task
+from infscale.experiments.run import run
 
 
 def _config(*overrides: str):
     resolvers.register()
-    with initialize_config_module(config_module="conf", version_base=None):
-        return compose(config_name="config", overrides=["progress=false", "task=simulated", "policy=simulated", "reward=simulated", "strategy=best_of_n", *overrides])
+    with initialize_config_module(config_module="infscale.conf", version_base=None):
+        return compose(
+            config_name="config",
+            overrides=[
+                "progress=false",
+                "task=simulated",
+                "policy=simulated",
+                "reward=simulated",
+                "strategy=best_of_n",
+                *overrides,
+            ],
+        )
 
 
 def _job(folder: Path, problems: int, n: int, selector: str) -> tuple[dict, list[dict], float, object]:
@@ -57,11 +68,15 @@ def main() -> None:
         problems = curves.prepare(records, build_task(cfg))
         points = curves.subsample(problems, widths, ["majority", "weighted"], int(cfg.engine.max_batch))
         sub_wall = wall + time.perf_counter() - started
-        prefix = curves.subsample(problems, widths, ["majority", "weighted"], int(cfg.engine.max_batch), subsets="prefix")
+        prefix = curves.subsample(
+            problems, widths, ["majority", "weighted"], int(cfg.engine.max_batch), subsets="prefix"
+        )
     sub_flops = summary["flops_total"] * summary["n_problems"]
     exact = sum(p.correct == [float(r["correct"]) for r in real[p.selector, p.n][1]] for p in prefix)
-    within = sum(real[p.selector, p.n][0]["accuracy_lo"] <= p.summary()["accuracy"] <= real[p.selector, p.n][0]["accuracy_hi"]
-                 for p in points)
+    within = sum(
+        real[p.selector, p.n][0]["accuracy_lo"] <= p.summary()["accuracy"] <= real[p.selector, p.n][0]["accuracy_hi"]
+        for p in points
+    )
     print(f"machine: {platform.machine()}, {platform.python_version()}, {time.strftime('%Y-%m-%d')}")
     print(f"{args.problems} problems, widths {widths}, selectors majority + weighted ({len(real)} points)")
     print("| method | jobs | backend FLOPs | wall s |")

@@ -5,25 +5,35 @@
 Overhead = wall time of the whole run minus the time spent inside backend calls, divided
 by the number of generated nodes; batch fill = mean sequences per policy call / max_batch.
 """
+
 from __future__ import annotations
 
 import argparse
 import platform
 import time
 
-from budgets.budget import Budget
-from policies.simulated import SimulatedPolicy
-from rewards.simulated import SimulatedPRM
-from search.engine import Engine, Sampling
-from search.registry import STRATEGIES, lookup
-from tasks.simulated import SimulatedTask
+from infscale.budgets.budget import Budget
+from infscale.policies.simulated import SimulatedPolicy
+from infscale.rewards.simulated import SimulatedPRM
+from infscale.search.engine import Engine, Sampling
+from infscale.search.registry import STRATEGIES, lookup
+from infscale.tasks.simulated import SimulatedTask
 
-MODEL = dict(hidden_size=2048, num_hidden_layers=24, num_attention_heads=16, intermediate_size=5504, vocab_size=32000, hidden_act="silu")
+MODEL = dict(
+    hidden_size=2048,
+    num_hidden_layers=24,
+    num_attention_heads=16,
+    intermediate_size=5504,
+    vocab_size=32000,
+    hidden_act="silu",
+)
 
 
 def measure(n_problems: int, strategy_name: str, n: int, max_batch: int) -> dict[str, float]:
     task = SimulatedTask(n=n_problems, seed=11)
-    engine = Engine(task, SimulatedPolicy(model=MODEL), SimulatedPRM(model=MODEL), Budget(), Sampling(), max_batch=max_batch)
+    engine = Engine(
+        task, SimulatedPolicy(model=MODEL), SimulatedPRM(model=MODEL), Budget(), Sampling(), max_batch=max_batch
+    )
     strategy = lookup(STRATEGIES, "strategy", strategy_name)(task=task, n=n)
     started = time.perf_counter()
     outcomes = list(engine.run(task.problems(), strategy))
@@ -50,14 +60,18 @@ def main() -> None:
     parser.add_argument("--max-batch", type=int, default=256)
     parser.add_argument("--sizes", default="1,10,100,1000")
     args = parser.parse_args()
-    print(f"# {platform.processor() or platform.machine()}, python {platform.python_version()}, "
-          f"{time.strftime('%Y-%m-%d')}, strategy={args.strategy} n={args.n} max_batch={args.max_batch}")
+    print(
+        f"# {platform.processor() or platform.machine()}, python {platform.python_version()}, "
+        f"{time.strftime('%Y-%m-%d')}, strategy={args.strategy} n={args.n} max_batch={args.max_batch}"
+    )
     print("| problems | nodes | wall s | in backends s | overhead us/node | policy calls | mean batch | fill |")
     print("|---|---|---|---|---|---|---|---|")
     for size in map(int, args.sizes.split(",")):
         r = measure(size, args.strategy, args.n, args.max_batch)
-        print(f"| {r['problems']} | {r['nodes']} | {r['wall_s']:.2f} | {r['backend_s']:.2f} | "
-              f"{r['overhead_us_per_node']:.1f} | {r['policy_calls']} | {r['mean_batch']:.1f} | {r['batch_fill']:.0%} |")
+        print(
+            f"| {r['problems']} | {r['nodes']} | {r['wall_s']:.2f} | {r['backend_s']:.2f} | "
+            f"{r['overhead_us_per_node']:.1f} | {r['policy_calls']} | {r['mean_batch']:.1f} | {r['batch_fill']:.0%} |"
+        )
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Throughput of the hf policy backend against a flat `model.generate` on the same prompts.
 
-    python -m experiments.bench_hf --policy toy_small --batch 64 --repeats 3
+    python -m infscale.experiments.bench_hf --policy toy_small --batch 64 --repeats 3
 
 Both sample whole solutions at temperature 1 (max 128 new tokens) for the same `--batch`
 toy prompts in one batch on CPU; tokens/s counts generated tokens up to and excluding EOS.
@@ -8,6 +8,7 @@ The hf backend also stops rows at EOS one by one (finished rows leave the KV cac
 draws per-row seeded noise; `generate` keeps finished rows padded until the longest ends.
 Prints one Markdown row for BENCHMARKS.md.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -19,9 +20,9 @@ from pathlib import Path
 
 import torch
 
-from policies.base import GenerationRequest
-from policies.hf import HFPolicy
-from tasks.toy_arith import ToyArithTask
+from infscale.policies.base import GenerationRequest
+from infscale.policies.hf import HFPolicy
+from infscale.tasks.toy_arith import ToyArithTask
 
 CHECKPOINTS = Path(__file__).resolve().parent.parent / "tasks" / "toy_checkpoints"
 
@@ -42,8 +43,14 @@ def generate_rate(policy: HFPolicy, prompts: list[str], max_new: int, seed: int)
     tic = time.perf_counter()
     with torch.no_grad():
         out = model.generate(
-            **batch, do_sample=True, temperature=1.0, top_k=0, top_p=1.0, max_new_tokens=max_new,
-            pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,
+            **batch,
+            do_sample=True,
+            temperature=1.0,
+            top_k=0,
+            top_p=1.0,
+            max_new_tokens=max_new,
+            pad_token_id=tokenizer.pad_token_id,
+            eos_token_id=tokenizer.eos_token_id,
         )
     elapsed = time.perf_counter() - tic
     new = out[:, batch["input_ids"].shape[1] :]
@@ -74,7 +81,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"hf backend {a:.0f} tok/s, model.generate {b:.0f} tok/s (medians of {args.repeats})")
     print(
         f"| hf policy vs `model.generate`, {args.policy}, batch {args.batch}, T=1 | "
-        f"`python -m experiments.bench_hf --policy {args.policy} --batch {args.batch}` | "
+        f"`python -m infscale.experiments.bench_hf --policy {args.policy} --batch {args.batch}` | "
         f"{platform.processor() or platform.machine()}, {args.threads} threads, shared | {date} | "
         f"{a:.0f} vs {b:.0f} tok/s = {a / b:.2f}x |"
     )

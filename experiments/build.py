@@ -1,4 +1,5 @@
 """Config -> components: the task, policy, reward model, strategy, budget and engine."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -6,13 +7,13 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from budgets.budget import Budget
-from policies.base import Policy
-from rewards.base import RewardModel
-from search.engine import Engine, Sampling
-from search.registry import POLICIES, REWARDS, STRATEGIES, TASKS, lookup
-from search.strategy import Strategy
-from tasks.base import Task
+from infscale.budgets.budget import Budget
+from infscale.policies.base import Policy
+from infscale.rewards.base import RewardModel
+from infscale.search.engine import Engine, Sampling
+from infscale.search.registry import POLICIES, REWARDS, STRATEGIES, TASKS, lookup
+from infscale.search.strategy import Strategy
+from infscale.tasks.base import Task
 
 
 @dataclass
@@ -51,7 +52,9 @@ def build(cfg: DictConfig) -> Components:
     policy_cfg = cfg.policy
     max_step_tokens, max_tokens = int(policy_cfg.max_step_tokens), int(policy_cfg.max_tokens)
     if max_step_tokens < 1 or max_tokens < 1:
-        raise ValueError(f"policy.max_step_tokens and policy.max_tokens must be >= 1, got {max_step_tokens}, {max_tokens}")
+        raise ValueError(
+            f"policy.max_step_tokens and policy.max_tokens must be >= 1, got {max_step_tokens}, {max_tokens}"
+        )
     if budget.max_tokens is not None and budget.max_tokens < min(max_step_tokens, max_tokens):
         raise ValueError(
             f"budget.max_tokens={budget.max_tokens} is below one step's worst-case cost "
@@ -61,8 +64,14 @@ def build(cfg: DictConfig) -> Components:
     reward = build_reward(cfg, task)
     sampling = Sampling(float(policy_cfg.temperature), max_step_tokens, max_tokens)
     engine = Engine(
-        task, policy, reward, budget, sampling,
-        max_batch=int(cfg.engine.max_batch), max_concurrent=int(cfg.engine.max_concurrent),
-        seed=int(cfg.seed), progress=bool(cfg.get("progress", False)),
+        task,
+        policy,
+        reward,
+        budget,
+        sampling,
+        max_batch=int(cfg.engine.max_batch),
+        max_concurrent=int(cfg.engine.max_concurrent),
+        seed=int(cfg.seed),
+        progress=bool(cfg.get("progress", False)),
     )
     return Components(task, policy, reward, strategy, budget, engine)

@@ -13,6 +13,7 @@ single-sample accuracy per problem (Snell et al.), measured on its widest best-o
 Jobs that failed, were killed, or have zero problems are reported one line each and left
 out; when jobs span several tasks, one task is collected (the most common, or `--task`).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -20,20 +21,30 @@ import csv
 import json
 import sys
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 from omegaconf import OmegaConf
 
-from experiments import curves, resolvers
-from experiments.build import build_task
-from experiments.stats import bootstrap_ci
-from experiments.store import atomic_write
+from infscale.experiments import curves, resolvers
+from infscale.experiments.build import build_task
+from infscale.experiments.stats import bootstrap_ci
+from infscale.experiments.store import atomic_write
 
 IDENTITY = ("task.name", "policy.name", "reward.name", "strategy.name", "strategy.selector", "strategy.n", "seed")
-METRICS = ("accuracy", "accuracy_lo", "accuracy_hi", "flops_total", "flops_paper", "tokens_generated", "wall_s", "n_problems")
+METRICS = (
+    "accuracy",
+    "accuracy_lo",
+    "accuracy_hi",
+    "flops_total",
+    "flops_paper",
+    "tokens_generated",
+    "wall_s",
+    "n_problems",
+)
 NOT_COMPARED = ("progress", "save_trees")
 DIFFICULTY_BINS = 5
 
@@ -83,8 +94,10 @@ def load_job(folder: Path, root: Path) -> Job | str:
         lines = sum(1 for line in results_path.open() if line.endswith("\n"))
         if lines == 0:
             return f"{where}: failed or killed before its first problem finished (empty results.jsonl)"
-        return (f"{where}: unfinished ({lines} problems in results.jsonl, no summary.json): "
-                f"killed or failed; rerun the same command to resume it")
+        return (
+            f"{where}: unfinished ({lines} problems in results.jsonl, no summary.json): "
+            f"killed or failed; rerun the same command to resume it"
+        )
     try:
         summary = json.loads(summary_path.read_text())
         records = [json.loads(line) for line in results_path.read_text().splitlines()]
@@ -137,8 +150,10 @@ def varying_keys(configs: list[dict[str, Any]]) -> list[str]:
     flats = [flatten(c) for c in configs]
     keys = sorted({k for f in flats for k in f} - set(IDENTITY))
     return [
-        k for k in keys
-        if not k.startswith(("hydra.", *NOT_COMPARED)) and len({json.dumps(f.get(k), sort_keys=True) for f in flats}) > 1
+        k
+        for k in keys
+        if not k.startswith(("hydra.", *NOT_COMPARED))
+        and len({json.dumps(f.get(k), sort_keys=True) for f in flats}) > 1
     ]
 
 
@@ -146,12 +161,14 @@ def job_row(job: Job, columns: list[str], root: Path) -> dict[str, Any]:
     flat = flatten(job.config)
     row = {k: flat.get(k) for k in (*IDENTITY, *columns)}
     row.update({k: job.summary.get(k) for k in METRICS})
-    row.update({
-        "source": "run",
-        "job": _relative(job.folder, root),
-        "git_commit": job.summary.get("git_commit"),
-        "finished_at": job.summary.get("finished_at"),
-    })
+    row.update(
+        {
+            "source": "run",
+            "job": _relative(job.folder, root),
+            "git_commit": job.summary.get("git_commit"),
+            "finished_at": job.summary.get("finished_at"),
+        }
+    )
     return row
 
 
@@ -159,8 +176,9 @@ def _same_point(row: dict[str, Any], columns: list[str]) -> tuple:
     return tuple(json.dumps(row.get(k), sort_keys=True) for k in (*IDENTITY, *columns))
 
 
-def subsampled(jobs: list[Job], rows: list[dict[str, Any]], columns: list[str],
-               draws: int, messages: list[str]) -> tuple[list[dict[str, Any]], dict[str, dict[str, float]]]:
+def subsampled(
+    jobs: list[Job], rows: list[dict[str, Any]], columns: list[str], draws: int, messages: list[str]
+) -> tuple[list[dict[str, Any]], dict[str, dict[str, float]]]:
     """Curve rows from every uncapped best-of-N job, and each policy's per-problem pass@1."""
     real = {_same_point(r, columns) for r in rows}
     out, pass1, widest = [], {}, {}
@@ -178,13 +196,21 @@ def subsampled(jobs: list[Job], rows: list[dict[str, Any]], columns: list[str],
         selectors = ["majority", *(curves.SCORED_SELECTORS if scored else ()), curves.COVERAGE]
         max_batch = int(job.config.get("engine", {}).get("max_batch", 256))
         n_max = int(row["strategy.n"])
-        for point in curves.subsample(problems, curves.powers_of_two(n_max), selectors, max_batch, draws, seed=int(row["seed"])):
+        for point in curves.subsample(
+            problems, curves.powers_of_two(n_max), selectors, max_batch, draws, seed=int(row["seed"])
+        ):
             derived = {**row, "strategy.selector": point.selector, "strategy.n": point.n, **point.summary()}
             if point.selector != curves.COVERAGE and _same_point(derived, columns) in real:
                 continue
             derived.update(source=f"subsample of {row['job']}", draws=1 if point.n == n_max else draws)
-            derived["_per_problem"] = (point.correct, {"flops_total": point.flops_total, "flops_paper": point.flops_paper,
-                                                       "tokens_generated": point.tokens_generated})
+            derived["_per_problem"] = (
+                point.correct,
+                {
+                    "flops_total": point.flops_total,
+                    "flops_paper": point.flops_paper,
+                    "tokens_generated": point.tokens_generated,
+                },
+            )
             out.append(derived)
         policy = row["policy.name"]
         if n_max > widest.get(policy, 0):
@@ -193,9 +219,12 @@ def subsampled(jobs: list[Job], rows: list[dict[str, Any]], columns: list[str],
     return out, pass1
 
 
-def _widest_sampling_jobs(jobs: list[Job], rows: list[dict[str, Any]], columns: list[str]) -> list[tuple[Job, dict[str, Any]]]:
+def _widest_sampling_jobs(
+    jobs: list[Job], rows: list[dict[str, Any]], columns: list[str]
+) -> list[tuple[Job, dict[str, Any]]]:
     """Per best-of-N curve (identity without width and selector), its widest job; a scored
     one (its samples allow every selector) before a majority one of the same width."""
+
     def rank(row: dict[str, Any]) -> tuple[int, bool]:
         return int(row["strategy.n"]), row["strategy.selector"] != "majority"
 
@@ -209,7 +238,9 @@ def _widest_sampling_jobs(jobs: list[Job], rows: list[dict[str, Any]], columns: 
     return list(best.values())
 
 
-def difficulty_of(jobs: list[Job], pass1: dict[str, dict[str, float]], messages: list[str]) -> dict[str, dict[str, Any]]:
+def difficulty_of(
+    jobs: list[Job], pass1: dict[str, dict[str, float]], messages: list[str]
+) -> dict[str, dict[str, Any]]:
     """Per policy: problem id -> difficulty label: 'level 3' from the task, else 'bin 1'
     (hardest) to 'bin 5' by the policy's single-sample accuracy on its widest best-of-N job."""
     labels: dict[str, dict[str, Any]] = {}
@@ -223,7 +254,9 @@ def difficulty_of(jobs: list[Job], pass1: dict[str, dict[str, float]], messages:
         elif policy in pass1:
             labels[policy] = quantile_bins(pass1[policy])
         else:
-            messages.append(f"policy {policy}: the task has no levels and no best-of-N job measures pass@1; no difficulty split")
+            messages.append(
+                f"policy {policy}: the task has no levels and no best-of-N job measures pass@1; no difficulty split"
+            )
     for job in jobs:  # later jobs may cover problems the first did not
         policy = job.config["policy"]["name"]
         if policy in labels:
@@ -242,8 +275,11 @@ def quantile_bins(accuracy: dict[str, float], bins: int = DIFFICULTY_BINS) -> di
 COSTS_PER_LEVEL = ("flops_total", "flops_paper", "tokens_generated")
 
 
-def level_rows(points: list[dict[str, Any]], per_problem: list[tuple[list[str], list[float], dict[str, list]]],
-               labels: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+def level_rows(
+    points: list[dict[str, Any]],
+    per_problem: list[tuple[list[str], list[float], dict[str, list]]],
+    labels: dict[str, dict[str, Any]],
+) -> list[dict[str, Any]]:
     """Each point's accuracy (with CI) and mean costs over the problems of each difficulty."""
     out = []
     for point, (ids, correct, costs) in zip(points, per_problem):
@@ -257,13 +293,17 @@ def level_rows(points: list[dict[str, Any]], per_problem: list[tuple[list[str], 
         for level, index in sorted(by_level.items()):
             values = [correct[i] for i in index]
             low, high = bootstrap_ci(values)
-            out.append({
-                **{k: v for k, v in point.items() if not k.startswith("_") and k not in METRICS},
-                "difficulty": level,
-                "accuracy": float(np.mean(values)), "accuracy_lo": low, "accuracy_hi": high,
-                **{k: _mean_or_none([costs[k][i] for i in index]) for k in COSTS_PER_LEVEL},
-                "n_problems": len(index),
-            })
+            out.append(
+                {
+                    **{k: v for k, v in point.items() if not k.startswith("_") and k not in METRICS},
+                    "difficulty": level,
+                    "accuracy": float(np.mean(values)),
+                    "accuracy_lo": low,
+                    "accuracy_hi": high,
+                    **{k: _mean_or_none([costs[k][i] for i in index]) for k in COSTS_PER_LEVEL},
+                    "n_problems": len(index),
+                }
+            )
     return out
 
 
@@ -280,18 +320,24 @@ def collect(root: Path, task: str | None = None, draws: int = 64) -> Collection:
         loaded = load_job(folder, root)
         (messages.append if isinstance(loaded, str) else jobs.append)(loaded)
     if not jobs:
-        raise ValueError(f"no finished job under {root}" + (f" ({len(messages)} unfinished or failed)" if messages else ""))
+        raise ValueError(
+            f"no finished job under {root}" + (f" ({len(messages)} unfinished or failed)" if messages else "")
+        )
     jobs = _one_task(jobs, task, messages)
     columns = varying_keys([j.config for j in jobs])
     rows = [job_row(j, columns, root) for j in jobs]
     curve_rows, pass1 = subsampled(jobs, rows, columns, draws, messages)
     labels = difficulty_of(jobs, pass1, messages)
     per_problem = [
-        ([r["problem_id"] for r in j.records], [float(r["correct"]) for r in j.records], {
-            "flops_total": [r["flops"]["total"] for r in j.records],
-            "flops_paper": [r["flops"]["paper"] for r in j.records],
-            "tokens_generated": [r["tokens"]["generated"] for r in j.records],
-        })
+        (
+            [r["problem_id"] for r in j.records],
+            [float(r["correct"]) for r in j.records],
+            {
+                "flops_total": [r["flops"]["total"] for r in j.records],
+                "flops_paper": [r["flops"]["paper"] for r in j.records],
+                "tokens_generated": [r["tokens"]["generated"] for r in j.records],
+            },
+        )
         for j in jobs
     ]
     per_problem += [(per_problem[_index_of(rows, c)][0], *c["_per_problem"]) for c in curve_rows]
@@ -371,8 +417,10 @@ def main(argv: Iterable[str] | None = None) -> None:
         sys.exit(2)
     report(collection)
     paths = write_collection(collection, args.sweep)
-    print(f"collected {len(collection.rows)} jobs ({len(collection.messages)} messages above), "
-          f"{len(collection.curves)} subsampled points, {len(collection.levels)} difficulty rows:")
+    print(
+        f"collected {len(collection.rows)} jobs ({len(collection.messages)} messages above), "
+        f"{len(collection.curves)} subsampled points, {len(collection.levels)} difficulty rows:"
+    )
     for path in paths:
         print(f"  {path}")
 

@@ -17,17 +17,19 @@ The cost of a subset is what a real run at n is charged (the engine's ledger):
   paper    2 * N_nonembed * (tokens of the chosen samples).
 Wall time cannot be known for a run that did not happen, so it is null.
 """
+
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
-from experiments.stats import bootstrap_ci
-from search.selection import group_answers
-from tasks.base import Task, derive_seed
+from infscale.experiments.stats import bootstrap_ci
+from infscale.search.selection import group_answers
+from infscale.tasks.base import Task, derive_seed
 
 SCORED_SELECTORS = ("weighted", "best")
 COVERAGE = "pass@n"  # the selector name of coverage rows: any of the n samples correct
@@ -116,18 +118,20 @@ def prepare(records: Sequence[dict[str, Any]], task: Task) -> list[ProblemSample
         scored = all(c["score"] is not None for c in candidates)
         generated = record["tokens"]["generated"]
         paper = record["flops"]["paper"]
-        prepared.append(ProblemSamples(
-            problem_id=record["problem_id"],
-            level=record.get("level"),
-            group=group,
-            group_correct=correct,
-            score=np.array([c["score"] for c in candidates], dtype=float) if scored else None,
-            tokens=np.array([c["tokens"] for c in candidates], dtype=float),
-            decode=np.array([c["flops"]["decode"] for c in candidates], dtype=float),
-            reward=np.array([c["flops"]["reward"] or 0.0 for c in candidates], dtype=float),
-            prefill=float(record["flops"]["policy_prefill"]),
-            paper_per_token=paper / generated if paper is not None and generated else 0.0,
-        ))
+        prepared.append(
+            ProblemSamples(
+                problem_id=record["problem_id"],
+                level=record.get("level"),
+                group=group,
+                group_correct=correct,
+                score=np.array([c["score"] for c in candidates], dtype=float) if scored else None,
+                tokens=np.array([c["tokens"] for c in candidates], dtype=float),
+                decode=np.array([c["flops"]["decode"] for c in candidates], dtype=float),
+                reward=np.array([c["flops"]["reward"] or 0.0 for c in candidates], dtype=float),
+                prefill=float(record["flops"]["policy_prefill"]),
+                paper_per_token=paper / generated if paper is not None and generated else 0.0,
+            )
+        )
     return prepared
 
 

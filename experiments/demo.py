@@ -1,6 +1,6 @@
 """`make demo`: a preset sweep, then collect, analyze and plot; prints where everything is.
 
-    python -m experiments.demo [--experiment pareto_toy] [--docs docs/pareto.png]
+    python -m infscale.experiments.demo [--experiment pareto_toy] [--docs docs/pareto.png]
 
 1. `infscale-run -m +experiment=<preset>`: the sweep (resumes if interrupted: the sweep
    folder `multirun/<preset>` and every job folder are fixed by the config);
@@ -12,6 +12,7 @@
 4. `infscale-collect`, `infscale-analyze`, `infscale-plot` on that folder; the plot is
    also copied to `docs/pareto.png` (the default preset, pareto_toy) or `docs/<preset>.png`.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -21,7 +22,7 @@ import sys
 import time
 from pathlib import Path
 
-from experiments import analyze, collect, plot
+from infscale.experiments import analyze, collect, plot
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_EXPERIMENT = "pareto_toy"
@@ -38,12 +39,19 @@ def sweep(experiment: str, *overrides: str) -> None:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="infscale-demo", description=__doc__.split("\n\n")[0])
     parser.add_argument("--experiment", default=DEFAULT_EXPERIMENT, help="a preset in conf/experiment/")
-    parser.add_argument("--docs", type=Path, default=None, help="where to copy the plot (default docs/pareto.png, or docs/<preset>.png for another preset)")
+    parser.add_argument(
+        "--docs",
+        type=Path,
+        default=None,
+        help="where to copy the plot (default docs/pareto.png, or docs/<preset>.png for another preset)",
+    )
     parser.add_argument("--sampling-n", type=int, default=64, help="width of the best-of-N job to subsample (0: none)")
     parser.add_argument("--no-greedy", action="store_true", help="skip the greedy reference jobs")
     args = parser.parse_args(argv)
     if args.docs is None:
-        args.docs = REPO / "docs" / ("pareto.png" if args.experiment == DEFAULT_EXPERIMENT else f"{args.experiment}.png")
+        args.docs = (
+            REPO / "docs" / ("pareto.png" if args.experiment == DEFAULT_EXPERIMENT else f"{args.experiment}.png")
+        )
     started = time.perf_counter()
     folder = REPO / "multirun" / args.experiment
     sweep(args.experiment)

@@ -1,31 +1,33 @@
 """Measure the toy world: per level, each policy's greedy, one-sample, majority@k and pass@k
 accuracy, and the toy PRM's step AUC, ProcessBench F1 and PRM-weighted voting / best-of-N.
 
-    python -m experiments.eval_toy --problems 100 --samples 16 --hard-samples 64
+    python -m infscale.experiments.eval_toy --problems 100 --samples 16 --hard-samples 64
 
 Problems come from evaluation seed `--seed` (never a training seed). Writes
 `outputs/eval_toy/report.json` and prints a Markdown table (the model card's numbers).
 Samples are kept next to the report (delete them after retraining a policy), so the PRM
 metrics can be recomputed without sampling again.
 """
+
 from __future__ import annotations
 
 import argparse
 import hashlib
 import json
 from collections import defaultdict
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
-from policies.base import GenerationRequest
-from policies.hf import HFPolicy
-from rewards.base import ScoreRequest
-from rewards.eval.processbench import evaluate
-from rewards.eval.truth import first_error
-from search.selection import group_answers
-from tasks.toy_arith import LEVELS, ToyArithTask
+from infscale.policies.base import GenerationRequest
+from infscale.policies.hf import HFPolicy
+from infscale.rewards.base import ScoreRequest
+from infscale.rewards.eval.processbench import evaluate
+from infscale.rewards.eval.truth import first_error
+from infscale.search.selection import group_answers
+from infscale.tasks.toy_arith import LEVELS, ToyArithTask
 
 CHECKPOINTS = Path(__file__).resolve().parent.parent / "tasks" / "toy_checkpoints"
 
@@ -48,7 +50,9 @@ def sample(policy: HFPolicy, prompts: list[str], n: int, temperature: float, see
     return [[s.text for s in r.samples] for r in policy.generate(requests)]
 
 
-def policy_metrics(task: ToyArithTask, problems: list, greedy: list[list[str]], texts: list[list[str]], k: int) -> dict[str, float]:
+def policy_metrics(
+    task: ToyArithTask, problems: list, greedy: list[list[str]], texts: list[list[str]], k: int
+) -> dict[str, float]:
     def correct(text: str, problem) -> bool:
         return task.is_correct(task.extract_answer(text), problem.reference)
 
@@ -56,15 +60,21 @@ def policy_metrics(task: ToyArithTask, problems: list, greedy: list[list[str]], 
     return {
         "greedy": float(np.mean([correct(g[0], p) for p, g in zip(problems, greedy)])),
         "one_sample": float(np.mean(one)),
-        f"majority@{k}": float(np.mean([task.is_correct(vote(task, [task.extract_answer(t) for t in ts[:k]]), p.reference)
-                                        for p, ts in zip(problems, texts)])),
+        f"majority@{k}": float(
+            np.mean(
+                [
+                    task.is_correct(vote(task, [task.extract_answer(t) for t in ts[:k]]), p.reference)
+                    for p, ts in zip(problems, texts)
+                ]
+            )
+        ),
         f"pass@{k}": float(np.mean([any(correct(t, p) for t in ts[:k]) for p, ts in zip(problems, texts)])),
     }
 
 
 def prm_metrics(task: ToyArithTask, reward: Any, problems: list, texts: list[list[str]], k: int) -> dict[str, Any]:
     """Step AUC and ProcessBench F1 (tau 0.5) against the checker, and PRM-guided selection."""
-    from experiments.train_toy_prm import auc
+    from infscale.experiments.train_toy_prm import auc
 
     requests, labels = [], []
     for p, ts in zip(problems, texts):
@@ -75,10 +85,16 @@ def prm_metrics(task: ToyArithTask, reward: Any, problems: list, texts: list[lis
     scores = reward.score(requests)
     flat = [(s, ok) for row, ls in zip(scores, labels) for s, ok in zip(row, ls)]
     keep = [i for i, ls in enumerate(labels) if ls]
-    bench = evaluate({"toy": ([first_error(labels[i]) for i in keep], [scores[i] for i in keep])}, 0.5)["subsets"]["toy"]
+    bench = evaluate({"toy": ([first_error(labels[i]) for i in keep], [scores[i] for i in keep])}, 0.5)["subsets"][
+        "toy"
+    ]
     out = {
-        "step_auc": auc([s for s, ok in flat if ok], [s for s, ok in flat if not ok]) if any(ok for _, ok in flat) and not all(ok for _, ok in flat) else None,
-        "processbench_f1": bench["f1"], "acc_err": bench["acc_err"], "acc_cor": bench["acc_cor"],
+        "step_auc": auc([s for s, ok in flat if ok], [s for s, ok in flat if not ok])
+        if any(ok for _, ok in flat) and not all(ok for _, ok in flat)
+        else None,
+        "processbench_f1": bench["f1"],
+        "acc_err": bench["acc_err"],
+        "acc_cor": bench["acc_cor"],
     }
     cursor = 0
     picks = defaultdict(list)
@@ -111,11 +127,16 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_num_threads(args.threads)
     reward = None
     if args.prm != "none":
-        from rewards.hf_prm import HFPRM
+        from infscale.rewards.hf_prm import HFPRM
 
-        reward = HFPRM(str(CHECKPOINTS / args.prm), "toy", name=args.prm, tokenizer=str(CHECKPOINTS / "tokenizer"), batch_size=256)
+        reward = HFPRM(
+            str(CHECKPOINTS / args.prm), "toy", name=args.prm, tokenizer=str(CHECKPOINTS / "tokenizer"), batch_size=256
+        )
     hardest = max(LEVELS)
-    checkpoint_hash = {name: hashlib.sha256((CHECKPOINTS / name / "model.safetensors").read_bytes()).hexdigest()[:12] for name in args.policies}
+    checkpoint_hash = {
+        name: hashlib.sha256((CHECKPOINTS / name / "model.safetensors").read_bytes()).hexdigest()[:12]
+        for name in args.policies
+    }
     report: dict[str, Any] = {"seed": args.seed, "problems_per_level": args.problems, "levels": {}}
     for level in sorted(LEVELS):
         task = ToyArithTask(seed=args.seed, level=level, n=args.problems)
@@ -123,7 +144,10 @@ def main(argv: list[str] | None = None) -> None:
         prompts = [p.prompt for p in problems]
         n = args.hard_samples if level == hardest else args.samples
         for name in args.policies:
-            cache = args.out.parent / f"samples_{name}-{checkpoint_hash[name]}_L{level}_s{args.seed}_p{args.problems}_n{n}.json"
+            cache = (
+                args.out.parent
+                / f"samples_{name}-{checkpoint_hash[name]}_L{level}_s{args.seed}_p{args.problems}_n{n}.json"
+            )
             if cache.exists():
                 greedy, texts = json.loads(cache.read_text())
             else:

@@ -10,11 +10,12 @@ the strategy saturates at (Wu et al.: voting saturates), and b the rate. Fitted 
 `scipy.optimize.curve_fit`, weighted by each point's CI half-width; the standard errors
 are the square roots of the covariance diagonal.
 """
+
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 from scipy.optimize import brentq, curve_fit
@@ -65,13 +66,26 @@ def fit_saturating(cost: Sequence[float], error: Sequence[float], sigma: Sequenc
     x = cost / c0
     start = (max(float(error.min()) * 0.5, 0.0), max(float(error.max() - error.min()), 1e-3), 0.5)
     params, cov = curve_fit(
-        saturating, x, error, p0=start, sigma=sigma, absolute_sigma=sigma is not None,
-        bounds=([0.0, 0.0, 0.0], [1.0, 10.0, 10.0]), maxfev=20000,
+        saturating,
+        x,
+        error,
+        p0=start,
+        sigma=sigma,
+        absolute_sigma=sigma is not None,
+        bounds=([0.0, 0.0, 0.0], [1.0, 10.0, 10.0]),
+        maxfev=20000,
     )
     se = np.sqrt(np.clip(np.diag(cov), 0.0, None)) if np.all(np.isfinite(cov)) else np.full(3, np.nan)
     residual = error - saturating(x, *params)
-    return Fit(*map(float, params), *map(float, se), c0=c0, n_points=len(cost),
-               rmse=float(np.sqrt(np.mean(residual**2))), c_min=c0, c_max=float(cost.max()))
+    return Fit(
+        *map(float, params),
+        *map(float, se),
+        c0=c0,
+        n_points=len(cost),
+        rmse=float(np.sqrt(np.mean(residual**2))),
+        c_min=c0,
+        c_max=float(cost.max()),
+    )
 
 
 def crossovers(first: Fit, second: Fit, low: float, high: float, grid: int = 400) -> list[float]:
@@ -85,7 +99,9 @@ def crossovers(first: Fit, second: Fit, low: float, high: float, grid: int = 400
         if gap[i] == 0:
             found.append(float(math.exp(logs[i])))
         elif gap[i] * gap[i + 1] < 0:
-            root = brentq(lambda t: float(first.predict(math.exp(t)) - second.predict(math.exp(t))), logs[i], logs[i + 1])
+            root = brentq(
+                lambda t: float(first.predict(math.exp(t)) - second.predict(math.exp(t))), logs[i], logs[i + 1]
+            )
             found.append(float(math.exp(root)))
     return found
 
@@ -110,7 +126,9 @@ def envelope_cost(cost: Sequence[float], accuracy: Sequence[float], target: floa
     return float(math.exp(math.log(cost[k - 1]) + share * (math.log(cost[k]) - math.log(cost[k - 1]))))
 
 
-def flops_saved(cost_a: Sequence[float], acc_a: Sequence[float], cost_b: Sequence[float], acc_b: Sequence[float]) -> dict:
+def flops_saved(
+    cost_a: Sequence[float], acc_a: Sequence[float], cost_b: Sequence[float], acc_b: Sequence[float]
+) -> dict:
     """How much less compute configuration A needs to reach configuration B's best accuracy.
 
     B's best accuracy is its highest measured point, reached at B's cheapest point with that

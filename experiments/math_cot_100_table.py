@@ -8,8 +8,9 @@ mean over the seeds; n = 8 plays all recordings in the recorded order. pass@n is
 unbiased estimator 1 - C(8 - c, n) / C(8, n) from the c of 8 recordings math-verify grades
 correct.
 
-    python -m experiments.math_cot_100_table [--seeds 8]
+    python -m infscale.experiments.math_cot_100_table [--seeds 8]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -20,10 +21,10 @@ from pathlib import Path
 
 from hydra import compose, initialize_config_module
 
-from experiments import resolvers
-from experiments.run import run
-from experiments.stats import bootstrap_ci
-from tasks.math_cot_100 import MathCot100Task
+from infscale.experiments import resolvers
+from infscale.experiments.run import run
+from infscale.experiments.stats import bootstrap_ci
+from infscale.tasks.math_cot_100 import MathCot100Task
 
 SELECTORS = ("majority", "best", "weighted")
 WIDTHS = (1, 2, 4, 8)
@@ -36,10 +37,17 @@ def per_problem(selector: str, n: int, seeds: int, root: Path) -> list[float]:
     totals: dict[str, float] = {}
     for order, seed in runs:
         overrides = [
-            "task=math_cot_100", "policy=replay", "reward=replay", "strategy=best_of_n", "progress=false",
-            f"strategy.n={n}", f"strategy.selector={selector}", f"policy.order={order}", f"seed={seed}",
+            "task=math_cot_100",
+            "policy=replay",
+            "reward=replay",
+            "strategy=best_of_n",
+            "progress=false",
+            f"strategy.n={n}",
+            f"strategy.selector={selector}",
+            f"policy.order={order}",
+            f"seed={seed}",
         ]
-        with initialize_config_module(config_module="conf", version_base=None):
+        with initialize_config_module(config_module="infscale.conf", version_base=None):
             cfg = compose(config_name="config", overrides=overrides)
         folder = root / f"{selector}-n{n}-{order}-s{seed}"
         run(cfg, folder)

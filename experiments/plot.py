@@ -7,20 +7,22 @@ point shown as their min-max bar, the Pareto front over all method points on top
 decoding as a dotted level per policy and pass@n (coverage: the ceiling any verifier could
 reach from those samples) as a thin dashed curve. Reads `infscale-collect`'s tables.
 """
+
 from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from experiments.analyze import COSTS, label_curves, load_points, methods, pareto_front  # noqa: E402
-from experiments.curves import COVERAGE  # noqa: E402
+from infscale.experiments.analyze import COSTS, label_curves, load_points, methods, pareto_front  # noqa: E402
+from infscale.experiments.curves import COVERAGE  # noqa: E402
 
 X_LABELS = {
     "flops_total": "FLOPs per problem (policy prefill + decode + PRM, with attention)",
@@ -45,12 +47,20 @@ def title(points: list[dict[str, Any]]) -> str:
     rewards = sorted({str(p["reward.name"]) for p in points} - {"none"})
     problems = sorted({int(p["n_problems"]) for p in points})
     count = str(problems[0]) if len(problems) == 1 else f"{problems[0]}-{problems[-1]}"
-    return (f"{', '.join(task)}: accuracy vs compute, policies {', '.join(policies)}, "
-            f"PRM {', '.join(rewards) or 'none'}, {count} problems")
+    return (
+        f"{', '.join(task)}: accuracy vs compute, policies {', '.join(policies)}, "
+        f"PRM {', '.join(rewards) or 'none'}, {count} problems"
+    )
 
 
-def plot(root: Path, x: str = "flops_total", error: bool = False, out: Path | None = None,
-         svg: bool = False, curves: bool = True) -> list[Path]:
+def plot(
+    root: Path,
+    x: str = "flops_total",
+    error: bool = False,
+    out: Path | None = None,
+    svg: bool = False,
+    curves: bool = True,
+) -> list[Path]:
     if x not in COSTS:
         raise ValueError(f"--x must be one of {', '.join(COSTS)}, got '{x}'")
     points = [p for p in load_points(root, curves) if p.get(x) is not None]
@@ -59,7 +69,11 @@ def plot(root: Path, x: str = "flops_total", error: bool = False, out: Path | No
     named = label_curves(points)
     colors, policy_index = _style(named)
     y = (lambda p: 1 - p["accuracy"]) if error else (lambda p: p["accuracy"])
-    band = (lambda p: (1 - p["accuracy_hi"], 1 - p["accuracy_lo"])) if error else (lambda p: (p["accuracy_lo"], p["accuracy_hi"]))
+    band = (
+        (lambda p: (1 - p["accuracy_hi"], 1 - p["accuracy_lo"]))
+        if error
+        else (lambda p: (p["accuracy_lo"], p["accuracy_hi"]))
+    )
     fig, ax = plt.subplots(figsize=(13, 7))
     for name, members in sorted(named.items()):
         first = members[0]
@@ -68,12 +82,27 @@ def plot(root: Path, x: str = "flops_total", error: bool = False, out: Path | No
         xs, ys = [p[x] for p in members], [y(p) for p in members]
         if first["strategy.name"] == "greedy":
             ax.axhline(ys[0], color="0.35", linestyle=":", linewidth=1.2)
-            ax.plot(xs, ys, marker=("*", "X", "P", "h")[k % 4], markersize=11, color="0.2", linestyle="none",
-                    label=f"{first['policy.name']} greedy (temperature 0)")
+            ax.plot(
+                xs,
+                ys,
+                marker=("*", "X", "P", "h")[k % 4],
+                markersize=11,
+                color="0.2",
+                linestyle="none",
+                label=f"{first['policy.name']} greedy (temperature 0)",
+            )
             continue
         if first.get("strategy.selector") == COVERAGE:
-            ax.plot(xs, ys, color="0.55", linestyle=(0, (1, 1.5)), marker=MARKERS[k % 6], markersize=3, linewidth=1.2,
-                    label=f"{first['policy.name']} pass@n (coverage ceiling)")
+            ax.plot(
+                xs,
+                ys,
+                color="0.55",
+                linestyle=(0, (1, 1.5)),
+                marker=MARKERS[k % 6],
+                markersize=3,
+                linewidth=1.2,
+                label=f"{first['policy.name']} pass@n (coverage ceiling)",
+            )
             continue
         low, high = zip(*(band(p) for p in members))
         ax.fill_between(xs, low, high, color=color, alpha=0.10, linewidth=0)
@@ -83,8 +112,16 @@ def plot(root: Path, x: str = "flops_total", error: bool = False, out: Path | No
                 spread = sorted(1 - v if error else v for v in (p["accuracy_seed_min"], p["accuracy_seed_max"]))
                 ax.plot([p[x], p[x]], spread, color=color, linewidth=2.5, alpha=0.6)
     front = pareto_front(methods(points), x)
-    ax.plot([p[x] for p in front], [y(p) for p in front], color="black", linewidth=2.2, alpha=0.75,
-            drawstyle="steps-pre" if error else "steps-post", zorder=5, label="Pareto front (all methods)")
+    ax.plot(
+        [p[x] for p in front],
+        [y(p) for p in front],
+        color="black",
+        linewidth=2.2,
+        alpha=0.75,
+        drawstyle="steps-pre" if error else "steps-post",
+        zorder=5,
+        label="Pareto front (all methods)",
+    )
     ax.scatter([p[x] for p in front], [y(p) for p in front], s=40, facecolors="none", edgecolors="black", zorder=6)
     ax.set_xscale("log")
     ax.set_xlabel(X_LABELS[x])
@@ -92,8 +129,15 @@ def plot(root: Path, x: str = "flops_total", error: bool = False, out: Path | No
     ax.set_title(title(points), fontsize=11)
     ax.grid(True, which="both", alpha=0.25)
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
-    ax.text(1.01, 0.0, "bands: 95% bootstrap CI over problems\nwidth n = 1, 2, 4, ... along each curve",
-            transform=ax.transAxes, fontsize=8, va="bottom", color="0.3")
+    ax.text(
+        1.01,
+        0.0,
+        "bands: 95% bootstrap CI over problems\nwidth n = 1, 2, 4, ... along each curve",
+        transform=ax.transAxes,
+        fontsize=8,
+        va="bottom",
+        color="0.3",
+    )
     fig.tight_layout()
     out = Path(out) if out is not None else Path(root) / ("pareto.png" if x == "flops_total" else f"pareto_{x}.png")
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -1,7 +1,7 @@
 """The Qwen PRM lessons in the toy world: five toy PRMs trained from one pool of samples.
 
-    python -m experiments.prm_lessons            # every stage; rerun to resume
-    python -m experiments.prm_lessons --k 8 --pool-problems 2000 --train-steps 1500   # larger
+    python -m infscale.experiments.prm_lessons            # every stage; rerun to resume
+    python -m infscale.experiments.prm_lessons --k 8 --pool-problems 2000 --train-steps 1500   # larger
 
 1. synthesis (`rewards/synth/`): toy_small solves training problems; every step gets MC
    labels (toy_small as the completer, k completions per prefix), checker-judge labels and
@@ -14,6 +14,7 @@
 
 Outputs go to `outputs/prm_lessons/`; the table, the plot and the numbers to `docs/`.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -25,26 +26,26 @@ from typing import Any
 
 import torch
 
-from experiments.store import atomic_write
-from experiments.train_toy import CHECKPOINTS, RECIPES, Recipe, build_model, save, train
-from experiments.train_toy_prm import auc, load_policy_backbone
-from policies.hf import HFPolicy
-from rewards.eval import processbench
-from rewards.eval.bon import evaluate_bon
-from rewards.eval.data import load_items
-from rewards.eval.toy_set import toy_records, write_by_subset
-from rewards.eval.scoring import model_scores
-from rewards.hf_prm import HFPRM
-from rewards.oracle import OraclePRM
-from rewards.prm_adapters.toy import ToyAdapter
-from rewards.synth import train as synth_train
-from rewards.synth.agreement import step_labels
-from rewards.synth.pipeline import SynthSettings, synthesize
-from search.engine import Engine, Sampling
-from search.strategies.best_of_n import BestOfN
-from tasks.base import Problem
-from tasks.toy_arith import TRAIN_SEED_BASE, ToyArithTask
-from tasks.toy_tokenizer import build_char_tokenizer
+from infscale.experiments.store import atomic_write
+from infscale.experiments.train_toy import CHECKPOINTS, RECIPES, Recipe, build_model, save, train
+from infscale.experiments.train_toy_prm import auc, load_policy_backbone
+from infscale.policies.hf import HFPolicy
+from infscale.rewards.eval import processbench
+from infscale.rewards.eval.bon import evaluate_bon
+from infscale.rewards.eval.data import load_items
+from infscale.rewards.eval.scoring import model_scores
+from infscale.rewards.eval.toy_set import toy_records, write_by_subset
+from infscale.rewards.hf_prm import HFPRM
+from infscale.rewards.oracle import OraclePRM
+from infscale.rewards.prm_adapters.toy import ToyAdapter
+from infscale.rewards.synth import train as synth_train
+from infscale.rewards.synth.agreement import step_labels
+from infscale.rewards.synth.pipeline import SynthSettings, synthesize
+from infscale.search.engine import Engine, Sampling
+from infscale.search.strategies.best_of_n import BestOfN
+from infscale.tasks.base import Problem
+from infscale.tasks.toy_arith import TRAIN_SEED_BASE, ToyArithTask
+from infscale.tasks.toy_tokenizer import build_char_tokenizer
 
 ROOT = Path("outputs/prm_lessons")
 DOCS = Path(__file__).resolve().parent.parent / "docs"
@@ -73,8 +74,8 @@ class Lessons:
 
 @dataclass(frozen=True)
 class Workspace:
-    root: Path = ROOT               # resumable working folder
-    policies: Path = CHECKPOINTS    # folder holding toy_small and toy_large
+    root: Path = ROOT  # resumable working folder
+    policies: Path = CHECKPOINTS  # folder holding toy_small and toy_large
 
     def engine(self, task: ToyArithTask, name: str, seed: int) -> Engine:
         policy = HFPolicy(str(self.policies / name), max_batch=256)
@@ -89,8 +90,14 @@ def pool_problems(count: int) -> list[Problem]:
 def synthesis(cfg: Lessons, ws: Workspace) -> dict[str, Any]:
     task = ToyArithTask()
     settings = SynthSettings(cfg.samples, cfg.k, cfg.threshold, cfg.miss_rate, cfg.false_alarm_rate, cfg.seed)
-    return synthesize(ws.root / "synth", task, pool_problems(cfg.pool_problems),
-                      ws.engine(task, "toy_small", cfg.seed), ws.engine(task, "toy_small", cfg.seed + 1), settings)
+    return synthesize(
+        ws.root / "synth",
+        task,
+        pool_problems(cfg.pool_problems),
+        ws.engine(task, "toy_small", cfg.seed),
+        ws.engine(task, "toy_small", cfg.seed + 1),
+        settings,
+    )
 
 
 def heldout_set(cfg: Lessons, ws: Workspace) -> Path:
@@ -112,17 +119,35 @@ def train_prm(kind: str, cfg: Lessons, ws: Workspace) -> Path:
     tokenizer = build_char_tokenizer()
     rows = synth_train.encode(examples, ToyAdapter(tokenizer))
     base = RECIPES["toy_prm"]
-    recipe = Recipe(**{**base.__dict__, "steps": cfg.train_steps, "batch": cfg.train_batch,
-                       "warmup": min(base.warmup, cfg.train_steps // 10)})
+    recipe = Recipe(
+        **{
+            **base.__dict__,
+            "steps": cfg.train_steps,
+            "batch": cfg.train_batch,
+            "warmup": min(base.warmup, cfg.train_steps // 10),
+        }
+    )
     special = {"pad": tokenizer.pad_token_id, "bos": tokenizer.bos_token_id, "eos": tokenizer.eos_token_id}
     torch.manual_seed(cfg.seed)
     prm = build_model(f"lessons_{kind}", recipe, len(tokenizer), special)
     if recipe.extra.get("init_from"):
         load_policy_backbone(prm, ws.policies / recipe.extra["init_from"])
     model = synth_train.SoftTargetPRM(prm)
-    card = train(f"prm[{kind}]", recipe, model, lambda s: synth_train.collate(_batch(rows, s, recipe), special["pad"]), out / "state")
-    card.update({"label_set": kind, "solutions": len(examples), "labelled_steps": sum(len(e["targets"]) for e in examples),
-                 "data": f"outputs/prm_lessons/synth/{_stage_file(kind)} (pool: toy_small on random.Random('toy_arith:{POOL_SEED}:<level>:<i>'))"})
+    card = train(
+        f"prm[{kind}]",
+        recipe,
+        model,
+        lambda s: synth_train.collate(_batch(rows, s, recipe), special["pad"]),
+        out / "state",
+    )
+    card.update(
+        {
+            "label_set": kind,
+            "solutions": len(examples),
+            "labelled_steps": sum(len(e["targets"]) for e in examples),
+            "data": f"outputs/prm_lessons/synth/{_stage_file(kind)} (pool: toy_small on random.Random('toy_arith:{POOL_SEED}:<level>:<i>'))",
+        }
+    )
     save(f"lessons_{kind}", model.prm, recipe, card, out)
     return out
 
@@ -138,7 +163,7 @@ def _batch(rows: list, step: int, recipe: Recipe) -> list:
     epoch, index = divmod(step, per_epoch)
     order = list(range(len(rows)))
     random.Random(f"lessons:{recipe.train_seed}:{epoch}").shuffle(order)
-    return [rows[i] for i in order[index * recipe.batch:(index + 1) * recipe.batch]]
+    return [rows[i] for i in order[index * recipe.batch : (index + 1) * recipe.batch]]
 
 
 def evaluate(name: str, reward: Any, heldout: Path, bon_outcomes: list, task: ToyArithTask) -> dict[str, Any]:
@@ -159,8 +184,13 @@ def evaluate(name: str, reward: Any, heldout: Path, bon_outcomes: list, task: To
         values = reward.score([_request(outcome.problem, c, task) for c in candidates])
         for node, v in zip(candidates, values):
             node.step_scores = v
-    return {"name": name, "step": step, "step_fitted": fitted, "step_auc": _step_auc(items, scores),
-            "bon": evaluate_bon(bon_outcomes, task, 0.5)}
+    return {
+        "name": name,
+        "step": step,
+        "step_fitted": fitted,
+        "step_auc": _step_auc(items, scores),
+        "bon": evaluate_bon(bon_outcomes, task, 0.5),
+    }
 
 
 def _grouped(items: Any, scores: Any) -> dict[str, tuple[list, list]]:
@@ -182,7 +212,7 @@ def _step_auc(items: Any, scores: Any) -> float | None:
 
 
 def _request(problem: Problem, node: Any, task: ToyArithTask):
-    from rewards.base import ScoreRequest
+    from infscale.rewards.base import ScoreRequest
 
     return ScoreRequest(problem.prompt, tuple(task.split_steps(node.solution)))
 
@@ -211,7 +241,9 @@ def main(argv: list[str] | None = None) -> None:
     ws.root.mkdir(parents=True, exist_ok=True)
     settings_path = ws.root / "lessons.json"
     if settings_path.exists() and json.loads(settings_path.read_text()) != asdict(cfg):
-        raise SystemExit(f"{ws.root} holds a run with other settings ({settings_path}); move it away or pass the same options")
+        raise SystemExit(
+            f"{ws.root} holds a run with other settings ({settings_path}); move it away or pass the same options"
+        )
     atomic_write(settings_path, json.dumps(asdict(cfg)))
     synth = synthesis(cfg, ws)
     print(json.dumps(synth["agreement"], indent=1))
@@ -228,7 +260,7 @@ def main(argv: list[str] | None = None) -> None:
         # 5 loads Qwen2Tokenizer, which drops the spaces and newlines the toy PRM reads at.
         prm = HFPRM(str(path), "toy", task=task, tokenizer=str(ws.policies / "toy_small"), batch_size=256)
         rows.append(evaluate(kind, prm, heldout, outcomes, task))
-    from experiments.prm_lessons_report import write_report
+    from infscale.experiments.prm_lessons_report import write_report
 
     write_report(cfg, synth, rows, args.docs)
 

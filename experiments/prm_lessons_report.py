@@ -1,4 +1,5 @@
 """Table, plot and numbers of `experiments/prm_lessons.py`, written into `docs/`."""
+
 from __future__ import annotations
 
 import json
@@ -11,7 +12,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from experiments.store import atomic_write  # noqa: E402
+from infscale.experiments.store import atomic_write  # noqa: E402
 
 BON_COLUMNS = ("best_min", "best_last", "best_prod", "weighted_min", "weighted_last")
 
@@ -25,16 +26,26 @@ def _mean(values: list[float]) -> float | None:
 
 
 def table(rows: list[dict[str, Any]]) -> str:
-    head = ["PRM", "F1 (tau 0.5)", "acc_err", "acc_cor", "F1 (fitted tau)", "tau", "step AUC"] + [
-        c.replace("_", " ") for c in BON_COLUMNS] + ["min on last step", "wrong process caught"]
+    head = (
+        ["PRM", "F1 (tau 0.5)", "acc_err", "acc_cor", "F1 (fitted tau)", "tau", "step AUC"]
+        + [c.replace("_", " ") for c in BON_COLUMNS]
+        + ["min on last step", "wrong process caught"]
+    )
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for row in rows:
         subsets = row["step"]["subsets"].values()
         acc_err = [m["acc_err"] for m in subsets if m["acc_err"] is not None]
         acc_cor = [m["acc_cor"] for m in subsets if m["acc_cor"] is not None]
         bon = row["bon"]
-        cells = [row["name"], _pct(row["step"]["avg_f1"]), _pct(_mean(acc_err)), _pct(_mean(acc_cor)),
-                 _pct(row["step_fitted"]["avg_f1"]), f"{row['step_fitted']['tau']:.3g}", _pct(row["step_auc"])]
+        cells = [
+            row["name"],
+            _pct(row["step"]["avg_f1"]),
+            _pct(_mean(acc_err)),
+            _pct(_mean(acc_cor)),
+            _pct(row["step_fitted"]["avg_f1"]),
+            f"{row['step_fitted']['tau']:.3g}",
+            _pct(row["step_auc"]),
+        ]
         cells += [_pct(bon["accuracy"][c]["accuracy"]) for c in BON_COLUMNS]
         wp = bon["wrong_process"] or {}
         cells += [_pct(bon["min_on_last"]["share"]), _pct(wp.get("caught"))]
@@ -43,14 +54,20 @@ def table(rows: list[dict[str, Any]]) -> str:
 
 
 def synth_table(synth: dict[str, Any]) -> str:
-    lines = ["| labels | solutions | first error = truth | step accuracy | false negatives | false positives |",
-             "|---|---|---|---|---|---|"]
+    lines = [
+        "| labels | solutions | first error = truth | step accuracy | false negatives | false positives |",
+        "|---|---|---|---|---|---|",
+    ]
     for name, a in synth["agreement"].items():
-        lines.append(f"| {name} | {a['n']} | {_pct(a['first_error_agreement'])} | {_pct(a['step_accuracy'])} | "
-                     f"{_pct(a['false_negative_rate'])} | {_pct(a['false_positive_rate'])} |")
+        lines.append(
+            f"| {name} | {a['n']} | {_pct(a['first_error_agreement'])} | {_pct(a['step_accuracy'])} | "
+            f"{_pct(a['false_negative_rate'])} | {_pct(a['false_positive_rate'])} |"
+        )
     raw = synth["agreement"]["mc"]["mc_raw"]
-    lines.append(f"| MC per-step hard labels (before the first-error cut) | {synth['agreement']['mc']['n']} | – | "
-                 f"{_pct(raw['step_accuracy'])} | {_pct(raw['false_negative_rate'])} | {_pct(raw['false_positive_rate'])} |")
+    lines.append(
+        f"| MC per-step hard labels (before the first-error cut) | {synth['agreement']['mc']['n']} | – | "
+        f"{_pct(raw['step_accuracy'])} | {_pct(raw['false_negative_rate'])} | {_pct(raw['false_positive_rate'])} |"
+    )
     return "\n".join(lines)
 
 
@@ -79,10 +96,12 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
 
 def write_report(cfg: Any, synth: dict[str, Any], rows: list[dict[str, Any]], docs: Path) -> None:
     docs.mkdir(parents=True, exist_ok=True)
-    atomic_write(docs / "prm_lessons.json", json.dumps({"settings": asdict(cfg), "synthesis": synth, "prms": rows}, indent=1))
+    atomic_write(
+        docs / "prm_lessons.json", json.dumps({"settings": asdict(cfg), "synthesis": synth, "prms": rows}, indent=1)
+    )
     text = (
         "# PRM lessons in the toy world: results\n\n"
-        "Written by `python -m experiments.prm_lessons` (settings in `prm_lessons.json`).\n\n"
+        "Written by `python -m infscale.experiments.prm_lessons` (settings in `prm_lessons.json`).\n\n"
         f"## Label synthesis ({synth['n_pool']} toy_small solutions; consensus kept {_pct(synth['kept_share'])}%)\n\n"
         + synth_table(synth)
         + "\n\n## PRMs (all numbers %)\n\n"

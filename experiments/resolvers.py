@@ -1,4 +1,5 @@
 """OmegaConf resolvers used by the configs in conf/."""
+
 from __future__ import annotations
 
 import hashlib
@@ -13,9 +14,9 @@ _NOT_IN_RUN_ID = {"hydra", "engine", "save_trees", "progress"}
 
 
 def package_path(relative: str) -> str:
-    """`tasks/toy_checkpoints/x` -> absolute path inside the installed package `tasks`."""
+    """`tasks/toy_checkpoints/x` -> absolute path inside the installed package `infscale.tasks`."""
     package, _, rest = relative.partition("/")
-    spec = importlib.util.find_spec(package)
+    spec = importlib.util.find_spec(f"infscale.{package}")
     if spec is None or not spec.submodule_search_locations:
         raise ValueError(f"package '{package}' not found for path '{relative}'")
     return str(Path(list(spec.submodule_search_locations)[0]) / rest)

@@ -3,6 +3,7 @@
     infscale-run task=simulated policy=simulated reward=simulated strategy=rebase \
         strategy.n=16 budget.max_tokens=20000 n_problems=100 seed=0 save_trees=true
 """
+
 from __future__ import annotations
 
 import importlib.metadata
@@ -17,10 +18,10 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from experiments import resolvers
-from experiments.build import Components, build, plain
-from experiments.store import RunStore
-from search.records import outcome_record
+from infscale.experiments import resolvers
+from infscale.experiments.build import Components, build, plain
+from infscale.experiments.store import RunStore
+from infscale.search.records import outcome_record
 
 resolvers.register()
 
@@ -98,15 +99,18 @@ def provenance(cfg: DictConfig, parts: Components) -> dict[str, Any]:
 def _git_commit() -> str | None:
     try:
         out = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=Path(__file__).resolve().parent,
-            capture_output=True, text=True, timeout=5,
+            ["git", "rev-parse", "HEAD"],
+            cwd=Path(__file__).resolve().parent,
+            capture_output=True,
+            text=True,
+            timeout=5,
         )
     except (OSError, subprocess.SubprocessError):
         return None
     return out.stdout.strip() or None if out.returncode == 0 else None
 
 
-@hydra.main(version_base=None, config_path="../conf", config_name="config")
+@hydra.main(version_base=None, config_path="pkg://infscale.conf", config_name="config")
 def main(cfg: DictConfig) -> None:
     folder = Path(HydraConfig.get().runtime.output_dir)
     try:

@@ -1,13 +1,16 @@
 """Confidence intervals for accuracies."""
+
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from scipy import stats
 
 
-def bootstrap_ci(values: Sequence[float], confidence: float = 0.95, n_resamples: int = 2000, seed: int = 0) -> tuple[float, float]:
+def bootstrap_ci(
+    values: Sequence[float], confidence: float = 0.95, n_resamples: int = 2000, seed: int = 0
+) -> tuple[float, float]:
     """Percentile bootstrap CI of the mean (seeded: the same data give the same interval)."""
     data = np.asarray(values, dtype=float)
     if data.size == 0:
@@ -15,7 +18,11 @@ def bootstrap_ci(values: Sequence[float], confidence: float = 0.95, n_resamples:
     if np.all(data == data[0]):
         return float(data[0]), float(data[0])
     result = stats.bootstrap(
-        (data,), np.mean, confidence_level=confidence, n_resamples=n_resamples,
-        method="percentile", rng=np.random.default_rng(seed),
+        (data,),
+        np.mean,
+        confidence_level=confidence,
+        n_resamples=n_resamples,
+        method="percentile",
+        rng=np.random.default_rng(seed),
     )
     return float(result.confidence_interval.low), float(result.confidence_interval.high)

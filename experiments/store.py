@@ -2,16 +2,18 @@
 `summary.json`, and `trees/`. Lines are appended and flushed as problems finish, so a run
 killed at any moment restarts where it stopped; a torn last line is dropped on restart.
 """
+
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 
-from experiments.stats import bootstrap_ci
+from infscale.experiments.stats import bootstrap_ci
 
 
 class RunStore:

@@ -1,6 +1,6 @@
 """Train the toy world's models from scratch on CPU: `toy_small`, `toy_large`, `toy_prm`.
 
-    python -m experiments.train_toy toy_small            # then toy_large, then toy_prm
+    python -m infscale.experiments.train_toy toy_small            # then toy_large, then toy_prm
 
 Policies (Llama architecture, character tokenizer) learn `tasks.toy_arith` solutions with
 each step's result replaced by a wrong value with probability `error_rate`, so that they
@@ -11,6 +11,7 @@ above `tasks.toy_arith.TRAIN_SEED_BASE`, which evaluation refuses. Each run is s
 resumable (state under `outputs/train_toy/<name>/`) and writes safetensors, config,
 tokenizer files and `model_card.json` into `tasks/toy_checkpoints/<name>/`.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -18,16 +19,17 @@ import json
 import math
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import torch
 from tqdm import tqdm
 
-from rewards.synth.train import pad_rows
-from tasks.toy_arith import LEVELS, TRAIN_SEED_BASE, draw, format_prompt, worked_solution
-from tasks.toy_tokenizer import build_char_tokenizer, save_char_tokenizer
+from infscale.rewards.synth.train import pad_rows
+from infscale.tasks.toy_arith import LEVELS, TRAIN_SEED_BASE, draw, format_prompt, worked_solution
+from infscale.tasks.toy_tokenizer import build_char_tokenizer, save_char_tokenizer
 
 CHECKPOINTS = Path(__file__).resolve().parent.parent / "tasks" / "toy_checkpoints"
 STATE_ROOT = Path("outputs/train_toy")
@@ -50,10 +52,18 @@ class Recipe:
 
 def _llama(hidden: int, layers: int, heads: int, intermediate: int) -> dict[str, Any]:
     return {
-        "model_type": "llama", "hidden_size": hidden, "num_hidden_layers": layers,
-        "num_attention_heads": heads, "num_key_value_heads": heads, "head_dim": hidden // heads,
-        "intermediate_size": intermediate, "max_position_embeddings": 512, "tie_word_embeddings": True,
-        "rms_norm_eps": 1e-5, "rope_theta": 10000.0, "hidden_act": "silu",
+        "model_type": "llama",
+        "hidden_size": hidden,
+        "num_hidden_layers": layers,
+        "num_attention_heads": heads,
+        "num_key_value_heads": heads,
+        "head_dim": hidden // heads,
+        "intermediate_size": intermediate,
+        "max_position_embeddings": 512,
+        "tie_word_embeddings": True,
+        "rms_norm_eps": 1e-5,
+        "rope_theta": 10000.0,
+        "hidden_act": "silu",
     }
 
 
@@ -64,14 +74,25 @@ RECIPES: dict[str, Recipe] = {
     # trained policy's backbone, which already does the arithmetic it has to check.
     "toy_prm": Recipe(
         {**_llama(128, 4, 4, 384), "model_type": "qwen2"},
-        lr=3e-4, steps=1500, batch=64, warmup=50, train_seed=TRAIN_SEED_BASE + 1,
-        extra={"problems": 4000, "samples_per_policy": 4, "temperature": 1.0,
-               "policies": ["toy_small", "toy_large"], "init_from": "toy_large"},
+        lr=3e-4,
+        steps=1500,
+        batch=64,
+        warmup=50,
+        train_seed=TRAIN_SEED_BASE + 1,
+        extra={
+            "problems": 4000,
+            "samples_per_policy": 4,
+            "temperature": 1.0,
+            "policies": ["toy_small", "toy_large"],
+            "init_from": "toy_large",
+        },
     ),
 }
 
 
-def policy_batch(recipe: Recipe, step: int, vocab: dict[str, int], eos: int, offset: int = 0) -> list[tuple[list[int], list[int]]]:
+def policy_batch(
+    recipe: Recipe, step: int, vocab: dict[str, int], eos: int, offset: int = 0
+) -> list[tuple[list[int], list[int]]]:
     """The `step`-th batch: (token ids, labels) pairs; the loss covers solution and EOS.
 
     All problems of a batch share one level (levels take turns), which keeps padding low.
@@ -106,10 +127,15 @@ def build_model(name: str, recipe: Recipe, vocab_size: int, special: dict[str, i
     from transformers import LlamaConfig, LlamaForCausalLM, Qwen2Config
 
     arch = {k: v for k, v in recipe.architecture.items() if k != "model_type"}
-    ids = {"vocab_size": vocab_size, "pad_token_id": special["pad"], "bos_token_id": special["bos"], "eos_token_id": special["eos"]}
+    ids = {
+        "vocab_size": vocab_size,
+        "pad_token_id": special["pad"],
+        "bos_token_id": special["bos"],
+        "eos_token_id": special["eos"],
+    }
     if recipe.architecture["model_type"] == "llama":
         return LlamaForCausalLM(LlamaConfig(**arch, **ids))
-    from rewards.qwen2_prm import Qwen2ForProcessRewardModel
+    from infscale.rewards.qwen2_prm import Qwen2ForProcessRewardModel
 
     config = Qwen2Config(**arch, **ids)
     config.architectures = ["Qwen2ForProcessRewardModel"]
@@ -155,12 +181,22 @@ def train(
         if (step + 1) % save_every == 0 and step + 1 < end:
             state_dir.mkdir(parents=True, exist_ok=True)
             torch.save(
-                {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step + 1,
-                 "elapsed": elapsed + time.perf_counter() - tic, "losses": losses},
+                {
+                    "model": model.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "step": step + 1,
+                    "elapsed": elapsed + time.perf_counter() - tic,
+                    "losses": losses,
+                },
                 state_path,
             )
     elapsed += time.perf_counter() - tic
-    return {"steps": end, "schedule_steps": recipe.steps, "train_seconds": round(elapsed, 1), "final_loss": sum(losses[-50:]) / max(1, len(losses[-50:]))}
+    return {
+        "steps": end,
+        "schedule_steps": recipe.steps,
+        "train_seconds": round(elapsed, 1),
+        "final_loss": sum(losses[-50:]) / max(1, len(losses[-50:])),
+    }
 
 
 def save(name: str, model: torch.nn.Module, recipe: Recipe, card: dict[str, Any], out: Path) -> None:
@@ -175,9 +211,17 @@ def save(name: str, model: torch.nn.Module, recipe: Recipe, card: dict[str, Any]
     save_char_tokenizer(out.parent / "tokenizer")
     n_params = sum(p.numel() for p in model.parameters())
     card = {
-        "name": name, "parameters": n_params, "architecture": recipe.architecture, "lr": recipe.lr,
-        "batch": recipe.batch, "warmup": recipe.warmup, "weight_decay": recipe.weight_decay,
-        "train_seed": recipe.train_seed, "torch": torch.__version__, "threads": torch.get_num_threads(), **card,
+        "name": name,
+        "parameters": n_params,
+        "architecture": recipe.architecture,
+        "lr": recipe.lr,
+        "batch": recipe.batch,
+        "warmup": recipe.warmup,
+        "weight_decay": recipe.weight_decay,
+        "train_seed": recipe.train_seed,
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        **card,
     }
     (out / "model_card.json").write_text(json.dumps(card, indent=2) + "\n")
 
@@ -185,7 +229,9 @@ def save(name: str, model: torch.nn.Module, recipe: Recipe, card: dict[str, Any]
 def previous_stages(out: Path) -> tuple[list[dict[str, Any]], int]:
     """The training stages recorded in the checkpoint's model card, and their total steps."""
     previous = json.loads((out / "model_card.json").read_text())
-    stages = previous.get("stages") or [{k: previous[k] for k in ("steps", "lr", "warmup", "train_seconds", "final_loss")}]
+    stages = previous.get("stages") or [
+        {k: previous[k] for k in ("steps", "lr", "warmup", "train_seconds", "final_loss")}
+    ]
     return stages, sum(stage["steps"] for stage in stages)
 
 
@@ -197,8 +243,10 @@ def staged_card(name: str, recipe: Recipe, stages: list[dict[str, Any]], card: d
         "train_seconds": round(sum(stage["train_seconds"] for stage in stages), 1),
         "final_loss": stages[-1]["final_loss"],
         "stages": stages,
-        "commands": [f"python -m experiments.train_toy {name}"]
-        + [f"python -m experiments.train_toy {name} --continue-steps {stage['steps']}" for stage in stages[1:]],
+        "commands": [f"python -m infscale.experiments.train_toy {name}"]
+        + [
+            f"python -m infscale.experiments.train_toy {name} --continue-steps {stage['steps']}" for stage in stages[1:]
+        ],
     }
 
 
@@ -219,10 +267,18 @@ def train_policy(name: str, recipe: Recipe, out: Path, state_dir: Path, continue
         model = LlamaForCausalLM.from_pretrained(str(out))
         recipe = Recipe(**{**recipe.__dict__, "steps": continue_steps, "stop": None})
         state_dir = state_dir.with_name(f"{state_dir.name}-after{offset}")
-    card = train(name, recipe, model, lambda s: collate(policy_batch(recipe, s, vocab, special["eos"], offset), special["pad"]), state_dir)
+    card = train(
+        name,
+        recipe,
+        model,
+        lambda s: collate(policy_batch(recipe, s, vocab, special["eos"], offset), special["pad"]),
+        state_dir,
+    )
     card = {
         **staged_card(name, recipe, stages, card),
-        "task": "toy_arith", "error_rate": recipe.error_rate, "levels": "1-4 in turn, one level per batch",
+        "task": "toy_arith",
+        "error_rate": recipe.error_rate,
+        "levels": "1-4 in turn, one level per batch",
         "data": f"random.Random('toy_arith:{recipe.train_seed}:train:<step>'), {recipe.batch} problems per step",
     }
     save(name, model, recipe, card, out)
@@ -235,7 +291,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0, help="initialisation seed")
     parser.add_argument("--out", type=Path, default=None)
-    parser.add_argument("--continue-steps", type=int, default=None, help="train a further stage of this many steps from the saved model")
+    parser.add_argument(
+        "--continue-steps", type=int, default=None, help="train a further stage of this many steps from the saved model"
+    )
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
@@ -245,7 +303,7 @@ def main(argv: list[str] | None = None) -> None:
     out = args.out or CHECKPOINTS / args.name
     state_dir = STATE_ROOT / args.name
     if args.name == "toy_prm":
-        from experiments.train_toy_prm import train_prm
+        from infscale.experiments.train_toy_prm import train_prm
 
         train_prm(args.name, recipe, out, state_dir, args.continue_steps)
     else:

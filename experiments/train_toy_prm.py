@@ -7,6 +7,7 @@ The input and read positions are exactly those of the scoring backend (`reward=h
 `adapter: toy`): prompt, then each step followed by its newline tag. The last 10% of the
 problems are held out for the step-level AUC and ProcessBench F1 written to the model card.
 """
+
 from __future__ import annotations
 
 import json
@@ -18,14 +19,14 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from policies.base import GenerationRequest
-from policies.hf import HFPolicy
-from rewards.eval.processbench import evaluate, fit_tau
-from rewards.eval.truth import first_error
-from rewards.prm_adapters.toy import ToyAdapter
-from tasks.base import Problem
-from tasks.toy_arith import LEVELS, ToyArithTask, apply, draw, format_prompt
-from tasks.toy_tokenizer import build_char_tokenizer
+from infscale.policies.base import GenerationRequest
+from infscale.policies.hf import HFPolicy
+from infscale.rewards.eval.processbench import evaluate, fit_tau
+from infscale.rewards.eval.truth import first_error
+from infscale.rewards.prm_adapters.toy import ToyAdapter
+from infscale.tasks.base import Problem
+from infscale.tasks.toy_arith import LEVELS, ToyArithTask, apply, draw, format_prompt
+from infscale.tasks.toy_tokenizer import build_char_tokenizer
 
 IGNORE_INDEX = -100
 
@@ -72,8 +73,16 @@ def policy_records(recipe: Any, checkpoints: Path, state_dir: Path, name: str) -
         problem = problems[k // n]
         steps = task.split_steps(text)
         if steps:
-            records.append({"problem": k // n, "policy": name, "prompt": problem.prompt, "level": problem.level,
-                            "steps": steps, "labels": task.process_labels(problem, steps)})
+            records.append(
+                {
+                    "problem": k // n,
+                    "policy": name,
+                    "prompt": problem.prompt,
+                    "level": problem.level,
+                    "steps": steps,
+                    "labels": task.process_labels(problem, steps),
+                }
+            )
     state_dir.mkdir(parents=True, exist_ok=True)
     cache.write_text("".join(json.dumps(r) + "\n" for r in records))
     return records
@@ -90,7 +99,9 @@ def encode_all(records: list[dict[str, Any]], adapter: ToyAdapter) -> list[tuple
     return rows
 
 
-def batch_for(rows: list[tuple[list[int], list[int]]], step: int, size: int, seed: int) -> list[tuple[list[int], list[int]]]:
+def batch_for(
+    rows: list[tuple[list[int], list[int]]], step: int, size: int, seed: int
+) -> list[tuple[list[int], list[int]]]:
     """Epoch-wise shuffled batches, a pure function of the step (so training resumes exactly)."""
     per_epoch = len(rows) // size
     epoch, index = divmod(step, per_epoch)
@@ -101,14 +112,16 @@ def batch_for(rows: list[tuple[list[int], list[int]]], step: int, size: int, see
 
 @torch.no_grad()
 def step_scores(model: torch.nn.Module, rows: list[tuple[list[int], list[int]]], pad: int) -> list[list[float]]:
-    from experiments.train_toy import collate
-    from rewards.qwen2_prm import positive_probabilities
+    from infscale.experiments.train_toy import collate
+    from infscale.rewards.qwen2_prm import positive_probabilities
 
     model.eval()
     out = []
     for start in range(0, len(rows), 256):
         batch = collate(rows[start : start + 256], pad)
-        probs = positive_probabilities(model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits)
+        probs = positive_probabilities(
+            model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+        )
         for k in range(len(batch["input_ids"])):
             where = batch["labels"][k] != IGNORE_INDEX
             out.append(probs[k][where].tolist())
@@ -134,7 +147,12 @@ def heldout_metrics(records: list[dict[str, Any]], scores: list[list[float]]) ->
         "heldout_solutions": len(records),
         "heldout_steps": len(flat_labels),
         "heldout_step_correct_share": float(np.mean(flat_labels)),
-        "step_auc": None if all(flat_labels) or not any(flat_labels) else auc([s for s, ok in zip(flat_scores, flat_labels) if ok], [s for s, ok in zip(flat_scores, flat_labels) if not ok]),
+        "step_auc": None
+        if all(flat_labels) or not any(flat_labels)
+        else auc(
+            [s for s, ok in zip(flat_scores, flat_labels) if ok],
+            [s for s, ok in zip(flat_scores, flat_labels) if not ok],
+        ),
         "processbench_f1_tau_0.5": report["f1"],
         "processbench_acc_err_tau_0.5": report["acc_err"],
         "processbench_acc_cor_tau_0.5": report["acc_cor"],
@@ -153,7 +171,9 @@ def load_policy_backbone(prm: torch.nn.Module, policy_dir: Path) -> None:
 
     weights = {k: v for k, v in load_file(str(policy_dir / "model.safetensors")).items() if k.startswith("model.")}
     missing, unexpected = prm.load_state_dict(weights, strict=False)
-    fresh = [k for k in missing if not (k.startswith("score.") or k.endswith(("q_proj.bias", "k_proj.bias", "v_proj.bias")))]
+    fresh = [
+        k for k in missing if not (k.startswith("score.") or k.endswith(("q_proj.bias", "k_proj.bias", "v_proj.bias")))
+    ]
     if fresh or unexpected:
         raise ValueError(f"policy {policy_dir} does not fit the PRM: missing {fresh[:3]}, unexpected {unexpected[:3]}")
     for name, parameter in prm.named_parameters():
@@ -164,8 +184,17 @@ def load_policy_backbone(prm: torch.nn.Module, policy_dir: Path) -> None:
 def train_prm(name: str, recipe: Any, out: Path, state_dir: Path, continue_steps: int | None = None) -> None:
     """Train from the recipe's initialisation, or with `continue_steps` a further stage from
     the PRM in `out` (fresh warm-up and cosine, on the batches after the old ones)."""
-    from experiments.train_toy import CHECKPOINTS, Recipe, build_model, collate, previous_stages, save, staged_card, train
-    from rewards.qwen2_prm import Qwen2ForProcessRewardModel
+    from infscale.experiments.train_toy import (
+        CHECKPOINTS,
+        Recipe,
+        build_model,
+        collate,
+        previous_stages,
+        save,
+        staged_card,
+        train,
+    )
+    from infscale.rewards.qwen2_prm import Qwen2ForProcessRewardModel
 
     tokenizer = build_char_tokenizer()
     policies = recipe.extra["policies"]
@@ -188,19 +217,25 @@ def train_prm(name: str, recipe: Any, out: Path, state_dir: Path, continue_steps
         recipe = Recipe(**{**recipe.__dict__, "steps": continue_steps, "stop": None})
         state_dir = state_dir / f"after{offset}"
     card = train(
-        name, recipe, model,
+        name,
+        recipe,
+        model,
         lambda s: collate(batch_for(train_rows, s + offset, recipe.batch, recipe.train_seed), special["pad"]),
         state_dir,
     )
     card = staged_card(name, recipe, stages, card)
-    card.update({
-        "task": "toy_arith",
-        "data": (f"{len(train_records)} solutions sampled at temperature {recipe.extra['temperature']} by "
-                 f"{', '.join(policies)} on problems 0..{cut - 1} of random.Random('toy_arith:{recipe.train_seed}:prm:<i>'), "
-                 "first-error step labels from ToyArithTask.process_labels"),
-        "train_step_correct_share": float(np.mean([ok for r in train_records for ok in r["labels"]])),
-        "read_out": "softmax(score(h))[1] at the newline tag after each step (reward.adapter: toy)",
-        "init_from": recipe.extra.get("init_from"),
-        **heldout_metrics(held_records, step_scores(model, held_rows, special["pad"])),
-    })
+    card.update(
+        {
+            "task": "toy_arith",
+            "data": (
+                f"{len(train_records)} solutions sampled at temperature {recipe.extra['temperature']} by "
+                f"{', '.join(policies)} on problems 0..{cut - 1} of random.Random('toy_arith:{recipe.train_seed}:prm:<i>'), "
+                "first-error step labels from ToyArithTask.process_labels"
+            ),
+            "train_step_correct_share": float(np.mean([ok for r in train_records for ok in r["labels"]])),
+            "read_out": "softmax(score(h))[1] at the newline tag after each step (reward.adapter: toy)",
+            "init_from": recipe.extra.get("init_from"),
+            **heldout_metrics(held_records, step_scores(model, held_rows, special["pad"])),
+        }
+    )
     save(name, model, recipe, card, out)

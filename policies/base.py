@@ -1,10 +1,11 @@
 """The policy protocol: sample continuations of prompts."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-from budgets.model_spec import ModelSpec
+from infscale.budgets.model_spec import ModelSpec
 
 Until = Literal["step", "end"]
 Finish = Literal["step", "end", "length"]

@@ -14,6 +14,7 @@ With `chat_template: true` the problem prompt is wrapped in the tokenizer's chat
 The problem prompt is recognised as the longest prompt of the task that prefixes the
 request text; a text that starts with no task prompt is wrapped whole.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -22,8 +23,8 @@ from typing import Any
 
 import torch
 
-from budgets.model_spec import ModelSpec
-from policies.base import GenerationRequest, GenerationResult, Sample
+from infscale.budgets.model_spec import ModelSpec
+from infscale.policies.base import GenerationRequest, GenerationResult, Sample
 
 _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
@@ -80,7 +81,7 @@ class HFPolicy:
         self._pieces = [self.tokenizer.decode([i]) for i in range(len(self.tokenizer))]
 
     @classmethod
-    def from_config(cls, cfg: Any, task: Any = None) -> "HFPolicy":
+    def from_config(cls, cfg: Any, task: Any = None) -> HFPolicy:
         chat = bool(cfg.get("chat_template", False))
         prompts = [p.prompt for p in task.problems()] if chat and task is not None else None
         return cls(
@@ -129,7 +130,9 @@ class HFPolicy:
     def generate(self, requests: list[GenerationRequest]) -> list[GenerationResult]:
         for r in requests:
             if r.n < 0 or r.max_tokens < 0 or r.temperature < 0:
-                raise ValueError(f"bad generation request (n={r.n}, max_tokens={r.max_tokens}, temperature={r.temperature})")
+                raise ValueError(
+                    f"bad generation request (n={r.n}, max_tokens={r.max_tokens}, temperature={r.temperature})"
+                )
             if r.until not in ("step", "end"):
                 raise ValueError(f"request.until must be 'step' or 'end', got {r.until!r}")
         encoded = [self._encode(r.prompt) for r in requests]
@@ -169,7 +172,9 @@ class HFPolicy:
         from transformers import DynamicCache
 
         cache = DynamicCache(config=self.model.config)
-        out = self.model(input_ids=ids, attention_mask=mask, position_ids=positions, past_key_values=cache, use_cache=True)
+        out = self.model(
+            input_ids=ids, attention_mask=mask, position_ids=positions, past_key_values=cache, use_cache=True
+        )
         pick = torch.tensor([slot[i] for i, _ in chunk], device=self.device)
         cache.batch_select_indices(pick)
         logits = out.logits[pick, -1, :].float()
@@ -195,11 +200,16 @@ class HFPolicy:
             mask = torch.cat([mask, torch.ones_like(mask[:, :1])], dim=-1)
             positions = positions + 1
             out = self.model(
-                input_ids=tokens.to(self.device)[:, None], attention_mask=mask,
-                position_ids=positions[:, None], past_key_values=cache, use_cache=True,
+                input_ids=tokens.to(self.device)[:, None],
+                attention_mask=mask,
+                position_ids=positions[:, None],
+                past_key_values=cache,
+                use_cache=True,
             )
             logits = out.logits[:, -1, :].float()
-        return {pair: Sample(text=row.text, tokens=len(row.generated), finish=row.finish) for pair, row in zip(chunk, rows)}
+        return {
+            pair: Sample(text=row.text, tokens=len(row.generated), finish=row.finish) for pair, row in zip(chunk, rows)
+        }
 
     def _advance(self, row: _Row, token: int, request: GenerationRequest) -> None:
         if token in self._eos:

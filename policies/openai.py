@@ -17,6 +17,7 @@ and `prompt_tokens_details.cached_tokens` (vLLM reports it when started with
 `--enable-prompt-tokens-details`; a server that reports nothing is taken as uncached). As
 with `policy=vllm`, a request's prompt is charged once, with its first sample's numbers.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -27,14 +28,15 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
-from budgets.model_spec import ModelSpec
-from policies.base import GenerationRequest, GenerationResult, Sample
-from policies.vllm import validate_request
+from infscale.budgets.model_spec import ModelSpec
+from infscale.policies.base import GenerationRequest, GenerationResult, Sample
+from infscale.policies.vllm import validate_request
 
 log = logging.getLogger(__name__)
 _TRANSIENT_HTTP = {408, 409, 425, 429, 500, 502, 503, 504}
@@ -101,7 +103,7 @@ class OpenAIPolicy:
         self._lock = threading.Lock()
 
     @classmethod
-    def from_config(cls, cfg: Any, task: Any = None) -> "OpenAIPolicy":
+    def from_config(cls, cfg: Any, task: Any = None) -> OpenAIPolicy:
         from transformers import AutoConfig
 
         model = cfg.get("model")
@@ -115,10 +117,17 @@ class OpenAIPolicy:
             endpoints = [endpoints]
         extra = cfg.get("extra_body")
         return cls(
-            [str(e) for e in endpoints], str(model), tokenizer=tokenizer, name=cfg.get("name"), spec=spec,
-            api_key=cfg.get("api_key"), concurrency=int(cfg.get("concurrency", 32)),
-            request_timeout_s=float(cfg.get("request_timeout_s", 120)), retry_timeout_s=float(cfg.get("retry_timeout_s", 600)),
-            backoff_s=float(cfg.get("backoff_s", 0.5)), max_backoff_s=float(cfg.get("max_backoff_s", 8)),
+            [str(e) for e in endpoints],
+            str(model),
+            tokenizer=tokenizer,
+            name=cfg.get("name"),
+            spec=spec,
+            api_key=cfg.get("api_key"),
+            concurrency=int(cfg.get("concurrency", 32)),
+            request_timeout_s=float(cfg.get("request_timeout_s", 120)),
+            retry_timeout_s=float(cfg.get("retry_timeout_s", 600)),
+            backoff_s=float(cfg.get("backoff_s", 0.5)),
+            max_backoff_s=float(cfg.get("max_backoff_s", 8)),
             task_prompts=[p.prompt for p in task.problems()] if task is not None else None,
             extra_body=dict(extra) if extra else None,
         )
@@ -151,16 +160,24 @@ class OpenAIPolicy:
                 results.append(GenerationResult([Sample("", 0, "length")] * r.n, 0, 0))
                 continue
             first = replies[(i, 0)]
-            results.append(GenerationResult(
-                samples=[replies[(i, j)].sample for j in range(r.n)],
-                prompt_computed=first.prompt_tokens - first.cached_tokens, prompt_cached=first.cached_tokens,
-            ))
+            results.append(
+                GenerationResult(
+                    samples=[replies[(i, j)].sample for j in range(r.n)],
+                    prompt_computed=first.prompt_tokens - first.cached_tokens,
+                    prompt_cached=first.cached_tokens,
+                )
+            )
         return results
 
     def _body(self, request: GenerationRequest, j: int) -> dict[str, Any]:
         body: dict[str, Any] = {
-            "model": self.model, "prompt": request.prompt, "n": 1, "max_tokens": request.max_tokens,
-            "temperature": request.temperature, "seed": request.seed + j, "include_stop_str_in_output": True,
+            "model": self.model,
+            "prompt": request.prompt,
+            "n": 1,
+            "max_tokens": request.max_tokens,
+            "temperature": request.temperature,
+            "seed": request.seed + j,
+            "include_stop_str_in_output": True,
         }
         if request.until == "step" and request.stop:
             body["stop"] = [request.stop]
@@ -180,7 +197,9 @@ class OpenAIPolicy:
             except TransientError as error:
                 delay = min(self.max_backoff_s, self.backoff_s * 2 ** min(attempt, 16)) * (0.5 + rng.random() / 2)
                 if time.monotonic() + delay > deadline:
-                    raise RuntimeError(f"policy '{self.name}': {url} still failing after {attempt + 1} tries: {error}") from error
+                    raise RuntimeError(
+                        f"policy '{self.name}': {url} still failing after {attempt + 1} tries: {error}"
+                    ) from error
                 with self._lock:
                     self.retries += 1
                 log.warning("policy %s: %s failed (%s); retry %d in %.1fs", self.name, url, error, attempt + 1, delay)
@@ -199,7 +218,9 @@ class OpenAIPolicy:
             detail = error.read().decode(errors="replace")[:300]
             if error.code in _TRANSIENT_HTTP:
                 raise TransientError(f"HTTP {error.code}: {detail}") from error
-            raise ValueError(f"policy '{self.name}': {url} refused the request (HTTP {error.code}): {detail}") from error
+            raise ValueError(
+                f"policy '{self.name}': {url} refused the request (HTTP {error.code}): {detail}"
+            ) from error
         except (urllib.error.URLError, ConnectionError, TimeoutError, OSError) as error:
             raise TransientError(str(getattr(error, "reason", error))) from error
         except json.JSONDecodeError as error:
@@ -218,7 +239,14 @@ class OpenAIPolicy:
         reason, stop_reason = choice.get("finish_reason"), choice.get("stop_reason")
         if reason == "length":
             finish = "length"
-        elif request.until == "step" and request.stop and (stop_reason == request.stop or (stop_reason is None and "stop_reason" not in choice and text.endswith(request.stop))):
+        elif (
+            request.until == "step"
+            and request.stop
+            and (
+                stop_reason == request.stop
+                or (stop_reason is None and "stop_reason" not in choice and text.endswith(request.stop))
+            )
+        ):
             finish = "step"
             if not text.endswith(request.stop):
                 text += request.stop

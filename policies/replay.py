@@ -10,12 +10,14 @@ window of recordings, as resampling would. `until="step"` returns the next step 
 recording (up to and including `stop`), `until="end"` the rest. Token counts of
 replayed text are unknown and reported as `None`, never guessed.
 """
+
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
-from policies.base import GenerationRequest, GenerationResult, Sample
-from tasks.recordings import RecordedTask, Recording
+from infscale.policies.base import GenerationRequest, GenerationResult, Sample
+from infscale.tasks.recordings import RecordedTask, Recording
 
 ORDERS = ("recorded", "seeded")
 
@@ -34,7 +36,7 @@ class ReplayPolicy:
         self._prompts = sorted({p.prompt for p in task.problems()}, key=len, reverse=True)
 
     @classmethod
-    def from_config(cls, cfg: Mapping[str, Any], task: Any) -> "ReplayPolicy":
+    def from_config(cls, cfg: Mapping[str, Any], task: Any) -> ReplayPolicy:
         return cls(task, order=cfg.get("order", "recorded"))
 
     def count_tokens(self, text: str) -> None:

@@ -7,17 +7,19 @@ adds a common mistake (small offsets, the first ones likelier), and the chain co
 from the wrong value, so wrong answers cluster as they do for real models. Temperature
 sharpens or flattens both choices; temperature 0 takes the likelier branch.
 """
+
 from __future__ import annotations
 
 import math
 import random
+from collections.abc import Mapping
 from functools import lru_cache
-from typing import Any, Mapping
+from typing import Any
 
-from budgets.model_spec import ModelSpec
-from policies.base import GenerationRequest, GenerationResult, Sample
-from tasks.base import derive_seed
-from tasks.simulated import MODULUS, ChainSpec, count_tokens, parse_prompt, step_values
+from infscale.budgets.model_spec import ModelSpec
+from infscale.policies.base import GenerationRequest, GenerationResult, Sample
+from infscale.tasks.base import derive_seed
+from infscale.tasks.simulated import MODULUS, ChainSpec, count_tokens, parse_prompt, step_values
 
 MISTAKES = (1, -1, 10, -10, 2, -2, 100, 5)
 
@@ -50,7 +52,7 @@ class SimulatedPolicy:
         self.spec = ModelSpec.from_config(model) if model else None
 
     @classmethod
-    def from_config(cls, cfg: Mapping[str, Any], task: Any = None) -> "SimulatedPolicy":
+    def from_config(cls, cfg: Mapping[str, Any], task: Any = None) -> SimulatedPolicy:
         keys = ("name", "step_error", "difficulty_spread", "tokens_per_step", "mistake_decay", "model")
         return cls(**{k: cfg[k] for k in keys if k in cfg})
 

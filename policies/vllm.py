@@ -21,21 +21,34 @@ On CPU, `LLM` starts an engine process and a worker process (spawned): build the
 under `if __name__ == "__main__":` (the `infscale-run` entry point is), or set
 `in_process: true`, which runs vLLM's engine in this process (no spawn, quicker start).
 """
+
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
-from budgets.model_spec import ModelSpec
-from policies.base import GenerationRequest, GenerationResult, Sample
+from infscale.budgets.model_spec import ModelSpec
+from infscale.policies.base import GenerationRequest, GenerationResult, Sample
 
 _DTYPES = ("auto", "float32", "bfloat16", "float16")
 # LLM(...) arguments taken from the config as they are (None: vLLM's default).
 _ENGINE_KEYS = (
-    "tensor_parallel_size", "pipeline_parallel_size", "gpu_memory_utilization", "max_model_len", "max_num_seqs",
-    "max_num_batched_tokens", "enforce_eager", "swap_space", "quantization", "trust_remote_code", "revision",
-    "kv_cache_dtype", "cpu_offload_gb", "enable_chunked_prefill",
+    "tensor_parallel_size",
+    "pipeline_parallel_size",
+    "gpu_memory_utilization",
+    "max_model_len",
+    "max_num_seqs",
+    "max_num_batched_tokens",
+    "enforce_eager",
+    "swap_space",
+    "quantization",
+    "trust_remote_code",
+    "revision",
+    "kv_cache_dtype",
+    "cpu_offload_gb",
+    "enable_chunked_prefill",
 )
 
 
@@ -119,21 +132,27 @@ class VLLMPolicy:
         self.llm = LLM(**kwargs)
         self.tokenizer = self.llm.get_tokenizer()
         self.name = str(cfg.get("name") or Path(str(cfg["path"])).name)
-        self.spec = ModelSpec.from_config(AutoConfig.from_pretrained(str(cfg["path"]), trust_remote_code=bool(cfg.get("trust_remote_code", False))))
+        self.spec = ModelSpec.from_config(
+            AutoConfig.from_pretrained(str(cfg["path"]), trust_remote_code=bool(cfg.get("trust_remote_code", False)))
+        )
         self.max_model_len = int(self.llm.llm_engine.model_config.max_model_len)
         self.skip_special_tokens = bool(cfg.get("skip_special_tokens", True))
         self._eos = self._eos_ids()
         self._ids: dict[str, list[int]] = {}
 
     @classmethod
-    def from_config(cls, cfg: Any, task: Any = None) -> "VLLMPolicy":
+    def from_config(cls, cfg: Any, task: Any = None) -> VLLMPolicy:
         return cls(cfg)
 
     def _eos_ids(self) -> set[int]:
         ids = set()
         config = self.llm.llm_engine.model_config
         generation = config.try_get_generation_config() or {}
-        for value in (generation.get("eos_token_id"), getattr(config.hf_config, "eos_token_id", None), self.tokenizer.eos_token_id):
+        for value in (
+            generation.get("eos_token_id"),
+            getattr(config.hf_config, "eos_token_id", None),
+            self.tokenizer.eos_token_id,
+        ):
             if value is not None:
                 ids.update(value if isinstance(value, (list, tuple)) else [value])
         return ids
@@ -162,11 +181,17 @@ class VLLMPolicy:
                 raise ValueError(f"prompt of {len(ids)} tokens leaves no room in max_model_len={self.max_model_len}")
             for j in range(r.n if r.max_tokens > 0 else 0):
                 prompts.append(TokensPrompt(prompt_token_ids=ids))
-                params.append(SamplingParams(
-                    n=1, seed=r.seed + j, temperature=r.temperature, max_tokens=min(r.max_tokens, room),
-                    stop=[r.stop] if r.until == "step" and r.stop else None, include_stop_str_in_output=True,
-                    skip_special_tokens=self.skip_special_tokens,
-                ))
+                params.append(
+                    SamplingParams(
+                        n=1,
+                        seed=r.seed + j,
+                        temperature=r.temperature,
+                        max_tokens=min(r.max_tokens, room),
+                        stop=[r.stop] if r.until == "step" and r.stop else None,
+                        include_stop_str_in_output=True,
+                        skip_special_tokens=self.skip_special_tokens,
+                    )
+                )
                 owners.append((i, j))
         outputs = self.llm.generate(prompts, params, use_tqdm=False) if prompts else []
         samples: list[list[Sample]] = [[Sample(text="", tokens=0, finish="length")] * r.n for r in requests]
@@ -178,7 +203,9 @@ class VLLMPolicy:
         results = []
         for i, r in enumerate(requests):
             length = len(self.encode(r.prompt)) if r.n > 0 and r.max_tokens > 0 else 0
-            results.append(GenerationResult(samples=samples[i], prompt_computed=length - cached[i], prompt_cached=cached[i]))
+            results.append(
+                GenerationResult(samples=samples[i], prompt_computed=length - cached[i], prompt_cached=cached[i])
+            )
         return results
 
     def _sample(self, completion: Any, request: GenerationRequest) -> Sample:

@@ -1,10 +1,11 @@
 """The reward-model protocol: one score in [0, 1] per step of each trajectory."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Protocol
 
-from budgets.model_spec import ModelSpec
+from infscale.budgets.model_spec import ModelSpec
 
 
 @dataclass(frozen=True)

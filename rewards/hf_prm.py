@@ -7,18 +7,20 @@ The backbone runs once per batch (right-padded, attention-masked); only the hidd
 at the read positions go through the head, so a causal LM's full vocabulary projection is
 never computed. `count_tokens(request)` is exactly the length of the ids the model reads.
 """
+
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import torch
 from transformers import AutoTokenizer
 
-from budgets.model_spec import ModelSpec
-from rewards.base import ScoreRequest
-from rewards.prm_adapters import Encoding, PRMAdapter, adapter_class
+from infscale.budgets.model_spec import ModelSpec
+from infscale.rewards.base import ScoreRequest
+from infscale.rewards.prm_adapters import Encoding, PRMAdapter, adapter_class
 
 _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16, "auto": "auto"}
 
@@ -48,7 +50,9 @@ class HFPRM:
             raise ValueError(f"reward.dtype must be one of {', '.join(_DTYPES)}, got {dtype!r}")
         kind = adapter_class(adapter)
         self.name, self.path, self.task, self.batch_size = name, path, task, batch_size
-        self.device = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else device if device != "auto" else "cpu")
+        self.device = torch.device(
+            "cuda" if device == "auto" and torch.cuda.is_available() else device if device != "auto" else "cpu"
+        )
         self.model = kind.load_model(path, dtype=_DTYPES[dtype]).to(self.device).eval()
         self.adapter: PRMAdapter = kind(AutoTokenizer.from_pretrained(tokenizer or path), options)
         self.spec = ModelSpec.from_config(self.model.config)
@@ -58,7 +62,7 @@ class HFPRM:
         self._encodings: dict[ScoreRequest, Encoding] = {}
 
     @classmethod
-    def from_config(cls, cfg: Mapping[str, Any], task: Any = None) -> "HFPRM":
+    def from_config(cls, cfg: Mapping[str, Any], task: Any = None) -> HFPRM:
         own = {"name", "backend", "path", "adapter", "tokenizer", "batch_size", "max_length", "device", "dtype"}
         return cls(
             cfg.get("path"),
@@ -82,7 +86,9 @@ class HFPRM:
         if request not in self._encodings:
             if len(self._encodings) > 100_000:
                 self._encodings.clear()
-            self._encodings[request] = self.adapter.encode(self.question(request.prompt), request.steps, self.max_length)
+            self._encodings[request] = self.adapter.encode(
+                self.question(request.prompt), request.steps, self.max_length
+            )
         return self._encodings[request]
 
     def count_tokens(self, request: ScoreRequest) -> int:

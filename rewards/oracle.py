@@ -5,13 +5,14 @@ convention) and 0 otherwise. With `label_noise = p`, each score is flipped with 
 p; the flip of step i depends only on (seed, prompt, steps 1..i), so a trajectory rescored
 after it grows keeps the scores of its earlier steps.
 """
+
 from __future__ import annotations
 
 import hashlib
 from typing import Any
 
-from tasks.base import Problem
-from rewards.base import ScoreRequest
+from infscale.rewards.base import ScoreRequest
+from infscale.tasks.base import Problem
 
 
 class OraclePRM:
@@ -28,7 +29,7 @@ class OraclePRM:
         self._problems = {p.prompt: p for p in task.problems()}
 
     @classmethod
-    def from_config(cls, cfg: Any, task: Any) -> "OraclePRM":
+    def from_config(cls, cfg: Any, task: Any) -> OraclePRM:
         return cls(task, label_noise=float(cfg.get("label_noise", 0.0)), seed=int(cfg.get("seed", 0)))
 
     def _problem(self, prompt: str) -> Problem:

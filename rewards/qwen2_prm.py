@@ -7,6 +7,7 @@ safetensors files load here, in the Qwen team's remote code and in vLLM's poolin
 (`Qwen2ForProcessRewardModel`, step pooling on the step-tag token). Class 1 of the head is
 "this step is correct"; a PRM score is softmax(logits)[..., 1] at a step-tag position.
 """
+
 import torch
 from torch import nn
 from transformers import Qwen2Config

@@ -5,13 +5,15 @@ splitting may drop). Outcome recordings (one score per solution, as in `math_cot
 this an ORM: `outcome = True` and one score per trajectory. Raw logits become
 probabilities with `reward.transform: sigmoid`; `none` passes the numbers through.
 """
+
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
-from rewards.base import ScoreRequest
-from tasks.recordings import RecordedTask, Recording, text_key
+from infscale.rewards.base import ScoreRequest
+from infscale.tasks.recordings import RecordedTask, Recording, text_key
 
 TRANSFORMS = {"sigmoid": lambda x: 1.0 / (1.0 + math.exp(-x)), "none": lambda x: x}
 
@@ -33,7 +35,7 @@ class ReplayReward:
         self._index: dict[str, dict[str, Recording]] = {}
 
     @classmethod
-    def from_config(cls, cfg: Mapping[str, Any], task: Any) -> "ReplayReward":
+    def from_config(cls, cfg: Mapping[str, Any], task: Any) -> ReplayReward:
         return cls(task, transform=cfg.get("transform", "sigmoid"))
 
     def count_tokens(self, request: ScoreRequest) -> None:

@@ -6,15 +6,17 @@ The two distributions set the PRM's quality: `const` 1 / `const` 0 is a perfect 
 the same distribution for both is pure noise. Scores are seeded by the trajectory's text,
 so the same steps always get the same scores and different samples get their own noise.
 """
+
 from __future__ import annotations
 
 import random
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
-from budgets.model_spec import ModelSpec
-from rewards.base import ScoreRequest
-from tasks.base import derive_seed
-from tasks.simulated import count_tokens, parse_prompt, step_values
+from infscale.budgets.model_spec import ModelSpec
+from infscale.rewards.base import ScoreRequest
+from infscale.tasks.base import derive_seed
+from infscale.tasks.simulated import count_tokens, parse_prompt, step_values
 
 
 def _draw(dist: Mapping[str, Any], rng: random.Random) -> float:
@@ -44,7 +46,7 @@ class SimulatedPRM:
         self.spec = ModelSpec.from_config(model) if model else None
 
     @classmethod
-    def from_config(cls, cfg: Mapping[str, Any], task: Any = None) -> "SimulatedPRM":
+    def from_config(cls, cfg: Mapping[str, Any], task: Any = None) -> SimulatedPRM:
         return cls(**{k: cfg[k] for k in ("name", "correct", "wrong", "model") if k in cfg})
 
     def count_tokens(self, request: ScoreRequest) -> int:

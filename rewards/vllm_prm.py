@@ -14,23 +14,48 @@ every problem in one `encode` call, and the score of a step is read at its posit
 
 `skywork` (a value head vLLM has no class for) is refused with a clear error.
 """
+
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
-from budgets.model_spec import ModelSpec
-from policies.vllm import _plain, engine_kwargs, require_vllm
-from rewards.base import ScoreRequest
-from rewards.hf_prm import HFPRM, checkpoint_hash
-from rewards.prm_adapters import Encoding, adapter_class
-from rewards.prm_adapters.plus_minus import PlusMinusAdapter
+from infscale.budgets.model_spec import ModelSpec
+from infscale.policies.vllm import _plain, engine_kwargs, require_vllm
+from infscale.rewards.base import ScoreRequest
+from infscale.rewards.hf_prm import HFPRM, checkpoint_hash
+from infscale.rewards.prm_adapters import Encoding, adapter_class
+from infscale.rewards.prm_adapters.plus_minus import PlusMinusAdapter
 
 _OWN_KEYS = {
-    "name", "backend", "path", "adapter", "tokenizer", "max_length", "dtype", "block_size", "engine_args",
-    "kv_cache_space_gib", "in_process", "engine_seed", "enable_prefix_caching", "batch_size", "device",
-    "tensor_parallel_size", "pipeline_parallel_size", "gpu_memory_utilization", "max_model_len", "max_num_seqs",
-    "max_num_batched_tokens", "enforce_eager", "swap_space", "quantization", "trust_remote_code", "revision",
-    "kv_cache_dtype", "cpu_offload_gb",
+    "name",
+    "backend",
+    "path",
+    "adapter",
+    "tokenizer",
+    "max_length",
+    "dtype",
+    "block_size",
+    "engine_args",
+    "kv_cache_space_gib",
+    "in_process",
+    "engine_seed",
+    "enable_prefix_caching",
+    "batch_size",
+    "device",
+    "tensor_parallel_size",
+    "pipeline_parallel_size",
+    "gpu_memory_utilization",
+    "max_model_len",
+    "max_num_seqs",
+    "max_num_batched_tokens",
+    "enforce_eager",
+    "swap_space",
+    "quantization",
+    "trust_remote_code",
+    "revision",
+    "kv_cache_dtype",
+    "cpu_offload_gb",
 }
 _NATIVE = {"qwen", "toy"}
 
@@ -58,7 +83,9 @@ class VLLMPRM:
         if isinstance(self.adapter, PlusMinusAdapter):
             kwargs["hf_overrides"] = {**dict(kwargs.get("hf_overrides") or {}), **self._two_token_classifier(hf_config)}
         kwargs.setdefault("enable_prefix_caching", bool(cfg.get("enable_prefix_caching", False)))
-        self.llm = LLM(runner="pooling", pooler_config=PoolerConfig(task="token_classify", tok_pooling_type="ALL"), **kwargs)
+        self.llm = LLM(
+            runner="pooling", pooler_config=PoolerConfig(task="token_classify", tok_pooling_type="ALL"), **kwargs
+        )
         self.name = str(cfg.get("name") or "vllm_prm")
         self.task = task
         self.spec = ModelSpec.from_config(hf_config)
@@ -68,7 +95,7 @@ class VLLMPRM:
         self._encodings: dict[ScoreRequest, Encoding] = {}
 
     @classmethod
-    def from_config(cls, cfg: Mapping[str, Any], task: Any = None) -> "VLLMPRM":
+    def from_config(cls, cfg: Mapping[str, Any], task: Any = None) -> VLLMPRM:
         return cls(cfg, task)
 
     def _two_token_classifier(self, hf_config: Any) -> dict[str, Any]:
@@ -100,13 +127,16 @@ class VLLMPRM:
             return scores
         outputs = self.llm.encode(
             [TokensPrompt(prompt_token_ids=list(encodings[i].ids)) for i in todo],
-            pooling_task="token_classify", use_tqdm=False,
+            pooling_task="token_classify",
+            use_tqdm=False,
         )
         for i, output in zip(todo, outputs):
             data = output.outputs.data.float()
             positions = list(encodings[i].positions)
             if data.shape[0] != len(encodings[i].ids):
-                raise RuntimeError(f"vLLM pooled {data.shape[0]} positions for a PRM input of {len(encodings[i].ids)} tokens")
+                raise RuntimeError(
+                    f"vLLM pooled {data.shape[0]} positions for a PRM input of {len(encodings[i].ids)} tokens"
+                )
             picked = data[positions]
             values = picked[:, 1] if picked.dim() == 2 and picked.shape[1] == 2 else picked.reshape(len(positions))
             scores[i] = values.tolist()

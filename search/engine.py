@@ -7,24 +7,26 @@ to the generator that asked, and charges each problem's ledger. Budgets are chec
 problem against an operation's worst case before it is issued. Sampling seeds derive from
 (run seed, problem id, node id, expansion count), so results do not depend on batching.
 """
+
 from __future__ import annotations
 
 import copy
 import math
 import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 from tqdm import tqdm
 
-from budgets.budget import Budget
-from budgets.ledger import Ledger, prefill_flops, span_flops
-from policies.base import GenerationRequest, GenerationResult, Policy
-from rewards.base import RewardModel, ScoreRequest
-from search.node import Node, Tree
-from search.ops import Decision, Expand, Score
-from search.strategy import Strategy
-from tasks.base import Problem, Task, derive_seed
+from infscale.budgets.budget import Budget
+from infscale.budgets.ledger import Ledger, prefill_flops, span_flops
+from infscale.policies.base import GenerationRequest, GenerationResult, Policy
+from infscale.rewards.base import RewardModel, ScoreRequest
+from infscale.search.node import Node, Tree
+from infscale.search.ops import Decision, Expand, Score
+from infscale.search.strategy import Strategy
+from infscale.tasks.base import Problem, Task, derive_seed
 
 
 @dataclass(frozen=True)
@@ -79,13 +81,22 @@ class Engine:
         progress: bool = False,
     ):
         if max_batch < 1 or max_concurrent < 1:
-            raise ValueError(f"engine.max_batch and engine.max_concurrent must be >= 1, got {max_batch}, {max_concurrent}")
+            raise ValueError(
+                f"engine.max_batch and engine.max_concurrent must be >= 1, got {max_batch}, {max_concurrent}"
+            )
         self.task, self.policy, self.reward = task, policy, reward
         self.budget = budget or Budget()
         self.sampling = sampling or Sampling()
         self.max_batch, self.max_concurrent = max_batch, max_concurrent
         self.seed, self.progress = seed, progress
-        self.calls = {"policy": 0, "policy_sequences": 0, "policy_s": 0.0, "reward": 0, "reward_sequences": 0, "reward_s": 0.0}
+        self.calls = {
+            "policy": 0,
+            "policy_sequences": 0,
+            "policy_s": 0.0,
+            "reward": 0,
+            "reward_sequences": 0,
+            "reward_s": 0.0,
+        }
 
     def run(self, problems: Iterable[Problem], strategy: Strategy) -> Iterator[Outcome]:
         """Yield one `Outcome` per problem, in the order given."""
@@ -94,7 +105,9 @@ class Engine:
         active: dict[int, _ProblemRun] = {}
         finished: dict[int, Outcome] = {}
         emitted, exhausted = 0, False
-        bar = tqdm(total=len(problems), disable=not self.progress, desc=f"{strategy.__class__.__name__}", unit="problem")
+        bar = tqdm(
+            total=len(problems), disable=not self.progress, desc=f"{strategy.__class__.__name__}", unit="problem"
+        )
         while True:
             while not exhausted and len(active) + len(finished) < self.max_concurrent:
                 item = next(queue, None)
@@ -125,7 +138,9 @@ class Engine:
 
     def _start(self, index: int, problem: Problem, strategy: Strategy) -> _ProblemRun:
         tree = Tree(problem)
-        run = _ProblemRun(index, tree, Ledger(self.policy.spec, getattr(self.reward, "spec", None)), strategy.run(tree.root))
+        run = _ProblemRun(
+            index, tree, Ledger(self.policy.spec, getattr(self.reward, "spec", None)), strategy.run(tree.root)
+        )
         self._advance(run, None)
         return run
 
@@ -150,7 +165,9 @@ class Engine:
         for batch in self._pack(jobs):
             results = self._call("policy", self.policy.generate, batch)
             if len(results) != len(batch):
-                raise ValueError(f"policy '{self.policy.name}' returned {len(results)} results for {len(batch)} requests")
+                raise ValueError(
+                    f"policy '{self.policy.name}' returned {len(results)} results for {len(batch)} requests"
+                )
             for job, result in zip(batch, results):
                 self._attach(job, result, max_depth)
         for job in jobs:
@@ -217,8 +234,12 @@ class Engine:
         for sample in result.samples:
             run.ledger.charge_sample(context, sample.tokens)
             if sample.tokens is not None and sample.tokens > request.max_tokens:
-                raise ValueError(f"policy '{self.policy.name}' generated {sample.tokens} tokens, over max_tokens={request.max_tokens}")
-            child = run.tree.add_child(node, text=sample.text, tokens=sample.tokens, context=context, finish=sample.finish)
+                raise ValueError(
+                    f"policy '{self.policy.name}' generated {sample.tokens} tokens, over max_tokens={request.max_tokens}"
+                )
+            child = run.tree.add_child(
+                node, text=sample.text, tokens=sample.tokens, context=context, finish=sample.finish
+            )
             self._settle(child, max_depth)
             job.children.append(child)
 
@@ -261,10 +282,16 @@ class Engine:
         for batch in self._pack(jobs):
             scores = self._call("reward", self.reward.score, batch)
             if len(scores) != len(batch):
-                raise ValueError(f"reward '{self.reward.name}' returned {len(scores)} score lists for {len(batch)} trajectories")
+                raise ValueError(
+                    f"reward '{self.reward.name}' returned {len(scores)} score lists for {len(batch)} trajectories"
+                )
             for job, values in zip(batch, scores):
                 job.node.step_scores = self._checked(values, job)
-                job.node.reward_tokens = None if job.context is None or job.node.reward_tokens is None else job.node.reward_tokens + job.context
+                job.node.reward_tokens = (
+                    None
+                    if job.context is None or job.node.reward_tokens is None
+                    else job.node.reward_tokens + job.context
+                )
                 job.run.ledger.charge_reward(job.context)
         for run in runs:
             run.reply = [node for node in run.op.nodes if node.step_scores is not None]

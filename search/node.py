@@ -1,16 +1,18 @@
 """Search trees: nodes of one problem's search, exportable to networkx and JSON."""
+
 from __future__ import annotations
 
 import json
 import os
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import networkx as nx
 
-from tasks.base import Problem
+from infscale.tasks.base import Problem
 
 
 @dataclass(eq=False)
@@ -24,8 +26,8 @@ class Node:
     """
 
     id: int
-    tree: "Tree" = field(repr=False)
-    parent: "Node | None" = field(repr=False)
+    tree: Tree = field(repr=False)
+    parent: Node | None = field(repr=False)
     text: str
     depth: int
     tokens: int | None = 0
@@ -34,7 +36,7 @@ class Node:
     terminal: bool = False
     answer: str | None = None
     step_scores: list[float] | None = None
-    children: list["Node"] = field(default_factory=list, repr=False)
+    children: list[Node] = field(default_factory=list, repr=False)
     prefills: list[tuple[int | None, int | None]] = field(default_factory=list, repr=False)
     reward_tokens: int | None = 0
     expansions: int = 0
@@ -51,7 +53,7 @@ class Node:
             return None
         return self.step_scores[-1] if self.step_scores else 0.0
 
-    def path(self) -> list["Node"]:
+    def path(self) -> list[Node]:
         nodes, node = [], self
         while node is not None:
             nodes.append(node)

@@ -1,10 +1,11 @@
 """What a strategy yields to the engine, and what it finally returns."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Literal
 
-from search.node import Node
+from infscale.search.node import Node
 
 
 @dataclass

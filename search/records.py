@@ -1,12 +1,13 @@
 """One problem's outcome as the JSON line `results.jsonl` stores."""
+
 from __future__ import annotations
 
 from typing import Any
 
-from budgets.ledger import span_flops
-from search.engine import Outcome
-from search.selection import aggregate
-from tasks.base import Task
+from infscale.budgets.ledger import span_flops
+from infscale.search.engine import Outcome
+from infscale.search.selection import aggregate
+from infscale.tasks.base import Task
 
 
 def outcome_record(outcome: Outcome, task: Task, run_info: dict[str, Any], aggregation: str) -> dict[str, Any]:

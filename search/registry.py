@@ -5,41 +5,42 @@ A backend or task is named in its YAML by `backend:` (policies, rewards) or `nam
 `import torch` / `import vllm` out of runs that do not use them. Each class builds itself
 with `from_config(cfg, **context)`.
 """
+
 from __future__ import annotations
 
 import importlib
 from typing import Any
 
 TASKS = {
-    "simulated": "tasks.simulated:SimulatedTask",
-    "toy_arith": "tasks.toy_arith:ToyArithTask",
+    "simulated": "infscale.tasks.simulated:SimulatedTask",
+    "toy_arith": "infscale.tasks.toy_arith:ToyArithTask",
     "gsm8k": "tasks.gsm8k:GSM8KTask",
     "math500": "tasks.math500:Math500Task",
     "math_cot_100": "tasks.math_cot_100:MathCot100Task",
 }
 POLICIES = {
-    "simulated": "policies.simulated:SimulatedPolicy",
-    "hf": "policies.hf:HFPolicy",
-    "vllm": "policies.vllm:VLLMPolicy",
-    "openai": "policies.openai:OpenAIPolicy",
-    "replay": "policies.replay:ReplayPolicy",
+    "simulated": "infscale.policies.simulated:SimulatedPolicy",
+    "hf": "infscale.policies.hf:HFPolicy",
+    "vllm": "infscale.policies.vllm:VLLMPolicy",
+    "openai": "infscale.policies.openai:OpenAIPolicy",
+    "replay": "infscale.policies.replay:ReplayPolicy",
 }
 REWARDS = {
     "none": None,
-    "simulated": "rewards.simulated:SimulatedPRM",
-    "hf_prm": "rewards.hf_prm:HFPRM",
-    "vllm_prm": "rewards.vllm_prm:VLLMPRM",
-    "oracle": "rewards.oracle:OraclePRM",
-    "replay": "rewards.replay:ReplayReward",
+    "simulated": "infscale.rewards.simulated:SimulatedPRM",
+    "hf_prm": "infscale.rewards.hf_prm:HFPRM",
+    "vllm_prm": "infscale.rewards.vllm_prm:VLLMPRM",
+    "oracle": "infscale.rewards.oracle:OraclePRM",
+    "replay": "infscale.rewards.replay:ReplayReward",
 }
 STRATEGIES = {
-    "greedy": "search.strategies.greedy:Greedy",
-    "best_of_n": "search.strategies.best_of_n:BestOfN",
-    "beam": "search.strategies.beam:BeamSearch",
-    "dvts": "search.strategies.dvts:DVTS",
-    "rebase": "search.strategies.rebase:Rebase",
-    "mcts": "search.strategies.mcts:MCTS",
-    "adaptive": "search.strategies.adaptive:AdaptiveConsistency",
+    "greedy": "infscale.search.strategies.greedy:Greedy",
+    "best_of_n": "infscale.search.strategies.best_of_n:BestOfN",
+    "beam": "infscale.search.strategies.beam:BeamSearch",
+    "dvts": "infscale.search.strategies.dvts:DVTS",
+    "rebase": "infscale.search.strategies.rebase:Rebase",
+    "mcts": "infscale.search.strategies.mcts:MCTS",
+    "adaptive": "infscale.search.strategies.adaptive:AdaptiveConsistency",
 }
 
 

@@ -1,11 +1,12 @@
 """Choosing the final answer from finished candidates: aggregation and voting."""
+
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
-from search.node import Node
-from tasks.base import Task
+from infscale.search.node import Node
+from infscale.tasks.base import Task
 
 AGGREGATIONS = ("min", "last", "prod", "mean")
 SELECTORS = ("majority", "weighted", "best")

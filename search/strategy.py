@@ -1,13 +1,15 @@
 """The base of every search strategy: its config fields and how it decides."""
+
 from __future__ import annotations
 
+from collections.abc import Generator, Mapping
 from dataclasses import dataclass, fields
-from typing import Any, Generator, Mapping
+from typing import Any
 
-from search.node import Node
-from search.ops import Decision, Expand, Score
-from search.selection import AGGREGATIONS, SELECTORS, aggregate, select
-from tasks.base import Task
+from infscale.search.node import Node
+from infscale.search.ops import Decision, Expand, Score
+from infscale.search.selection import AGGREGATIONS, SELECTORS, aggregate, select
+from infscale.tasks.base import Task
 
 Run = Generator[Expand | Score, Any, Decision]
 
@@ -28,7 +30,7 @@ class Strategy:
     max_depth: int = 25
 
     @classmethod
-    def from_config(cls, cfg: Mapping[str, Any], task: Task) -> "Strategy":
+    def from_config(cls, cfg: Mapping[str, Any], task: Task) -> Strategy:
         params = {k: v for k, v in dict(cfg).items() if k != "name"}
         known = {f.name for f in fields(cls)} - {"task"}
         unknown = sorted(set(params) - known)

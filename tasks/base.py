@@ -1,4 +1,5 @@
 """Problems and the task protocol: what a strategy needs to know about answers."""
+
 from __future__ import annotations
 
 import hashlib

@@ -1,5 +1,6 @@
 """Where data files are: `$INFSCALE_DATA_DIR`, else `../shared/data` beside the repository,
 else an explicit `task.path`; and reading JSONL with errors that name the file and line."""
+
 from __future__ import annotations
 
 import json
@@ -25,9 +26,7 @@ def resolve(path: str | os.PathLike | None, default: str) -> Path:
         return candidate
     candidate = data_dir() / default
     if not candidate.is_file():
-        raise ValueError(
-            f"data file '{default}' not found in {data_dir()} (set $INFSCALE_DATA_DIR or task.path)"
-        )
+        raise ValueError(f"data file '{default}' not found in {data_dir()} (set $INFSCALE_DATA_DIR or task.path)")
     return candidate
 
 

@@ -10,6 +10,7 @@ That works from any thread and bounds every call. The child keeps a cache of par
 answers, the parent a cache of verdicts, so voting over many samples parses each distinct
 answer once.
 """
+
 from __future__ import annotations
 
 import atexit
@@ -148,9 +149,7 @@ class Grader:
     def equivalent(self, gold: str, pred: str) -> bool:
         """Is `pred` the same mathematical answer as `gold` (math-verify's `verify`)?"""
         if not isinstance(gold, str) or not isinstance(pred, str):
-            raise ValueError(
-                f"answers to grade must be strings, got {type(gold).__name__} and {type(pred).__name__}"
-            )
+            raise ValueError(f"answers to grade must be strings, got {type(gold).__name__} and {type(pred).__name__}")
         if not gold.strip() or not pred.strip():
             return False
         if answer_key(gold) == answer_key(pred):
@@ -180,14 +179,19 @@ class Grader:
                 answer = self._readline(self.timeout_s)
             except (EOFError, OSError) as error:
                 self._kill()
-                warnings.warn(f"grader failed ({error}) on {pred[:60]!r} vs {gold[:60]!r}; counted as different")
+                warnings.warn(
+                    f"grader failed ({error}) on {pred[:60]!r} vs {gold[:60]!r}; counted as different", stacklevel=2
+                )
                 return False
             if answer is not None:
                 return answer == "1"
             self._kill()
             self._start()
             self.timeouts += 1
-        warnings.warn(f"grading {pred[:60]!r} against {gold[:60]!r} exceeded {self.timeout_s:g} s; counted as different")
+        warnings.warn(
+            f"grading {pred[:60]!r} against {gold[:60]!r} exceeded {self.timeout_s:g} s; counted as different",
+            stacklevel=2,
+        )
         return False
 
 

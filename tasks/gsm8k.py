@@ -3,12 +3,13 @@
 Problem ids are the line index (`gsm8k-0000` ...), stable across runs; GSM8K has no
 difficulty levels.
 """
+
 from __future__ import annotations
 
-from tasks.base import Problem
-from tasks.data import load_hub, read_jsonl, resolve
-from tasks.math_task import MathTask
-from tasks.prompts import hashes_answer, strip_thousands
+from infscale.tasks.base import Problem
+from infscale.tasks.data import load_hub, read_jsonl, resolve
+from infscale.tasks.math_task import MathTask
+from infscale.tasks.prompts import hashes_answer, strip_thousands
 
 
 def reference_answer(worked: str) -> str:

@@ -4,11 +4,12 @@
 Problem ids are the dataset's `unique_id` (e.g. `test/precalculus/807.json`); `level`
 (1-5) and `subject` are kept for difficulty-binned analysis.
 """
+
 from __future__ import annotations
 
-from tasks.base import Problem
-from tasks.data import load_hub, read_jsonl, resolve
-from tasks.math_task import MathTask, parse_level
+from infscale.tasks.base import Problem
+from infscale.tasks.data import load_hub, read_jsonl, resolve
+from infscale.tasks.math_task import MathTask, parse_level
 
 
 class Math500Task(MathTask):

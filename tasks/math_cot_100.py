@@ -6,12 +6,13 @@ Fields: `idx`, `question`, `gt` (the reference), `level` ("Level 3"), `response`
 outcome reward model's raw logit per response, as one-element lists). Problem ids are `idx`.
 The responses are played back with `policy=replay`, the scores with `reward=replay`.
 """
+
 from __future__ import annotations
 
-from tasks.base import Problem
-from tasks.data import read_jsonl, resolve
-from tasks.math_task import MathTask, parse_level
-from tasks.recordings import Recording
+from infscale.tasks.base import Problem
+from infscale.tasks.data import read_jsonl, resolve
+from infscale.tasks.math_task import MathTask, parse_level
+from infscale.tasks.recordings import Recording
 
 _FIELDS = ("idx", "question", "gt", "response", "pred_score")
 

@@ -1,12 +1,13 @@
 """What GSM8K, MATH500 and the recorded MATH samples share: prompts by model family,
 answer extraction, math-verify grading and difficulty filtering."""
+
 from __future__ import annotations
 
 from typing import Any
 
-from tasks.base import Problem, TextTask
-from tasks.grading import DEFAULT_TIMEOUT_S, answer_key, grader
-from tasks.prompts import extract_answer, family
+from infscale.tasks.base import Problem, TextTask
+from infscale.tasks.grading import DEFAULT_TIMEOUT_S, answer_key, grader
+from infscale.tasks.prompts import extract_answer, family
 
 
 class MathTask(TextTask):
@@ -40,7 +41,7 @@ class MathTask(TextTask):
         self._questions: dict[str, str] = {}
 
     @classmethod
-    def from_config(cls, cfg: Any) -> "MathTask":
+    def from_config(cls, cfg: Any) -> MathTask:
         return cls(
             cfg.get("path"),
             dataset=cfg.get("dataset"),

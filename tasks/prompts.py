@@ -12,6 +12,7 @@ Families:
 - `plain`: the question and the boxed-answer instruction as bare text, for backends that
   apply the model's own chat template (e.g. `policy=hf` with `chat_template: true`).
 """
+
 from __future__ import annotations
 
 import re
@@ -19,25 +20,24 @@ from dataclasses import dataclass
 
 QWEN_SYSTEM = "Please reason step by step, and put your final answer within \\boxed{}."
 _METAMATH_HEADER = (
-    "Below is an instruction that describes a task. Write a response that appropriately "
-    "completes the request.\n\n"
+    "Below is an instruction that describes a task. Write a response that appropriately completes the request.\n\n"
 )
 _METAMATH_SHOTS = (
-    ("Tom has 3 boxes with 4 apples each. He eats 2 apples. How many apples are left?",
-     "Step 1: Tom starts with 3 * 4 = 12 apples.\nStep 2: After eating 2 he has 12 - 2 = 10 apples.\n"
-     "The answer is: 10"),
-    ("What is the value of $x$ if $2x + 6 = 14$?",
-     "Step 1: Subtract 6 from both sides: 2x = 8.\nStep 2: Divide by 2: x = 4.\nThe answer is: 4"),
+    (
+        "Tom has 3 boxes with 4 apples each. He eats 2 apples. How many apples are left?",
+        "Step 1: Tom starts with 3 * 4 = 12 apples.\nStep 2: After eating 2 he has 12 - 2 = 10 apples.\n"
+        "The answer is: 10",
+    ),
+    (
+        "What is the value of $x$ if $2x + 6 = 14$?",
+        "Step 1: Subtract 6 from both sides: 2x = 8.\nStep 2: Divide by 2: x = 4.\nThe answer is: 4",
+    ),
 )
 
 
 def qwen_chat(system: str, user: str) -> str:
     """The ChatML text Qwen2.5 chat templates render, ending where the assistant starts."""
-    return (
-        f"<|im_start|>system\n{system}<|im_end|>\n"
-        f"<|im_start|>user\n{user}<|im_end|>\n"
-        "<|im_start|>assistant\n"
-    )
+    return f"<|im_start|>system\n{system}<|im_end|>\n<|im_start|>user\n{user}<|im_end|>\n<|im_start|>assistant\n"
 
 
 def _metamath(question: str, shots: bool) -> str:

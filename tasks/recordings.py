@@ -1,5 +1,6 @@
 """Recorded samples: texts a model generated once, with their answers and reward scores,
 played back by `policy=replay` and `reward=replay`."""
+
 from __future__ import annotations
 
 import re

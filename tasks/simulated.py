@@ -6,13 +6,15 @@ tiny stand-ins for real reasoning ("Step 2: v=417 #38" says the step stood for 3
 so the simulated policy and PRM can read a trajectory back and know which steps are right.
 No neural network is involved; it is the fixture for tests and engine benchmarks.
 """
+
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
-from tasks.base import Problem, TextTask, derive_seed
+from infscale.tasks.base import Problem, TextTask, derive_seed
 
 MODULUS = 1000
 _HEADER = re.compile(r"^Problem (\S+): level (\d+), (\d+) steps, key (\d+)\. #(\d+)\n")
@@ -50,7 +52,7 @@ def parse_prompt(prompt: str) -> tuple[ChainSpec, int, str]:
     if match is None:
         raise ValueError(f"not a simulated-world prompt: {prompt[:60]!r}")
     pid, level, steps, key, tokens = match.groups()
-    return ChainSpec(pid, int(level), int(steps), int(key)), int(tokens), prompt[match.end():]
+    return ChainSpec(pid, int(level), int(steps), int(key)), int(tokens), prompt[match.end() :]
 
 
 def step_values(solution: str) -> list[int]:
@@ -73,7 +75,7 @@ class SimulatedTask(TextTask):
         self.n, self.seed, self.level, self.prompt_tokens = n, seed, level, prompt_tokens
 
     @classmethod
-    def from_config(cls, cfg: Mapping[str, Any]) -> "SimulatedTask":
+    def from_config(cls, cfg: Mapping[str, Any]) -> SimulatedTask:
         return cls(**{k: v for k, v in dict(cfg).items() if k != "name"})
 
     def problems(self) -> list[Problem]:

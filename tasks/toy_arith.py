@@ -13,6 +13,7 @@ Problem `i` of `task.seed = s` at level `L` is drawn from `random.Random("toy_ar
 so a problem never depends on `n` or on the other levels. Seeds from `TRAIN_SEED_BASE` on
 are reserved for training data (`experiments/train_toy.py`) and refused for evaluation.
 """
+
 from __future__ import annotations
 
 import random
@@ -20,7 +21,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from tasks.base import Problem, TextTask
+from infscale.tasks.base import Problem, TextTask
 
 MODULUS = 100
 TRAIN_SEED_BASE = 1_000_000
@@ -136,9 +137,11 @@ class ToyArithTask(TextTask):
         self.seed, self.level, self.n = seed, level, n
 
     @classmethod
-    def from_config(cls, cfg: Any) -> "ToyArithTask":
+    def from_config(cls, cfg: Any) -> ToyArithTask:
         level = cfg.get("level", "mixed")
-        return cls(seed=int(cfg.get("seed", 0)), level=level if level is not None else "mixed", n=int(cfg.get("n", 200)))
+        return cls(
+            seed=int(cfg.get("seed", 0)), level=level if level is not None else "mixed", n=int(cfg.get("n", 200))
+        )
 
     def problems(self) -> list[Problem]:
         levels = sorted(LEVELS)
@@ -190,10 +193,18 @@ class ToyArithTask(TextTask):
                     labels.append(False)
                     previous = None
                     continue
-                a, op, k, b = (_canonical(match.group(1)), match.group(2), _canonical(match.group(3)), _canonical(match.group(4)))
+                a, op, k, b = (
+                    _canonical(match.group(1)),
+                    match.group(2),
+                    _canonical(match.group(3)),
+                    _canonical(match.group(4)),
+                )
                 ok = (
-                    previous is not None and a == previous and (op, k) == ops[i]
-                    and b is not None and b == apply(a, op, k)
+                    previous is not None
+                    and a == previous
+                    and (op, k) == ops[i]
+                    and b is not None
+                    and b == apply(a, op, k)
                 )
                 labels.append(ok)
                 previous = b

@@ -5,6 +5,7 @@ is BPE with no merges and no normalizer or pre-tokenizer, and the decoder fuses 
 they are, so every character (spaces and newlines included) round-trips exactly in
 transformers and in engines that detokenize through `tokenizer.json` (vLLM).
 """
+
 from __future__ import annotations
 
 from pathlib import Path

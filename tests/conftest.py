@@ -1,4 +1,5 @@
 """Shared fixtures: configs composed exactly as `infscale-run` composes them."""
+
 from __future__ import annotations
 
 import json
@@ -11,7 +12,7 @@ import pytest
 from hydra import compose, initialize_config_module
 from omegaconf import DictConfig
 
-from experiments import resolvers
+from infscale.experiments import resolvers
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -28,7 +29,7 @@ def simulated_world(overrides: tuple[str, ...]) -> list[str]:
 
 def make_config(*overrides: str) -> DictConfig:
     resolvers.register()
-    with initialize_config_module(config_module="conf", version_base=None):
+    with initialize_config_module(config_module="infscale.conf", version_base=None):
         return compose(config_name="config", overrides=["progress=false", *simulated_world(overrides), *overrides])
 
 
@@ -41,8 +42,12 @@ def run_cli(*args: str, cwd: Path | None = None, timeout: float = 300) -> subpro
     flags = [a for a in args if a.startswith("-")]
     overrides = [a for a in args if not a.startswith("-")]
     return subprocess.run(
-        [str(BIN / "infscale-run"), *flags, *simulated_world(args), *overrides], cwd=cwd or REPO, env=env,
-        capture_output=True, text=True, timeout=timeout,
+        [str(BIN / "infscale-run"), *flags, *simulated_world(args), *overrides],
+        cwd=cwd or REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
 
 

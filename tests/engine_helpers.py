@@ -1,14 +1,22 @@
 """Building the simulated world in-process for engine tests."""
+
 from __future__ import annotations
 
-from budgets.budget import Budget
-from policies.simulated import SimulatedPolicy
-from rewards.simulated import SimulatedPRM
-from search.engine import Engine, Sampling
-from search.registry import STRATEGIES, lookup
-from tasks.simulated import SimulatedTask
+from infscale.budgets.budget import Budget
+from infscale.policies.simulated import SimulatedPolicy
+from infscale.rewards.simulated import SimulatedPRM
+from infscale.search.engine import Engine, Sampling
+from infscale.search.registry import STRATEGIES, lookup
+from infscale.tasks.simulated import SimulatedTask
 
-MODEL = dict(hidden_size=512, num_hidden_layers=8, num_attention_heads=8, intermediate_size=1376, vocab_size=32000, hidden_act="silu")
+MODEL = dict(
+    hidden_size=512,
+    num_hidden_layers=8,
+    num_attention_heads=8,
+    intermediate_size=1376,
+    vocab_size=32000,
+    hidden_act="silu",
+)
 PERFECT = dict(correct={"dist": "const", "value": 1.0}, wrong={"dist": "const", "value": 0.0})
 NOISE = dict(correct={"dist": "uniform"}, wrong={"dist": "uniform"})
 

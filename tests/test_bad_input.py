@@ -1,10 +1,11 @@
 """Bad input gets a clear one-line error naming it, never a traceback or a wrong number."""
+
 import math
 
 import pytest
 
-from search.engine import Engine
-from tasks.simulated import SimulatedTask
+from infscale.search.engine import Engine
+from infscale.tasks.simulated import SimulatedTask
 from tests.conftest import run_cli
 from tests.engine_helpers import simulated_engine, strategy
 
@@ -44,7 +45,10 @@ class NaNPRM(WrongCountPRM):
         return [[math.nan] * len(r.steps) for r in requests]
 
 
-@pytest.mark.parametrize("reward, message", [(WrongCountPRM(), r"returned 2 scores for a trajectory of 1 steps"), (NaNPRM(), "outside \\[0, 1\\] or NaN")])
+@pytest.mark.parametrize(
+    "reward, message",
+    [(WrongCountPRM(), r"returned 2 scores for a trajectory of 1 steps"), (NaNPRM(), "outside \\[0, 1\\] or NaN")],
+)
 def test_broken_reward_backends_are_caught(reward, message):
     task = SimulatedTask(n=2)
     engine = simulated_engine(task=task)
@@ -61,23 +65,26 @@ def test_a_scoring_strategy_without_reward_model_is_refused():
 
 
 def test_unknown_strategy_option_is_named():
-    from search.strategies.rebase import Rebase
+    from infscale.search.strategies.rebase import Rebase
 
     with pytest.raises(ValueError, match="no option\\(s\\) beam_width"):
         Rebase.from_config({"name": "rebase", "beam_width": 4}, SimulatedTask(n=1))
 
 
 def test_a_blank_step_scores_zero_and_the_search_goes_on():
-    from dataclasses import replace
 
-    from policies.base import GenerationResult, Sample
-    from policies.simulated import SimulatedPolicy
+    from infscale.policies.base import GenerationResult, Sample
+    from infscale.policies.simulated import SimulatedPolicy
 
     class BlankFirstSample(SimulatedPolicy):
         def generate(self, requests):
             results = super().generate(requests)
-            return [GenerationResult([Sample("\n", 1, "step"), *r.samples[1:]], r.prompt_computed, r.prompt_cached)
-                    if q.until == "step" else r for q, r in zip(requests, results)]
+            return [
+                GenerationResult([Sample("\n", 1, "step"), *r.samples[1:]], r.prompt_computed, r.prompt_cached)
+                if q.until == "step"
+                else r
+                for q, r in zip(requests, results)
+            ]
 
     task = SimulatedTask(n=5)
     base = simulated_engine(task=task)

@@ -2,9 +2,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from budgets.budget import Budget
-from search.engine import Sampling
-from tasks.simulated import SimulatedTask
+from infscale.budgets.budget import Budget
+from infscale.search.engine import Sampling
+from infscale.tasks.simulated import SimulatedTask
 from tests.engine_helpers import simulated_engine, strategy
 
 TASK = SimulatedTask(n=3, seed=7)
@@ -22,7 +22,11 @@ NAMES = ["greedy", "best_of_n", "beam", "dvts", "rebase", "mcts"]
 )
 def test_no_run_crosses_any_budget_cap(name, n, max_samples, max_tokens, flops_scale):
     one_sample = 1.2e11  # about one full sample of the test model: caps from half to 40 samples
-    budget = Budget(max_samples=max_samples, max_tokens=max_tokens, max_flops=None if flops_scale is None else flops_scale * one_sample)
+    budget = Budget(
+        max_samples=max_samples,
+        max_tokens=max_tokens,
+        max_flops=None if flops_scale is None else flops_scale * one_sample,
+    )
     engine = simulated_engine(task=TASK, budget=budget, sampling=SAMPLING, max_batch=8)
     try:
         outcomes = list(engine.run(TASK.problems(), strategy(name, TASK, n=n)))
@@ -41,7 +45,9 @@ def test_no_run_crosses_any_budget_cap(name, n, max_samples, max_tokens, flops_s
 
 def test_a_cap_below_one_step_is_refused_with_a_clear_error():
     engine = simulated_engine(task=TASK, budget=Budget(max_flops=1e6), sampling=SAMPLING)
-    with pytest.raises(ValueError, match=r"budget \(budget.max_flops=1000000.0\) is below the worst-case cost of one step"):
+    with pytest.raises(
+        ValueError, match=r"budget \(budget.max_flops=1000000.0\) is below the worst-case cost of one step"
+    ):
         list(engine.run(TASK.problems(), strategy("rebase", TASK, n=4)))
 
 

@@ -1,7 +1,8 @@
 """Same seed, same results; results do not depend on batching."""
+
 import pytest
 
-from experiments.run import run
+from infscale.experiments.run import run
 from tests.conftest import make_config, read_results
 
 

@@ -1,12 +1,13 @@
 """The ledger's totals equal a recount from the saved trees; paper FLOPs are 2 N D."""
+
 import json
 
 import pytest
 
-from budgets.model_spec import ModelSpec
-from search.node import file_safe, load_tree
+from infscale.budgets.model_spec import ModelSpec
+from infscale.experiments.run import run
+from infscale.search.node import file_safe, load_tree
 from tests.conftest import make_config, read_results
-from experiments.run import run
 
 
 @pytest.fixture(scope="module")
@@ -69,14 +70,42 @@ def test_file_safe_ids():
 
 def test_summary_fields(rebase_run):
     _, folder, summary = rebase_run
-    for key in ("accuracy", "accuracy_lo", "accuracy_hi", "n_problems", "flops_total", "flops_paper",
-                "tokens_generated", "wall_s", "config", "git_commit", "versions", "checkpoints"):
+    for key in (
+        "accuracy",
+        "accuracy_lo",
+        "accuracy_hi",
+        "n_problems",
+        "flops_total",
+        "flops_paper",
+        "tokens_generated",
+        "wall_s",
+        "config",
+        "git_commit",
+        "versions",
+        "checkpoints",
+    ):
         assert key in summary
     assert summary["accuracy_lo"] <= summary["accuracy"] <= summary["accuracy_hi"]
     assert summary["n_problems"] == 12
     record = read_results(folder)[0]
-    for key in ("problem_id", "task", "level", "policy", "reward", "strategy", "budget", "seed", "answer",
-                "reference", "correct", "n_finished", "candidates", "tokens", "flops", "wall_s"):
+    for key in (
+        "problem_id",
+        "task",
+        "level",
+        "policy",
+        "reward",
+        "strategy",
+        "budget",
+        "seed",
+        "answer",
+        "reference",
+        "correct",
+        "n_finished",
+        "candidates",
+        "tokens",
+        "flops",
+        "wall_s",
+    ):
         assert key in record
     assert isinstance(record["problem_id"], str)
     assert set(record["flops"]) == {"policy_decode", "policy_prefill", "reward", "paper", "total"}

@@ -1,4 +1,5 @@
 """math-verify grading: equivalences, the hard timeout, threads, and a fuzz test."""
+
 import threading
 import time
 
@@ -6,7 +7,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tasks.grading import Grader, answer_key
+from infscale.tasks.grading import Grader, answer_key
 
 TIMEOUT_S = 1.0
 # A fresh child's start-up (math-verify import) is not a comparison: warm_up() takes it.
@@ -76,9 +77,50 @@ def test_bad_input_is_a_clear_error(grader):
 
 _LATEXISH = st.lists(
     st.sampled_from(
-        ["\\frac{", "}", "{", "^", "_", "\\sqrt", "(", ")", "[", "]", ",", "x", "y", "9", "99", "0.", "-", "+",
-         "=", "\\pi", "\\infty", "\\cup", "\\left(", "\\right)", "\\text{", "\\boxed{", "$", "\\", " ", "e", "i",
-         "\\cdot", "!", "\\le", "%", "\\{", "\\}", "^{9^{9}}", "\\begin{pmatrix}", "&", "\\\\", "\\end{pmatrix}"]
+        [
+            "\\frac{",
+            "}",
+            "{",
+            "^",
+            "_",
+            "\\sqrt",
+            "(",
+            ")",
+            "[",
+            "]",
+            ",",
+            "x",
+            "y",
+            "9",
+            "99",
+            "0.",
+            "-",
+            "+",
+            "=",
+            "\\pi",
+            "\\infty",
+            "\\cup",
+            "\\left(",
+            "\\right)",
+            "\\text{",
+            "\\boxed{",
+            "$",
+            "\\",
+            " ",
+            "e",
+            "i",
+            "\\cdot",
+            "!",
+            "\\le",
+            "%",
+            "\\{",
+            "\\}",
+            "^{9^{9}}",
+            "\\begin{pmatrix}",
+            "&",
+            "\\\\",
+            "\\end{pmatrix}",
+        ]
     ),
     min_size=1,
     max_size=14,

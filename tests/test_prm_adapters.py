@@ -2,20 +2,29 @@
 and architecture classes: scores come from exactly the step-tag positions, k steps give k
 scores (empty and over-long steps too), batching changes nothing, and each format matches
 the family's reference recipe computed independently here."""
+
 import warnings
 
 import pytest
 import torch
 from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers, trainers
-from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM, MistralConfig, MistralForCausalLM, PreTrainedTokenizerFast, Qwen2Config
+from transformers import (
+    AutoTokenizer,
+    LlamaConfig,
+    LlamaForCausalLM,
+    MistralConfig,
+    MistralForCausalLM,
+    PreTrainedTokenizerFast,
+    Qwen2Config,
+)
 
-from budgets.model_spec import ModelSpec
-from rewards.base import ScoreRequest
-from rewards.hf_prm import HFPRM
-from rewards.prm_adapters import ADAPTERS, adapter_class
-from rewards.prm_adapters.skywork import Qwen2ForPrmModel
-from rewards.qwen2_prm import Qwen2ForProcessRewardModel
-from tasks.prompts import QWEN_SYSTEM
+from infscale.budgets.model_spec import ModelSpec
+from infscale.rewards.base import ScoreRequest
+from infscale.rewards.hf_prm import HFPRM
+from infscale.rewards.prm_adapters import ADAPTERS, adapter_class
+from infscale.rewards.prm_adapters.skywork import Qwen2ForPrmModel
+from infscale.rewards.qwen2_prm import Qwen2ForProcessRewardModel
+from infscale.tasks.prompts import QWEN_SYSTEM
 
 CORPUS = [
     "Janet has 16 eggs. She eats 3 and sells the rest for $2 each, so she makes 26 dollars.",
@@ -39,7 +48,9 @@ def tokenizer(special, added=(), bos=None, eos=None, template=None):
     backend = Tokenizer(models.BPE())
     backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     backend.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=320, special_tokens=list(special), initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    trainer = trainers.BpeTrainer(
+        vocab_size=320, special_tokens=list(special), initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
+    )
     backend.train_from_iterator(CORPUS * 4, trainer)
     backend.add_tokens([AddedToken(t, normalized=False) for t in added])
     tok = PreTrainedTokenizerFast(tokenizer_object=backend, bos_token=bos, eos_token=eos, pad_token=eos)
@@ -56,8 +67,15 @@ def tokenizer(special, added=(), bos=None, eos=None, template=None):
 def tiny(cls, config_cls, tok, **extra):
     torch.manual_seed(0)
     config = config_cls(
-        vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
-        num_key_value_heads=2, max_position_embeddings=256, pad_token_id=tok.pad_token_id, **extra,
+        vocab_size=len(tok),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=256,
+        pad_token_id=tok.pad_token_id,
+        **extra,
     )
     model = cls(config)
     with torch.no_grad():  # random heads large enough that scores differ visibly
@@ -70,10 +88,15 @@ def tiny(cls, config_cls, tok, **extra):
 def checkpoints(tmp_path_factory):
     """adapter -> (checkpoint dir, model, tokenizer)."""
     made = {}
-    qwen_tok = tokenizer(["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<extra_0>"], eos="<|endoftext|>", template=QWEN_TEMPLATE)
+    qwen_tok = tokenizer(
+        ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<extra_0>"], eos="<|endoftext|>", template=QWEN_TEMPLATE
+    )
     shepherd_tok = tokenizer(["<unk>", "<s>", "</s>"], added=["ки"], bos="<s>", eos="</s>")
-    llama_tok = tokenizer(["<|begin_of_text|>", "<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>"],
-                          eos="<|eot_id|>", template=LLAMA3_TEMPLATE)
+    llama_tok = tokenizer(
+        ["<|begin_of_text|>", "<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>"],
+        eos="<|eot_id|>",
+        template=LLAMA3_TEMPLATE,
+    )
     toy_tok = tokenizer(["<pad>", "<s>", "</s>"], eos="</s>")
     sky_tok = tokenizer(["<|endoftext|>", "<|im_start|>", "<|im_end|>"], bos="<|endoftext|>", eos="<|endoftext|>")
     sky_tok.backend_tokenizer.post_processor = None
@@ -104,13 +127,20 @@ def reference_scores(name, model, tok):
     steps = [s.strip() for s in STEPS]
     with torch.no_grad():
         if name == "qwen":
-            messages = [{"role": "system", "content": QWEN_SYSTEM}, {"role": "user", "content": QUESTION},
-                        {"role": "assistant", "content": "<extra_0>".join(steps) + "<extra_0>"}]
-            ids = tok.encode(tok.apply_chat_template(messages, tokenize=False), add_special_tokens=False, return_tensors="pt")
+            messages = [
+                {"role": "system", "content": QWEN_SYSTEM},
+                {"role": "user", "content": QUESTION},
+                {"role": "assistant", "content": "<extra_0>".join(steps) + "<extra_0>"},
+            ]
+            ids = tok.encode(
+                tok.apply_chat_template(messages, tokenize=False), add_special_tokens=False, return_tensors="pt"
+            )
             probs = torch.softmax(model(input_ids=ids).logits[0], -1)[:, 1]
             return probs[ids[0] == tok.convert_tokens_to_ids("<extra_0>")].tolist()
         if name == "toy":
-            ids = tok.encode(QUESTION + "".join(s.rstrip("\n") + "\n" for s in STEPS), add_special_tokens=False, return_tensors="pt")
+            ids = tok.encode(
+                QUESTION + "".join(s.rstrip("\n") + "\n" for s in STEPS), add_special_tokens=False, return_tensors="pt"
+            )
             probs = torch.softmax(model(input_ids=ids).logits[0], -1)[:, 1]
             return probs[ids[0] == tok.convert_tokens_to_ids("Ċ")].tolist()
         if name == "math_shepherd":
@@ -123,9 +153,13 @@ def reference_scores(name, model, tok):
             plus, minus = tok.convert_tokens_to_ids("+"), tok.convert_tokens_to_ids("-")
             conversation, out = [], []
             for k, step in enumerate(steps):  # the model card's loop: one pass per step, logits[:, -3]
-                conversation += [{"role": "user", "content": f"{QUESTION} {step}" if k == 0 else step},
-                                 {"role": "assistant", "content": "+"}]
-                ids = tok.encode(tok.apply_chat_template(conversation, tokenize=False), add_special_tokens=False, return_tensors="pt")
+                conversation += [
+                    {"role": "user", "content": f"{QUESTION} {step}" if k == 0 else step},
+                    {"role": "assistant", "content": "+"},
+                ]
+                ids = tok.encode(
+                    tok.apply_chat_template(conversation, tokenize=False), add_special_tokens=False, return_tensors="pt"
+                )
                 out.append(torch.softmax(model(ids).logits[0, -3, [plus, minus]], -1)[0].item())
             return out
         if name == "skywork":  # Skywork's prepare_input: steps split on "\n", encoded one by one
@@ -213,13 +247,15 @@ def test_long_steps_are_truncated_with_a_warning_keeping_every_tag(checkpoints, 
 
 
 def test_task_prompt_is_mapped_back_to_the_question(checkpoints):
-    from tasks.math500 import Math500Task
+    from infscale.tasks.math500 import Math500Task
 
     task = Math500Task()
     problem = task.problems()[0]
     with_task = prm(checkpoints, "qwen", task=task)
     plain = prm(checkpoints, "qwen")
-    assert with_task.score([ScoreRequest(problem.prompt, STEPS)]) == plain.score([ScoreRequest(problem.meta["question"], STEPS)])
+    assert with_task.score([ScoreRequest(problem.prompt, STEPS)]) == plain.score(
+        [ScoreRequest(problem.meta["question"], STEPS)]
+    )
 
 
 def test_bad_config(checkpoints):

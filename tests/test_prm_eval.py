@@ -1,4 +1,5 @@
 """ProcessBench metrics, tau fitting, diagnostics and `infscale-prm-eval` on hand-built sets."""
+
 import json
 import os
 import random
@@ -10,11 +11,11 @@ from pathlib import Path
 import pytest
 from hydra import compose, initialize_config_module
 
-from experiments import resolvers
-from rewards.eval import diagnostics, processbench
-from rewards.eval.cli import evaluate_prm
-from rewards.eval.data import load_items
-from rewards.eval.scoring import model_scores, saved_scores
+from infscale.experiments import resolvers
+from infscale.rewards.eval import diagnostics, processbench
+from infscale.rewards.eval.cli import evaluate_prm
+from infscale.rewards.eval.data import load_items
+from infscale.rewards.eval.scoring import model_scores, saved_scores
 
 BIN = Path(sys.executable).parent
 REPO = Path(__file__).resolve().parents[1]
@@ -39,9 +40,14 @@ FIXTURE = [
 def write_fixture(path: Path, rows=FIXTURE, **change) -> Path:
     lines = []
     for row in rows:
-        record = {"id": row["id"], "subset": row["subset"], "problem": f"problem {row['id']}",
-                  "steps": [f"step {k}\n" for k in range(len(row["s"]))], "label": row["label"],
-                  "step_scores": row["s"]}
+        record = {
+            "id": row["id"],
+            "subset": row["subset"],
+            "problem": f"problem {row['id']}",
+            "steps": [f"step {k}\n" for k in range(len(row["s"]))],
+            "label": row["label"],
+            "step_scores": row["s"],
+        }
         if "final_answer_correct" in row:
             record["final_answer_correct"] = row["final_answer_correct"]
         record.update(change.get(row["id"], {}))
@@ -52,7 +58,7 @@ def write_fixture(path: Path, rows=FIXTURE, **change) -> Path:
 
 def prm_config(*overrides):
     resolvers.register()
-    with initialize_config_module(config_module="conf", version_base=None):
+    with initialize_config_module(config_module="infscale.conf", version_base=None):
         return compose(config_name="prm_eval", overrides=list(overrides))
 
 
@@ -121,7 +127,9 @@ def test_diagnostics_hand_computed():
     # strict minimum on the last step: g1 g2 g3 g4 g5 m3 yes, m2 e1 no, m1 has one step
     assert diagnostics.min_on_last_share(scores) == {"share": 0.75, "n": 8}
     assert diagnostics.min_on_last([0.3, 0.3]) is False
-    wp = diagnostics.wrong_process([r["label"] for r in FIXTURE], [r.get("final_answer_correct") for r in FIXTURE], scores, 0.5)
+    wp = diagnostics.wrong_process(
+        [r["label"] for r in FIXTURE], [r.get("final_answer_correct") for r in FIXTURE], scores, 0.5
+    )
     # right answers g1-g4; wrong process g1 (flagged at 1 = label) and g2 (flagged at 1, label 2)
     assert wp == {"n_right_answer": 4, "n_wrong_process": 2, "share": 0.5, "caught": 1.0, "caught_at_first_error": 0.5}
 
@@ -153,12 +161,15 @@ def test_folder_of_files_names_subsets(tmp_path):
     assert [i.subset for i in items] == ["gsm8k"] * 5 + ["math"] * 3
 
 
-@pytest.mark.parametrize("change, message", [
-    ({"g3": {"label": 2}}, "set.jsonl:3: label 2 out of range for 2 steps"),
-    ({"g2": {"steps": []}}, "set.jsonl:2: 'steps' is empty"),
-    ({"m1": {"step_scores": []}}, "set.jsonl:6: reward 'replay' returned 0 scores for 1 steps"),
-    ({"g4": {"step_scores": [0.5, 1.5]}}, "set.jsonl:4: reward 'replay' gave a score outside"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"g3": {"label": 2}}, "set.jsonl:3: label 2 out of range for 2 steps"),
+        ({"g2": {"steps": []}}, "set.jsonl:2: 'steps' is empty"),
+        ({"m1": {"step_scores": []}}, "set.jsonl:6: reward 'replay' returned 0 scores for 1 steps"),
+        ({"g4": {"step_scores": [0.5, 1.5]}}, "set.jsonl:4: reward 'replay' gave a score outside"),
+    ],
+)
 def test_bad_input_names_the_line(tmp_path, change, message):
     path = write_fixture(tmp_path / "set.jsonl", **change)
     with pytest.raises(ValueError, match=message.replace("(", r"\(").replace("[", r"\[")):
@@ -167,6 +178,7 @@ def test_bad_input_names_the_line(tmp_path, change, message):
 
 class ShortPRM:
     """A broken PRM: drops the last step's score."""
+
     name, spec, outcome = "short", None, False
 
     def score(self, requests):
@@ -191,32 +203,52 @@ def test_cli_writes_report_and_errors_cleanly(tmp_path):
     path = write_fixture(tmp_path / "set.jsonl")
     env = {**os.environ, "HYDRA_FULL_ERROR": "0"}
     out = tmp_path / "run"
-    done = subprocess.run([str(BIN / "infscale-prm-eval"), f"data.path={path}", "reward=replay", "tau=0.5",
-                           f"hydra.run.dir={out}"], cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [str(BIN / "infscale-prm-eval"), f"data.path={path}", "reward=replay", "tau=0.5", f"hydra.run.dir={out}"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     report = json.loads((out / "report.json").read_text())
     assert report["avg_f1"] == pytest.approx(7 / 12)
     assert "average F1" in done.stdout and "58.3" in done.stdout
     bad = write_fixture(tmp_path / "bad.jsonl", g2={"label": 3})
-    done = subprocess.run([str(BIN / "infscale-prm-eval"), f"data.path={bad}", f"hydra.run.dir={tmp_path / 'bad'}"],
-                          cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [str(BIN / "infscale-prm-eval"), f"data.path={bad}", f"hydra.run.dir={tmp_path / 'bad'}"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 2 and "bad.jsonl:2: label 3 out of range" in done.stderr
     assert not (tmp_path / "bad" / "report.json").exists()
 
 
 def test_best_of_n_half_on_the_simulated_world(tmp_path):
-    report = evaluate_prm(prm_config("task=simulated", "policy=simulated", "reward=sim_perfect",
-                                     "bon.n=4", "bon.n_problems=40", "task.n=40"))
+    report = evaluate_prm(
+        prm_config(
+            "task=simulated", "policy=simulated", "reward=sim_perfect", "bon.n=4", "bon.n_problems=40", "task.n=40"
+        )
+    )
     bon = report["bon"]
     assert bon["n_problems"] == 40 and bon["n"] == 4
     # a perfect verifier with min aggregation picks a right solution whenever there is one
     assert bon["accuracy"]["best_min"]["accuracy"] == bon["pass_at_n"]
     assert bon["accuracy"]["best_min"]["accuracy"] >= bon["accuracy"]["majority"]["accuracy"]
-    assert set(bon["accuracy"]) == {f"{s}_{a}" for s in ("best", "weighted") for a in ("min", "last", "prod")} | {"majority"}
+    assert set(bon["accuracy"]) == {f"{s}_{a}" for s in ("best", "weighted") for a in ("min", "last", "prod")} | {
+        "majority"
+    }
     assert bon["wrong_process"]["n_right_answer"] > 0 and bon["min_on_last"]["n"] > 0
     assert report["subsets"] == {} and report["avg_f1"] is None
-    again = evaluate_prm(prm_config("task=simulated", "policy=simulated", "reward=sim_perfect",
-                                    "bon.n=4", "bon.n_problems=40", "task.n=40"))
+    again = evaluate_prm(
+        prm_config(
+            "task=simulated", "policy=simulated", "reward=sim_perfect", "bon.n=4", "bon.n_problems=40", "task.n=40"
+        )
+    )
     assert again["bon"] == bon
 
 

@@ -1,11 +1,12 @@
 """The PRM lab on the toy world: a toy ProcessBench-format set from toy_small's own samples,
 judged by the exact checker (the ceiling) and by a noisy one, at step and response level."""
+
 import pytest
 
-from rewards.eval.cli import evaluate_prm
-from rewards.eval.data import item_record, load_items, write_items
-from rewards.eval.toy_set import CHECKPOINTS, toy_records, write_by_subset
-from tasks.toy_arith import ToyArithTask
+from infscale.rewards.eval.cli import evaluate_prm
+from infscale.rewards.eval.data import item_record, load_items, write_items
+from infscale.rewards.eval.toy_set import CHECKPOINTS, toy_records, write_by_subset
+from infscale.tasks.toy_arith import ToyArithTask
 from tests.test_prm_eval import prm_config
 
 pytestmark = pytest.mark.slow
@@ -18,10 +19,13 @@ def toy_set(tmp_path_factory):
     assert sorted(counts) == [f"toy_arith-L{k}" for k in (1, 2, 3, 4)] and sum(counts.values()) > 24
     # toy_small rarely solves a problem, so the exact worked solutions join as correct items
     task = ToyArithTask(seed=7, n=12)
-    write_items(folder / "reference.jsonl", [
-        item_record(p.id, "reference", p.prompt, task.split_steps(task.solution(p)), -1, True, problem_id=p.id)
-        for p in task.problems()
-    ])
+    write_items(
+        folder / "reference.jsonl",
+        [
+            item_record(p.id, "reference", p.prompt, task.split_steps(task.solution(p)), -1, True, problem_id=p.id)
+            for p in task.problems()
+        ],
+    )
     return folder
 
 
@@ -46,7 +50,10 @@ def test_exact_checker_is_the_ceiling_and_noise_costs(toy_set):
     # the checker picks a right-process solution whenever there is one; a right answer
     # reached by a wrong process counts for pass@N but scores 0, and is always flagged
     assert bon["accuracy"]["best_min"]["accuracy"] <= bon["pass_at_n"]
-    assert bon["wrong_process"]["caught"] in (1.0, None) and bon["wrong_process"]["caught_at_first_error"] in (1.0, None)
+    assert bon["wrong_process"]["caught"] in (1.0, None) and bon["wrong_process"]["caught_at_first_error"] in (
+        1.0,
+        None,
+    )
     assert bon["accuracy"]["best_min"]["accuracy"] == bon["accuracy"]["best_prod"]["accuracy"]
     assert bon["min_on_last"]["n"] > 0
     noisy = evaluate_prm(prm_config(*common, "reward=oracle", "reward.label_noise=0.3"))

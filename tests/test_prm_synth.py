@@ -1,28 +1,31 @@
 """PRM data synthesis in the simulated world, where every step's truth is known."""
+
 import json
 import os
 
 import pytest
 
-from policies.simulated import SimulatedPolicy
-from rewards.eval import processbench
-from rewards.eval.data import load_items
-from rewards.eval.scoring import model_scores
-from rewards.simulated import SimulatedPRM
-from rewards.synth.agreement import agreement, rates, step_labels
-from rewards.synth.judge import CheckerJudge
-from rewards.synth.mc import GIVEN, MCEstimation, mc_labels
-from rewards.synth.pipeline import SynthSettings, consensus_stage, sample_pool, synthesize
-from search.engine import Engine
-from search.node import Tree
-from tasks.simulated import SimulatedTask
+from infscale.policies.simulated import SimulatedPolicy
+from infscale.rewards.eval import processbench
+from infscale.rewards.eval.data import load_items
+from infscale.rewards.eval.scoring import model_scores
+from infscale.rewards.simulated import SimulatedPRM
+from infscale.rewards.synth.agreement import agreement, rates, step_labels
+from infscale.rewards.synth.judge import CheckerJudge
+from infscale.rewards.synth.mc import GIVEN, MCEstimation, mc_labels
+from infscale.rewards.synth.pipeline import SynthSettings, consensus_stage, sample_pool, synthesize
+from infscale.search.engine import Engine
+from infscale.search.node import Tree
+from infscale.tasks.simulated import SimulatedTask
 
 TASK = SimulatedTask(n=30, seed=5)
 PROBLEMS = TASK.problems()
 
 
 def engine(step_error=0.15, seed=0, max_batch=256, spread=1.5):
-    return Engine(TASK, SimulatedPolicy(step_error=step_error, difficulty_spread=spread), None, seed=seed, max_batch=max_batch)
+    return Engine(
+        TASK, SimulatedPolicy(step_error=step_error, difficulty_spread=spread), None, seed=seed, max_batch=max_batch
+    )
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +35,12 @@ def pool():
 
 def test_mc_labels_hand_built_tree():
     problem = PROBLEMS[0]
-    truth = [str(v) for v in __import__("tasks.simulated", fromlist=["parse_prompt"]).parse_prompt(problem.prompt)[0].truth()]
+    truth = [
+        str(v)
+        for v in __import__("infscale.tasks.simulated", fromlist=["parse_prompt"])
+        .parse_prompt(problem.prompt)[0]
+        .truth()
+    ]
     tree = Tree(problem)
     a = tree.add_child(tree.root, text="Step 1: v=1 #3\n", tokens=None, finish=GIVEN)
     b = tree.add_child(a, text="Step 2: v=2 #3\n", tokens=None, finish=GIVEN)
@@ -54,11 +62,15 @@ def test_mc_estimation_is_batched_and_independent_of_batching(pool):
     results = []
     for max_batch in (256, 7):
         eng = engine(seed=1, max_batch=max_batch)
-        outcomes = list(eng.run(PROBLEMS, MCEstimation(task=TASK, k=5, solutions=settings, stop_at_first_negative=False)))
+        outcomes = list(
+            eng.run(PROBLEMS, MCEstimation(task=TASK, k=5, solutions=settings, stop_at_first_negative=False))
+        )
         labels = [mc_labels(end, o.problem, TASK).soft for o in outcomes for end in o.decision.candidates]
         results.append(labels)
         # shared prefixes are completed once: k completions per distinct prefix
-        prefixes = len({(r["problem_id"], tuple(r["steps"][:i + 1])) for r in pool for i in range(len(r["steps"]) - 1)})
+        prefixes = len(
+            {(r["problem_id"], tuple(r["steps"][: i + 1])) for r in pool for i in range(len(r["steps"]) - 1)}
+        )
         assert prefixes < sum(len(r["steps"]) - 1 for r in pool)
         assert eng.calls["policy_sequences"] == 5 * prefixes
         if max_batch == 256:
@@ -92,8 +104,14 @@ def test_pipeline_agreement_and_resume(tmp_path, pool):
 
 
 def test_flawless_completer_recovers_truth(tmp_path):
-    report = synthesize(tmp_path, TASK, PROBLEMS[:10], engine(), engine(step_error=1e-9, spread=0.0, seed=1),
-                        SynthSettings(samples=4, k=2, miss_rate=0.0, false_alarm_rate=0.0))
+    report = synthesize(
+        tmp_path,
+        TASK,
+        PROBLEMS[:10],
+        engine(),
+        engine(step_error=1e-9, spread=0.0, seed=1),
+        SynthSettings(samples=4, k=2, miss_rate=0.0, false_alarm_rate=0.0),
+    )
     for name in ("mc", "judge", "consensus"):
         assert report["agreement"][name]["first_error_agreement"] == 1.0
     assert report["kept_share"] == 1.0
@@ -114,8 +132,11 @@ def test_checker_judge_error_rates(pool):
 
 
 def test_consensus_keeps_agreeing_labels_only():
-    mc = [{"id": "a", "label": 1, "provenance": {}}, {"id": "b", "label": -1, "provenance": {}},
-          {"id": "c", "label": 0, "provenance": {}}]
+    mc = [
+        {"id": "a", "label": 1, "provenance": {}},
+        {"id": "b", "label": -1, "provenance": {}},
+        {"id": "c", "label": 0, "provenance": {}},
+    ]
     judged = [{"id": "a", "label": 1}, {"id": "b", "label": -1}, {"id": "c", "label": 2}]
     assert [r["id"] for r in consensus_stage(mc, judged)] == ["a", "b"]
     with pytest.raises(ValueError, match="no judge label"):
@@ -145,12 +166,22 @@ def test_pool_is_a_step_labelled_set_that_a_perfect_prm_aces(tmp_path, pool):
 
 
 def test_training_examples_cut_after_first_negative():
-    from rewards.synth.train import training_examples
+    from infscale.rewards.synth.train import training_examples
 
-    record = {"id": "x", "problem": "1 +1\n", "steps": ["a\n", "b\n", "c\n", "d"], "label": 1, "gt_label": 2,
-              "mc_soft": [0.5, 0.0, 0.25, 0.0]}
+    record = {
+        "id": "x",
+        "problem": "1 +1\n",
+        "steps": ["a\n", "b\n", "c\n", "d"],
+        "label": 1,
+        "gt_label": 2,
+        "mc_soft": [0.5, 0.0, 0.25, 0.0],
+    }
     assert training_examples([record], "mc_hard")[0]["targets"] == [1.0, 0.0]
-    assert training_examples([record], "mc_soft")[0] == {"prompt": "1 +1\n", "steps": ["a\n", "b\n"], "targets": [0.5, 0.0]}
+    assert training_examples([record], "mc_soft")[0] == {
+        "prompt": "1 +1\n",
+        "steps": ["a\n", "b\n"],
+        "targets": [0.5, 0.0],
+    }
     assert training_examples([record], "ground_truth")[0]["targets"] == [1.0, 1.0, 0.0]
     assert training_examples([{**record, "label": -1}], "judge")[0]["targets"] == [1.0] * 4
     with pytest.raises(ValueError, match="unknown label set"):
@@ -161,12 +192,19 @@ def test_soft_target_loss_is_cross_entropy_for_hard_targets():
     import torch
     from transformers import Qwen2Config
 
-    from rewards.qwen2_prm import Qwen2ForProcessRewardModel
-    from rewards.synth.train import SoftTargetPRM, collate
+    from infscale.rewards.qwen2_prm import Qwen2ForProcessRewardModel
+    from infscale.rewards.synth.train import SoftTargetPRM, collate
 
     torch.manual_seed(0)
-    config = Qwen2Config(vocab_size=20, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
-                         num_key_value_heads=2, intermediate_size=32, max_position_embeddings=32)
+    config = Qwen2Config(
+        vocab_size=20,
+        hidden_size=16,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        num_key_value_heads=2,
+        intermediate_size=32,
+        max_position_embeddings=32,
+    )
     prm = Qwen2ForProcessRewardModel(config)
     rows = [([1, 2, 3, 4], [-1.0, 1.0, -1.0, 0.0]), ([5, 6, 7], [-1.0, -1.0, 1.0])]
     batch = collate(rows, pad=0)

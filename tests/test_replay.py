@@ -1,20 +1,20 @@
 """policy=replay / reward=replay on math_cot_100 through the ordinary run path."""
+
 import json
-import shutil
 from pathlib import Path
 
 import pytest
 from hydra import compose, initialize_config_dir
 
-from experiments import resolvers
-from experiments.run import run
-from policies.base import GenerationRequest
-from policies.replay import ReplayPolicy
-from rewards.base import ScoreRequest
-from rewards.replay import ReplayReward
-from tasks.data import data_dir
-from tasks.gsm8k import GSM8KTask
-from tasks.math_cot_100 import MathCot100Task
+from infscale.experiments import resolvers
+from infscale.experiments.run import run
+from infscale.policies.base import GenerationRequest
+from infscale.policies.replay import ReplayPolicy
+from infscale.rewards.base import ScoreRequest
+from infscale.rewards.replay import ReplayReward
+from infscale.tasks.data import data_dir
+from infscale.tasks.gsm8k import GSM8KTask
+from infscale.tasks.math_cot_100 import MathCot100Task
 
 CONF = str(Path(__file__).resolve().parent.parent / "conf")
 DATA = data_dir() / "math_cot_100" / "math_cot_100.jsonl"
@@ -23,10 +23,17 @@ DATA = data_dir() / "math_cot_100" / "math_cot_100.jsonl"
 def replay_run(tmp_path, *overrides):
     resolvers.register()
     with initialize_config_dir(config_dir=CONF, version_base=None):
-        cfg = compose("config", overrides=[
-            "task=math_cot_100", "policy=replay", "reward=replay", "strategy=best_of_n", "progress=false",
-            *overrides,
-        ])
+        cfg = compose(
+            "config",
+            overrides=[
+                "task=math_cot_100",
+                "policy=replay",
+                "reward=replay",
+                "strategy=best_of_n",
+                "progress=false",
+                *overrides,
+            ],
+        )
     folder = tmp_path / "_".join(o.replace("=", "-").replace("/", "_") for o in overrides)
     summary = run(cfg, folder)
     return summary, [json.loads(line) for line in (folder / "results.jsonl").read_text().splitlines()]
@@ -45,8 +52,9 @@ def test_n8_selectors_agree_with_the_files_labels(tmp_path, selector, accuracy):
     rows, task = file_rows(), MathCot100Task()
     for record in records:
         row = rows[record["problem_id"]]
-        labels = {row["score"][i] for i, text in enumerate(row["response"])
-                  if task.extract_answer(text) == record["answer"]}
+        labels = {
+            row["score"][i] for i, text in enumerate(row["response"]) if task.extract_answer(text) == record["answer"]
+        }
         if record["problem_id"] == "72" and record["answer"] == "10000":
             # The file's grader called 10000 wrong against "10{,}000"; math-verify is right.
             assert labels == {False} and record["correct"] is True
@@ -63,13 +71,17 @@ def test_replayed_costs_are_null_and_scores_are_sigmoids(tmp_path):
     assert first["tokens"] == {"generated": None, "prompt_computed": None, "prompt_cached": None, "reward": None}
     assert set(first["flops"].values()) == {None}
     logits = [x[0] for x in file_rows()["0"]["pred_score"]]
-    assert [c["step_scores"] for c in first["candidates"]] == [[pytest.approx(1 / (1 + 2.718281828459045 ** -x))] for x in logits]
+    assert [c["step_scores"] for c in first["candidates"]] == [
+        [pytest.approx(1 / (1 + 2.718281828459045**-x))] for x in logits
+    ]
 
 
 def test_smaller_n_plays_back_the_first_recordings(tmp_path):
     _, records = replay_run(tmp_path, "strategy.n=1", "strategy.selector=majority")
     rows, task = file_rows(), MathCot100Task()
-    assert [r["answer"] for r in records] == [task.extract_answer(rows[r["problem_id"]]["response"][0]) for r in records]
+    assert [r["answer"] for r in records] == [
+        task.extract_answer(rows[r["problem_id"]]["response"][0]) for r in records
+    ]
     assert sum(r["correct"] for r in records) == 90  # the file labels 90 of the first responses correct
 
 
@@ -91,7 +103,9 @@ def test_seeded_order_rotates_and_steps_concatenate():
     solution, steps = "", 0
     recorded = ReplayPolicy(task)
     while True:
-        sample = recorded.generate([GenerationRequest(problem.prompt + solution, 1, "step", "\n\n", 4096, 1.0, 0)])[0].samples[0]
+        sample = recorded.generate([GenerationRequest(problem.prompt + solution, 1, "step", "\n\n", 4096, 1.0, 0)])[
+            0
+        ].samples[0]
         solution += sample.text
         steps += 1
         if sample.finish == "end":

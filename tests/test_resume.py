@@ -1,5 +1,6 @@
 """A run killed with SIGKILL mid-way and started again with the same command ends with the
 same results.jsonl as an uninterrupted run (every field but wall_s), nothing twice."""
+
 import json
 import os
 import signal
@@ -12,8 +13,17 @@ from tests.conftest import BIN, REPO
 
 pytestmark = pytest.mark.slow
 
-ARGS = ["task=simulated", "policy=simulated", "reward=simulated", "strategy=rebase", "strategy.n=8",
-        "n_problems=120", "seed=3", "engine.max_concurrent=2", "progress=false"]
+ARGS = [
+    "task=simulated",
+    "policy=simulated",
+    "reward=simulated",
+    "strategy=rebase",
+    "strategy.n=8",
+    "n_problems=120",
+    "seed=3",
+    "engine.max_concurrent=2",
+    "progress=false",
+]
 
 
 def _records(folder):
@@ -36,8 +46,9 @@ def test_sigkill_then_same_command_resumes_to_identical_results(tmp_path):
     clean_cwd.mkdir()
     command = [str(BIN / "infscale-run"), *ARGS]
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    process = subprocess.Popen(command, cwd=killed_cwd, env=env, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL, start_new_session=True)
+    process = subprocess.Popen(
+        command, cwd=killed_cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
     deadline = time.monotonic() + 120
     lines = 0
     while time.monotonic() < deadline and process.poll() is None:

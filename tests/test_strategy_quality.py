@@ -1,8 +1,9 @@
 """The simulated world reproduces the papers' qualitative findings."""
+
 import numpy as np
 import pytest
 
-from tasks.simulated import SimulatedTask
+from infscale.tasks.simulated import SimulatedTask
 from tests.engine_helpers import NOISE, PERFECT, accuracy, simulated_engine, strategy
 
 TASK = SimulatedTask(n=300, seed=3)

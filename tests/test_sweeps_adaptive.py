@@ -1,8 +1,9 @@
 """The tutorial's worked example strategy (search/strategies/adaptive.py) through the engine."""
+
 import pytest
 
-from experiments.build import build
-from experiments.run import run
+from infscale.experiments.build import build
+from infscale.experiments.run import run
 from tests.conftest import make_config, read_results
 
 PROBLEMS = 60

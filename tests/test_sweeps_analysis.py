@@ -1,5 +1,6 @@
 """Pareto front, bootstrap CI coverage, scaling-fit recovery, FLOPs saved, and the
 analyze + plot pipeline on a small real sweep."""
+
 import math
 
 import numpy as np
@@ -8,9 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from matplotlib import image
 
-from experiments import analyze, collect, fits, plot
-from experiments.run import run
-from experiments.stats import bootstrap_ci
+from infscale.experiments import analyze, collect, fits, plot
+from infscale.experiments.run import run
+from infscale.experiments.stats import bootstrap_ci
 from tests.conftest import make_config
 
 
@@ -31,8 +32,12 @@ def test_pareto_front_equals_brute_force(pairs):
     front = {p["id"] for p in analyze.pareto_front(points, "flops_total")}
 
     def dominated(p):
-        return any(q["flops_total"] <= p["flops_total"] and q["accuracy"] >= p["accuracy"]
-                   and (q["flops_total"], q["accuracy"]) != (p["flops_total"], p["accuracy"]) for q in points)
+        return any(
+            q["flops_total"] <= p["flops_total"]
+            and q["accuracy"] >= p["accuracy"]
+            and (q["flops_total"], q["accuracy"]) != (p["flops_total"], p["accuracy"])
+            for q in points
+        )
 
     assert front == {p["id"] for p in points if not dominated(p)}
 
@@ -81,9 +86,20 @@ def test_flops_saved_from_measured_curves():
 
 
 def test_compute_optimal_picks_the_best_point_that_fits_each_budget():
-    points = [{"flops_total": c, "accuracy": a, "accuracy_lo": a, "accuracy_hi": a, "curve": name,
-               "policy.name": name, "strategy.name": "s", "strategy.selector": "w", "strategy.n": 1}
-              for c, a, name in [(1.5, 0.3, "a"), (5, 0.5, "b"), (20, 0.45, "c"), (90, 0.8, "d")]]
+    points = [
+        {
+            "flops_total": c,
+            "accuracy": a,
+            "accuracy_lo": a,
+            "accuracy_hi": a,
+            "curve": name,
+            "policy.name": name,
+            "strategy.name": "s",
+            "strategy.selector": "w",
+            "strategy.n": 1,
+        }
+        for c, a, name in [(1.5, 0.3, "a"), (5, 0.5, "b"), (20, 0.45, "c"), (90, 0.8, "d")]
+    ]
     table = analyze.compute_optimal(points, "flops_total", per_decade=1)
     assert [(row["flops_total_budget"], row["curve"]) for row in table] == [(10.0, "b"), (100.0, "d")]
 
@@ -132,10 +148,24 @@ def test_other_cost_measures_write_their_own_tables(sweep):
 
 
 def test_seeds_average_into_one_point_with_their_spread():
-    rows = [{"policy.name": "p", "strategy.name": "s", "strategy.selector": "w", "strategy.n": 4, "seed": seed,
-             "accuracy": acc, "accuracy_lo": acc - 0.1, "accuracy_hi": acc + 0.1, "flops_total": 10.0 + seed,
-             "flops_paper": 1.0, "tokens_generated": 5.0, "wall_s": None, "n_problems": 50}
-            for seed, acc in ((0, 0.5), (1, 0.7))]
+    rows = [
+        {
+            "policy.name": "p",
+            "strategy.name": "s",
+            "strategy.selector": "w",
+            "strategy.n": 4,
+            "seed": seed,
+            "accuracy": acc,
+            "accuracy_lo": acc - 0.1,
+            "accuracy_hi": acc + 0.1,
+            "flops_total": 10.0 + seed,
+            "flops_paper": 1.0,
+            "tokens_generated": 5.0,
+            "wall_s": None,
+            "n_problems": 50,
+        }
+        for seed, acc in ((0, 0.5), (1, 0.7))
+    ]
     (point,) = analyze.average_seeds(rows)
     assert point["accuracy"] == pytest.approx(0.6) and point["flops_total"] == pytest.approx(10.5)
     assert (point["n_seeds"], point["accuracy_seed_min"], point["accuracy_seed_max"]) == (2, 0.5, 0.7)
@@ -148,7 +178,9 @@ def test_plot_is_written_and_titled(sweep):
     pixels = image.imread(png)
     assert pixels.shape[0] > 500 and pixels.shape[1] > 1000
     points = analyze.load_points(sweep)
-    assert plot.title(points) == "simulated: accuracy vs compute, policies sim_large, sim_small, PRM sim_prm, 40 problems"
+    assert (
+        plot.title(points) == "simulated: accuracy vs compute, policies sim_large, sim_small, PRM sim_prm, 40 problems"
+    )
     written = plot.plot(sweep, x="tokens_generated", error=True, svg=True)
     assert [p.name for p in written] == ["pareto_tokens_generated.png", "pareto_tokens_generated.svg"]
     with pytest.raises(ValueError, match="--x must be one of"):

@@ -1,12 +1,13 @@
 """infscale-collect on a real Hydra multirun folder, with a failed, an empty, a killed and a
 foreign-task job among the finished ones."""
+
 import csv
 import json
 import shutil
 
 import pytest
 
-from experiments import collect
+from infscale.experiments import collect
 from tests.conftest import run_cli
 
 pytestmark = pytest.mark.slow
@@ -48,7 +49,11 @@ def test_finished_jobs_become_rows_with_their_summaries(sweep):
         assert row["task.name"] == "simulated" and row["strategy.name"] == "best_of_n"
         assert row["source"] == "run" and row["git_commit"] == summary["git_commit"]
     assert {(r["policy.name"], r["strategy.n"]) for r in result.rows} == {
-        ("sim_small", 2), ("sim_small", 4), ("sim_large", 2), ("sim_large", 4)}
+        ("sim_small", 2),
+        ("sim_small", 4),
+        ("sim_large", 2),
+        ("sim_large", 4),
+    }
     columns = set(result.rows[0])
     assert set(collect.IDENTITY) <= columns
     assert {"policy.step_error", "policy.model.hidden_size"} <= columns  # vary between the two policies
@@ -79,8 +84,17 @@ def test_subsampled_curves_and_difficulty_levels(sweep):
         by_policy.setdefault(row["policy.name"], set()).add((row["strategy.selector"], row["strategy.n"]))
     # from each policy's widest (n=4, weighted) job: the selectors and widths no real job has
     assert by_policy["sim_small"] == {
-        ("majority", 1), ("majority", 2), ("majority", 4), ("weighted", 1), ("best", 1), ("best", 2), ("best", 4),
-        ("pass@n", 1), ("pass@n", 2), ("pass@n", 4)}
+        ("majority", 1),
+        ("majority", 2),
+        ("majority", 4),
+        ("weighted", 1),
+        ("best", 1),
+        ("best", 2),
+        ("best", 4),
+        ("pass@n", 1),
+        ("pass@n", 2),
+        ("pass@n", 4),
+    }
     assert all(r["source"].startswith("subsample of ") and r["wall_s"] is None for r in result.curves)
     levels = {r["difficulty"] for r in result.levels}
     assert levels and all(level.startswith("level ") for level in levels)
@@ -103,7 +117,10 @@ def test_difficulty_falls_back_to_single_sample_accuracy_bins(sweep):
     pass1 = {"sim_small": {r["problem_id"]: i / 12 for i, r in enumerate(jobs[0].records)}}
     labels = collect.difficulty_of(jobs, pass1, messages)
     first = jobs[0].records
-    assert labels["sim_small"][first[0]["problem_id"]] == "bin 1" and labels["sim_small"][first[-1]["problem_id"]] == "bin 5"
+    assert (
+        labels["sim_small"][first[0]["problem_id"]] == "bin 1"
+        and labels["sim_small"][first[-1]["problem_id"]] == "bin 5"
+    )
     assert collect.difficulty_of(jobs, {}, messages) == {} and "no difficulty split" in messages[-1]
 
 
@@ -113,7 +130,10 @@ def test_cli_writes_tables_and_rejects_a_missing_folder(sweep, tmp_path, capsys)
     assert "collected 4 jobs" in out.out and "zero problems" in out.err
     with (sweep / "collected.csv").open() as handle:
         rows = list(csv.DictReader(handle))
-    assert len(rows) == 4 and float(rows[0]["accuracy"]) == json.loads((sweep / "collected.json").read_text())[0]["accuracy"]
+    assert (
+        len(rows) == 4
+        and float(rows[0]["accuracy"]) == json.loads((sweep / "collected.json").read_text())[0]["accuracy"]
+    )
     with pytest.raises(SystemExit) as exit_info:
         collect.main([str(tmp_path / "missing")])
     assert exit_info.value.code == 2

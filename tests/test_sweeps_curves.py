@@ -1,10 +1,11 @@
 """Subsampled best-of-N curves: identical accounting to a real run at n, agreement within CI."""
+
 import numpy as np
 import pytest
 
-from experiments import curves
-from experiments.build import build_task
-from experiments.run import run
+from infscale.experiments import curves
+from infscale.experiments.build import build_task
+from infscale.experiments.run import run
 from tests.conftest import make_config, read_results
 
 PROBLEMS = 80
@@ -28,7 +29,9 @@ def runs(tmp_path_factory):
 def _points(wide, subsets, draws=64):
     cfg, records, _ = wide
     problems = curves.prepare(records, build_task(cfg))
-    return {p.selector: p for p in curves.subsample(problems, [4], ["majority", "weighted", "pass@n"], 3, draws, subsets)}
+    return {
+        p.selector: p for p in curves.subsample(problems, [4], ["majority", "weighted", "pass@n"], 3, draws, subsets)
+    }
 
 
 def test_prefix_subset_is_exactly_the_real_run(runs):
@@ -50,7 +53,7 @@ def test_prefix_subset_is_exactly_the_real_run(runs):
 def test_bootstrap_point_agrees_with_real_run_within_ci(runs):
     wide, real_weighted, real_majority = runs
     points = _points(wide, "bootstrap")
-    for selector, (_, real, summary) in (("weighted", real_weighted), ("majority", real_majority)):
+    for selector, (_, _real, summary) in (("weighted", real_weighted), ("majority", real_majority)):
         estimate = points[selector].summary()
         assert summary["accuracy_lo"] <= estimate["accuracy"] <= summary["accuracy_hi"]
         assert estimate["accuracy_lo"] <= summary["accuracy"] <= estimate["accuracy_hi"]
@@ -79,7 +82,9 @@ def test_ineligible_runs_say_why(runs):
     cfg, records, _ = runs[0]
     assert curves.eligible(records, {"max_tokens": 5000}).startswith("a budget cut")
     assert curves.eligible([], None) == "no problems"
-    stripped = [{**r, "candidates": [{k: v for k, v in c.items() if k != "flops"} for c in r["candidates"]]} for r in records]
+    stripped = [
+        {**r, "candidates": [{k: v for k, v in c.items() if k != "flops"} for c in r["candidates"]]} for r in records
+    ]
     assert "predates per-candidate costs" in curves.eligible(stripped, None)
     problems = curves.prepare(runs[2][1], build_task(cfg))
     with pytest.raises(ValueError, match="need scored samples"):

@@ -1,12 +1,13 @@
 """The toy world's task, checker, tokenizer and oracle reward (fast; no trained model)."""
+
 import random
 
 import pytest
 
-from rewards.base import ScoreRequest
-from rewards.oracle import OraclePRM
-from tasks.toy_arith import LEVELS, MODULUS, TRAIN_SEED_BASE, ToyArithTask, draw, parse_prompt, worked_solution
-from tasks.toy_tokenizer import CHARACTERS, build_char_tokenizer
+from infscale.rewards.base import ScoreRequest
+from infscale.rewards.oracle import OraclePRM
+from infscale.tasks.toy_arith import LEVELS, MODULUS, TRAIN_SEED_BASE, ToyArithTask, draw, parse_prompt, worked_solution
+from infscale.tasks.toy_tokenizer import CHARACTERS, build_char_tokenizer
 
 
 def test_problems_are_seeded_and_independent_of_n():
@@ -50,7 +51,9 @@ def test_checker_labels_known_correct_and_wrong_solutions_exactly():
     assert task.label_steps(problem, steps("47+38=85\n85+3=88\n")) == [True, False]
     assert task.label_steps(problem, steps("47+38=85\n85*3=055\n")) == [True, False]
     assert task.label_steps(problem, steps("47+38=85\n85*3=55\n55-12=43\nanswer: 44")) == [True, True, True, False]
-    assert task.label_steps(problem, steps("47+38=85\n85*3=55\n55-12=43\n43+0=43\nanswer: 43")) == [True] * 3 + [False] * 2
+    assert (
+        task.label_steps(problem, steps("47+38=85\n85*3=55\n55-12=43\n43+0=43\nanswer: 43")) == [True] * 3 + [False] * 2
+    )
     # premature answer and garbage
     assert task.label_steps(problem, steps("47+38=85\nanswer: 85")) == [True, False]
     assert task.label_steps(problem, steps("hello\n47+38=85")) == [False, False]
@@ -72,7 +75,9 @@ def test_injected_errors_follow_the_rate():
     wrong = total = 0
     for _ in range(400):
         start, ops = draw(rng, 4)
-        problem = type(ToyArithTask.problem(0, 1, 0))(id="x", prompt=" ".join([str(start)] + [f"{o}{k}" for o, k in ops]) + "\n", reference="")
+        problem = type(ToyArithTask.problem(0, 1, 0))(
+            id="x", prompt=" ".join([str(start)] + [f"{o}{k}" for o, k in ops]) + "\n", reference=""
+        )
         labels = ToyArithTask().label_steps(problem, ToyArithTask().split_steps(worked_solution(start, ops, rng, 0.1)))
         wrong += labels.count(False)
         total += len(labels) - 1
@@ -115,7 +120,10 @@ def test_oracle_prm_scores_first_error_and_noise_is_stable():
     assert scores[1] == [1.0] + [0.0] * (len(bad) - 1)
     assert oracle.spec is None and oracle.count_tokens(ScoreRequest(problem.prompt, good)) == 0
     noisy = OraclePRM(task, label_noise=0.3, seed=1)
-    many = [ScoreRequest(p.prompt, tuple(task.split_steps(task.solution(p)))) for p in ToyArithTask(seed=1, n=200).problems()]
+    many = [
+        ScoreRequest(p.prompt, tuple(task.split_steps(task.solution(p))))
+        for p in ToyArithTask(seed=1, n=200).problems()
+    ]
     flat = [s for row in noisy.score(many) for s in row]
     assert 0.25 < flat.count(0.0) / len(flat) < 0.35
     longer = noisy.score([ScoreRequest(many[0].prompt, many[0].steps[:2])])[0]

@@ -1,12 +1,13 @@
 """The committed toy checkpoints through the hf policy backend and the hf_prm backend."""
+
 from pathlib import Path
 
 import pytest
 
-from experiments.resolvers import package_path
-from policies.base import GenerationRequest
-from policies.hf import HFPolicy
-from tasks.toy_arith import ToyArithTask
+from infscale.experiments.resolvers import package_path
+from infscale.policies.base import GenerationRequest
+from infscale.policies.hf import HFPolicy
+from infscale.tasks.toy_arith import ToyArithTask
 
 # Greedy answer accuracy on 60 level-1 problems; random weights score about 0.01 (1 answer
 # in 100). eval_toy measured 0.98 (toy_small) and 0.94 (toy_large) on 50 of them.
@@ -32,7 +33,9 @@ def greedy_accuracy(policy: HFPolicy, level: int, n: int) -> float:
     task = ToyArithTask(seed=0, level=level, n=n)
     problems = task.problems()
     results = policy.generate([GenerationRequest(p.prompt, 1, "end", "\n", 128, 0.0, 0) for p in problems])
-    return sum(task.is_correct(task.extract_answer(r.samples[0].text), p.reference) for p, r in zip(problems, results)) / n
+    return (
+        sum(task.is_correct(task.extract_answer(r.samples[0].text), p.reference) for p, r in zip(problems, results)) / n
+    )
 
 
 @pytest.mark.slow
@@ -64,12 +67,20 @@ def test_spec_counts_the_checkpoint_parameters(small):
 
 def test_token_counts_equal_the_tokenizer_count_of_the_text(small, task):
     problems = task.problems()[:8]
-    requests = [GenerationRequest(p.prompt, 3, until, "\n", 40, 1.0, 5 + i) for i, p in enumerate(problems) for until in ("step", "end")]
+    requests = [
+        GenerationRequest(p.prompt, 3, until, "\n", 40, 1.0, 5 + i)
+        for i, p in enumerate(problems)
+        for until in ("step", "end")
+    ]
     results = small.generate(requests)
     for request, result in zip(requests, results):
         assert result.prompt_computed == small.count_tokens(request.prompt) and result.prompt_cached == 0
         for s in result.samples:
-            assert s.tokens == small.count_tokens(s.text) == len(small.tokenizer(s.text, add_special_tokens=False)["input_ids"])
+            assert (
+                s.tokens
+                == small.count_tokens(s.text)
+                == len(small.tokenizer(s.text, add_special_tokens=False)["input_ids"])
+            )
             if s.finish == "step":
                 assert request.until == "step" and s.text.endswith("\n") and s.text.count("\n") == 1
             if request.until == "end" and s.finish == "end":
@@ -105,9 +116,7 @@ def test_greedy_ignores_the_seed_and_length_limit_is_exact(small, task):
 
 def test_chat_template_wraps_only_the_problem(small, task):
     p = task.problems()[0]
-    small.tokenizer.chat_template = (
-        "{% for m in messages %}<{{ m.role }}>{{ m.content }}{% endfor %}{% if add_generation_prompt %}<assistant>{% endif %}"
-    )
+    small.tokenizer.chat_template = "{% for m in messages %}<{{ m.role }}>{{ m.content }}{% endfor %}{% if add_generation_prompt %}<assistant>{% endif %}"
     small.chat_template, small._task_prompts, small._prompt_lengths = True, {p.prompt}, [len(p.prompt)]
     try:
         assert small.render(p.prompt + "47+38=85\n") == f"<user>{p.prompt}<assistant>47+38=85\n"
@@ -126,13 +135,15 @@ def test_bad_input_is_refused(small):
 
 @pytest.mark.slow
 def test_toy_prm_ranks_correct_steps_above_wrong_ones(small):
-    from experiments.train_toy_prm import auc
-    from rewards.base import ScoreRequest
-    from rewards.hf_prm import HFPRM
+    from infscale.experiments.train_toy_prm import auc
+    from infscale.rewards.base import ScoreRequest
+    from infscale.rewards.hf_prm import HFPRM
 
     task = ToyArithTask(seed=1, n=48)
     problems = task.problems()
-    results = small.generate([GenerationRequest(p.prompt, 4, "end", "\n", 128, 1.0, 100 * i) for i, p in enumerate(problems)])
+    results = small.generate(
+        [GenerationRequest(p.prompt, 4, "end", "\n", 128, 1.0, 100 * i) for i, p in enumerate(problems)]
+    )
     requests, labels = [], []
     for p, r in zip(problems, results):
         for s in r.samples:
@@ -153,9 +164,9 @@ def test_prm_initialised_from_a_policy_starts_with_its_hidden_states():
     import torch
     from transformers import LlamaForCausalLM
 
-    from experiments.train_toy import RECIPES, build_model
-    from experiments.train_toy_prm import load_policy_backbone
-    from tasks.toy_tokenizer import build_char_tokenizer
+    from infscale.experiments.train_toy import RECIPES, build_model
+    from infscale.experiments.train_toy_prm import load_policy_backbone
+    from infscale.tasks.toy_tokenizer import build_char_tokenizer
 
     tokenizer = build_char_tokenizer()
     special = {"pad": tokenizer.pad_token_id, "bos": tokenizer.bos_token_id, "eos": tokenizer.eos_token_id}
@@ -164,5 +175,7 @@ def test_prm_initialised_from_a_policy_starts_with_its_hidden_states():
     policy = LlamaForCausalLM.from_pretrained(checkpoint("toy_large"))
     ids = torch.tensor([tokenizer.encode("47 +38 *3\n47+38=85\n85*3=55\n", add_special_tokens=False)])
     with torch.no_grad():
-        difference = (prm.model(input_ids=ids).last_hidden_state - policy.model(input_ids=ids).last_hidden_state).abs().max()
+        difference = (
+            (prm.model(input_ids=ids).last_hidden_state - policy.model(input_ids=ids).last_hidden_state).abs().max()
+        )
     assert float(difference) < 1e-5

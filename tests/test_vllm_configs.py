@@ -1,6 +1,7 @@
 """The GPU presets compose as `infscale-run -m +experiment=...` will launch them: every policy
 of the sweep with its PRM, tensor parallel size, GPU share and dtype as config keys, and the
 policy's and the PRM's GPU shares fitting one GPU together."""
+
 import subprocess
 
 import pytest
@@ -17,7 +18,13 @@ PRESETS = {
 
 def job_config(*overrides):
     """The composed job config, exactly as the CLI builds it (no test defaults added)."""
-    done = subprocess.run([str(BIN / "infscale-run"), "--cfg", "job", "--resolve", *overrides], cwd=REPO, capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [str(BIN / "infscale-run"), "--cfg", "job", "--resolve", *overrides],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     return yaml.safe_load(done.stdout)
 

@@ -2,6 +2,7 @@
 127.0.0.1: a REBASE search runs through it; the server is killed mid-run and restarted;
 the run retries, completes, and loses nothing (its results equal an uninterrupted run's,
 and every sample is in its problem's ledger and tree)."""
+
 import json
 import subprocess
 import time
@@ -9,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from experiments.resolvers import package_path
-from policies.base import GenerationRequest
-from policies.openai import OpenAIPolicy
-from search.node import file_safe
+from infscale.experiments.resolvers import package_path
+from infscale.policies.base import GenerationRequest
+from infscale.policies.openai import OpenAIPolicy
+from infscale.search.node import file_safe
 from tests.conftest import BIN, REPO, read_results
 from tests.vllm_helpers import VLLMServer, free_port
 
@@ -24,17 +25,37 @@ KILL_AFTER = 60  # completions served before the server is killed
 
 def search(url: str, folder: Path) -> subprocess.Popen:
     command = [
-        str(BIN / "infscale-run"), "task=toy_arith", "policy=openai", "policy.model=toy_small",
-        f"policy.endpoints=['{url}']", f"policy.tokenizer={MODEL}", "policy.max_step_tokens=32", "policy.max_tokens=128",
-        "policy.concurrency=16", "policy.backoff_s=0.5", "policy.max_backoff_s=4", "reward=toy_prm", "strategy=rebase",
-        "strategy.n=4", f"n_problems={N_PROBLEMS}", "seed=0", "save_trees=true", "progress=false", f"hydra.run.dir={folder}",
+        str(BIN / "infscale-run"),
+        "task=toy_arith",
+        "policy=openai",
+        "policy.model=toy_small",
+        f"policy.endpoints=['{url}']",
+        f"policy.tokenizer={MODEL}",
+        "policy.max_step_tokens=32",
+        "policy.max_tokens=128",
+        "policy.concurrency=16",
+        "policy.backoff_s=0.5",
+        "policy.max_backoff_s=4",
+        "reward=toy_prm",
+        "strategy=rebase",
+        "strategy.n=4",
+        f"n_problems={N_PROBLEMS}",
+        "seed=0",
+        "save_trees=true",
+        "progress=false",
+        f"hydra.run.dir={folder}",
     ]
     return subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
 def comparable(record: dict) -> tuple:
     # prompt_cached differs: the second run finds the server's cache warm
-    return record["problem_id"], record["answer"], record["tokens"]["generated"], [c["answer"] for c in record["candidates"]]
+    return (
+        record["problem_id"],
+        record["answer"],
+        record["tokens"]["generated"],
+        [c["answer"] for c in record["candidates"]],
+    )
 
 
 @pytest.fixture(scope="module")
@@ -77,9 +98,13 @@ def test_search_survives_a_server_kill_and_loses_nothing(server, tmp_path):
 
 def test_concurrent_replicas_usage_accounting_and_failover(server):
     prompt = "85 +17 -31 +11 -21\n85+17=2\n2-31=71\n"
-    policy = OpenAIPolicy([server.url, server.url], "toy_small", tokenizer=str(MODEL), concurrency=8, backoff_s=0.05, retry_timeout_s=60)
+    policy = OpenAIPolicy(
+        [server.url, server.url], "toy_small", tokenizer=str(MODEL), concurrency=8, backoff_s=0.05, retry_timeout_s=60
+    )
     policy.endpoints[policy.replica(prompt)] = f"http://127.0.0.1:{free_port()}/v1"  # its replica is down
-    results = policy.generate([GenerationRequest(prompt, 4, "step", "\n", 32, 1.0, 3), GenerationRequest(prompt, 2, "end", "\n", 64, 1.0, 3)])
+    results = policy.generate(
+        [GenerationRequest(prompt, 4, "step", "\n", 32, 1.0, 3), GenerationRequest(prompt, 2, "end", "\n", 64, 1.0, 3)]
+    )
     steps, ends = results
     assert all(end.text.startswith(step.text) for step, end in zip(steps.samples, ends.samples))  # seed + j
     assert all(s.finish == "step" and s.text.endswith("\n") and s.text.count("\n") == 1 for s in steps.samples)

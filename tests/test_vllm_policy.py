@@ -2,12 +2,13 @@
 greedy text equals transformers' (policy=hf), per-sample seeds make samples independent of
 the call they are in, stop strings are kept, token counts are exact, and prefix-cache hits
 are read from vLLM into `prompt_cached` in whole blocks."""
+
 from collections import Counter
 
 import pytest
 
-from policies.base import GenerationRequest
-from tasks.toy_tokenizer import save_char_tokenizer
+from infscale.policies.base import GenerationRequest
+from infscale.tasks.toy_tokenizer import save_char_tokenizer
 from tests.vllm_helpers import CPU_ENGINE, release, tiny_causal_lm
 
 pytestmark = pytest.mark.vllm
@@ -22,9 +23,11 @@ def checkpoint(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def policy(checkpoint):
-    from policies.vllm import VLLMPolicy
+    from infscale.policies.vllm import VLLMPolicy
 
-    built = VLLMPolicy.from_config({"path": str(checkpoint), "name": "tiny", "skip_special_tokens": False, **CPU_ENGINE})
+    built = VLLMPolicy.from_config(
+        {"path": str(checkpoint), "name": "tiny", "skip_special_tokens": False, **CPU_ENGINE}
+    )
     yield built
     release(built)
 
@@ -34,7 +37,7 @@ def request(prompt, n=4, until="end", stop="\n", max_tokens=24, temperature=1.0,
 
 
 def test_greedy_text_and_token_counts_equal_transformers(policy, checkpoint):
-    from policies.hf import HFPolicy
+    from infscale.policies.hf import HFPolicy
 
     hf = HFPolicy(str(checkpoint))
     requests = [request(p, n=1, temperature=0.0, max_tokens=40) for p in PROMPTS]
@@ -95,7 +98,7 @@ def test_zero_samples_and_bad_requests(policy):
 
 
 def test_bad_config_names_the_key(tmp_path):
-    from policies.vllm import VLLMPolicy
+    from infscale.policies.vllm import VLLMPolicy
 
     with pytest.raises(ValueError, match="does not exist"):
         VLLMPolicy.from_config({"path": str(tmp_path / "missing")})

@@ -1,30 +1,45 @@
 """reward=vllm_prm against reward=hf_prm on the same trajectories: tiny random checkpoints of
 each PRM family vLLM can pool (the real families' tokenizers and special tokens, as in
 test_prm_adapters) and the committed toy PRM; per-step scores agree to < 1e-3 in float32."""
+
 import random
 
 import pytest
 from transformers import LlamaConfig, LlamaForCausalLM, MistralConfig, MistralForCausalLM, Qwen2Config
 
-from experiments.resolvers import package_path
-from rewards.base import ScoreRequest
-from rewards.hf_prm import HFPRM
-from rewards.qwen2_prm import Qwen2ForProcessRewardModel
-from tasks.toy_arith import ToyArithTask, parse_prompt, worked_solution
+from infscale.experiments.resolvers import package_path
+from infscale.rewards.base import ScoreRequest
+from infscale.rewards.hf_prm import HFPRM
+from infscale.rewards.qwen2_prm import Qwen2ForProcessRewardModel
+from infscale.tasks.toy_arith import ToyArithTask, parse_prompt, worked_solution
 from tests.test_prm_adapters import LLAMA3_TEMPLATE, QUESTION, QWEN_TEMPLATE, STEPS, tokenizer
 from tests.vllm_helpers import CPU_ENGINE, release, tiny_causal_lm
 
 pytestmark = pytest.mark.vllm
 TOLERANCE = 1e-3
 FAMILIES = {
-    "qwen": (Qwen2ForProcessRewardModel, Qwen2Config,
-             lambda: tokenizer(["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<extra_0>"], eos="<|endoftext|>", template=QWEN_TEMPLATE)),
+    "qwen": (
+        Qwen2ForProcessRewardModel,
+        Qwen2Config,
+        lambda: tokenizer(
+            ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<extra_0>"], eos="<|endoftext|>", template=QWEN_TEMPLATE
+        ),
+    ),
     "toy": (Qwen2ForProcessRewardModel, Qwen2Config, lambda: tokenizer(["<pad>", "<s>", "</s>"], eos="</s>")),
-    "math_shepherd": (MistralForCausalLM, MistralConfig,
-                      lambda: tokenizer(["<unk>", "<s>", "</s>"], added=["ки"], bos="<s>", eos="</s>")),
-    "rlhflow": (LlamaForCausalLM, LlamaConfig,
-                lambda: tokenizer(["<|begin_of_text|>", "<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>"],
-                                  eos="<|eot_id|>", template=LLAMA3_TEMPLATE)),
+    "math_shepherd": (
+        MistralForCausalLM,
+        MistralConfig,
+        lambda: tokenizer(["<unk>", "<s>", "</s>"], added=["ки"], bos="<s>", eos="</s>"),
+    ),
+    "rlhflow": (
+        LlamaForCausalLM,
+        LlamaConfig,
+        lambda: tokenizer(
+            ["<|begin_of_text|>", "<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>"],
+            eos="<|eot_id|>",
+            template=LLAMA3_TEMPLATE,
+        ),
+    ),
 }
 REQUESTS = [
     ScoreRequest(QUESTION, STEPS),
@@ -35,7 +50,7 @@ REQUESTS = [
 
 
 def vllm_scores(path, adapter, requests, **extra):
-    from rewards.vllm_prm import VLLMPRM
+    from infscale.rewards.vllm_prm import VLLMPRM
 
     prm = VLLMPRM.from_config({"path": str(path), "adapter": adapter, **CPU_ENGINE, **extra})
     try:
@@ -80,7 +95,7 @@ def test_toy_prm_checkpoint_scores_equal_transformers_on_right_and_wrong_solutio
 
 
 def test_adapters_vllm_cannot_pool_are_refused(tmp_path):
-    from rewards.vllm_prm import VLLMPRM
+    from infscale.rewards.vllm_prm import VLLMPRM
 
     with pytest.raises(ValueError, match="skywork.*hf_prm"):
         VLLMPRM.from_config({"path": str(tmp_path), "adapter": "skywork"})

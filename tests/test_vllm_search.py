@@ -2,16 +2,17 @@
 and with policy=vllm + reward=vllm_prm, through `infscale-run`: both finish, accuracies
 agree within their 95% CIs, and the vLLM run's prefix-cache hits are in the ledger, with
 `flops.total` below the uncached count by exactly the cached prompt tokens' cost."""
+
 import json
 
 import pytest
 from transformers import AutoConfig
 
-from budgets.model_spec import ModelSpec
-from experiments.resolvers import package_path
-from search.node import file_safe
-from tasks.toy_arith import ToyArithTask
-from tasks.toy_tokenizer import build_char_tokenizer
+from infscale.budgets.model_spec import ModelSpec
+from infscale.experiments.resolvers import package_path
+from infscale.search.node import file_safe
+from infscale.tasks.toy_arith import ToyArithTask
+from infscale.tasks.toy_tokenizer import build_char_tokenizer
 from tests.conftest import read_results, run_cli
 from tests.vllm_helpers import CPU_ENGINE
 
@@ -23,8 +24,10 @@ SEARCH = ["task=toy_arith", "strategy=rebase", "strategy.n=8", f"n_problems={N_P
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     folders = {}
-    for name, backends in {"hf": ["policy=toy_small", "reward=toy_prm"],
-                           "vllm": ["policy=vllm_toy_small", "reward=vllm_toy_prm"]}.items():
+    for name, backends in {
+        "hf": ["policy=toy_small", "reward=toy_prm"],
+        "vllm": ["policy=vllm_toy_small", "reward=vllm_toy_prm"],
+    }.items():
         folder = tmp_path_factory.mktemp(name)
         done = run_cli(*SEARCH, *backends, f"hydra.run.dir={folder}", timeout=900)
         assert done.returncode == 0, done.stderr[-3000:]

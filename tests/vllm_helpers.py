@@ -5,6 +5,7 @@ vLLM's CPU attention needs head_dim >= 32 and KV blocks of a multiple of 32 toke
 in-process engines share vLLM's global parallel state, so one is released (and collected)
 before the next starts.
 """
+
 from __future__ import annotations
 
 import gc
@@ -23,12 +24,19 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 VLLM_BIN = Path(sys.executable).parent
 CPU_ENGINE = {
-    "dtype": "float32", "block_size": 32, "gpu_memory_utilization": 0.2, "kv_cache_space_gib": 1,
-    "enforce_eager": True, "in_process": True, "max_model_len": 512,
+    "dtype": "float32",
+    "block_size": 32,
+    "gpu_memory_utilization": 0.2,
+    "kv_cache_space_gib": 1,
+    "enforce_eager": True,
+    "in_process": True,
+    "max_model_len": 512,
 }
 
 
-def tiny_causal_lm(folder: Path, tokenizer: Any, *, config_cls: Any = None, model_cls: Any = None, std: float = 0.3) -> Path:
+def tiny_causal_lm(
+    folder: Path, tokenizer: Any, *, config_cls: Any = None, model_cls: Any = None, std: float = 0.3
+) -> Path:
     """A randomly initialised Llama-family model (head_dim 32) saved with `tokenizer`.
 
     Weights drawn with a large `std` make the logits peaked, so greedy decoding has no
@@ -39,9 +47,18 @@ def tiny_causal_lm(folder: Path, tokenizer: Any, *, config_cls: Any = None, mode
     config_cls, model_cls = config_cls or LlamaConfig, model_cls or LlamaForCausalLM
     torch.manual_seed(0)
     config = config_cls(
-        vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=2,
-        num_key_value_heads=1, head_dim=32, max_position_embeddings=512, pad_token_id=tokenizer.pad_token_id,
-        bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id, tie_word_embeddings=False,
+        vocab_size=len(tokenizer),
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        head_dim=32,
+        max_position_embeddings=512,
+        pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        tie_word_embeddings=False,
     )
     model = model_cls(config)
     with torch.no_grad():
@@ -81,14 +98,36 @@ class VLLMServer:
         command = [
             # `vllm serve` itself: the `vllm` script looks up the distribution "vllm", which the
             # CPU build is not named, so the same server module is run directly.
-            sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", str(self.model), "--host", "127.0.0.1", "--port", str(self.port),
-            "--served-model-name", self.name, "--dtype", "float32", "--block-size", "32", "--max-model-len", "512",
-            "--enable-prefix-caching", "--enable-prompt-tokens-details", "--enforce-eager",
-            "--gpu-memory-utilization", "0.2", "--distributed-executor-backend", "uni",
+            sys.executable,
+            "-m",
+            "vllm.entrypoints.openai.api_server",
+            "--model",
+            str(self.model),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--served-model-name",
+            self.name,
+            "--dtype",
+            "float32",
+            "--block-size",
+            "32",
+            "--max-model-len",
+            "512",
+            "--enable-prefix-caching",
+            "--enable-prompt-tokens-details",
+            "--enforce-eager",
+            "--gpu-memory-utilization",
+            "0.2",
+            "--distributed-executor-backend",
+            "uni",
             "--no-enable-chunked-prefill",  # as policies/vllm.py does on CPU: seeded requests cannot be chunked there
         ]
         handle = open(self.log, "a")
-        self.process = subprocess.Popen(command, stdout=handle, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        self.process = subprocess.Popen(
+            command, stdout=handle, stderr=subprocess.STDOUT, env=env, start_new_session=True
+        )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -102,7 +141,7 @@ class VLLMServer:
 
     def served(self) -> int:
         """Completions answered so far (access-log lines)."""
-        return self.log.read_text(errors="replace").count("POST /v1/completions HTTP/1.1\" 200")
+        return self.log.read_text(errors="replace").count('POST /v1/completions HTTP/1.1" 200')
 
     def kill(self) -> None:
         if self.process is not None and self.process.poll() is None:

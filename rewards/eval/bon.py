@@ -5,17 +5,19 @@ One engine run serves every aggregation and selector, because they only differ i
 same step scores are turned into a choice. Where the task can check steps, the responses
 also feed the outcome-bias diagnostics.
 """
+
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
-from experiments.stats import bootstrap_ci
-from rewards.eval import diagnostics, truth
-from search.engine import Engine, Outcome
-from search.selection import select
-from search.strategies.best_of_n import BestOfN
-from tasks.base import Problem, Task
+from infscale.experiments.stats import bootstrap_ci
+from infscale.rewards.eval import diagnostics, truth
+from infscale.search.engine import Engine, Outcome
+from infscale.search.selection import select
+from infscale.search.strategies.best_of_n import BestOfN
+from infscale.tasks.base import Problem, Task
 
 AGGREGATIONS = ("min", "last", "prod")
 SELECTORS = ("best", "weighted")
@@ -76,11 +78,16 @@ def collect_responses(outcomes: Sequence[Outcome], task: Task) -> list[Response]
                 continue
             steps = tuple(task.split_steps(node.solution))
             labels = truth.process_labels(task, problem, steps)
-            responses.append(Response(
-                problem, steps, tuple(node.step_scores), node.answer,
-                task.is_correct(node.answer, problem.reference),
-                None if labels is None else truth.first_error(labels),
-            ))
+            responses.append(
+                Response(
+                    problem,
+                    steps,
+                    tuple(node.step_scores),
+                    node.answer,
+                    task.is_correct(node.answer, problem.reference),
+                    None if labels is None else truth.first_error(labels),
+                )
+            )
     return responses
 
 

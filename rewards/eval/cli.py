@@ -8,6 +8,7 @@ subset and their mean; the response-level half (when `task` and `policy` are giv
 Best-of-N with the same PRM and compares the min, last and prod aggregations. Diagnostics
 (minimum on the final step, right answer with wrong process) come from both halves.
 """
+
 from __future__ import annotations
 
 import json
@@ -21,15 +22,15 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
-from experiments import resolvers
-from experiments.build import build_policy, build_reward, build_task
-from experiments.run import _git_commit
-from experiments.store import atomic_write
-from rewards.eval import diagnostics, processbench
-from rewards.eval.bon import evaluate_bon, sample_and_score
-from rewards.eval.data import Item, load_items
-from rewards.eval.scoring import model_scores, saved_scores
-from search.engine import Engine, Sampling
+from infscale.experiments import resolvers
+from infscale.experiments.build import build_policy, build_reward, build_task
+from infscale.experiments.run import _git_commit
+from infscale.experiments.store import atomic_write
+from infscale.rewards.eval import diagnostics, processbench
+from infscale.rewards.eval.bon import evaluate_bon, sample_and_score
+from infscale.rewards.eval.data import Item, load_items
+from infscale.rewards.eval.scoring import model_scores, saved_scores
+from infscale.search.engine import Engine, Sampling
 
 resolvers.register()
 
@@ -47,15 +48,23 @@ def evaluate_prm(cfg: DictConfig) -> dict[str, Any]:
     reward = build_reward(cfg, task) if (task is not None or not replay) else None
     score = _scorer(cfg, reward, replay)
 
-    report: dict[str, Any] = {"reward": cfg.reward.name, "data": [str(p) for p in _paths(data_path)] if data_path else []}
+    report: dict[str, Any] = {
+        "reward": cfg.reward.name,
+        "data": [str(p) for p in _paths(data_path)] if data_path else [],
+    }
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         tau, fitted_on, eval_items = _threshold(cfg, items, score)
-        report.update(_step_level(eval_items, score, tau) if eval_items else {"subsets": {}, "avg_f1": None, "tau": tau})
+        report.update(
+            _step_level(eval_items, score, tau) if eval_items else {"subsets": {}, "avg_f1": None, "tau": tau}
+        )
         report["tau_fitted_on"] = fitted_on
         report["bon"] = _best_of_n(cfg, task, reward, tau) if has_task else None
         if not has_task:
-            warnings.warn("no task given: Best-of-N skipped; step-level F1 alone can mislead (add task=... policy=...)")
+            warnings.warn(
+                "no task given: Best-of-N skipped; step-level F1 alone can mislead (add task=... policy=...)",
+                stacklevel=2,
+            )
     report["warnings"] = [str(w.message) for w in caught]
     report["provenance"] = {
         "config": OmegaConf.to_container(cfg, resolve=True),
@@ -67,7 +76,9 @@ def evaluate_prm(cfg: DictConfig) -> dict[str, Any]:
 
 
 def _paths(data_path: Any) -> str | list[str]:
-    return [str(p) for p in data_path] if OmegaConf.is_list(data_path) or isinstance(data_path, list) else str(data_path)
+    return (
+        [str(p) for p in data_path] if OmegaConf.is_list(data_path) or isinstance(data_path, list) else str(data_path)
+    )
 
 
 def _scorer(cfg: DictConfig, reward: Any, replay: bool):
@@ -117,7 +128,8 @@ def _step_level(items: list[Item], score, tau: float) -> dict[str, Any]:
     result["diagnostics"] = {
         "min_on_last": diagnostics.min_on_last_share(scores),
         "wrong_process": diagnostics.wrong_process([i.label for i in items], answers, scores, tau)
-        if any(a is not None for a in answers) else None,
+        if any(a is not None for a in answers)
+        else None,
     }
     return result
 
@@ -131,8 +143,14 @@ def _best_of_n(cfg: DictConfig, task: Any, reward: Any, tau: float) -> dict[str,
     policy = build_policy(cfg, task)
     sampling = Sampling(float(cfg.policy.temperature), int(cfg.policy.max_step_tokens), int(cfg.policy.max_tokens))
     engine = Engine(
-        task, policy, reward, sampling=sampling, max_batch=int(cfg.engine.max_batch),
-        max_concurrent=int(cfg.engine.max_concurrent), seed=int(cfg.seed), progress=bool(cfg.progress),
+        task,
+        policy,
+        reward,
+        sampling=sampling,
+        max_batch=int(cfg.engine.max_batch),
+        max_concurrent=int(cfg.engine.max_concurrent),
+        seed=int(cfg.seed),
+        progress=bool(cfg.progress),
     )
     outcomes = sample_and_score(engine, task.problems()[:n_problems], n)
     return {"task": cfg.task.name, "policy": cfg.policy.name, **evaluate_bon(outcomes, task, tau)}
@@ -142,7 +160,10 @@ def format_report(report: dict[str, Any]) -> str:
     def pct(x: float | None) -> str:
         return "  -  " if x is None else f"{100 * x:5.1f}"
 
-    lines = [f"PRM {report['reward']}  tau={report['tau']:.4g}" + (f" (fitted on {report['tau_fitted_on']})" if report["tau_fitted_on"] else "")]
+    lines = [
+        f"PRM {report['reward']}  tau={report['tau']:.4g}"
+        + (f" (fitted on {report['tau_fitted_on']})" if report["tau_fitted_on"] else "")
+    ]
     if report["subsets"]:
         lines.append(f"{'subset':<24}{'n':>6}{'acc_err':>9}{'acc_cor':>9}{'F1':>7}")
         for name, m in report["subsets"].items():
@@ -151,11 +172,20 @@ def format_report(report: dict[str, Any]) -> str:
         lines.extend(_diagnostic_lines("step-labelled set", report["diagnostics"]))
     bon = report.get("bon")
     if bon:
-        lines.append(f"Best-of-{bon['n']} on {bon['task']} ({bon['n_problems']} problems, policy {bon['policy']}), accuracy %:")
+        lines.append(
+            f"Best-of-{bon['n']} on {bon['task']} ({bon['n_problems']} problems, policy {bon['policy']}), accuracy %:"
+        )
         lines.append(f"{'':<12}" + "".join(f"{how:>8}" for how in ("min", "last", "prod")))
         for selector in ("best", "weighted"):
-            lines.append(f"{selector:<12}" + "".join(f"{pct(bon['accuracy'][f'{selector}_{how}']['accuracy']):>8}" for how in ("min", "last", "prod")))
-        lines.append(f"majority {pct(bon['accuracy']['majority']['accuracy'])}   pass@{bon['n']} {pct(bon['pass_at_n'])}")
+            lines.append(
+                f"{selector:<12}"
+                + "".join(
+                    f"{pct(bon['accuracy'][f'{selector}_{how}']['accuracy']):>8}" for how in ("min", "last", "prod")
+                )
+            )
+        lines.append(
+            f"majority {pct(bon['accuracy']['majority']['accuracy'])}   pass@{bon['n']} {pct(bon['pass_at_n'])}"
+        )
         lines.extend(_diagnostic_lines(f"Best-of-{bon['n']} responses", bon))
     return "\n".join(lines)
 
@@ -178,7 +208,7 @@ def pct_text(x: float | None) -> str:
     return "n/a" if x is None else f"{100 * x:.1f}%"
 
 
-@hydra.main(version_base=None, config_path="../../conf", config_name="prm_eval")
+@hydra.main(version_base=None, config_path="pkg://infscale.conf", config_name="prm_eval")
 def main(cfg: DictConfig) -> None:
     folder = Path(HydraConfig.get().runtime.output_dir)
     try:

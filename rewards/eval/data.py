@@ -7,14 +7,16 @@ subset), `step_scores` (a PRM's saved per-step scores, read by `reward=replay`) 
 provenance fields. Every line is checked before anything is scored, and an error names the
 file and line.
 """
+
 from __future__ import annotations
 
 import json
 import math
 import os
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -121,15 +123,27 @@ def _is_number(value: Any) -> bool:
 
 
 def item_record(
-    id: str, subset: str, problem: str, steps: Sequence[str], label: int | None,
-    final_answer_correct: bool | None, **extra: Any,
+    id: str,
+    subset: str,
+    problem: str,
+    steps: Sequence[str],
+    label: int | None,
+    final_answer_correct: bool | None,
+    **extra: Any,
 ) -> dict[str, Any]:
     """A ProcessBench-format line (what `parse_line` reads back); `label=None` (unknown)
     leaves the field out, so the line cannot pass for a labelled item."""
     if not steps or (label is not None and not -1 <= label < len(steps)):
         raise ValueError(f"item {id!r}: label {label} out of range for {len(steps)} steps")
-    record = {"id": id, "subset": subset, "problem": problem, "steps": list(steps), "label": label,
-              "final_answer_correct": final_answer_correct, **extra}
+    record = {
+        "id": id,
+        "subset": subset,
+        "problem": problem,
+        "steps": list(steps),
+        "label": label,
+        "final_answer_correct": final_answer_correct,
+        **extra,
+    }
     if label is None:
         del record["label"]
     return record

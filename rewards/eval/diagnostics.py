@@ -7,11 +7,12 @@
   ("right answer, wrong process"), and how often the PRM catches them: flags some step
   (a score below tau) or flags exactly the first wrong step.
 """
+
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
-from rewards.eval.processbench import predict_first_error
+from infscale.rewards.eval.processbench import predict_first_error
 
 
 def min_on_last(scores: Sequence[float]) -> bool | None:
@@ -31,7 +32,9 @@ def wrong_process(
 ) -> dict[str, float | int | None]:
     """`labels` are first-error indices (-1: no wrong step), one per response."""
     if not len(labels) == len(answer_correct) == len(score_lists):
-        raise ValueError(f"wrong_process: {len(labels)} labels, {len(answer_correct)} answers, {len(score_lists)} score lists")
+        raise ValueError(
+            f"wrong_process: {len(labels)} labels, {len(answer_correct)} answers, {len(score_lists)} score lists"
+        )
     right = [i for i, ok in enumerate(answer_correct) if ok]
     flawed = [i for i in right if labels[i] >= 0]
     predicted = [predict_first_error(score_lists[i], tau) for i in flawed]
@@ -40,5 +43,7 @@ def wrong_process(
         "n_wrong_process": len(flawed),
         "share": len(flawed) / len(right) if right else None,
         "caught": sum(p >= 0 for p in predicted) / len(flawed) if flawed else None,
-        "caught_at_first_error": sum(p == labels[i] for p, i in zip(predicted, flawed)) / len(flawed) if flawed else None,
+        "caught_at_first_error": sum(p == labels[i] for p, i in zip(predicted, flawed)) / len(flawed)
+        if flawed
+        else None,
     }

@@ -10,11 +10,12 @@ item with label L is right iff `scores[L] < tau <= min(scores[:L])`, a correct i
 `tau <= min(scores)`. Counting intervals that contain a threshold is two binary searches, so
 the best threshold over every distinct cut of the scores is exact and fast.
 """
+
 from __future__ import annotations
 
 import math
 import warnings
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -53,9 +54,7 @@ def subset_metrics(labels: Sequence[int], predictions: Sequence[int]) -> dict[st
     }
 
 
-def evaluate(
-    subsets: Mapping[str, tuple[Sequence[int], Sequence[Sequence[float]]]], tau: float
-) -> dict[str, object]:
+def evaluate(subsets: Mapping[str, tuple[Sequence[int], Sequence[Sequence[float]]]], tau: float) -> dict[str, object]:
     """Per-subset metrics and the mean F1 over the subsets that have one.
 
     `subsets` maps a name to (labels, per-item step scores). A subset without an F1 is
@@ -100,7 +99,9 @@ def fit_tau(subsets: Mapping[str, tuple[Sequence[int], Sequence[Sequence[float]]
     Candidates are the midpoints between consecutive distinct scores plus one threshold
     below and one above all of them; ties go to the threshold closest to 0.5.
     """
-    values = np.unique(np.concatenate([np.asarray(s, dtype=float) for _, scores in subsets.values() for s in scores] or [np.empty(0)]))
+    values = np.unique(
+        np.concatenate([np.asarray(s, dtype=float) for _, scores in subsets.values() for s in scores] or [np.empty(0)])
+    )
     if values.size == 0:
         raise ValueError("cannot fit tau: the fitting split has no scored steps")
     taus = np.concatenate([[values[0] - 1e-6], (values[:-1] + values[1:]) / 2, [values[-1] + 1e-6]])

@@ -1,29 +1,33 @@
 """A ProcessBench-format toy set: toy policies' own solutions to held-out toy problems,
 every step labelled by the exact checker, one file per level (the subsets).
 
-    python -m rewards.eval.toy_set --out outputs/toy_processbench --problems 200 --samples 4
+    python -m infscale.rewards.eval.toy_set --out outputs/toy_processbench --problems 200 --samples 4
     infscale-prm-eval data.path=outputs/toy_processbench reward=toy_prm
 
 Problems come from `task.seed` (default 7; evaluation seeds only), solutions from each named
 policy checkpoint, one greedy and `--samples` at temperature 1, seeded; the same command
 writes the same files.
 """
+
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
-from policies.hf import HFPolicy
-from rewards.eval.data import write_items
-from rewards.synth.pipeline import SynthSettings, sample_pool
-from search.engine import Engine, Sampling
-from tasks.toy_arith import ToyArithTask
+from infscale.policies.hf import HFPolicy
+from infscale.rewards.eval.data import write_items
+from infscale.rewards.synth.pipeline import SynthSettings, sample_pool
+from infscale.search.engine import Engine, Sampling
+from infscale.tasks.toy_arith import ToyArithTask
 
 CHECKPOINTS = Path(__file__).resolve().parents[2] / "tasks" / "toy_checkpoints"
 
 
-def toy_records(policy_dirs: Sequence[Path], problems: int, samples: int, task_seed: int = 7, seed: int = 0) -> list[dict[str, Any]]:
+def toy_records(
+    policy_dirs: Sequence[Path], problems: int, samples: int, task_seed: int = 7, seed: int = 0
+) -> list[dict[str, Any]]:
     """Per policy and problem: one greedy solution and `samples` at temperature 1 (greedy
     solutions are right more often, which keeps the set from being all errors)."""
     task = ToyArithTask(seed=task_seed, n=problems)
@@ -34,7 +38,9 @@ def toy_records(policy_dirs: Sequence[Path], problems: int, samples: int, task_s
             engine = Engine(task, policy, None, sampling=Sampling(temperature, 32, 128), seed=seed)
             for record in sample_pool(engine, task.problems(), SynthSettings(samples=n)):
                 provenance = {**record["provenance"], "temperature": temperature}
-                records.append({**record, "id": f"{Path(folder).name}:t{temperature:g}:{record['id']}", "provenance": provenance})
+                records.append(
+                    {**record, "id": f"{Path(folder).name}:t{temperature:g}:{record['id']}", "provenance": provenance}
+                )
     return records
 
 
@@ -49,8 +55,12 @@ def write_by_subset(folder: Path, records: Sequence[dict[str, Any]]) -> dict[str
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--policies", nargs="+", default=["toy_small", "toy_large"],
-                        help="checkpoint folders, or names under tasks/toy_checkpoints")
+    parser.add_argument(
+        "--policies",
+        nargs="+",
+        default=["toy_small", "toy_large"],
+        help="checkpoint folders, or names under tasks/toy_checkpoints",
+    )
     parser.add_argument("--problems", type=int, default=200)
     parser.add_argument("--samples", type=int, default=4)
     parser.add_argument("--task-seed", type=int, default=7)

@@ -4,11 +4,12 @@
 right after it (ProcessBench's convention: everything from the first error on is wrong), or
 returns None when the task cannot check steps (GSM8K, MATH500).
 """
+
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
-from tasks.base import Problem, Task
+from infscale.tasks.base import Problem, Task
 
 
 def can_label(task: Task) -> bool:
@@ -32,7 +33,7 @@ def first_error(labels: Sequence[bool]) -> int:
 
 
 def _simulated_labels(problem: Problem, steps: Sequence[str]) -> list[bool]:
-    from tasks.simulated import parse_prompt, step_values
+    from infscale.tasks.simulated import parse_prompt, step_values
 
     spec, _, _ = parse_prompt(problem.prompt)
     truth, labels, ok = spec.truth(), [], True

@@ -1,13 +1,14 @@
 """PRM input formats and score read-outs, selected by `reward.adapter` (never guessed from
 a model path)."""
+
 from __future__ import annotations
 
-from rewards.prm_adapters.base import Encoding, PRMAdapter
-from rewards.prm_adapters.math_shepherd import MathShepherdAdapter
-from rewards.prm_adapters.qwen import QwenAdapter
-from rewards.prm_adapters.rlhflow import RLHFlowAdapter
-from rewards.prm_adapters.skywork import SkyworkAdapter
-from rewards.prm_adapters.toy import ToyAdapter
+from infscale.rewards.prm_adapters.base import Encoding, PRMAdapter
+from infscale.rewards.prm_adapters.math_shepherd import MathShepherdAdapter
+from infscale.rewards.prm_adapters.qwen import QwenAdapter
+from infscale.rewards.prm_adapters.rlhflow import RLHFlowAdapter
+from infscale.rewards.prm_adapters.skywork import SkyworkAdapter
+from infscale.rewards.prm_adapters.toy import ToyAdapter
 
 ADAPTERS: dict[str, type[PRMAdapter]] = {
     cls.name: cls for cls in (QwenAdapter, ToyAdapter, MathShepherdAdapter, RLHFlowAdapter, SkyworkAdapter)

@@ -6,11 +6,13 @@ Positions are found from character offsets of the tags this adapter itself inser
 by searching token ids, which a step's own text could contain), and the token there is
 checked against the tag's id: a mismatch is an error, never a silent misalignment.
 """
+
 from __future__ import annotations
 
 import warnings
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import torch
 

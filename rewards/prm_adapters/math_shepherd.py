@@ -1,12 +1,13 @@
 """Math-Shepherd PRM (Wang et al. 2024; the PRM of Wu et al.): the question, a space, then
 "Step k: <text> ки" lines; the score of a step is softmax over the `+`/`-` token logits at
 its `ки` tag, P(+)."""
+
 from __future__ import annotations
 
 import re
-from typing import Sequence
+from collections.abc import Sequence
 
-from rewards.prm_adapters.plus_minus import PlusMinusAdapter
+from infscale.rewards.prm_adapters.plus_minus import PlusMinusAdapter
 
 STEP_TAG = "ки"
 _NUMBERED = re.compile(r"^Step \d+:")

@@ -1,11 +1,12 @@
 """PRMs that are causal language models scored by the next-token probability of a "good"
 against a "bad" token (Math-Shepherd, RLHFlow): softmax over the two logits, P(good)."""
+
 from __future__ import annotations
 
 import torch
 from transformers import AutoModelForCausalLM
 
-from rewards.prm_adapters.base import PRMAdapter, two_class_probability
+from infscale.rewards.prm_adapters.base import PRMAdapter, two_class_probability
 
 
 class PlusMinusAdapter(PRMAdapter):

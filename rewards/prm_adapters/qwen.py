@@ -2,15 +2,16 @@
 final answer within \\boxed{}."), the assistant turn holding the steps joined by `<extra_0>`
 with one more after the last, and P(positive) = softmax of the two-class head at each
 `<extra_0>` (Zhang et al. 2025, the model card's `make_step_rewards`)."""
+
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 
-from rewards.prm_adapters.base import PRMAdapter
-from rewards.qwen2_prm import Qwen2ForProcessRewardModel, positive_probabilities
-from tasks.prompts import QWEN_SYSTEM, qwen_chat
+from infscale.rewards.prm_adapters.base import PRMAdapter
+from infscale.rewards.qwen2_prm import Qwen2ForProcessRewardModel, positive_probabilities
+from infscale.tasks.prompts import QWEN_SYSTEM, qwen_chat
 
 STEP_TAG = "<extra_0>"
 

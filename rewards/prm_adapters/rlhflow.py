@@ -2,11 +2,12 @@
 turn (the first prefixed by the question and a space) answered by an assistant turn "+";
 the step's score is P(+) of softmax over the `+`/`-` logits at the token before that "+",
 which one causal pass computes for every step at once."""
+
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
-from rewards.prm_adapters.plus_minus import PlusMinusAdapter
+from infscale.rewards.prm_adapters.plus_minus import PlusMinusAdapter
 
 
 class RLHFlowAdapter(PlusMinusAdapter):

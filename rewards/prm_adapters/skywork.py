@@ -2,16 +2,18 @@
 BOS token, the question and a newline, then each step's own tokens followed by the "\n"
 step token (steps tokenized one by one, as Skywork's `prepare_input` does); the score is
 sigmoid of the value head at each step token."""
+
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import nn
 from transformers import Qwen2Config
 from transformers.models.qwen2.modeling_qwen2 import Qwen2Model, Qwen2PreTrainedModel
 
-from rewards.prm_adapters.base import PRMAdapter
+from infscale.rewards.prm_adapters.base import PRMAdapter
 
 STEP_TAG = "\n"
 
@@ -38,8 +40,12 @@ class Qwen2ForPrmModel(Qwen2PreTrainedModel):
         self.v_head = ValueHead(config.hidden_size)
         self.post_init()
 
-    def forward(self, input_ids: torch.LongTensor, attention_mask: torch.Tensor | None = None, **kwargs: Any) -> torch.Tensor:
-        hidden = self.model(input_ids=input_ids, attention_mask=attention_mask, use_cache=False, **kwargs).last_hidden_state
+    def forward(
+        self, input_ids: torch.LongTensor, attention_mask: torch.Tensor | None = None, **kwargs: Any
+    ) -> torch.Tensor:
+        hidden = self.model(
+            input_ids=input_ids, attention_mask=attention_mask, use_cache=False, **kwargs
+        ).last_hidden_state
         return self.v_head(hidden)
 
 

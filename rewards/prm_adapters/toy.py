@@ -2,11 +2,12 @@
 text, no chat template. The input is the problem's prompt followed by the steps, each
 ending with the newline that is also the step tag (one is added to a step without it, such
 as the final `answer: N`); the score is P(positive) at that newline."""
+
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
-from rewards.prm_adapters.qwen import QwenAdapter
+from infscale.rewards.prm_adapters.qwen import QwenAdapter
 
 STEP_TAG = "\n"
 

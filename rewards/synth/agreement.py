@@ -6,9 +6,11 @@ estimation the raw per-step hard labels are also compared, which separates its t
 modes: false negatives (the completer fails from a right prefix) and false positives (a
 wrong prefix still reaches the right answer).
 """
+
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 
 def step_labels(label: int, n_steps: int) -> list[bool]:
@@ -19,7 +21,12 @@ def step_labels(label: int, n_steps: int) -> list[bool]:
 def rates(predicted: Sequence[Sequence[bool]], reference: Sequence[Sequence[bool]]) -> dict[str, float | int | None]:
     """Step accuracy, false-negative rate (right steps called wrong), false-positive rate;
     steps without a prediction (None: dropped after a first negative) are left out."""
-    pairs = [(p, r) for ps, rs in zip(predicted, reference, strict=True) for p, r in zip(ps, rs, strict=True) if p is not None]
+    pairs = [
+        (p, r)
+        for ps, rs in zip(predicted, reference, strict=True)
+        for p, r in zip(ps, rs, strict=True)
+        if p is not None
+    ]
     right = [p for p, r in pairs if r]
     wrong = [p for p, r in pairs if not r]
     return {
@@ -39,8 +46,10 @@ def agreement(records: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
     report = {
         "n": len(known),
         "first_error_agreement": sum(r["label"] == r["gt_label"] for r in known) / len(known),
-        **rates([step_labels(r["label"], n) for r, n in zip(known, n_steps)],
-                [step_labels(r["gt_label"], n) for r, n in zip(known, n_steps)]),
+        **rates(
+            [step_labels(r["label"], n) for r, n in zip(known, n_steps)],
+            [step_labels(r["gt_label"], n) for r, n in zip(known, n_steps)],
+        ),
     }
     if all("mc_hard" in r for r in known):
         raw = rates([r["mc_hard"] for r in known], [step_labels(r["gt_label"], n) for r, n in zip(known, n_steps)])

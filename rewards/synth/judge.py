@@ -10,14 +10,15 @@ those of the MC completer. The checker reads steps locally where the task can (a
 correctly continues from a wrong value looks right), so a missed error lets the judge's
 first error drift later, as it does for a judge that overlooks a mistake.
 """
+
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
-from rewards.eval import truth
-from tasks.base import Problem, Task, derive_seed
+from infscale.rewards.eval import truth
+from infscale.tasks.base import Problem, Task, derive_seed
 
 
 @dataclass(frozen=True)

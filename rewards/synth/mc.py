@@ -12,15 +12,16 @@ search tree as a trie of steps (solutions that share a prefix share its node) an
 k completions of every distinct prefix in one `Expand`, so the engine batches completions
 across prefixes, solutions and problems for any policy backend.
 """
+
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Mapping, Sequence
 
-from search.node import Node
-from search.ops import Decision, Expand
-from search.strategy import Run, Strategy
-from tasks.base import Problem, Task
+from infscale.search.node import Node
+from infscale.search.ops import Decision, Expand
+from infscale.search.strategy import Run, Strategy
+from infscale.tasks.base import Problem, Task
 
 
 @dataclass

@@ -6,30 +6,32 @@ lines carry their provenance and, where the task can check steps, the ground tru
 stage whose file exists is read back instead of recomputed, so an interrupted synthesis
 resumes; the files depend only on the configuration (every sample is seeded).
 """
+
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
-from experiments.store import atomic_write
-from rewards.eval import truth
-from rewards.eval.data import item_record, write_items
-from rewards.synth.agreement import agreement
-from rewards.synth.judge import CheckerJudge
-from rewards.synth.mc import MCEstimation, mc_labels
-from search.engine import Engine
-from search.strategies.best_of_n import BestOfN
-from tasks.base import Problem, Task
+from infscale.experiments.store import atomic_write
+from infscale.rewards.eval import truth
+from infscale.rewards.eval.data import item_record, write_items
+from infscale.rewards.synth.agreement import agreement
+from infscale.rewards.synth.judge import CheckerJudge
+from infscale.rewards.synth.mc import MCEstimation, mc_labels
+from infscale.search.engine import Engine
+from infscale.search.strategies.best_of_n import BestOfN
+from infscale.tasks.base import Problem, Task
 
 
 @dataclass(frozen=True)
 class SynthSettings:
-    samples: int = 8            # solutions per problem in the pool
-    k: int = 8                  # MC completions per step prefix
-    threshold: float = 0.0      # hard label: share of right completions > threshold
-    miss_rate: float = 0.1      # judge: a wrong step passed
+    samples: int = 8  # solutions per problem in the pool
+    k: int = 8  # MC completions per step prefix
+    threshold: float = 0.0  # hard label: share of right completions > threshold
+    miss_rate: float = 0.1  # judge: a wrong step passed
     false_alarm_rate: float = 0.05  # judge: a right step flagged
     seed: int = 0
 
@@ -47,43 +49,75 @@ def sample_pool(engine: Engine, problems: Sequence[Problem], settings: SynthSett
             labels = truth.process_labels(task, problem, steps)
             gt = None if labels is None else truth.first_error(labels)
             subset = task.name if problem.level is None else f"{task.name}-L{problem.level}"
-            records.append(item_record(
-                f"{problem.id}/{j}", subset, problem.prompt, steps, gt,
-                task.is_correct(node.answer, problem.reference),
-                problem_id=problem.id, gt_label=gt,
-                provenance={"stage": "pool", "policy": engine.policy.name, "seed": engine.seed, "samples": settings.samples},
-            ))
+            records.append(
+                item_record(
+                    f"{problem.id}/{j}",
+                    subset,
+                    problem.prompt,
+                    steps,
+                    gt,
+                    task.is_correct(node.answer, problem.reference),
+                    problem_id=problem.id,
+                    gt_label=gt,
+                    provenance={
+                        "stage": "pool",
+                        "policy": engine.policy.name,
+                        "seed": engine.seed,
+                        "samples": settings.samples,
+                    },
+                )
+            )
     return records
 
 
-def mc_stage(engine: Engine, problems: Sequence[Problem], pool: Sequence[dict[str, Any]], settings: SynthSettings) -> list[dict[str, Any]]:
+def mc_stage(
+    engine: Engine, problems: Sequence[Problem], pool: Sequence[dict[str, Any]], settings: SynthSettings
+) -> list[dict[str, Any]]:
     """MC labels for every pool solution, with `engine.policy` as the completer."""
     by_problem: dict[str, list[dict[str, Any]]] = {}
     for record in pool:
         by_problem.setdefault(record["problem_id"], []).append(record)
     wanted = [p for p in problems if p.id in by_problem]
     strategy = MCEstimation(
-        task=engine.task, k=settings.k, threshold=settings.threshold,
+        task=engine.task,
+        k=settings.k,
+        threshold=settings.threshold,
         solutions={pid: [tuple(r["steps"]) for r in rs] for pid, rs in by_problem.items()},
     )
     out = []
     for outcome in engine.run(wanted, strategy):
         for record, end in zip(by_problem[outcome.problem.id], outcome.decision.candidates, strict=True):
             labels = mc_labels(end, outcome.problem, engine.task, settings.threshold)
-            out.append({
-                **record, "label": labels.first_error, "mc_soft": list(labels.soft), "mc_hard": list(labels.hard),
-                "provenance": {"stage": "mc", "completer": engine.policy.name, "k": settings.k,
-                               "threshold": settings.threshold, "seed": engine.seed, "pool": record["provenance"]},
-            })
+            out.append(
+                {
+                    **record,
+                    "label": labels.first_error,
+                    "mc_soft": list(labels.soft),
+                    "mc_hard": list(labels.hard),
+                    "provenance": {
+                        "stage": "mc",
+                        "completer": engine.policy.name,
+                        "k": settings.k,
+                        "threshold": settings.threshold,
+                        "seed": engine.seed,
+                        "pool": record["provenance"],
+                    },
+                }
+            )
     return out
 
 
-def judge_stage(task: Task, problems: Sequence[Problem], pool: Sequence[dict[str, Any]], settings: SynthSettings) -> list[dict[str, Any]]:
+def judge_stage(
+    task: Task, problems: Sequence[Problem], pool: Sequence[dict[str, Any]], settings: SynthSettings
+) -> list[dict[str, Any]]:
     judge = CheckerJudge(settings.miss_rate, settings.false_alarm_rate, settings.seed)
     index = {p.id: p for p in problems}
     return [
-        {**record, "label": judge.first_error(task, index[record["problem_id"]], record["steps"], record["id"]),
-         "provenance": {"stage": "judge", "judge": "checker", **asdict(judge), "pool": record["provenance"]}}
+        {
+            **record,
+            "label": judge.first_error(task, index[record["problem_id"]], record["steps"], record["id"]),
+            "provenance": {"stage": "judge", "judge": "checker", **asdict(judge), "pool": record["provenance"]},
+        }
         for record in pool
     ]
 
@@ -96,18 +130,31 @@ def consensus_stage(mc: Sequence[dict[str, Any]], judged: Sequence[dict[str, Any
         raise ValueError(f"consensus: {len(missing)} MC-labelled solutions have no judge label (first: {missing[0]})")
     return [
         {**r, "provenance": {"stage": "consensus", "mc": r["provenance"], "judge_label": judge_label[r["id"]]}}
-        for r in mc if r["label"] == judge_label[r["id"]]
+        for r in mc
+        if r["label"] == judge_label[r["id"]]
     ]
 
 
 def synthesize(
-    folder: Path, task: Task, problems: Sequence[Problem], pool_engine: Engine, completer: Engine, settings: SynthSettings
+    folder: Path,
+    task: Task,
+    problems: Sequence[Problem],
+    pool_engine: Engine,
+    completer: Engine,
+    settings: SynthSettings,
 ) -> dict[str, Any]:
     """Run (or resume) every stage into `folder`; returns and writes the agreement report."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    _check_settings(folder / "settings.json", {**asdict(settings), "problems": [p.id for p in problems],
-                                               "policy": pool_engine.policy.name, "completer": completer.policy.name})
+    _check_settings(
+        folder / "settings.json",
+        {
+            **asdict(settings),
+            "problems": [p.id for p in problems],
+            "policy": pool_engine.policy.name,
+            "completer": completer.policy.name,
+        },
+    )
     pool = _stage(folder / "pool.jsonl", lambda: sample_pool(pool_engine, problems, settings))
     if not pool:
         raise ValueError("the policy produced no finished solutions to label")
@@ -120,8 +167,9 @@ def synthesize(
         "pool_answer_correct": sum(bool(r["final_answer_correct"]) for r in pool) / len(pool),
         "pool_with_error": _share(r.get("gt_label") not in (None, -1) for r in pool) if "label" in pool[0] else None,
         "kept_share": len(kept) / len(mc),
-        "agreement": {name: agreement(records) for name, records in
-                      (("mc", mc), ("judge", judged), ("consensus", kept))},
+        "agreement": {
+            name: agreement(records) for name, records in (("mc", mc), ("judge", judged), ("consensus", kept))
+        },
     }
     atomic_write(folder / "synth_report.json", json.dumps(report, indent=2))
     return report

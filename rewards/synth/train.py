@@ -6,15 +6,17 @@ step tags `reward.adapter: toy` reads at scoring time. Steps after a solution's 
 negative label are dropped, as in the paper. The network, recipe and initialisation are the
 shipped `toy_prm`'s (`experiments/train_toy.py`), so label sets differ in nothing but labels.
 """
+
 from __future__ import annotations
 
+from collections.abc import Sequence
 from types import SimpleNamespace
-from typing import Any, Sequence
+from typing import Any
 
 import torch
 from torch import nn
 
-from rewards.synth.agreement import step_labels
+from infscale.rewards.synth.agreement import step_labels
 
 IGNORE = -1.0
 LABEL_SETS = ("ground_truth", "mc_hard", "mc_soft", "judge", "consensus")
@@ -41,13 +43,17 @@ def training_examples(records: Sequence[dict[str, Any]], kind: str) -> list[dict
     return out
 
 
-def encode(examples: Sequence[dict[str, Any]], adapter: Any, max_length: int = 512) -> list[tuple[list[int], list[float]]]:
+def encode(
+    examples: Sequence[dict[str, Any]], adapter: Any, max_length: int = 512
+) -> list[tuple[list[int], list[float]]]:
     """Token ids and a target per token (IGNORE except at the step tags)."""
     rows = []
     for example in examples:
         encoding = adapter.encode(example["prompt"], example["steps"], max_length)
         if len(encoding.positions) != len(example["targets"]):
-            raise ValueError(f"adapter kept {len(encoding.positions)} of {len(example['targets'])} step tags: input too long")
+            raise ValueError(
+                f"adapter kept {len(encoding.positions)} of {len(example['targets'])} step tags: input too long"
+            )
         targets = [IGNORE] * len(encoding.ids)
         for position, target in zip(encoding.positions, example["targets"]):
             targets[position] = target
@@ -55,7 +61,9 @@ def encode(examples: Sequence[dict[str, Any]], adapter: Any, max_length: int = 5
     return rows
 
 
-def pad_rows(rows: Sequence[tuple[list[int], list[Any]]], pad: int, fill: float, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def pad_rows(
+    rows: Sequence[tuple[list[int], list[Any]]], pad: int, fill: float, dtype: torch.dtype
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Right-padded token ids, per-token targets (`fill` where there is none) and the mask."""
     width = max(len(ids) for ids, _ in rows)
     ids = torch.full((len(rows), width), pad, dtype=torch.long)

@@ -5,14 +5,15 @@ search stops when the largest group of equivalent answers holds at least `agreem
 all samples so far, or when `n` samples are spent. Easy problems stop after one round,
 hard ones use the whole width, so majority-vote accuracy costs fewer samples on average.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from search.node import Node
-from search.ops import Expand, Score
-from search.selection import group_answers
-from search.strategy import Run, Strategy
+from infscale.search.node import Node
+from infscale.search.ops import Expand, Score
+from infscale.search.selection import group_answers
+from infscale.search.strategy import Run, Strategy
 
 
 @dataclass

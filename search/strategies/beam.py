@@ -4,13 +4,14 @@ Keep M beams; expand each into N/M children; score; keep the top M unfinished ch
 A child that finishes becomes a candidate and takes one beam with it, so the search ends
 after M answers, when no beam is left, or at the depth limit.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from search.node import Node
-from search.ops import Expand, Score
-from search.strategy import Run, Strategy
+from infscale.search.node import Node
+from infscale.search.ops import Expand, Score
+from infscale.search.strategy import Run, Strategy
 
 
 @dataclass

@@ -1,11 +1,12 @@
 """Best-of-N: N full solutions, one answer by majority, weighted voting or the best score."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from search.node import Node
-from search.ops import Expand, Score
-from search.strategy import Run, Strategy
+from infscale.search.node import Node
+from infscale.search.ops import Expand, Score
+from infscale.search.strategy import Run, Strategy
 
 
 @dataclass

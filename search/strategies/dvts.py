@@ -4,13 +4,14 @@ Each subtree expands its current node into M children, keeps the best-scored one
 on from it; it ends when its best child is a finished solution. Every finished child is a
 candidate for the final vote.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from search.node import Node
-from search.ops import Expand, Score
-from search.strategy import Run, Strategy
+from infscale.search.node import Node
+from infscale.search.ops import Expand, Score
+from infscale.search.strategy import Run, Strategy
 
 
 @dataclass

@@ -1,11 +1,12 @@
 """Greedy decoding: one solution at temperature 0, the baseline of both papers."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from search.node import Node
-from search.ops import Expand
-from search.strategy import Run, Strategy
+from infscale.search.node import Node
+from infscale.search.ops import Expand
+from infscale.search.strategy import Run, Strategy
 
 
 @dataclass

@@ -5,14 +5,15 @@ node not yet expanded, expands it into `children` steps, values each child by it
 (or, with `rollout`, by the aggregated score of one sampled completion, which also becomes
 a candidate) and backs the values up the path as running means.
 """
+
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
 
-from search.node import Node
-from search.ops import Expand, Score
-from search.strategy import Run, Strategy
+from infscale.search.node import Node
+from infscale.search.ops import Expand, Score
+from infscale.search.strategy import Run, Strategy
 
 
 @dataclass

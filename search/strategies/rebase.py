@@ -4,14 +4,15 @@ Start with N children of the root. At every depth score the unfinished nodes; fi
 ones are candidates and shrink the width; the remaining width is split over the unfinished
 nodes, best first, in proportion to exp(score / T), rounding up one node at a time.
 """
+
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
 
-from search.node import Node
-from search.ops import Expand, Score
-from search.strategy import Run, Strategy
+from infscale.search.node import Node
+from infscale.search.ops import Expand, Score
+from infscale.search.strategy import Run, Strategy
 
 
 def balance(scores: list[float], width: int, temperature: float) -> list[int]:
