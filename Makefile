@@ -25,9 +25,13 @@ DEMO ?= pareto_toy
 demo: $(STAMP)
 	$(BIN)/python -m infscale.experiments.demo --experiment $(DEMO)
 
+# ruff, then the layer contract (pyproject.toml) on an installed copy: grimp reads one folder.
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	rm -rf .lint && $(BIN)/pip install --quiet --no-deps --no-compile --target .lint/site . 2>&1 | grep -v "^WARNING: Location" || true
+	rm -rf build
+	cd .lint && PYTHONPATH=site ../$(BIN)/lint-imports --no-cache ../pyproject.toml
 
 test: lint
 	$(BIN)/pytest -q

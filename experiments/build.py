@@ -8,8 +8,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from infscale.budgets.budget import Budget
-from infscale.policies.base import Policy
-from infscale.rewards.base import RewardModel
+from infscale.search.backends import Policy, RewardModel
 from infscale.search.engine import Engine, Sampling
 from infscale.search.registry import POLICIES, REWARDS, STRATEGIES, TASKS, lookup
 from infscale.search.strategy import Strategy

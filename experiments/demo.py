@@ -22,7 +22,7 @@ import sys
 import time
 from pathlib import Path
 
-from infscale.experiments import analyze, collect, plot
+from infscale.experiments.analysis import analyze, collect, plot
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_EXPERIMENT = "pareto_toy"

@@ -22,8 +22,8 @@ from pathlib import Path
 from hydra import compose, initialize_config_module
 
 from infscale.experiments import resolvers
+from infscale.experiments.analysis.stats import bootstrap_ci
 from infscale.experiments.run import run
-from infscale.experiments.stats import bootstrap_ci
 from infscale.tasks.math_cot_100 import MathCot100Task
 
 SELECTORS = ("majority", "best", "weighted")

@@ -24,7 +24,7 @@ from typing import Any
 import torch
 
 from infscale.budgets.model_spec import ModelSpec
-from infscale.policies.base import GenerationRequest, GenerationResult, Sample
+from infscale.search.backends import GenerationRequest, GenerationResult, Sample
 
 _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 

@@ -35,8 +35,8 @@ from pathlib import Path
 from typing import Any
 
 from infscale.budgets.model_spec import ModelSpec
-from infscale.policies.base import GenerationRequest, GenerationResult, Sample
 from infscale.policies.vllm import validate_request
+from infscale.search.backends import GenerationRequest, GenerationResult, Sample
 
 log = logging.getLogger(__name__)
 _TRANSIENT_HTTP = {408, 409, 425, 429, 500, 502, 503, 504}

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from infscale.policies.base import GenerationRequest, GenerationResult, Sample
+from infscale.search.backends import GenerationRequest, GenerationResult, Sample
 from infscale.tasks.recordings import RecordedTask, Recording
 
 ORDERS = ("recorded", "seeded")

@@ -17,7 +17,7 @@ from functools import lru_cache
 from typing import Any
 
 from infscale.budgets.model_spec import ModelSpec
-from infscale.policies.base import GenerationRequest, GenerationResult, Sample
+from infscale.search.backends import GenerationRequest, GenerationResult, Sample
 from infscale.tasks.base import derive_seed
 from infscale.tasks.simulated import MODULUS, ChainSpec, count_tokens, parse_prompt, step_values
 

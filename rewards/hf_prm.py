@@ -19,8 +19,8 @@ import torch
 from transformers import AutoTokenizer
 
 from infscale.budgets.model_spec import ModelSpec
-from infscale.rewards.base import ScoreRequest
 from infscale.rewards.prm_adapters import Encoding, PRMAdapter, adapter_class
+from infscale.search.backends import ScoreRequest
 
 _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16, "auto": "auto"}
 

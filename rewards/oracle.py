@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from infscale.rewards.base import ScoreRequest
+from infscale.search.backends import ScoreRequest
 from infscale.tasks.base import Problem
 
 

@@ -12,7 +12,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from infscale.rewards.base import ScoreRequest
+from infscale.search.backends import ScoreRequest
 from infscale.tasks.recordings import RecordedTask, Recording, text_key
 
 TRANSFORMS = {"sigmoid": lambda x: 1.0 / (1.0 + math.exp(-x)), "none": lambda x: x}

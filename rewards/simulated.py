@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from infscale.budgets.model_spec import ModelSpec
-from infscale.rewards.base import ScoreRequest
+from infscale.search.backends import ScoreRequest
 from infscale.tasks.base import derive_seed
 from infscale.tasks.simulated import count_tokens, parse_prompt, step_values
 

@@ -21,11 +21,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from infscale.budgets.model_spec import ModelSpec
-from infscale.policies.vllm import _plain, engine_kwargs, require_vllm
-from infscale.rewards.base import ScoreRequest
 from infscale.rewards.hf_prm import HFPRM, checkpoint_hash
 from infscale.rewards.prm_adapters import Encoding, adapter_class
 from infscale.rewards.prm_adapters.plus_minus import PlusMinusAdapter
+from infscale.search.backends import ScoreRequest
+from infscale.search.vllm_engine_args import _plain, engine_kwargs, require_vllm
 
 _OWN_KEYS = {
     "name",

@@ -21,8 +21,7 @@ from tqdm import tqdm
 
 from infscale.budgets.budget import Budget
 from infscale.budgets.ledger import Ledger, prefill_flops, span_flops
-from infscale.policies.base import GenerationRequest, GenerationResult, Policy
-from infscale.rewards.base import RewardModel, ScoreRequest
+from infscale.search.backends import GenerationRequest, GenerationResult, Policy, RewardModel, ScoreRequest
 from infscale.search.node import Node, Tree
 from infscale.search.ops import Decision, Expand, Score
 from infscale.search.strategy import Strategy

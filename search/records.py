@@ -41,7 +41,7 @@ def _own_cost(node: Any, ledger: Any) -> dict[str, Any]:
     """What the candidate's own (last) node cost: its prompt context, its generated tokens,
     the reward tokens read to score it, and the decode / reward FLOPs of exactly those.
     For best-of-N a candidate is one whole sample, so these sum to the run's totals less
-    the shared prompt prefill, which is what subsampled curves (experiments/curves.py) need.
+    the shared prompt prefill, which is what subsampled curves (experiments/analysis/curves.py) need.
     """
     return {
         "context": node.context,

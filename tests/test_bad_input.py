@@ -73,8 +73,8 @@ def test_unknown_strategy_option_is_named():
 
 def test_a_blank_step_scores_zero_and_the_search_goes_on():
 
-    from infscale.policies.base import GenerationResult, Sample
     from infscale.policies.simulated import SimulatedPolicy
+    from infscale.search.backends import GenerationResult, Sample
 
     class BlankFirstSample(SimulatedPolicy):
         def generate(self, requests):

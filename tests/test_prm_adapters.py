@@ -19,11 +19,11 @@ from transformers import (
 )
 
 from infscale.budgets.model_spec import ModelSpec
-from infscale.rewards.base import ScoreRequest
 from infscale.rewards.hf_prm import HFPRM
 from infscale.rewards.prm_adapters import ADAPTERS, adapter_class
 from infscale.rewards.prm_adapters.skywork import Qwen2ForPrmModel
 from infscale.rewards.qwen2_prm import Qwen2ForProcessRewardModel
+from infscale.search.backends import ScoreRequest
 from infscale.tasks.prompts import QWEN_SYSTEM
 
 CORPUS = [

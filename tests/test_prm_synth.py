@@ -5,6 +5,7 @@ import os
 
 import pytest
 
+from infscale.experiments.prm_lab.synth import SynthSettings, consensus_stage, sample_pool, synthesize
 from infscale.policies.simulated import SimulatedPolicy
 from infscale.rewards.eval import processbench
 from infscale.rewards.eval.data import load_items
@@ -13,7 +14,6 @@ from infscale.rewards.simulated import SimulatedPRM
 from infscale.rewards.synth.agreement import agreement, rates, step_labels
 from infscale.rewards.synth.judge import CheckerJudge
 from infscale.rewards.synth.mc import GIVEN, MCEstimation, mc_labels
-from infscale.rewards.synth.pipeline import SynthSettings, consensus_stage, sample_pool, synthesize
 from infscale.search.engine import Engine
 from infscale.search.node import Tree
 from infscale.tasks.simulated import SimulatedTask
@@ -166,7 +166,7 @@ def test_pool_is_a_step_labelled_set_that_a_perfect_prm_aces(tmp_path, pool):
 
 
 def test_training_examples_cut_after_first_negative():
-    from infscale.rewards.synth.train import training_examples
+    from infscale.experiments.prm_lab.train import training_examples
 
     record = {
         "id": "x",
@@ -192,8 +192,8 @@ def test_soft_target_loss_is_cross_entropy_for_hard_targets():
     import torch
     from transformers import Qwen2Config
 
+    from infscale.experiments.prm_lab.train import SoftTargetPRM, collate
     from infscale.rewards.qwen2_prm import Qwen2ForProcessRewardModel
-    from infscale.rewards.synth.train import SoftTargetPRM, collate
 
     torch.manual_seed(0)
     config = Qwen2Config(

@@ -8,10 +8,9 @@ from hydra import compose, initialize_config_dir
 
 from infscale.experiments import resolvers
 from infscale.experiments.run import run
-from infscale.policies.base import GenerationRequest
 from infscale.policies.replay import ReplayPolicy
-from infscale.rewards.base import ScoreRequest
 from infscale.rewards.replay import ReplayReward
+from infscale.search.backends import GenerationRequest, ScoreRequest
 from infscale.tasks.data import data_dir
 from infscale.tasks.gsm8k import GSM8KTask
 from infscale.tasks.math_cot_100 import MathCot100Task

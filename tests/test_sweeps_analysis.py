@@ -9,9 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from matplotlib import image
 
-from infscale.experiments import analyze, collect, fits, plot
+from infscale.experiments.analysis import analyze, collect, fits, plot
+from infscale.experiments.analysis.stats import bootstrap_ci
 from infscale.experiments.run import run
-from infscale.experiments.stats import bootstrap_ci
 from tests.conftest import make_config
 
 

@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from infscale.experiments import collect
+from infscale.experiments.analysis import collect
 from tests.conftest import run_cli
 
 pytestmark = pytest.mark.slow

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from infscale.experiments import curves
+from infscale.experiments.analysis import curves
 from infscale.experiments.build import build_task
 from infscale.experiments.run import run
 from tests.conftest import make_config, read_results

@@ -4,8 +4,8 @@ import random
 
 import pytest
 
-from infscale.rewards.base import ScoreRequest
 from infscale.rewards.oracle import OraclePRM
+from infscale.search.backends import ScoreRequest
 from infscale.tasks.toy_arith import LEVELS, MODULUS, TRAIN_SEED_BASE, ToyArithTask, draw, parse_prompt, worked_solution
 from infscale.tasks.toy_tokenizer import CHARACTERS, build_char_tokenizer
 

@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 
 from infscale.experiments.resolvers import package_path
-from infscale.policies.base import GenerationRequest
 from infscale.policies.hf import HFPolicy
+from infscale.search.backends import GenerationRequest
 from infscale.tasks.toy_arith import ToyArithTask
 
 # Greedy answer accuracy on 60 level-1 problems; random weights score about 0.01 (1 answer
@@ -135,9 +135,9 @@ def test_bad_input_is_refused(small):
 
 @pytest.mark.slow
 def test_toy_prm_ranks_correct_steps_above_wrong_ones(small):
-    from infscale.experiments.train_toy_prm import auc
-    from infscale.rewards.base import ScoreRequest
+    from infscale.experiments.toy.train_prm import auc
     from infscale.rewards.hf_prm import HFPRM
+    from infscale.search.backends import ScoreRequest
 
     task = ToyArithTask(seed=1, n=48)
     problems = task.problems()
@@ -164,8 +164,8 @@ def test_prm_initialised_from_a_policy_starts_with_its_hidden_states():
     import torch
     from transformers import LlamaForCausalLM
 
-    from infscale.experiments.train_toy import RECIPES, build_model
-    from infscale.experiments.train_toy_prm import load_policy_backbone
+    from infscale.experiments.toy.train import RECIPES, build_model
+    from infscale.experiments.toy.train_prm import load_policy_backbone
     from infscale.tasks.toy_tokenizer import build_char_tokenizer
 
     tokenizer = build_char_tokenizer()

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from infscale.experiments.resolvers import package_path
-from infscale.policies.base import GenerationRequest
 from infscale.policies.openai import OpenAIPolicy
+from infscale.search.backends import GenerationRequest
 from infscale.search.node import file_safe
 from tests.conftest import BIN, REPO, read_results
 from tests.vllm_helpers import VLLMServer, free_port

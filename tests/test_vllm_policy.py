@@ -7,7 +7,7 @@ from collections import Counter
 
 import pytest
 
-from infscale.policies.base import GenerationRequest
+from infscale.search.backends import GenerationRequest
 from infscale.tasks.toy_tokenizer import save_char_tokenizer
 from tests.vllm_helpers import CPU_ENGINE, release, tiny_causal_lm
 

@@ -8,9 +8,9 @@ import pytest
 from transformers import LlamaConfig, LlamaForCausalLM, MistralConfig, MistralForCausalLM, Qwen2Config
 
 from infscale.experiments.resolvers import package_path
-from infscale.rewards.base import ScoreRequest
 from infscale.rewards.hf_prm import HFPRM
 from infscale.rewards.qwen2_prm import Qwen2ForProcessRewardModel
+from infscale.search.backends import ScoreRequest
 from infscale.tasks.toy_arith import ToyArithTask, parse_prompt, worked_solution
 from tests.test_prm_adapters import LLAMA3_TEMPLATE, QUESTION, QWEN_TEMPLATE, STEPS, tokenizer
 from tests.vllm_helpers import CPU_ENGINE, release, tiny_causal_lm

@@ -11,8 +11,8 @@ from collections.abc import Callable, Sequence
 
 from tqdm import tqdm
 
-from infscale.rewards.base import RewardModel, ScoreRequest
 from infscale.rewards.eval.data import Item
+from infscale.search.backends import RewardModel, ScoreRequest
 
 TRANSFORMS: dict[str, Callable[[float], float]] = {
     "none": lambda x: x,

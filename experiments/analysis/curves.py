@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from infscale.experiments.stats import bootstrap_ci
+from infscale.experiments.analysis.stats import bootstrap_ci
 from infscale.search.selection import group_answers
 from infscale.tasks.base import Task, derive_seed
 

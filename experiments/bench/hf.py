@@ -1,6 +1,6 @@
 """Throughput of the hf policy backend against a flat `model.generate` on the same prompts.
 
-    python -m infscale.experiments.bench_hf --policy toy_small --batch 64 --repeats 3
+    python -m infscale.experiments.bench.hf --policy toy_small --batch 64 --repeats 3
 
 Both sample whole solutions at temperature 1 (max 128 new tokens) for the same `--batch`
 toy prompts in one batch on CPU; tokens/s counts generated tokens up to and excluding EOS.
@@ -20,8 +20,8 @@ from pathlib import Path
 
 import torch
 
-from infscale.policies.base import GenerationRequest
 from infscale.policies.hf import HFPolicy
+from infscale.search.backends import GenerationRequest
 from infscale.tasks.toy_arith import ToyArithTask
 
 CHECKPOINTS = Path(__file__).resolve().parent.parent / "tasks" / "toy_checkpoints"
@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"hf backend {a:.0f} tok/s, model.generate {b:.0f} tok/s (medians of {args.repeats})")
     print(
         f"| hf policy vs `model.generate`, {args.policy}, batch {args.batch}, T=1 | "
-        f"`python -m infscale.experiments.bench_hf --policy {args.policy} --batch {args.batch}` | "
+        f"`python -m infscale.experiments.bench.hf --policy {args.policy} --batch {args.batch}` | "
         f"{platform.processor() or platform.machine()}, {args.threads} threads, shared | {date} | "
         f"{a:.0f} vs {b:.0f} tok/s = {a / b:.2f}x |"
     )

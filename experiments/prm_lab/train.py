@@ -4,7 +4,7 @@ Every label set goes through the same loss: cross-entropy of the two-class head 
 target probability per step (0/1 for hard labels, the MC share for soft labels), read at the
 step tags `reward.adapter: toy` reads at scoring time. Steps after a solution's first
 negative label are dropped, as in the paper. The network, recipe and initialisation are the
-shipped `toy_prm`'s (`experiments/train_toy.py`), so label sets differ in nothing but labels.
+shipped `toy_prm`'s (`experiments/toy/train.py`), so label sets differ in nothing but labels.
 """
 
 from __future__ import annotations

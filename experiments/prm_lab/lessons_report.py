@@ -1,4 +1,4 @@
-"""Table, plot and numbers of `experiments/prm_lessons.py`, written into `docs/`."""
+"""Table, plot and numbers of `experiments/prm_lab/lessons.py`, written into `docs/`."""
 
 from __future__ import annotations
 
@@ -101,7 +101,7 @@ def write_report(cfg: Any, synth: dict[str, Any], rows: list[dict[str, Any]], do
     )
     text = (
         "# PRM lessons in the toy world: results\n\n"
-        "Written by `python -m infscale.experiments.prm_lessons` (settings in `prm_lessons.json`).\n\n"
+        "Written by `python -m infscale.experiments.prm_lab.lessons` (settings in `prm_lessons.json`).\n\n"
         f"## Label synthesis ({synth['n_pool']} toy_small solutions; consensus kept {_pct(synth['kept_share'])}%)\n\n"
         + synth_table(synth)
         + "\n\n## PRMs (all numbers %)\n\n"

@@ -1,7 +1,7 @@
 """The Qwen PRM lessons in the toy world: five toy PRMs trained from one pool of samples.
 
-    python -m infscale.experiments.prm_lessons            # every stage; rerun to resume
-    python -m infscale.experiments.prm_lessons --k 8 --pool-problems 2000 --train-steps 1500   # larger
+    python -m infscale.experiments.prm_lab.lessons            # every stage; rerun to resume
+    python -m infscale.experiments.prm_lab.lessons --k 8 --pool-problems 2000 --train-steps 1500   # larger
 
 1. synthesis (`rewards/synth/`): toy_small solves training problems; every step gets MC
    labels (toy_small as the completer, k completions per prefix), checker-judge labels and
@@ -26,21 +26,21 @@ from typing import Any
 
 import torch
 
+from infscale.experiments.prm_lab import train as synth_train
+from infscale.experiments.prm_lab.bon import evaluate_bon
+from infscale.experiments.prm_lab.synth import SynthSettings, synthesize
+from infscale.experiments.prm_lab.toy_set import toy_records, write_by_subset
 from infscale.experiments.store import atomic_write
-from infscale.experiments.train_toy import CHECKPOINTS, RECIPES, Recipe, build_model, save, train
-from infscale.experiments.train_toy_prm import auc, load_policy_backbone
+from infscale.experiments.toy.train import CHECKPOINTS, RECIPES, Recipe, build_model, save, train
+from infscale.experiments.toy.train_prm import auc, load_policy_backbone
 from infscale.policies.hf import HFPolicy
 from infscale.rewards.eval import processbench
-from infscale.rewards.eval.bon import evaluate_bon
 from infscale.rewards.eval.data import load_items
 from infscale.rewards.eval.scoring import model_scores
-from infscale.rewards.eval.toy_set import toy_records, write_by_subset
 from infscale.rewards.hf_prm import HFPRM
 from infscale.rewards.oracle import OraclePRM
 from infscale.rewards.prm_adapters.toy import ToyAdapter
-from infscale.rewards.synth import train as synth_train
 from infscale.rewards.synth.agreement import step_labels
-from infscale.rewards.synth.pipeline import SynthSettings, synthesize
 from infscale.search.engine import Engine, Sampling
 from infscale.search.strategies.best_of_n import BestOfN
 from infscale.tasks.base import Problem
@@ -101,7 +101,7 @@ def synthesis(cfg: Lessons, ws: Workspace) -> dict[str, Any]:
 
 
 def heldout_set(cfg: Lessons, ws: Workspace) -> Path:
-    """The ProcessBench-format toy set (`rewards/eval/toy_set.py`): toy_small's greedy and
+    """The ProcessBench-format toy set (`experiments/prm_lab/toy_set.py`): toy_small's greedy and
     sampled solutions to held-out problems, labelled by the exact checker, one file per level."""
     folder = ws.root / "heldout"
     if not folder.exists():
@@ -212,7 +212,7 @@ def _step_auc(items: Any, scores: Any) -> float | None:
 
 
 def _request(problem: Problem, node: Any, task: ToyArithTask):
-    from infscale.rewards.base import ScoreRequest
+    from infscale.search.backends import ScoreRequest
 
     return ScoreRequest(problem.prompt, tuple(task.split_steps(node.solution)))
 
@@ -260,7 +260,7 @@ def main(argv: list[str] | None = None) -> None:
         # 5 loads Qwen2Tokenizer, which drops the spaces and newlines the toy PRM reads at.
         prm = HFPRM(str(path), "toy", task=task, tokenizer=str(ws.policies / "toy_small"), batch_size=256)
         rows.append(evaluate(kind, prm, heldout, outcomes, task))
-    from infscale.experiments.prm_lessons_report import write_report
+    from infscale.experiments.prm_lab.lessons_report import write_report
 
     write_report(cfg, synth, rows, args.docs)
 

@@ -1,6 +1,6 @@
 """Train the toy world's models from scratch on CPU: `toy_small`, `toy_large`, `toy_prm`.
 
-    python -m infscale.experiments.train_toy toy_small            # then toy_large, then toy_prm
+    python -m infscale.experiments.toy.train toy_small            # then toy_large, then toy_prm
 
 Policies (Llama architecture, character tokenizer) learn `tasks.toy_arith` solutions with
 each step's result replaced by a wrong value with probability `error_rate`, so that they
@@ -27,7 +27,7 @@ from typing import Any
 import torch
 from tqdm import tqdm
 
-from infscale.rewards.synth.train import pad_rows
+from infscale.experiments.prm_lab.train import pad_rows
 from infscale.tasks.toy_arith import LEVELS, TRAIN_SEED_BASE, draw, format_prompt, worked_solution
 from infscale.tasks.toy_tokenizer import build_char_tokenizer, save_char_tokenizer
 
@@ -243,9 +243,9 @@ def staged_card(name: str, recipe: Recipe, stages: list[dict[str, Any]], card: d
         "train_seconds": round(sum(stage["train_seconds"] for stage in stages), 1),
         "final_loss": stages[-1]["final_loss"],
         "stages": stages,
-        "commands": [f"python -m infscale.experiments.train_toy {name}"]
+        "commands": [f"python -m infscale.experiments.toy.train {name}"]
         + [
-            f"python -m infscale.experiments.train_toy {name} --continue-steps {stage['steps']}" for stage in stages[1:]
+            f"python -m infscale.experiments.toy.train {name} --continue-steps {stage['steps']}" for stage in stages[1:]
         ],
     }
 
@@ -303,7 +303,7 @@ def main(argv: list[str] | None = None) -> None:
     out = args.out or CHECKPOINTS / args.name
     state_dir = STATE_ROOT / args.name
     if args.name == "toy_prm":
-        from infscale.experiments.train_toy_prm import train_prm
+        from infscale.experiments.toy.train_prm import train_prm
 
         train_prm(args.name, recipe, out, state_dir, args.continue_steps)
     else:

@@ -6,7 +6,7 @@ One row per finished job (`collected.*`): the fixed identity columns, every othe
 that varies across the jobs (dotted names), the job's accuracy with its 95% bootstrap CI,
 mean costs and provenance. Each uncapped best-of-N job also yields subsampled curves for
 every smaller width and every selector its samples allow, plus pass@n coverage
-(`curves.*`, see experiments/curves.py). `levels.*` holds the same points split by problem
+(`curves.*`, see experiments/analysis/curves.py). `levels.*` holds the same points split by problem
 difficulty: the task's `level` where it has one, else quintiles of the policy's own
 single-sample accuracy per problem (Snell et al.), measured on its widest best-of-N job.
 
@@ -29,9 +29,10 @@ from typing import Any
 import numpy as np
 from omegaconf import OmegaConf
 
-from infscale.experiments import curves, resolvers
+from infscale.experiments import resolvers
+from infscale.experiments.analysis import curves
+from infscale.experiments.analysis.stats import bootstrap_ci
 from infscale.experiments.build import build_task
-from infscale.experiments.stats import bootstrap_ci
 from infscale.experiments.store import atomic_write
 
 IDENTITY = ("task.name", "policy.name", "reward.name", "strategy.name", "strategy.selector", "strategy.n", "seed")

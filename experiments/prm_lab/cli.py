@@ -24,10 +24,10 @@ from omegaconf import DictConfig, OmegaConf
 
 from infscale.experiments import resolvers
 from infscale.experiments.build import build_policy, build_reward, build_task
+from infscale.experiments.prm_lab.bon import evaluate_bon, sample_and_score
 from infscale.experiments.run import _git_commit
 from infscale.experiments.store import atomic_write
 from infscale.rewards.eval import diagnostics, processbench
-from infscale.rewards.eval.bon import evaluate_bon, sample_and_score
 from infscale.rewards.eval.data import Item, load_items
 from infscale.rewards.eval.scoring import model_scores, saved_scores
 from infscale.search.engine import Engine, Sampling

@@ -1,7 +1,7 @@
 """A ProcessBench-format toy set: toy policies' own solutions to held-out toy problems,
 every step labelled by the exact checker, one file per level (the subsets).
 
-    python -m infscale.rewards.eval.toy_set --out outputs/toy_processbench --problems 200 --samples 4
+    python -m infscale.experiments.prm_lab.toy_set --out outputs/toy_processbench --problems 200 --samples 4
     infscale-prm-eval data.path=outputs/toy_processbench reward=toy_prm
 
 Problems come from `task.seed` (default 7; evaluation seeds only), solutions from each named
@@ -16,9 +16,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from infscale.experiments.prm_lab.synth import SynthSettings, sample_pool
 from infscale.policies.hf import HFPolicy
 from infscale.rewards.eval.data import write_items
-from infscale.rewards.synth.pipeline import SynthSettings, sample_pool
 from infscale.search.engine import Engine, Sampling
 from infscale.tasks.toy_arith import ToyArithTask
 

@@ -1,4 +1,8 @@
-"""The policy protocol: sample continuations of prompts."""
+"""What the engine asks of its backends: the policy and reward-model protocols.
+
+The engine owns these interfaces (as vLLM's engine owns its worker interface); the
+backends in `infscale.policies` and `infscale.rewards` implement them.
+"""
 
 from __future__ import annotations
 
@@ -58,4 +62,26 @@ class Policy(Protocol):
 
     def count_tokens(self, text: str) -> int | None:
         """Tokens of `text` as a prompt; used to reserve worst-case cost before a call."""
+        ...
+
+
+@dataclass(frozen=True)
+class ScoreRequest:
+    """A trajectory to score: the problem's prompt and the steps generated after it."""
+
+    prompt: str
+    steps: tuple[str, ...]
+
+
+class RewardModel(Protocol):
+    """A PRM returns len(steps) scores per request; an ORM (`outcome = True`) returns one."""
+
+    name: str
+    spec: ModelSpec | None
+    outcome: bool
+
+    def score(self, requests: list[ScoreRequest]) -> list[list[float]]: ...
+
+    def count_tokens(self, request: ScoreRequest) -> int | None:
+        """Tokens the reward model reads to score `request` (for the ledger)."""
         ...

@@ -1,7 +1,7 @@
 """Measure the toy world: per level, each policy's greedy, one-sample, majority@k and pass@k
 accuracy, and the toy PRM's step AUC, ProcessBench F1 and PRM-weighted voting / best-of-N.
 
-    python -m infscale.experiments.eval_toy --problems 100 --samples 16 --hard-samples 64
+    python -m infscale.experiments.toy.evaluate --problems 100 --samples 16 --hard-samples 64
 
 Problems come from evaluation seed `--seed` (never a training seed). Writes
 `outputs/eval_toy/report.json` and prints a Markdown table (the model card's numbers).
@@ -21,11 +21,10 @@ from typing import Any
 
 import numpy as np
 
-from infscale.policies.base import GenerationRequest
 from infscale.policies.hf import HFPolicy
-from infscale.rewards.base import ScoreRequest
 from infscale.rewards.eval.processbench import evaluate
 from infscale.rewards.eval.truth import first_error
+from infscale.search.backends import GenerationRequest, ScoreRequest
 from infscale.search.selection import group_answers
 from infscale.tasks.toy_arith import LEVELS, ToyArithTask
 
@@ -74,7 +73,7 @@ def policy_metrics(
 
 def prm_metrics(task: ToyArithTask, reward: Any, problems: list, texts: list[list[str]], k: int) -> dict[str, Any]:
     """Step AUC and ProcessBench F1 (tau 0.5) against the checker, and PRM-guided selection."""
-    from infscale.experiments.train_toy_prm import auc
+    from infscale.experiments.toy.train_prm import auc
 
     requests, labels = [], []
     for p, ts in zip(problems, texts):

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from infscale.experiments.stats import bootstrap_ci
+from infscale.experiments.analysis.stats import bootstrap_ci
 from infscale.rewards.eval import diagnostics, truth
 from infscale.search.engine import Engine, Outcome
 from infscale.search.selection import select

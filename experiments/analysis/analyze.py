@@ -26,9 +26,9 @@ from typing import Any
 
 import numpy as np
 
-from infscale.experiments import fits
-from infscale.experiments.collect import METRICS, read_table, write_table
-from infscale.experiments.curves import COVERAGE
+from infscale.experiments.analysis import fits
+from infscale.experiments.analysis.collect import METRICS, read_table, write_table
+from infscale.experiments.analysis.curves import COVERAGE
 
 COSTS = ("flops_total", "flops_paper", "tokens_generated", "wall_s")
 NOT_CONFIG = {

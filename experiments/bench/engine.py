@@ -1,6 +1,6 @@
 """Engine overhead per expanded node and batch fill, on the simulated world.
 
-    python experiments/bench_engine.py [--strategy rebase] [--n 16] [--max-batch 256]
+    python experiments/bench/engine.py [--strategy rebase] [--n 16] [--max-batch 256]
 
 Overhead = wall time of the whole run minus the time spent inside backend calls, divided
 by the number of generated nodes; batch fill = mean sequences per policy call / max_batch.

@@ -21,8 +21,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from infscale.experiments.analyze import COSTS, label_curves, load_points, methods, pareto_front  # noqa: E402
-from infscale.experiments.curves import COVERAGE  # noqa: E402
+from infscale.experiments.analysis.analyze import COSTS, label_curves, load_points, methods, pareto_front  # noqa: E402
+from infscale.experiments.analysis.curves import COVERAGE  # noqa: E402
 
 X_LABELS = {
     "flops_total": "FLOPs per problem (policy prefill + decode + PRM, with attention)",

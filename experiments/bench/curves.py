@@ -1,10 +1,10 @@
 """What subsampled best-of-N curves save: one run at N_max against a real run at every width.
 
-    python experiments/bench_curves.py [--problems 100] [--n-max 64]
+    python experiments/bench/curves.py [--problems 100] [--n-max 64]
 
 Both give the majority and weighted curves at n = 1, 2, 4, ..., N_max on the simulated
 world. "Real" runs every (selector, n) job; "subsampled" runs one weighted job at N_max and
-derives the rest (experiments/curves.py). Reports backend FLOPs and wall time of each, and
+derives the rest (experiments/analysis/curves.py). Reports backend FLOPs and wall time of each, and
 how the two curves agree: exactly per problem with first-n subsets (`prefix`), and within
 the real run's 95% CI with random subsets (`bootstrap`, what infscale-collect uses).
 """
@@ -20,7 +20,8 @@ from pathlib import Path
 
 from hydra import compose, initialize_config_module
 
-from infscale.experiments import curves, resolvers
+from infscale.experiments import resolvers
+from infscale.experiments.analysis import curves
 from infscale.experiments.build import build_task
 from infscale.experiments.run import run
 

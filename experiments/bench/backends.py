@@ -1,6 +1,6 @@
 """The price of searching instead of sampling on vLLM, for the toy policy.
 
-    python experiments/bench_backends.py [--problems 100] [--n 8] [override ...]
+    python experiments/bench/backends.py [--problems 100] [--n 8] [override ...]
 
 (b) the engine's REBASE run over the first `--problems` toy problems with `policy=vllm_toy_small`
     (wall time less the time inside the reward model), then

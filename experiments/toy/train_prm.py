@@ -19,11 +19,11 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from infscale.policies.base import GenerationRequest
 from infscale.policies.hf import HFPolicy
 from infscale.rewards.eval.processbench import evaluate, fit_tau
 from infscale.rewards.eval.truth import first_error
 from infscale.rewards.prm_adapters.toy import ToyAdapter
+from infscale.search.backends import GenerationRequest
 from infscale.tasks.base import Problem
 from infscale.tasks.toy_arith import LEVELS, ToyArithTask, apply, draw, format_prompt
 from infscale.tasks.toy_tokenizer import build_char_tokenizer
@@ -112,7 +112,7 @@ def batch_for(
 
 @torch.no_grad()
 def step_scores(model: torch.nn.Module, rows: list[tuple[list[int], list[int]]], pad: int) -> list[list[float]]:
-    from infscale.experiments.train_toy import collate
+    from infscale.experiments.toy.train import collate
     from infscale.rewards.qwen2_prm import positive_probabilities
 
     model.eval()
@@ -184,7 +184,7 @@ def load_policy_backbone(prm: torch.nn.Module, policy_dir: Path) -> None:
 def train_prm(name: str, recipe: Any, out: Path, state_dir: Path, continue_steps: int | None = None) -> None:
     """Train from the recipe's initialisation, or with `continue_steps` a further stage from
     the PRM in `out` (fresh warm-up and cosine, on the batches after the old ones)."""
-    from infscale.experiments.train_toy import (
+    from infscale.experiments.toy.train import (
         CHECKPOINTS,
         Recipe,
         build_model,
