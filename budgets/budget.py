@@ -8,7 +8,6 @@ ledger with what actually happened afterwards; so the ledger can never pass a ca
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,23 +16,20 @@ from infscale.budgets.ledger import Ledger
 
 @dataclass(frozen=True)
 class Budget:
-    max_samples: int | None = None
-    max_tokens: int | None = None
-    max_flops: float | None = None
+    max_samples: int | None
+    max_tokens: int | None
+    max_flops: float | None
+
+    def __post_init__(self) -> None:
+        for key in ("max_samples", "max_tokens", "max_flops"):
+            value = getattr(self, key)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0):
+                raise ValueError(f"budget.{key} must be a positive number, got {value!r}")
 
     @classmethod
-    def from_config(cls, cfg: Mapping[str, Any] | None) -> Budget:
-        cfg = dict(cfg or {})
-        cfg.pop("name", None)
-        unknown = set(cfg) - {"max_samples", "max_tokens", "max_flops"}
-        if unknown:
-            raise ValueError(f"unknown budget key(s): {', '.join(sorted(unknown))}")
-        budget = cls(**{k: v for k, v in cfg.items() if v is not None})
-        for key in ("max_samples", "max_tokens", "max_flops"):
-            value = getattr(budget, key)
-            if value is not None and (not isinstance(value, (int, float)) or value <= 0):
-                raise ValueError(f"budget.{key} must be a positive number, got {value!r}")
-        return budget
+    def unlimited(cls) -> Budget:
+        """No cap at all (what `budget=none` configures)."""
+        return cls(max_samples=None, max_tokens=None, max_flops=None)
 
     def affordable_samples(
         self, ledger: Ledger, wanted: int, tokens_each: int, flops_fixed: float | None, flops_each: float | None

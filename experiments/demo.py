@@ -1,6 +1,6 @@
 """`make demo`: a preset sweep, then collect, analyze and plot; prints where everything is.
 
-    python -m infscale.experiments.demo [--experiment pareto_toy] [--docs docs/pareto.png]
+    python -m infscale.experiments.demo [--experiment pareto_toy] [--dir .] [--docs docs/pareto.png]
 
 1. `infscale-run -m +experiment=<preset>`: the sweep (resumes if interrupted: the sweep
    folder `multirun/<preset>` and every job folder are fixed by the config);
@@ -24,14 +24,13 @@ from pathlib import Path
 
 from infscale.experiments.analysis import analyze, collect, plot
 
-REPO = Path(__file__).resolve().parents[1]
 DEFAULT_EXPERIMENT = "pareto_toy"
 
 
-def sweep(experiment: str, *overrides: str) -> None:
+def sweep(root: Path, experiment: str, *overrides: str) -> None:
     command = [str(Path(sys.executable).parent / "infscale-run"), "-m", f"+experiment={experiment}", *overrides]
     print("$ infscale-run " + " ".join(command[1:]), flush=True)
-    done = subprocess.run(command, cwd=REPO)
+    done = subprocess.run(command, cwd=root)
     if done.returncode != 0:
         raise SystemExit(f"demo: the sweep failed (exit {done.returncode}); rerun `make demo` to resume it")
 
@@ -39,6 +38,9 @@ def sweep(experiment: str, *overrides: str) -> None:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="infscale-demo", description=__doc__.split("\n\n")[0])
     parser.add_argument("--experiment", default=DEFAULT_EXPERIMENT, help="a preset in conf/experiment/")
+    parser.add_argument(
+        "--dir", type=Path, default=Path.cwd(), help="where multirun/ and docs/ go (default: the current directory)"
+    )
     parser.add_argument(
         "--docs",
         type=Path,
@@ -50,15 +52,15 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.docs is None:
         args.docs = (
-            REPO / "docs" / ("pareto.png" if args.experiment == DEFAULT_EXPERIMENT else f"{args.experiment}.png")
+            args.dir / "docs" / ("pareto.png" if args.experiment == DEFAULT_EXPERIMENT else f"{args.experiment}.png")
         )
     started = time.perf_counter()
-    folder = REPO / "multirun" / args.experiment
-    sweep(args.experiment)
+    folder = args.dir / "multirun" / args.experiment
+    sweep(args.dir, args.experiment)
     if args.sampling_n:
-        sweep(args.experiment, "strategy=best_of_n", f"strategy.n={args.sampling_n}")
+        sweep(args.dir, args.experiment, "strategy=best_of_n", f"strategy.n={args.sampling_n}")
     if not args.no_greedy:
-        sweep(args.experiment, "strategy=greedy", "strategy.n=1")
+        sweep(args.dir, args.experiment, "strategy=greedy", "strategy.n=1")
     swept = time.perf_counter()
     collection = collect.collect(folder)
     collect.report(collection)

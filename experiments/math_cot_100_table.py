@@ -22,9 +22,9 @@ from pathlib import Path
 from hydra import compose, initialize_config_module
 
 from infscale.experiments import resolvers
-from infscale.experiments.analysis.stats import bootstrap_ci
+from infscale.experiments.build import load
 from infscale.experiments.run import run
-from infscale.tasks.math_cot_100 import MathCot100Task
+from infscale.experiments.stats import bootstrap_ci
 
 SELECTORS = ("majority", "best", "weighted")
 WIDTHS = (1, 2, 4, 8)
@@ -58,7 +58,7 @@ def per_problem(selector: str, n: int, seeds: int, root: Path) -> list[float]:
 
 
 def pass_at(n: int) -> list[float]:
-    task = MathCot100Task()
+    task = load("task", "math_cot_100")
     values = []
     for problem in task.problems():
         recordings = task.recordings(problem.prompt)

@@ -70,7 +70,7 @@ def run_info(cfg: DictConfig) -> dict[str, Any]:
         "strategy": cfg.strategy.name,
         "selector": cfg.strategy.get("selector"),
         "n": cfg.strategy.n,
-        "budget": {k: v for k, v in plain(cfg.budget).items() if k != "name"},
+        "budget": {k: v for k, v in plain(cfg.budget).items() if k not in ("name", "_target_")},
         "seed": cfg.seed,
     }
 
@@ -88,7 +88,7 @@ def provenance(cfg: DictConfig, parts: Components) -> dict[str, Any]:
     }
     return {
         "config": OmegaConf.to_container(cfg, resolve=True),
-        "git_commit": _git_commit(),
+        "git_commit": git_commit(),
         "versions": versions,
         "checkpoints": checkpoints,
         "engine_calls": dict(parts.engine.calls),
@@ -96,7 +96,7 @@ def provenance(cfg: DictConfig, parts: Components) -> dict[str, Any]:
     }
 
 
-def _git_commit() -> str | None:
+def git_commit() -> str | None:
     try:
         out = subprocess.run(
             ["git", "rev-parse", "HEAD"],

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from infscale.experiments.analysis.stats import bootstrap_ci
+from infscale.experiments.stats import bootstrap_ci
 
 
 class RunStore:

@@ -24,6 +24,7 @@ from typing import Any
 import torch
 
 from infscale.budgets.model_spec import ModelSpec
+from infscale.policies.task_prompts import TaskPrompts
 from infscale.search.backends import GenerationRequest, GenerationResult, Sample
 
 _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
@@ -45,16 +46,17 @@ class HFPolicy:
         self,
         path: str,
         *,
-        name: str | None = None,
-        device: str = "cpu",
-        dtype: str = "float32",
-        max_batch: int = 64,
-        chat_template: bool = False,
-        gguf_file: str | None = None,
-        system_prompt: str | None = None,
-        task_prompts: list[str] | None = None,
-        threads: int | None = None,
+        name: str | None,
+        device: str,
+        dtype: str,
+        max_batch: int,
+        chat_template: bool,
+        gguf_file: str | None,
+        system_prompt: str | None,
+        threads: int | None,
+        task: Any = None,
     ) -> None:
+        """`task` (when given) lets a chat-templated policy tell the task's prompts from continuations."""
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         if dtype not in _DTYPES:
@@ -74,28 +76,12 @@ class HFPolicy:
         self.max_batch = max_batch
         self.chat_template = chat_template
         self.system_prompt = system_prompt
-        self._task_prompts = set(task_prompts or [])
-        self._prompt_lengths = sorted({len(p) for p in self._task_prompts}, reverse=True)
+        self.task_prompts = (
+            TaskPrompts(p.prompt for p in task.problems()) if chat_template and task else TaskPrompts([])
+        )
         self._eos = self._eos_ids()
         self._pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else min(self._eos)
         self._pieces = [self.tokenizer.decode([i]) for i in range(len(self.tokenizer))]
-
-    @classmethod
-    def from_config(cls, cfg: Any, task: Any = None) -> HFPolicy:
-        chat = bool(cfg.get("chat_template", False))
-        prompts = [p.prompt for p in task.problems()] if chat and task is not None else None
-        return cls(
-            str(cfg.get("path")),
-            name=cfg.get("name"),
-            device=str(cfg.get("device", "cpu")),
-            dtype=str(cfg.get("dtype", "float32")),
-            max_batch=int(cfg.get("max_batch", 64)),
-            chat_template=chat,
-            gguf_file=cfg.get("gguf_file"),
-            system_prompt=cfg.get("system_prompt"),
-            task_prompts=prompts,
-            threads=cfg.get("threads"),
-        )
 
     def _eos_ids(self) -> set[int]:
         ids: set[int] = set()
@@ -111,11 +97,7 @@ class HFPolicy:
         """The text the model reads for a request prompt (chat-wrapped if configured)."""
         if not self.chat_template:
             return text
-        problem, steps = text, ""
-        for length in self._prompt_lengths:
-            if text[:length] in self._task_prompts:
-                problem, steps = text[:length], text[length:]
-                break
+        problem, steps = self.task_prompts.split(text) or (text, "")
         messages = [{"role": "system", "content": self.system_prompt}] if self.system_prompt else []
         messages.append({"role": "user", "content": problem})
         wrapped = self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from infscale.budgets.model_spec import ModelSpec
+from infscale.policies.task_prompts import TaskPrompts
 from infscale.policies.vllm import validate_request
 from infscale.search.backends import GenerationRequest, GenerationResult, Sample
 
@@ -58,21 +59,31 @@ class OpenAIPolicy:
 
     def __init__(
         self,
-        endpoints: list[str],
-        model: str,
         *,
-        tokenizer: str,
-        name: str | None = None,
-        spec: ModelSpec | None = None,
-        api_key: str | None = None,
-        concurrency: int = 32,
-        request_timeout_s: float = 120.0,
-        retry_timeout_s: float = 600.0,
-        backoff_s: float = 0.5,
-        max_backoff_s: float = 8.0,
-        task_prompts: list[str] | None = None,
-        extra_body: Mapping[str, Any] | None = None,
+        model: str,
+        endpoints: list[str] | str,
+        name: str | None,
+        path: str | None,
+        tokenizer: str | None,
+        api_key: str | None,
+        concurrency: int,
+        request_timeout_s: float,
+        retry_timeout_s: float,
+        backoff_s: float,
+        max_backoff_s: float,
+        extra_body: Mapping[str, Any] | None,
+        task: Any = None,
     ) -> None:
+        """`path` (a local copy of the model's config, for FLOPs) defaults to `tokenizer`, which
+        defaults to `model`; `task` lets requests be pinned to a replica by their problem."""
+        from transformers import AutoConfig
+
+        if not model:
+            raise ValueError("policy.model must name the served model (as the server knows it)")
+        tokenizer = str(tokenizer or path or model)
+        spec = ModelSpec.from_config(AutoConfig.from_pretrained(str(path or tokenizer)))
+        endpoints = [str(e) for e in ([endpoints] if isinstance(endpoints, str) else endpoints or [])]
+        task_prompts = [p.prompt for p in task.problems()] if task is not None else None
         if not endpoints:
             raise ValueError("policy.endpoints must list at least one base URL, e.g. http://127.0.0.1:8000/v1")
         for url in endpoints:
@@ -96,52 +107,17 @@ class OpenAIPolicy:
         self.backoff_s = backoff_s
         self.max_backoff_s = max_backoff_s
         self.extra_body = dict(extra_body or {})
-        self._task_prompts = set(task_prompts or [])
-        self._prompt_lengths = sorted({len(p) for p in self._task_prompts}, reverse=True)
+        self.task_prompts = TaskPrompts(task_prompts or [])
         self._eos = {self.tokenizer.eos_token_id} - {None}
         self.retries = 0
         self._lock = threading.Lock()
-
-    @classmethod
-    def from_config(cls, cfg: Any, task: Any = None) -> OpenAIPolicy:
-        from transformers import AutoConfig
-
-        model = cfg.get("model")
-        if not model:
-            raise ValueError("policy.model must name the served model (as the server knows it)")
-        tokenizer = str(cfg.get("tokenizer") or cfg.get("path") or model)
-        config_source = cfg.get("path") or tokenizer
-        spec = ModelSpec.from_config(AutoConfig.from_pretrained(str(config_source)))
-        endpoints = cfg.get("endpoints") or []
-        if isinstance(endpoints, str):
-            endpoints = [endpoints]
-        extra = cfg.get("extra_body")
-        return cls(
-            [str(e) for e in endpoints],
-            str(model),
-            tokenizer=tokenizer,
-            name=cfg.get("name"),
-            spec=spec,
-            api_key=cfg.get("api_key"),
-            concurrency=int(cfg.get("concurrency", 32)),
-            request_timeout_s=float(cfg.get("request_timeout_s", 120)),
-            retry_timeout_s=float(cfg.get("retry_timeout_s", 600)),
-            backoff_s=float(cfg.get("backoff_s", 0.5)),
-            max_backoff_s=float(cfg.get("max_backoff_s", 8)),
-            task_prompts=[p.prompt for p in task.problems()] if task is not None else None,
-            extra_body=dict(extra) if extra else None,
-        )
 
     def count_tokens(self, text: str) -> int:
         return len(self.tokenizer.encode(text))
 
     def replica(self, prompt: str) -> int:
         """The endpoint that serves `prompt`: a stable hash of its problem's prompt."""
-        key = prompt
-        for length in self._prompt_lengths:
-            if prompt[:length] in self._task_prompts:
-                key = prompt[:length]
-                break
+        key = (self.task_prompts.split(prompt) or (prompt, ""))[0]
         digest = hashlib.blake2b(key.encode(), digest_size=8).digest()
         return int.from_bytes(digest, "big") % len(self.endpoints)
 

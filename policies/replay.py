@@ -13,9 +13,7 @@ replayed text are unknown and reported as `None`, never guessed.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
+from infscale.policies.task_prompts import TaskPrompts
 from infscale.search.backends import GenerationRequest, GenerationResult, Sample
 from infscale.tasks.recordings import RecordedTask, Recording
 
@@ -26,18 +24,14 @@ class ReplayPolicy:
     name = "replay"
     spec = None
 
-    def __init__(self, task: RecordedTask, order: str = "recorded") -> None:
+    def __init__(self, task: RecordedTask, order: str) -> None:
         if order not in ORDERS:
             raise ValueError(f"policy.order must be one of {', '.join(ORDERS)}, got {order!r}")
         self.order = order
         if not isinstance(task, RecordedTask):
             raise ValueError(f"policy=replay needs a task with recorded samples (e.g. math_cot_100), not '{task.name}'")
         self.task = task
-        self._prompts = sorted({p.prompt for p in task.problems()}, key=len, reverse=True)
-
-    @classmethod
-    def from_config(cls, cfg: Mapping[str, Any], task: Any) -> ReplayPolicy:
-        return cls(task, order=cfg.get("order", "recorded"))
+        self._prompts = TaskPrompts(p.prompt for p in task.problems())
 
     def count_tokens(self, text: str) -> None:
         return None
@@ -46,9 +40,9 @@ class ReplayPolicy:
         return [self._generate(request) for request in requests]
 
     def _split(self, prompt: str) -> tuple[str, str]:
-        for base in self._prompts:
-            if prompt.startswith(base):
-                return base, prompt[len(base) :]
+        split = self._prompts.split(prompt)
+        if split is not None:
+            return split
         raise ValueError(f"policy=replay: no recorded problem has a prompt that starts {prompt[:80]!r}")
 
     def _generate(self, request: GenerationRequest) -> GenerationResult:

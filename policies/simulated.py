@@ -37,12 +37,12 @@ def _logit(p: float) -> float:
 class SimulatedPolicy:
     def __init__(
         self,
-        name: str = "simulated",
-        step_error: float = 0.15,
-        difficulty_spread: float = 1.5,
-        tokens_per_step: float = 40.0,
-        mistake_decay: float = 0.6,
-        model: Mapping[str, Any] | None = None,
+        name: str,
+        step_error: float,
+        difficulty_spread: float,
+        tokens_per_step: float,
+        mistake_decay: float,
+        model: Mapping[str, Any] | None,
     ):
         if not 0 < step_error < 1:
             raise ValueError(f"policy.step_error must lie in (0, 1), got {step_error!r}")
@@ -50,11 +50,6 @@ class SimulatedPolicy:
         self.step_error, self.difficulty_spread = step_error, difficulty_spread
         self.tokens_per_step, self.mistake_decay = tokens_per_step, mistake_decay
         self.spec = ModelSpec.from_config(model) if model else None
-
-    @classmethod
-    def from_config(cls, cfg: Mapping[str, Any], task: Any = None) -> SimulatedPolicy:
-        keys = ("name", "step_error", "difficulty_spread", "tokens_per_step", "mistake_decay", "model")
-        return cls(**{k: cfg[k] for k in keys if k in cfg})
 
     def count_tokens(self, text: str) -> int:
         return count_tokens(text)

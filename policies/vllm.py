@@ -24,7 +24,6 @@ under `if __name__ == "__main__":` (the `infscale-run` entry point is), or set
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -36,11 +35,11 @@ from infscale.search.vllm_engine_args import _plain, engine_kwargs, require_vllm
 class VLLMPolicy:
     """A causal LM served by an offline `vllm.LLM` (GPU build or the CPU build)."""
 
-    def __init__(self, cfg: Mapping[str, Any]) -> None:
-        cfg = _plain(cfg)
+    def __init__(self, task: Any = None, **options: Any) -> None:
+        cfg = _plain(options)
         kwargs = engine_kwargs(cfg)
         require_vllm()
-        kwargs.setdefault("enable_prefix_caching", bool(cfg.get("enable_prefix_caching", True)))
+        kwargs.setdefault("enable_prefix_caching", bool(cfg["enable_prefix_caching"]))
         from transformers import AutoConfig
         from vllm import LLM
         from vllm.platforms import current_platform
@@ -54,16 +53,12 @@ class VLLMPolicy:
         self.tokenizer = self.llm.get_tokenizer()
         self.name = str(cfg.get("name") or Path(str(cfg["path"])).name)
         self.spec = ModelSpec.from_config(
-            AutoConfig.from_pretrained(str(cfg["path"]), trust_remote_code=bool(cfg.get("trust_remote_code", False)))
+            AutoConfig.from_pretrained(str(cfg["path"]), trust_remote_code=bool(cfg.get("trust_remote_code")))
         )
         self.max_model_len = int(self.llm.llm_engine.model_config.max_model_len)
-        self.skip_special_tokens = bool(cfg.get("skip_special_tokens", True))
+        self.skip_special_tokens = bool(cfg["skip_special_tokens"])
         self._eos = self._eos_ids()
         self._ids: dict[str, list[int]] = {}
-
-    @classmethod
-    def from_config(cls, cfg: Any, task: Any = None) -> VLLMPolicy:
-        return cls(cfg)
 
     def _eos_ids(self) -> set[int]:
         ids = set()

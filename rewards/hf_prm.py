@@ -11,7 +11,7 @@ never computed. `count_tokens(request)` is exactly the length of the ids the mod
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ from transformers import AutoTokenizer
 from infscale.budgets.model_spec import ModelSpec
 from infscale.rewards.prm_adapters import Encoding, PRMAdapter, adapter_class
 from infscale.search.backends import ScoreRequest
+from infscale.tasks.base import PromptRenderingTask
 
 _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16, "auto": "auto"}
 
@@ -33,15 +34,16 @@ class HFPRM:
         path: str,
         adapter: str,
         *,
+        name: str,
+        tokenizer: str | None,
+        batch_size: int,
+        max_length: int | None,
+        device: str,
+        dtype: str,
         task: Any = None,
-        name: str = "hf_prm",
-        tokenizer: str | None = None,
-        batch_size: int = 8,
-        max_length: int | None = None,
-        device: str = "cpu",
-        dtype: str = "float32",
-        options: Mapping[str, Any] | None = None,
+        **options: Any,
     ) -> None:
+        """`options` are the adapter's own (e.g. Math-Shepherd's `step_tag`); it checks them."""
         if not path:
             raise ValueError("reward.path must name a PRM checkpoint (a directory or a hub id)")
         if batch_size < 1:
@@ -54,33 +56,16 @@ class HFPRM:
             "cuda" if device == "auto" and torch.cuda.is_available() else device if device != "auto" else "cpu"
         )
         self.model = kind.load_model(path, dtype=_DTYPES[dtype]).to(self.device).eval()
-        self.adapter: PRMAdapter = kind(AutoTokenizer.from_pretrained(tokenizer or path), options)
+        self.adapter: PRMAdapter = kind(AutoTokenizer.from_pretrained(tokenizer or path), options or None)
         self.spec = ModelSpec.from_config(self.model.config)
         context = getattr(self.model.config, "max_position_embeddings", None)
         self.max_length = int(max_length or context or 4096)
         self.checkpoint_hash = checkpoint_hash(path)
         self._encodings: dict[ScoreRequest, Encoding] = {}
 
-    @classmethod
-    def from_config(cls, cfg: Mapping[str, Any], task: Any = None) -> HFPRM:
-        own = {"name", "backend", "path", "adapter", "tokenizer", "batch_size", "max_length", "device", "dtype"}
-        return cls(
-            cfg.get("path"),
-            cfg.get("adapter"),
-            task=task,
-            name=cfg.get("name", "hf_prm"),
-            tokenizer=cfg.get("tokenizer"),
-            batch_size=int(cfg.get("batch_size", 8)),
-            max_length=cfg.get("max_length"),
-            device=cfg.get("device", "cpu"),
-            dtype=cfg.get("dtype", "float32"),
-            options={k: v for k, v in cfg.items() if k not in own},
-        )
-
     def question(self, prompt: str) -> str:
         """The bare question: tasks that render prompts (chat templates) map them back."""
-        question_for = getattr(self.task, "question_for", None)
-        return question_for(prompt) if question_for else prompt
+        return self.task.question_for(prompt) if isinstance(self.task, PromptRenderingTask) else prompt
 
     def encode(self, request: ScoreRequest) -> Encoding:
         if request not in self._encodings:

@@ -12,7 +12,7 @@ import hashlib
 from typing import Any
 
 from infscale.search.backends import ScoreRequest
-from infscale.tasks.base import Problem
+from infscale.tasks.base import Problem, StepCheckingTask
 
 
 class OraclePRM:
@@ -20,17 +20,13 @@ class OraclePRM:
     spec = None
     outcome = False
 
-    def __init__(self, task: Any, label_noise: float = 0.0, seed: int = 0) -> None:
-        if not hasattr(task, "label_steps"):
+    def __init__(self, task: Any, label_noise: float, seed: int) -> None:
+        if not isinstance(task, StepCheckingTask):
             raise ValueError(f"reward=oracle needs a task with an exact step checker; task '{task.name}' has none")
         if not 0.0 <= label_noise <= 1.0:
             raise ValueError(f"reward.label_noise must lie in [0, 1], got {label_noise}")
         self.task, self.label_noise, self.seed = task, float(label_noise), int(seed)
         self._problems = {p.prompt: p for p in task.problems()}
-
-    @classmethod
-    def from_config(cls, cfg: Any, task: Any) -> OraclePRM:
-        return cls(task, label_noise=float(cfg.get("label_noise", 0.0)), seed=int(cfg.get("seed", 0)))
 
     def _problem(self, prompt: str) -> Problem:
         return self._problems.get(prompt) or Problem(id="", prompt=prompt, reference="")

@@ -8,21 +8,16 @@ probabilities with `reward.transform: sigmoid`; `none` passes the numbers throug
 
 from __future__ import annotations
 
-import math
-from collections.abc import Mapping
-from typing import Any
-
+from infscale.rewards.transforms import TRANSFORMS
 from infscale.search.backends import ScoreRequest
 from infscale.tasks.recordings import RecordedTask, Recording, text_key
-
-TRANSFORMS = {"sigmoid": lambda x: 1.0 / (1.0 + math.exp(-x)), "none": lambda x: x}
 
 
 class ReplayReward:
     name = "replay"
     spec = None
 
-    def __init__(self, task: RecordedTask, transform: str = "sigmoid") -> None:
+    def __init__(self, task: RecordedTask, transform: str) -> None:
         if not isinstance(task, RecordedTask):
             raise ValueError(f"reward=replay needs a task with recorded scores (e.g. math_cot_100), not '{task.name}'")
         if transform not in TRANSFORMS:
@@ -33,10 +28,6 @@ class ReplayReward:
             raise ValueError(f"reward=replay: task '{task.name}' mixes outcome and per-step recordings")
         self.outcome = kinds.pop()
         self._index: dict[str, dict[str, Recording]] = {}
-
-    @classmethod
-    def from_config(cls, cfg: Mapping[str, Any], task: Any) -> ReplayReward:
-        return cls(task, transform=cfg.get("transform", "sigmoid"))
 
     def count_tokens(self, request: ScoreRequest) -> None:
         return None

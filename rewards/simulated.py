@@ -35,19 +35,14 @@ class SimulatedPRM:
 
     def __init__(
         self,
-        name: str = "simulated",
-        correct: Mapping[str, Any] | None = None,
-        wrong: Mapping[str, Any] | None = None,
-        model: Mapping[str, Any] | None = None,
+        name: str,
+        correct: Mapping[str, Any],
+        wrong: Mapping[str, Any],
+        model: Mapping[str, Any] | None,
     ):
         self.name = name
-        self.correct = dict(correct or {"dist": "beta", "a": 6, "b": 2})
-        self.wrong = dict(wrong or {"dist": "beta", "a": 2, "b": 6})
+        self.correct, self.wrong = dict(correct), dict(wrong)
         self.spec = ModelSpec.from_config(model) if model else None
-
-    @classmethod
-    def from_config(cls, cfg: Mapping[str, Any], task: Any = None) -> SimulatedPRM:
-        return cls(**{k: cfg[k] for k in ("name", "correct", "wrong", "model") if k in cfg})
 
     def count_tokens(self, request: ScoreRequest) -> int:
         return count_tokens(request.prompt) + sum(count_tokens(s) + 1 for s in request.steps)

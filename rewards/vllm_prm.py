@@ -17,7 +17,6 @@ every problem in one `encode` call, and the score of a step is read at its posit
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from infscale.budgets.model_spec import ModelSpec
@@ -25,46 +24,17 @@ from infscale.rewards.hf_prm import HFPRM, checkpoint_hash
 from infscale.rewards.prm_adapters import Encoding, adapter_class
 from infscale.rewards.prm_adapters.plus_minus import PlusMinusAdapter
 from infscale.search.backends import ScoreRequest
-from infscale.search.vllm_engine_args import _plain, engine_kwargs, require_vllm
+from infscale.search.vllm_engine_args import CONFIG_KEYS, ENGINE_KEYS, _plain, engine_kwargs, require_vllm
 
-_OWN_KEYS = {
-    "name",
-    "backend",
-    "path",
-    "adapter",
-    "tokenizer",
-    "max_length",
-    "dtype",
-    "block_size",
-    "engine_args",
-    "kv_cache_space_gib",
-    "in_process",
-    "engine_seed",
-    "enable_prefix_caching",
-    "batch_size",
-    "device",
-    "tensor_parallel_size",
-    "pipeline_parallel_size",
-    "gpu_memory_utilization",
-    "max_model_len",
-    "max_num_seqs",
-    "max_num_batched_tokens",
-    "enforce_eager",
-    "swap_space",
-    "quantization",
-    "trust_remote_code",
-    "revision",
-    "kv_cache_dtype",
-    "cpu_offload_gb",
-}
+_OWN_KEYS = {"name", "adapter", "max_length", "batch_size", "device", *CONFIG_KEYS, *ENGINE_KEYS}
 _NATIVE = {"qwen", "toy"}
 
 
 class VLLMPRM:
     outcome = False
 
-    def __init__(self, cfg: Mapping[str, Any], task: Any = None) -> None:
-        cfg = _plain(cfg)
+    def __init__(self, task: Any = None, **options: Any) -> None:
+        cfg = _plain(options)
         name = cfg.get("adapter")
         kind = adapter_class(name)
         if name not in _NATIVE and not issubclass(kind, PlusMinusAdapter):
@@ -76,27 +46,23 @@ class VLLMPRM:
         from vllm.config import PoolerConfig
 
         path = str(cfg["path"])
-        trust = bool(cfg.get("trust_remote_code", False))
+        trust = bool(cfg.get("trust_remote_code"))
         options = {k: v for k, v in cfg.items() if k not in _OWN_KEYS}
         self.adapter = kind(AutoTokenizer.from_pretrained(cfg.get("tokenizer") or path), options)
         hf_config = AutoConfig.from_pretrained(path, trust_remote_code=trust)
         if isinstance(self.adapter, PlusMinusAdapter):
             kwargs["hf_overrides"] = {**dict(kwargs.get("hf_overrides") or {}), **self._two_token_classifier(hf_config)}
-        kwargs.setdefault("enable_prefix_caching", bool(cfg.get("enable_prefix_caching", False)))
+        kwargs.setdefault("enable_prefix_caching", bool(cfg["enable_prefix_caching"]))
         self.llm = LLM(
             runner="pooling", pooler_config=PoolerConfig(task="token_classify", tok_pooling_type="ALL"), **kwargs
         )
-        self.name = str(cfg.get("name") or "vllm_prm")
+        self.name = str(cfg["name"])
         self.task = task
         self.spec = ModelSpec.from_config(hf_config)
         model_len = int(self.llm.llm_engine.model_config.max_model_len)
         self.max_length = min(int(cfg.get("max_length") or model_len), model_len)
         self.checkpoint_hash = checkpoint_hash(path)
         self._encodings: dict[ScoreRequest, Encoding] = {}
-
-    @classmethod
-    def from_config(cls, cfg: Mapping[str, Any], task: Any = None) -> VLLMPRM:
-        return cls(cfg, task)
 
     def _two_token_classifier(self, hf_config: Any) -> dict[str, Any]:
         """hf_overrides that read a causal LM as P(good) = sigmoid(logit_good - logit_bad)."""

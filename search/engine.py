@@ -84,7 +84,7 @@ class Engine:
                 f"engine.max_batch and engine.max_concurrent must be >= 1, got {max_batch}, {max_concurrent}"
             )
         self.task, self.policy, self.reward = task, policy, reward
-        self.budget = budget or Budget()
+        self.budget = budget or Budget.unlimited()
         self.sampling = sampling or Sampling()
         self.max_batch, self.max_concurrent = max_batch, max_concurrent
         self.seed, self.progress = seed, progress

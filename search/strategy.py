@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Generator, Mapping
-from dataclasses import dataclass, fields
+from collections.abc import Generator
+from dataclasses import dataclass
 from typing import Any
 
 from infscale.search.node import Node
@@ -24,19 +24,10 @@ class Strategy:
     """
 
     task: Task
-    n: int = 16
-    selector: str = "weighted"
-    aggregation: str = "last"
-    max_depth: int = 25
-
-    @classmethod
-    def from_config(cls, cfg: Mapping[str, Any], task: Task) -> Strategy:
-        params = {k: v for k, v in dict(cfg).items() if k != "name"}
-        known = {f.name for f in fields(cls)} - {"task"}
-        unknown = sorted(set(params) - known)
-        if unknown:
-            raise ValueError(f"strategy '{cfg.get('name')}' has no option(s) {', '.join(unknown)}")
-        return cls(task=task, **params)
+    n: int
+    selector: str
+    aggregation: str
+    max_depth: int
 
     def __post_init__(self) -> None:
         for key in ("n", "max_depth"):

@@ -9,7 +9,7 @@ from typing import Any
 
 _DTYPES = ("auto", "float32", "bfloat16", "float16")
 # LLM(...) arguments taken from the config as they are (None: vLLM's default).
-_ENGINE_KEYS = (
+ENGINE_KEYS = (
     "tensor_parallel_size",
     "pipeline_parallel_size",
     "gpu_memory_utilization",
@@ -26,6 +26,19 @@ _ENGINE_KEYS = (
     "enable_chunked_prefill",
 )
 
+# The other config keys `engine_kwargs` reads.
+CONFIG_KEYS = (
+    "path",
+    "tokenizer",
+    "dtype",
+    "block_size",
+    "engine_args",
+    "kv_cache_space_gib",
+    "in_process",
+    "engine_seed",
+    "enable_prefix_caching",
+)
+
 
 def engine_kwargs(cfg: Mapping[str, Any], *, block_size_key: str = "block_size") -> dict[str, Any]:
     """The `vllm.LLM` arguments of a `policy=vllm` or `reward=vllm_prm` config.
@@ -34,7 +47,7 @@ def engine_kwargs(cfg: Mapping[str, Any], *, block_size_key: str = "block_size")
     (`VLLM_CPU_KVCACHE_SPACE`, the CPU build's KV cache in GiB) and `in_process`
     (`VLLM_ENABLE_V1_MULTIPROCESSING=0` and the single-process executor).
     """
-    dtype = str(cfg.get("dtype", "auto"))
+    dtype = str(cfg["dtype"])
     if dtype not in _DTYPES:
         raise ValueError(f"dtype must be one of {', '.join(_DTYPES)}, got {dtype!r}")
     path = cfg.get("path")
@@ -42,7 +55,7 @@ def engine_kwargs(cfg: Mapping[str, Any], *, block_size_key: str = "block_size")
         raise ValueError("path must name a checkpoint (a local Hugging Face folder or a hub id)")
     if str(path).startswith(("/", ".", "~")) and not Path(str(path)).expanduser().exists():
         raise ValueError(f"path {path!r} does not exist")
-    kwargs: dict[str, Any] = {"model": str(path), "dtype": dtype, "seed": int(cfg.get("engine_seed", 0))}
+    kwargs: dict[str, Any] = {"model": str(path), "dtype": dtype, "seed": int(cfg["engine_seed"])}
     if cfg.get("tokenizer"):
         kwargs["tokenizer"] = str(cfg.get("tokenizer"))
     block = cfg.get(block_size_key)
@@ -50,7 +63,7 @@ def engine_kwargs(cfg: Mapping[str, Any], *, block_size_key: str = "block_size")
         if int(block) < 1:
             raise ValueError(f"{block_size_key} must be positive, got {block}")
         kwargs["block_size"] = int(block)
-    for key in _ENGINE_KEYS:
+    for key in ENGINE_KEYS:
         if cfg.get(key) is not None:
             kwargs[key] = cfg.get(key)
     memory = kwargs.get("gpu_memory_utilization")

@@ -44,6 +44,39 @@ class Task(Protocol):
     def split_steps(self, text: str) -> list[str]: ...
 
 
+@runtime_checkable
+class StepCheckingTask(Task, Protocol):
+    """A task that can check every step of a solution (the toy world, the simulated world).
+
+    The oracle PRM, ground-truth step labels for PRM evaluation and the checker judge of
+    PRM-data synthesis need this ability; GSM8K and MATH500 do not have it.
+    """
+
+    def label_steps(self, problem: Problem, steps: list[str] | tuple[str, ...]) -> list[bool]:
+        """Whether each step is locally right (given the steps before it)."""
+        ...
+
+    def process_labels(self, problem: Problem, steps: list[str] | tuple[str, ...]) -> list[bool]:
+        """First-error labels (ProcessBench): everything from the first wrong step on is wrong."""
+        ...
+
+
+@runtime_checkable
+class PromptRenderingTask(Task, Protocol):
+    """A task whose prompts wrap a bare question (a chat template): PRMs read the question."""
+
+    def question_for(self, prompt: str) -> str: ...
+
+
+def first_error_labels(local: list[bool]) -> list[bool]:
+    """Local step labels -> first-error labels: right only while every step so far is right."""
+    labels, ok = [], True
+    for label in local:
+        ok = ok and label
+        labels.append(ok)
+    return labels
+
+
 class TextTask:
     """Shared behaviour of text tasks: steps cut at the delimiter, answers compared as text."""
 

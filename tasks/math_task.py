@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from infscale.tasks.base import Problem, TextTask
-from infscale.tasks.grading import DEFAULT_TIMEOUT_S, answer_key, grader
+from infscale.tasks.grading import answer_key, grader
 from infscale.tasks.prompts import extract_answer, family
 
 
@@ -23,14 +23,14 @@ class MathTask(TextTask):
 
     def __init__(
         self,
-        path: str | None = None,
+        path: str | None,
         *,
-        dataset: str | None = None,
-        split: str = "test",
-        prompt: str | None = None,
-        step_delimiter: str | None = None,
-        level: int | str | None = None,
-        grading_timeout_s: float = DEFAULT_TIMEOUT_S,
+        dataset: str | None,
+        split: str,
+        prompt: str | None,
+        step_delimiter: str | None,
+        level: int | str | None,
+        grading_timeout_s: float,
     ) -> None:
         self.path, self.dataset, self.split = path, dataset, split
         self.family = family(prompt or self.default_prompt)
@@ -39,18 +39,6 @@ class MathTask(TextTask):
         self.grader = grader(float(grading_timeout_s))
         self._problems: list[Problem] | None = None
         self._questions: dict[str, str] = {}
-
-    @classmethod
-    def from_config(cls, cfg: Any) -> MathTask:
-        return cls(
-            cfg.get("path"),
-            dataset=cfg.get("dataset"),
-            split=cfg.get("split", "test"),
-            prompt=cfg.get("prompt"),
-            step_delimiter=cfg.get("step_delimiter"),
-            level=cfg.get("level"),
-            grading_timeout_s=cfg.get("grading_timeout_s", DEFAULT_TIMEOUT_S),
-        )
 
     def _load(self) -> list[Problem]:
         raise NotImplementedError

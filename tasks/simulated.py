@@ -10,11 +10,9 @@ No neural network is involved; it is the fixture for tests and engine benchmarks
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
-from infscale.tasks.base import Problem, TextTask, derive_seed
+from infscale.tasks.base import Problem, TextTask, derive_seed, first_error_labels
 
 MODULUS = 1000
 _HEADER = re.compile(r"^Problem (\S+): level (\d+), (\d+) steps, key (\d+)\. #(\d+)\n")
@@ -67,16 +65,12 @@ class SimulatedTask(TextTask):
     name = "simulated"
     step_delimiter = "\n"
 
-    def __init__(self, n: int = 1000, seed: int = 0, level: int | str = "mixed", prompt_tokens: int = 80):
+    def __init__(self, n: int, seed: int, level: int | str, prompt_tokens: int):
         if level != "mixed" and (not isinstance(level, int) or not 1 <= level <= 5):
             raise ValueError(f"task.level must be 'mixed' or 1..5 for the simulated task, got {level!r}")
         if n < 1:
             raise ValueError(f"task.n must be a positive integer, got {n!r}")
         self.n, self.seed, self.level, self.prompt_tokens = n, seed, level, prompt_tokens
-
-    @classmethod
-    def from_config(cls, cfg: Mapping[str, Any]) -> SimulatedTask:
-        return cls(**{k: v for k, v in dict(cfg).items() if k != "name"})
 
     def problems(self) -> list[Problem]:
         problems = []
@@ -91,3 +85,15 @@ class SimulatedTask(TextTask):
     def extract_answer(self, text: str) -> str | None:
         found = _ANSWER.findall(text)
         return found[-1] if found else None
+
+    def label_steps(self, problem: Problem, steps: list[str] | tuple[str, ...]) -> list[bool]:
+        """Step i is right when it states exactly the chain's true i-th value."""
+        spec, _, _ = parse_prompt(problem.prompt)
+        truth = spec.truth()
+        return [
+            len(values) == 1 and i < len(truth) and values[0] == truth[i]
+            for i, values in enumerate(step_values(step) for step in steps)
+        ]
+
+    def process_labels(self, problem: Problem, steps: list[str] | tuple[str, ...]) -> list[bool]:
+        return first_error_labels(self.label_steps(problem, steps))

@@ -19,10 +19,12 @@ from __future__ import annotations
 import random
 import re
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
 
-from infscale.tasks.base import Problem, TextTask
+from infscale.tasks.base import Problem, TextTask, first_error_labels
 
+# The toy world's trained models ship inside the package (Hugging Face folders).
+CHECKPOINTS = Path(__file__).resolve().parent / "toy_checkpoints"
 MODULUS = 100
 TRAIN_SEED_BASE = 1_000_000
 ANSWER_PREFIX = "answer: "
@@ -124,7 +126,7 @@ class ToyArithTask(TextTask):
     name = "toy_arith"
     step_delimiter = "\n"
 
-    def __init__(self, seed: int = 0, level: int | str = "mixed", n: int = 200) -> None:
+    def __init__(self, seed: int, level: int | str, n: int) -> None:
         if not isinstance(seed, int) or seed < 0:
             raise ValueError(f"task.seed must be a non-negative integer, got {seed!r}")
         if seed >= TRAIN_SEED_BASE:
@@ -135,13 +137,6 @@ class ToyArithTask(TextTask):
             level = int(level)
             _level_spec(level)
         self.seed, self.level, self.n = seed, level, n
-
-    @classmethod
-    def from_config(cls, cfg: Any) -> ToyArithTask:
-        level = cfg.get("level", "mixed")
-        return cls(
-            seed=int(cfg.get("seed", 0)), level=level if level is not None else "mixed", n=int(cfg.get("n", 200))
-        )
 
     def problems(self) -> list[Problem]:
         levels = sorted(LEVELS)
@@ -229,11 +224,7 @@ class ToyArithTask(TextTask):
 
     def process_labels(self, problem: Problem, steps: list[str] | tuple[str, ...]) -> list[bool]:
         """First-error labels: a step is right only if it and every step before it are."""
-        labels, ok = [], True
-        for label in self.label_steps(problem, steps):
-            ok = ok and label
-            labels.append(ok)
-        return labels
+        return first_error_labels(self.label_steps(problem, steps))
 
     def solution(self, problem: Problem) -> str:
         start, ops = parse_prompt(problem.prompt)

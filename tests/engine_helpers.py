@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from infscale.budgets.budget import Budget
-from infscale.policies.simulated import SimulatedPolicy
-from infscale.rewards.simulated import SimulatedPRM
+from infscale.experiments.build import instantiate, load, load_config, plain
 from infscale.search.engine import Engine, Sampling
-from infscale.search.registry import STRATEGIES, lookup
-from infscale.tasks.simulated import SimulatedTask
 
 MODEL = dict(
     hidden_size=512,
@@ -22,14 +21,23 @@ NOISE = dict(correct={"dist": "uniform"}, wrong={"dist": "uniform"})
 
 
 def simulated_engine(task=None, prm=None, budget=None, sampling=None, **engine_kwargs):
-    task = task or SimulatedTask(n=50)
-    policy = SimulatedPolicy(model=MODEL)
-    reward = SimulatedPRM(model=MODEL, **(prm or {}))
-    return Engine(task, policy, reward, budget or Budget(), sampling or Sampling(), **engine_kwargs)
+    task = task or load("task", "simulated", n=50)
+    policy = load("policy", "simulated", model=MODEL)
+    reward = load("reward", "simulated", model=MODEL, **(prm or {}))
+    return Engine(task, policy, reward, budget or Budget.unlimited(), sampling or Sampling(), **engine_kwargs)
+
+
+def strategy_names() -> list[str]:
+    """Every strategy the package configures: one YAML each in conf/strategy/ (no list to edit)."""
+    import infscale.conf
+
+    folder = Path(infscale.conf.__file__).parent / "strategy"
+    return sorted(p.stem for p in folder.glob("*.yaml"))
 
 
 def strategy(name: str, task, **params):
-    return lookup(STRATEGIES, "strategy", name)(task=task, **params)
+    """The strategy `conf/strategy/<name>.yaml` configures, with `params` overriding its options."""
+    return instantiate("strategy", {**plain(load_config(f"strategy={name}").strategy), **params}, task=task)
 
 
 def accuracy(outcomes) -> list[float]:

@@ -4,8 +4,8 @@ import math
 
 import pytest
 
+from infscale.experiments.build import SAMPLING_KEYS, load, load_config, plain
 from infscale.search.engine import Engine
-from infscale.tasks.simulated import SimulatedTask
 from tests.conftest import run_cli
 from tests.engine_helpers import simulated_engine, strategy
 
@@ -50,7 +50,7 @@ class NaNPRM(WrongCountPRM):
     [(WrongCountPRM(), r"returned 2 scores for a trajectory of 1 steps"), (NaNPRM(), "outside \\[0, 1\\] or NaN")],
 )
 def test_broken_reward_backends_are_caught(reward, message):
-    task = SimulatedTask(n=2)
+    task = load("task", "simulated", n=2)
     engine = simulated_engine(task=task)
     engine = Engine(task, engine.policy, reward)
     with pytest.raises(ValueError, match=message):
@@ -58,17 +58,15 @@ def test_broken_reward_backends_are_caught(reward, message):
 
 
 def test_a_scoring_strategy_without_reward_model_is_refused():
-    task = SimulatedTask(n=2)
+    task = load("task", "simulated", n=2)
     engine = Engine(task, simulated_engine(task=task).policy, None)
     with pytest.raises(ValueError, match="reward=none"):
         list(engine.run(task.problems(), strategy("beam", task, n=4)))
 
 
 def test_unknown_strategy_option_is_named():
-    from infscale.search.strategies.rebase import Rebase
-
-    with pytest.raises(ValueError, match="no option\\(s\\) beam_width"):
-        Rebase.from_config({"name": "rebase", "beam_width": 4}, SimulatedTask(n=1))
+    with pytest.raises(ValueError, match="strategy 'rebase' has no option\\(s\\) beam_width"):
+        load("strategy", "rebase", task=load("task", "simulated", n=1), beam_width=4)
 
 
 def test_a_blank_step_scores_zero_and_the_search_goes_on():
@@ -86,9 +84,11 @@ def test_a_blank_step_scores_zero_and_the_search_goes_on():
                 for q, r in zip(requests, results)
             ]
 
-    task = SimulatedTask(n=5)
+    task = load("task", "simulated", n=5)
     base = simulated_engine(task=task)
-    engine = Engine(task, BlankFirstSample(), base.reward)
+    options = plain(load_config("policy=simulated").policy)
+    policy = BlankFirstSample(**{k: v for k, v in options.items() if k not in (*SAMPLING_KEYS, "_target_")})
+    engine = Engine(task, policy, base.reward)
     outcomes = list(engine.run(task.problems(), strategy("rebase", task, n=6)))
     blanks = [n for o in outcomes for n in o.tree.nodes if n.text == "\n"]
     assert blanks and all(n.score == 0.0 for n in blanks if n.step_scores is not None and n.parent.id == 0)

@@ -3,13 +3,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from infscale.budgets.budget import Budget
+from infscale.experiments.build import load
 from infscale.search.engine import Sampling
-from infscale.tasks.simulated import SimulatedTask
-from tests.engine_helpers import simulated_engine, strategy
+from tests.engine_helpers import simulated_engine, strategy, strategy_names
 
-TASK = SimulatedTask(n=3, seed=7)
+TASK = load("task", "simulated", n=3, seed=7)
 SAMPLING = Sampling(temperature=1.0, max_step_tokens=64, max_tokens=256)
-NAMES = ["greedy", "best_of_n", "beam", "dvts", "rebase", "mcts"]
+NAMES = strategy_names()
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -44,7 +44,9 @@ def test_no_run_crosses_any_budget_cap(name, n, max_samples, max_tokens, flops_s
 
 
 def test_a_cap_below_one_step_is_refused_with_a_clear_error():
-    engine = simulated_engine(task=TASK, budget=Budget(max_flops=1e6), sampling=SAMPLING)
+    engine = simulated_engine(
+        task=TASK, budget=Budget(max_samples=None, max_tokens=None, max_flops=1e6), sampling=SAMPLING
+    )
     with pytest.raises(
         ValueError, match=r"budget \(budget.max_flops=1000000.0\) is below the worst-case cost of one step"
     ):
@@ -52,7 +54,7 @@ def test_a_cap_below_one_step_is_refused_with_a_clear_error():
 
 
 def test_a_tight_token_cap_cuts_the_search_but_still_decides():
-    budget = Budget(max_tokens=300)
+    budget = Budget(max_samples=None, max_tokens=300, max_flops=None)
     engine = simulated_engine(task=TASK, budget=budget, sampling=SAMPLING)
     outcomes = list(engine.run(TASK.problems(), strategy("rebase", TASK, n=16)))
     assert all(o.ledger.generated <= 300 for o in outcomes)
@@ -61,4 +63,4 @@ def test_a_tight_token_cap_cuts_the_search_but_still_decides():
 
 def test_negative_budget_is_refused():
     with pytest.raises(ValueError, match="budget.max_tokens must be a positive number"):
-        Budget.from_config({"max_tokens": -5})
+        load("budget", "none", max_tokens=-5)

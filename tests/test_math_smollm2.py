@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from infscale.budgets.model_spec import ModelSpec
+from infscale.experiments.build import load
 from infscale.experiments.run import run
-from infscale.tasks.gsm8k import GSM8KTask
 from tests.conftest import make_config, read_results
 
 pytestmark = pytest.mark.slow
@@ -71,7 +71,7 @@ def test_ledger_matches_the_model(smollm2_run):
     path, _, _, records, _ = smollm2_run
     assert SPEC.n_params == 134_515_008
     tokenizer = AutoTokenizer.from_pretrained(path, gguf_file=GGUF)
-    problems = GSM8KTask(prompt="plain").problems()
+    problems = load("task", "gsm8k", prompt="plain").problems()
     for record, problem in zip(records, problems):
         chat = tokenizer.apply_chat_template(
             [{"role": "user", "content": problem.prompt}], tokenize=False, add_generation_prompt=True
@@ -90,7 +90,7 @@ def test_ledger_matches_the_model(smollm2_run):
 
 def test_steps_answers_and_grading_on_real_text(smollm2_run):
     _, folder, _, records, _ = smollm2_run
-    task = GSM8KTask(prompt="plain")
+    task = load("task", "gsm8k", prompt="plain")
     for record in records:
         tree = json.loads((folder / "trees" / f"{record['problem_id']}.json").read_text())
         samples = [n for n in tree["nodes"] if n["depth"] == 1]

@@ -4,20 +4,19 @@ import json
 
 import pytest
 
-from infscale.tasks.gsm8k import GSM8KTask, reference_answer
-from infscale.tasks.math500 import Math500Task
-from infscale.tasks.math_cot_100 import MathCot100Task
+from infscale.experiments.build import load
+from infscale.tasks.gsm8k import reference_answer
 from infscale.tasks.prompts import QWEN_SYSTEM, extract_answer, family, last_boxed, strip_thousands
 
 
 @pytest.fixture(scope="module")
 def math500():
-    return Math500Task()
+    return load("task", "math500")
 
 
 @pytest.fixture(scope="module")
 def gsm8k():
-    return GSM8KTask()
+    return load("task", "gsm8k")
 
 
 def test_extraction():
@@ -67,7 +66,7 @@ def test_math500_loader(math500):
     first = problems[0]
     assert first.id == "test/precalculus/807.json" and first.level == 2 and first.meta["subject"] == "Precalculus"
     assert first.reference == "\\left( 3, \\frac{\\pi}{2} \\right)"
-    assert len(Math500Task(level=5).problems()) == sum(p.level == 5 for p in problems)
+    assert len(load("task", "math500", level=5).problems()) == sum(p.level == 5 for p in problems)
 
 
 @pytest.mark.slow
@@ -82,7 +81,7 @@ def test_every_math500_reference_grades_correct(math500):
 
 
 def test_math_cot_100_matches_the_recorders_labels():
-    task = MathCot100Task()
+    task = load("task", "math_cot_100")
     problems = task.problems()
     assert len(problems) == 100 and problems[0].id == "0" and problems[0].reference == "420"
     disagreements = []
@@ -97,19 +96,19 @@ def test_math_cot_100_matches_the_recorders_labels():
 
 def test_bad_inputs(tmp_path):
     with pytest.raises(ValueError, match="is not a file"):
-        Math500Task(str(tmp_path / "missing.jsonl")).problems()
+        load("task", "math500", path=str(tmp_path / "missing.jsonl")).problems()
     broken = tmp_path / "broken.jsonl"
     broken.write_text(json.dumps({"problem": "x", "answer": "1"}) + "\n")
     with pytest.raises(ValueError, match="missing field"):
-        Math500Task(str(broken)).problems()
+        load("task", "math500", path=str(broken)).problems()
     with pytest.raises(ValueError, match="task.level"):
-        Math500Task(level="hard")
+        load("task", "math500", level="hard")
     with pytest.raises(ValueError, match="no problems at level 9"):
-        Math500Task(level=9).problems()
+        load("task", "math500", level=9).problems()
 
 
 def test_data_dir_env(tmp_path, monkeypatch):
     (tmp_path / "gsm8k").mkdir()
     (tmp_path / "gsm8k" / "test.jsonl").write_text(json.dumps({"question": "1+1?", "answer": "#### 2"}) + "\n")
     monkeypatch.setenv("INFSCALE_DATA_DIR", str(tmp_path))
-    assert [p.reference for p in GSM8KTask().problems()] == ["2"]
+    assert [p.reference for p in load("task", "gsm8k").problems()] == ["2"]

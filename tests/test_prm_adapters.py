@@ -19,7 +19,7 @@ from transformers import (
 )
 
 from infscale.budgets.model_spec import ModelSpec
-from infscale.rewards.hf_prm import HFPRM
+from infscale.experiments.build import load
 from infscale.rewards.prm_adapters import ADAPTERS, adapter_class
 from infscale.rewards.prm_adapters.skywork import Qwen2ForPrmModel
 from infscale.rewards.qwen2_prm import Qwen2ForProcessRewardModel
@@ -119,7 +119,7 @@ def checkpoints(tmp_path_factory):
 
 
 def prm(checkpoints, name, **kwargs):
-    return HFPRM(checkpoints[name][0], name, **kwargs)
+    return load("reward", "hf_prm", path=checkpoints[name][0], adapter=name, **kwargs)
 
 
 def reference_scores(name, model, tok):
@@ -247,9 +247,8 @@ def test_long_steps_are_truncated_with_a_warning_keeping_every_tag(checkpoints, 
 
 
 def test_task_prompt_is_mapped_back_to_the_question(checkpoints):
-    from infscale.tasks.math500 import Math500Task
 
-    task = Math500Task()
+    task = load("task", "math500")
     problem = task.problems()[0]
     with_task = prm(checkpoints, "qwen", task=task)
     plain = prm(checkpoints, "qwen")
@@ -260,8 +259,8 @@ def test_task_prompt_is_mapped_back_to_the_question(checkpoints):
 
 def test_bad_config(checkpoints):
     with pytest.raises(ValueError, match="reward.path"):
-        HFPRM.from_config({"adapter": "qwen"})
+        load("reward", "hf_prm", adapter="qwen", path="")
     with pytest.raises(ValueError, match="reward.dtype"):
-        HFPRM(checkpoints["qwen"][0], "qwen", dtype="fp8")
+        load("reward", "hf_prm", path=checkpoints["qwen"][0], adapter="qwen", dtype="fp8")
     with pytest.raises(ValueError, match="unknown reward.adapter"):
-        HFPRM.from_config({"path": checkpoints["qwen"][0]})
+        load("reward", "hf_prm", path=checkpoints["qwen"][0], adapter="nope")

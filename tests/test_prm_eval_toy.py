@@ -3,10 +3,10 @@ judged by the exact checker (the ceiling) and by a noisy one, at step and respon
 
 import pytest
 
+from infscale.experiments.build import load
 from infscale.experiments.prm_lab.cli import evaluate_prm
 from infscale.experiments.prm_lab.toy_set import CHECKPOINTS, toy_records, write_by_subset
 from infscale.rewards.eval.data import item_record, load_items, write_items
-from infscale.tasks.toy_arith import ToyArithTask
 from tests.test_prm_eval import prm_config
 
 pytestmark = pytest.mark.slow
@@ -18,7 +18,7 @@ def toy_set(tmp_path_factory):
     counts = write_by_subset(folder, toy_records([CHECKPOINTS / "toy_small"], problems=12, samples=2))
     assert sorted(counts) == [f"toy_arith-L{k}" for k in (1, 2, 3, 4)] and sum(counts.values()) > 24
     # toy_small rarely solves a problem, so the exact worked solutions join as correct items
-    task = ToyArithTask(seed=7, n=12)
+    task = load("task", "toy_arith", seed=7, n=12)
     write_items(
         folder / "reference.jsonl",
         [
@@ -30,7 +30,7 @@ def toy_set(tmp_path_factory):
 
 
 def test_toy_set_labels_are_the_checkers(toy_set):
-    task = ToyArithTask(seed=7, n=12)
+    task = load("task", "toy_arith", seed=7, n=12)
     problems = {p.prompt: p for p in task.problems()}
     items = load_items(str(toy_set))
     for item in items:

@@ -5,26 +5,28 @@ import os
 
 import pytest
 
+from infscale.experiments.build import load
 from infscale.experiments.prm_lab.synth import SynthSettings, consensus_stage, sample_pool, synthesize
-from infscale.policies.simulated import SimulatedPolicy
 from infscale.rewards.eval import processbench
 from infscale.rewards.eval.data import load_items
 from infscale.rewards.eval.scoring import model_scores
-from infscale.rewards.simulated import SimulatedPRM
 from infscale.rewards.synth.agreement import agreement, rates, step_labels
 from infscale.rewards.synth.judge import CheckerJudge
 from infscale.rewards.synth.mc import GIVEN, MCEstimation, mc_labels
 from infscale.search.engine import Engine
 from infscale.search.node import Tree
-from infscale.tasks.simulated import SimulatedTask
 
-TASK = SimulatedTask(n=30, seed=5)
+TASK = load("task", "simulated", n=30, seed=5)
 PROBLEMS = TASK.problems()
 
 
 def engine(step_error=0.15, seed=0, max_batch=256, spread=1.5):
     return Engine(
-        TASK, SimulatedPolicy(step_error=step_error, difficulty_spread=spread), None, seed=seed, max_batch=max_batch
+        TASK,
+        load("policy", "simulated", step_error=step_error, difficulty_spread=spread),
+        None,
+        seed=seed,
+        max_batch=max_batch,
     )
 
 
@@ -157,10 +159,14 @@ def test_pool_is_a_step_labelled_set_that_a_perfect_prm_aces(tmp_path, pool):
     path.write_text("".join(json.dumps(r) + "\n" for r in pool))
     items = load_items(str(path))
     subsets = {"sim": ([i.label for i in items], None)}
-    perfect = SimulatedPRM(correct={"dist": "const", "value": 1.0}, wrong={"dist": "const", "value": 0.0})
+    perfect = load(
+        "reward", "simulated", correct={"dist": "const", "value": 1.0}, wrong={"dist": "const", "value": 0.0}
+    )
     subsets["sim"] = (subsets["sim"][0], model_scores(items, perfect))
     assert processbench.evaluate(subsets, 0.5)["avg_f1"] == 1.0
-    noisy = SimulatedPRM(correct={"dist": "beta", "a": 4, "b": 2}, wrong={"dist": "beta", "a": 2, "b": 4})
+    noisy = load(
+        "reward", "simulated", correct={"dist": "beta", "a": 4, "b": 2}, wrong={"dist": "beta", "a": 2, "b": 4}
+    )
     f1 = processbench.evaluate({"sim": (subsets["sim"][0], model_scores(items, noisy))}, 0.5)["avg_f1"]
     assert 0.1 < f1 < 0.9
 

@@ -7,13 +7,10 @@ import pytest
 from hydra import compose, initialize_config_dir
 
 from infscale.experiments import resolvers
+from infscale.experiments.build import load
 from infscale.experiments.run import run
-from infscale.policies.replay import ReplayPolicy
-from infscale.rewards.replay import ReplayReward
 from infscale.search.backends import GenerationRequest, ScoreRequest
 from infscale.tasks.data import data_dir
-from infscale.tasks.gsm8k import GSM8KTask
-from infscale.tasks.math_cot_100 import MathCot100Task
 
 CONF = str(Path(__file__).resolve().parent.parent / "conf")
 DATA = data_dir() / "math_cot_100" / "math_cot_100.jsonl"
@@ -48,7 +45,7 @@ def test_n8_selectors_agree_with_the_files_labels(tmp_path, selector, accuracy):
     assert summary["n_problems"] == 100
     assert summary["accuracy"] == pytest.approx(accuracy)
     assert summary["accuracy_lo"] < accuracy < summary["accuracy_hi"]
-    rows, task = file_rows(), MathCot100Task()
+    rows, task = file_rows(), load("task", "math_cot_100")
     for record in records:
         row = rows[record["problem_id"]]
         labels = {
@@ -77,7 +74,7 @@ def test_replayed_costs_are_null_and_scores_are_sigmoids(tmp_path):
 
 def test_smaller_n_plays_back_the_first_recordings(tmp_path):
     _, records = replay_run(tmp_path, "strategy.n=1", "strategy.selector=majority")
-    rows, task = file_rows(), MathCot100Task()
+    rows, task = file_rows(), load("task", "math_cot_100")
     assert [r["answer"] for r in records] == [
         task.extract_answer(rows[r["problem_id"]]["response"][0]) for r in records
     ]
@@ -92,15 +89,15 @@ def test_task_path_override(tmp_path):
 
 
 def test_seeded_order_rotates_and_steps_concatenate():
-    task = MathCot100Task()
+    task = load("task", "math_cot_100")
     problem = task.problems()[3]
     texts = [r.text for r in task.recordings(problem.prompt)]
-    policy = ReplayPolicy(task, order="seeded")
+    policy = load("policy", "replay", task=task, order="seeded")
     out = policy.generate([GenerationRequest(problem.prompt, 8, "end", "\n\n", 4096, 1.0, seed=5)])[0]
     assert [s.text for s in out.samples] == texts[5:] + texts[:5]
     assert out.prompt_computed is None and {s.tokens for s in out.samples} == {None}
     solution, steps = "", 0
-    recorded = ReplayPolicy(task)
+    recorded = load("policy", "replay", task=task)
     while True:
         sample = recorded.generate([GenerationRequest(problem.prompt + solution, 1, "step", "\n\n", 4096, 1.0, 0)])[
             0
@@ -114,20 +111,24 @@ def test_seeded_order_rotates_and_steps_concatenate():
 
 
 def test_clear_errors():
-    task = MathCot100Task()
+    task = load("task", "math_cot_100")
     problem = task.problems()[0]
     with pytest.raises(ValueError, match="only 8 recordings"):
-        ReplayPolicy(task).generate([GenerationRequest(problem.prompt, 9, "end", "\n\n", 4096, 1.0, 0)])
+        load("policy", "replay", task=task).generate(
+            [GenerationRequest(problem.prompt, 9, "end", "\n\n", 4096, 1.0, 0)]
+        )
     with pytest.raises(ValueError, match="no recorded problem"):
-        ReplayPolicy(task).generate([GenerationRequest("unknown prompt", 1, "end", "\n\n", 4096, 1.0, 0)])
+        load("policy", "replay", task=task).generate(
+            [GenerationRequest("unknown prompt", 1, "end", "\n\n", 4096, 1.0, 0)]
+        )
     with pytest.raises(ValueError, match="needs a task with recorded"):
-        ReplayPolicy(GSM8KTask())
-    reward = ReplayReward(task)
+        load("policy", "replay", task=load("task", "gsm8k"))
+    reward = load("reward", "replay", task=task)
     assert reward.outcome is True
     with pytest.raises(ValueError, match="no recorded score"):
         reward.score([ScoreRequest(problem.prompt, ("a made-up step\n\n",))])
     with pytest.raises(ValueError, match="reward.transform"):
-        ReplayReward(task, transform="softmax")
-    raw = ReplayReward(task, transform="none")
+        load("reward", "replay", task=task, transform="softmax")
+    raw = load("reward", "replay", task=task, transform="none")
     steps = tuple(task.split_steps(task.recordings(problem.prompt)[0].text))
     assert raw.score([ScoreRequest(problem.prompt, steps)]) == [[3.546875]]

@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from infscale.tasks.simulated import SimulatedTask
+from infscale.experiments.build import load
 from tests.engine_helpers import NOISE, PERFECT, accuracy, simulated_engine, strategy
 
-TASK = SimulatedTask(n=300, seed=3)
+TASK = load("task", "simulated", n=300, seed=3)
 
 
 def paired_diff_ci(a, b, seed=0, n=4000):

@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 from matplotlib import image
 
 from infscale.experiments.analysis import analyze, collect, fits, plot
-from infscale.experiments.analysis.stats import bootstrap_ci
 from infscale.experiments.run import run
+from infscale.experiments.stats import bootstrap_ci
 from tests.conftest import make_config
 
 
@@ -130,7 +130,7 @@ def test_analyze_writes_every_table(sweep):
     difficulties = {row["difficulty"] for row in tables["compute_optimal"]}
     assert "all" in difficulties and any(d.startswith("level") for d in difficulties)
     fitted = {row["curve"] for row in tables["scaling_fit"]}
-    assert {"sim_small rebase/weighted", "sim_large rebase/weighted", "sim_small best_of_n/majority"} <= fitted
+    assert {"simulated rebase/weighted", "sim_large rebase/weighted", "simulated best_of_n/majority"} <= fitted
     for row in tables["scaling_fit"]:
         assert 0 <= row["e_inf"] <= 1 and row["form"] == fits.FORM
     assert tables["flops_saved"] and all(r["b"].split(" ")[1].startswith("best_of_n") for r in tables["flops_saved"])
@@ -179,7 +179,8 @@ def test_plot_is_written_and_titled(sweep):
     assert pixels.shape[0] > 500 and pixels.shape[1] > 1000
     points = analyze.load_points(sweep)
     assert (
-        plot.title(points) == "simulated: accuracy vs compute, policies sim_large, sim_small, PRM sim_prm, 40 problems"
+        plot.title(points)
+        == "simulated: accuracy vs compute, policies sim_large, simulated, PRM simulated, 40 problems"
     )
     written = plot.plot(sweep, x="tokens_generated", error=True, svg=True)
     assert [p.name for p in written] == ["pareto_tokens_generated.png", "pareto_tokens_generated.svg"]

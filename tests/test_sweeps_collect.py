@@ -49,8 +49,8 @@ def test_finished_jobs_become_rows_with_their_summaries(sweep):
         assert row["task.name"] == "simulated" and row["strategy.name"] == "best_of_n"
         assert row["source"] == "run" and row["git_commit"] == summary["git_commit"]
     assert {(r["policy.name"], r["strategy.n"]) for r in result.rows} == {
-        ("sim_small", 2),
-        ("sim_small", 4),
+        ("simulated", 2),
+        ("simulated", 4),
         ("sim_large", 2),
         ("sim_large", 4),
     }
@@ -83,7 +83,7 @@ def test_subsampled_curves_and_difficulty_levels(sweep):
     for row in result.curves:
         by_policy.setdefault(row["policy.name"], set()).add((row["strategy.selector"], row["strategy.n"]))
     # from each policy's widest (n=4, weighted) job: the selectors and widths no real job has
-    assert by_policy["sim_small"] == {
+    assert by_policy["simulated"] == {
         ("majority", 1),
         ("majority", 2),
         ("majority", 4),
@@ -110,16 +110,16 @@ def test_quantile_bins_hardest_first():
 
 
 def test_difficulty_falls_back_to_single_sample_accuracy_bins(sweep):
-    jobs = [j for j in collect.collect(sweep).jobs if j.config["policy"]["name"] == "sim_small"]
+    jobs = [j for j in collect.collect(sweep).jobs if j.config["policy"]["name"] == "simulated"]
     for job in jobs:
         job.records = [{**r, "level": None} for r in job.records]
     messages = []
-    pass1 = {"sim_small": {r["problem_id"]: i / 12 for i, r in enumerate(jobs[0].records)}}
+    pass1 = {"simulated": {r["problem_id"]: i / 12 for i, r in enumerate(jobs[0].records)}}
     labels = collect.difficulty_of(jobs, pass1, messages)
     first = jobs[0].records
     assert (
-        labels["sim_small"][first[0]["problem_id"]] == "bin 1"
-        and labels["sim_small"][first[-1]["problem_id"]] == "bin 5"
+        labels["simulated"][first[0]["problem_id"]] == "bin 1"
+        and labels["simulated"][first[-1]["problem_id"]] == "bin 5"
     )
     assert collect.difficulty_of(jobs, {}, messages) == {} and "no difficulty split" in messages[-1]
 

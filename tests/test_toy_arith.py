@@ -4,31 +4,31 @@ import random
 
 import pytest
 
-from infscale.rewards.oracle import OraclePRM
+from infscale.experiments.build import load
 from infscale.search.backends import ScoreRequest
 from infscale.tasks.toy_arith import LEVELS, MODULUS, TRAIN_SEED_BASE, ToyArithTask, draw, parse_prompt, worked_solution
 from infscale.tasks.toy_tokenizer import CHARACTERS, build_char_tokenizer
 
 
 def test_problems_are_seeded_and_independent_of_n():
-    a = ToyArithTask(seed=3, n=20).problems()
-    b = ToyArithTask(seed=3, n=40).problems()
+    a = load("task", "toy_arith", seed=3, n=20).problems()
+    b = load("task", "toy_arith", seed=3, n=40).problems()
     assert [p.prompt for p in a] == [p.prompt for p in b[:20]]
-    assert [p.prompt for p in ToyArithTask(seed=4, n=20).problems()] != [p.prompt for p in a]
+    assert [p.prompt for p in load("task", "toy_arith", seed=4, n=20).problems()] != [p.prompt for p in a]
     assert [p.level for p in a[:8]] == [1, 2, 3, 4, 1, 2, 3, 4]
     assert len({p.id for p in b}) == 40
 
 
 def test_levels_control_steps_and_operands():
     for level, spec in LEVELS.items():
-        for p in ToyArithTask(seed=0, level=level, n=50).problems():
+        for p in load("task", "toy_arith", seed=0, level=level, n=50).problems():
             start, ops = parse_prompt(p.prompt)
             assert len(ops) == spec.steps and 0 <= start < MODULUS
             assert all(1 <= k <= spec.add_max if op != "*" else 2 <= k <= spec.mul_max for op, k in ops)
 
 
 def test_known_problem_reference_and_solution():
-    task = ToyArithTask()
+    task = load("task", "toy_arith")
     problem = task.problem(0, 3, 0)
     problem = type(problem)(id="x", prompt="47 +38 *3 -12 -1\n", reference="42", level=3)
     assert task.solution(problem) == "47+38=85\n85*3=55\n55-12=43\n43-1=42\nanswer: 42"
@@ -37,7 +37,7 @@ def test_known_problem_reference_and_solution():
 
 
 def test_checker_labels_known_correct_and_wrong_solutions_exactly():
-    task = ToyArithTask()
+    task = load("task", "toy_arith")
     problem = type(task.problem(0, 1, 0))(id="x", prompt="47 +38 *3 -12\n", reference="43")
     steps = lambda text: task.split_steps(text)  # noqa: E731
     assert task.label_steps(problem, steps("47+38=85\n85*3=55\n55-12=43\nanswer: 43")) == [True] * 4
@@ -61,7 +61,7 @@ def test_checker_labels_known_correct_and_wrong_solutions_exactly():
 
 
 def test_right_answer_through_a_wrong_step_exists_and_is_caught():
-    task = ToyArithTask()
+    task = load("task", "toy_arith")
     problem = type(task.problem(0, 1, 0))(id="x", prompt="10 +5 *4\n", reference="60")
     # 15*4 = 60 and 40*4 = 60 (mod 100): a wrong middle value reaches the right answer
     text = "10+5=40\n40*4=60\nanswer: 60"
@@ -78,7 +78,9 @@ def test_injected_errors_follow_the_rate():
         problem = type(ToyArithTask.problem(0, 1, 0))(
             id="x", prompt=" ".join([str(start)] + [f"{o}{k}" for o, k in ops]) + "\n", reference=""
         )
-        labels = ToyArithTask().label_steps(problem, ToyArithTask().split_steps(worked_solution(start, ops, rng, 0.1)))
+        labels = load("task", "toy_arith").label_steps(
+            problem, load("task", "toy_arith").split_steps(worked_solution(start, ops, rng, 0.1))
+        )
         wrong += labels.count(False)
         total += len(labels) - 1
     assert 0.08 < wrong / total < 0.12
@@ -86,9 +88,9 @@ def test_injected_errors_follow_the_rate():
 
 def test_bad_config_is_refused():
     with pytest.raises(ValueError, match="reserved for training"):
-        ToyArithTask(seed=TRAIN_SEED_BASE)
+        load("task", "toy_arith", seed=TRAIN_SEED_BASE)
     with pytest.raises(ValueError, match="level"):
-        ToyArithTask(level=9)
+        load("task", "toy_arith", level=9)
     with pytest.raises(ValueError, match="not a toy_arith prompt"):
         parse_prompt("what is 2+2?\n")
 
@@ -109,24 +111,24 @@ def test_tokenizer_round_trips_every_character(tmp_path):
 
 
 def test_oracle_prm_scores_first_error_and_noise_is_stable():
-    task = ToyArithTask(seed=0, n=8)
+    task = load("task", "toy_arith", seed=0, n=8)
     problem = task.problems()[3]
     good = tuple(task.split_steps(task.solution(problem)))
     bad_value = good[1].split("=")[1].strip()
     bad = good[:1] + (good[1].replace("=" + bad_value, "=" + str((int(bad_value) + 1) % 100)),) + good[2:]
-    oracle = OraclePRM(task)
+    oracle = load("reward", "oracle", task=task)
     scores = oracle.score([ScoreRequest(problem.prompt, good), ScoreRequest(problem.prompt, bad)])
     assert scores[0] == [1.0] * len(good)
     assert scores[1] == [1.0] + [0.0] * (len(bad) - 1)
     assert oracle.spec is None and oracle.count_tokens(ScoreRequest(problem.prompt, good)) == 0
-    noisy = OraclePRM(task, label_noise=0.3, seed=1)
+    noisy = load("reward", "oracle", task=task, label_noise=0.3, seed=1)
     many = [
         ScoreRequest(p.prompt, tuple(task.split_steps(task.solution(p))))
-        for p in ToyArithTask(seed=1, n=200).problems()
+        for p in load("task", "toy_arith", seed=1, n=200).problems()
     ]
     flat = [s for row in noisy.score(many) for s in row]
     assert 0.25 < flat.count(0.0) / len(flat) < 0.35
     longer = noisy.score([ScoreRequest(many[0].prompt, many[0].steps[:2])])[0]
     assert longer == noisy.score(many[:1])[0][:2]
     with pytest.raises(ValueError, match="label_noise"):
-        OraclePRM(task, label_noise=1.5)
+        load("reward", "oracle", task=task, label_noise=1.5)

@@ -4,8 +4,10 @@ from pathlib import Path
 
 import pytest
 
+from infscale.experiments.build import load
 from infscale.experiments.resolvers import package_path
 from infscale.policies.hf import HFPolicy
+from infscale.policies.task_prompts import TaskPrompts
 from infscale.search.backends import GenerationRequest
 from infscale.tasks.toy_arith import ToyArithTask
 
@@ -21,16 +23,16 @@ def checkpoint(name: str) -> str:
 
 @pytest.fixture(scope="module")
 def small() -> HFPolicy:
-    return HFPolicy(checkpoint("toy_small"), threads=2)
+    return load("policy", "hf", path=checkpoint("toy_small"), threads=2)
 
 
 @pytest.fixture(scope="module")
 def task() -> ToyArithTask:
-    return ToyArithTask(seed=0, n=40)
+    return load("task", "toy_arith", seed=0, n=40)
 
 
 def greedy_accuracy(policy: HFPolicy, level: int, n: int) -> float:
-    task = ToyArithTask(seed=0, level=level, n=n)
+    task = load("task", "toy_arith", seed=0, level=level, n=n)
     problems = task.problems()
     results = policy.generate([GenerationRequest(p.prompt, 1, "end", "\n", 128, 0.0, 0) for p in problems])
     return (
@@ -41,7 +43,7 @@ def greedy_accuracy(policy: HFPolicy, level: int, n: int) -> float:
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["toy_small", "toy_large"])
 def test_trained_policy_greedy_accuracy_on_easy_problems(name):
-    policy = HFPolicy(checkpoint(name), threads=2)
+    policy = load("policy", "hf", path=checkpoint(name), threads=2)
     accuracy = greedy_accuracy(policy, level=1, n=60)
     print(name, "greedy level-1 accuracy", accuracy)
     assert accuracy >= GREEDY_FLOOR_LEVEL_1[name]
@@ -117,7 +119,7 @@ def test_greedy_ignores_the_seed_and_length_limit_is_exact(small, task):
 def test_chat_template_wraps_only_the_problem(small, task):
     p = task.problems()[0]
     small.tokenizer.chat_template = "{% for m in messages %}<{{ m.role }}>{{ m.content }}{% endfor %}{% if add_generation_prompt %}<assistant>{% endif %}"
-    small.chat_template, small._task_prompts, small._prompt_lengths = True, {p.prompt}, [len(p.prompt)]
+    small.chat_template, small.task_prompts = True, TaskPrompts([p.prompt])
     try:
         assert small.render(p.prompt + "47+38=85\n") == f"<user>{p.prompt}<assistant>47+38=85\n"
         assert small.render("other\n") == "<user>other\n<assistant>"
@@ -130,16 +132,15 @@ def test_bad_input_is_refused(small):
     with pytest.raises(ValueError, match="until"):
         small.generate([GenerationRequest("1 +1\n", 1, "line", "\n", 4, 1.0, 0)])
     with pytest.raises(ValueError, match="does not exist"):
-        HFPolicy("/nonexistent/model")
+        load("policy", "hf", path="/nonexistent/model")
 
 
 @pytest.mark.slow
 def test_toy_prm_ranks_correct_steps_above_wrong_ones(small):
-    from infscale.experiments.toy.train_prm import auc
-    from infscale.rewards.hf_prm import HFPRM
+    from infscale.rewards.eval.processbench import auc
     from infscale.search.backends import ScoreRequest
 
-    task = ToyArithTask(seed=1, n=48)
+    task = load("task", "toy_arith", seed=1, n=48)
     problems = task.problems()
     results = small.generate(
         [GenerationRequest(p.prompt, 4, "end", "\n", 128, 1.0, 100 * i) for i, p in enumerate(problems)]
@@ -150,7 +151,9 @@ def test_toy_prm_ranks_correct_steps_above_wrong_ones(small):
             steps = tuple(task.split_steps(s.text))
             requests.append(ScoreRequest(p.prompt, steps))
             labels += task.process_labels(p, list(steps))
-    prm = HFPRM(checkpoint("toy_prm"), "toy", tokenizer=checkpoint("tokenizer"), batch_size=64)
+    prm = load(
+        "reward", "hf_prm", path=checkpoint("toy_prm"), adapter="toy", tokenizer=checkpoint("tokenizer"), batch_size=64
+    )
     scores = [x for row in prm.score(requests) for x in row]
     assert len(scores) == len(labels) and all(0.0 <= x <= 1.0 for x in scores)
     right = [x for x, ok in zip(scores, labels) if ok]
@@ -164,7 +167,7 @@ def test_prm_initialised_from_a_policy_starts_with_its_hidden_states():
     import torch
     from transformers import LlamaForCausalLM
 
-    from infscale.experiments.toy.train import RECIPES, build_model
+    from infscale.experiments.toy.policy import RECIPES, build_model
     from infscale.experiments.toy.train_prm import load_policy_backbone
     from infscale.tasks.toy_tokenizer import build_char_tokenizer
 

@@ -7,6 +7,7 @@ from collections import Counter
 
 import pytest
 
+from infscale.experiments.build import load
 from infscale.search.backends import GenerationRequest
 from infscale.tasks.toy_tokenizer import save_char_tokenizer
 from tests.vllm_helpers import CPU_ENGINE, release, tiny_causal_lm
@@ -23,11 +24,8 @@ def checkpoint(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def policy(checkpoint):
-    from infscale.policies.vllm import VLLMPolicy
 
-    built = VLLMPolicy.from_config(
-        {"path": str(checkpoint), "name": "tiny", "skip_special_tokens": False, **CPU_ENGINE}
-    )
+    built = load("policy", "vllm", path=str(checkpoint), name="tiny", skip_special_tokens=False, **CPU_ENGINE)
     yield built
     release(built)
 
@@ -37,9 +35,8 @@ def request(prompt, n=4, until="end", stop="\n", max_tokens=24, temperature=1.0,
 
 
 def test_greedy_text_and_token_counts_equal_transformers(policy, checkpoint):
-    from infscale.policies.hf import HFPolicy
 
-    hf = HFPolicy(str(checkpoint))
+    hf = load("policy", "hf", path=str(checkpoint))
     requests = [request(p, n=1, temperature=0.0, max_tokens=40) for p in PROMPTS]
     ours, theirs = policy.generate(requests), hf.generate(requests)
     assert [r.samples for r in ours] == [r.samples for r in theirs]
@@ -98,11 +95,10 @@ def test_zero_samples_and_bad_requests(policy):
 
 
 def test_bad_config_names_the_key(tmp_path):
-    from infscale.policies.vllm import VLLMPolicy
 
     with pytest.raises(ValueError, match="does not exist"):
-        VLLMPolicy.from_config({"path": str(tmp_path / "missing")})
+        load("policy", "vllm", path=str(tmp_path / "missing"))
     with pytest.raises(ValueError, match="dtype"):
-        VLLMPolicy.from_config({"path": str(tmp_path), "dtype": "int3"})
+        load("policy", "vllm", path=str(tmp_path), dtype="int3")
     with pytest.raises(ValueError, match="gpu_memory_utilization"):
-        VLLMPolicy.from_config({"path": str(tmp_path), "gpu_memory_utilization": 1.5})
+        load("policy", "vllm", path=str(tmp_path), gpu_memory_utilization=1.5)

@@ -7,11 +7,11 @@ import random
 import pytest
 from transformers import LlamaConfig, LlamaForCausalLM, MistralConfig, MistralForCausalLM, Qwen2Config
 
+from infscale.experiments.build import load
 from infscale.experiments.resolvers import package_path
-from infscale.rewards.hf_prm import HFPRM
 from infscale.rewards.qwen2_prm import Qwen2ForProcessRewardModel
 from infscale.search.backends import ScoreRequest
-from infscale.tasks.toy_arith import ToyArithTask, parse_prompt, worked_solution
+from infscale.tasks.toy_arith import parse_prompt, worked_solution
 from tests.test_prm_adapters import LLAMA3_TEMPLATE, QUESTION, QWEN_TEMPLATE, STEPS, tokenizer
 from tests.vllm_helpers import CPU_ENGINE, release, tiny_causal_lm
 
@@ -50,9 +50,8 @@ REQUESTS = [
 
 
 def vllm_scores(path, adapter, requests, **extra):
-    from infscale.rewards.vllm_prm import VLLMPRM
 
-    prm = VLLMPRM.from_config({"path": str(path), "adapter": adapter, **CPU_ENGINE, **extra})
+    prm = load("reward", "vllm_prm", path=str(path), adapter=adapter, **{**CPU_ENGINE, **extra})
     try:
         return prm.score(requests), [prm.count_tokens(r) for r in requests]
     finally:
@@ -68,7 +67,7 @@ def max_difference(a, b):
 def test_scores_equal_transformers_prm(adapter, tmp_path):
     model_cls, config_cls, make_tokenizer = FAMILIES[adapter]
     path = tiny_causal_lm(tmp_path, make_tokenizer(), config_cls=config_cls, model_cls=model_cls)
-    reference = HFPRM(str(path), adapter)
+    reference = load("reward", "hf_prm", path=str(path), adapter=adapter)
     expected = reference.score(REQUESTS)
     got, tokens = vllm_scores(path, adapter, REQUESTS)
     assert [len(s) for s in got] == [len(r.steps) for r in REQUESTS]
@@ -79,7 +78,7 @@ def test_scores_equal_transformers_prm(adapter, tmp_path):
 
 @pytest.mark.slow
 def test_toy_prm_checkpoint_scores_equal_transformers_on_right_and_wrong_solutions():
-    task = ToyArithTask(seed=0, n=24)
+    task = load("task", "toy_arith", seed=0, n=24)
     path = package_path("tasks/toy_checkpoints/toy_prm")
     requests = []
     for seed, problem in enumerate(task.problems()):
@@ -88,16 +87,15 @@ def test_toy_prm_checkpoint_scores_equal_transformers_on_right_and_wrong_solutio
             solution = worked_solution(start, ops, random.Random(seed), error_rate)
             requests.append(ScoreRequest(problem.prompt, tuple(task.split_steps(solution))))
     tokenizer = package_path("tasks/toy_checkpoints/tokenizer")
-    expected = HFPRM(path, "toy", tokenizer=tokenizer).score(requests)
+    expected = load("reward", "hf_prm", path=path, adapter="toy", tokenizer=tokenizer).score(requests)
     got, _ = vllm_scores(path, "toy", requests, tokenizer=tokenizer)
     assert sum(len(s) for s in got) > 50
     assert max_difference(got, expected) < TOLERANCE
 
 
 def test_adapters_vllm_cannot_pool_are_refused(tmp_path):
-    from infscale.rewards.vllm_prm import VLLMPRM
 
     with pytest.raises(ValueError, match="skywork.*hf_prm"):
-        VLLMPRM.from_config({"path": str(tmp_path), "adapter": "skywork"})
+        load("reward", "vllm_prm", path=str(tmp_path), adapter="skywork")
     with pytest.raises(ValueError, match="unknown reward.adapter"):
-        VLLMPRM.from_config({"path": str(tmp_path), "adapter": "nope"})
+        load("reward", "vllm_prm", path=str(tmp_path), adapter="nope")

@@ -9,9 +9,9 @@ import pytest
 from transformers import AutoConfig
 
 from infscale.budgets.model_spec import ModelSpec
+from infscale.experiments.build import load
 from infscale.experiments.resolvers import package_path
 from infscale.search.node import file_safe
-from infscale.tasks.toy_arith import ToyArithTask
 from infscale.tasks.toy_tokenizer import build_char_tokenizer
 from tests.conftest import read_results, run_cli
 from tests.vllm_helpers import CPU_ENGINE
@@ -50,7 +50,7 @@ def test_both_backends_finish_with_accuracies_within_each_others_ci(runs):
 def test_vllm_cache_hits_lower_flops_by_exactly_the_cached_tokens_cost(runs):
     spec = ModelSpec.from_config(AutoConfig.from_pretrained(package_path("tasks/toy_checkpoints/toy_small")))
     tokenizer = build_char_tokenizer()
-    prompts = {p.id: p.prompt for p in ToyArithTask(seed=0).problems()}
+    prompts = {p.id: p.prompt for p in load("task", "toy_arith", seed=0).problems()}
     saved_total = 0.0
     for record in read_results(runs["vllm"]):
         tree = json.loads((runs["vllm"] / "trees" / f"{file_safe(record['problem_id'])}.json").read_text())

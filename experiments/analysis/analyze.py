@@ -359,7 +359,7 @@ def main(argv: Iterable[str] | None = None) -> None:
         "--compare",
         type=_pair,
         action="append",
-        help="'sim_small rebase/weighted vs sim_large best_of_n/weighted' (repeatable)",
+        help="'simulated rebase/weighted vs sim_large best_of_n/weighted' (repeatable)",
     )
     args = parser.parse_args(None if argv is None else list(argv))
     try:

@@ -31,8 +31,8 @@ from omegaconf import OmegaConf
 
 from infscale.experiments import resolvers
 from infscale.experiments.analysis import curves
-from infscale.experiments.analysis.stats import bootstrap_ci
 from infscale.experiments.build import build_task
+from infscale.experiments.stats import bootstrap_ci
 from infscale.experiments.store import atomic_write
 
 IDENTITY = ("task.name", "policy.name", "reward.name", "strategy.name", "strategy.selector", "strategy.n", "seed")

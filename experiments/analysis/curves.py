@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from infscale.experiments.analysis.stats import bootstrap_ci
+from infscale.experiments.stats import bootstrap_ci
 from infscale.search.selection import group_answers
 from infscale.tasks.base import Task, derive_seed
 
@@ -89,7 +89,7 @@ def eligible(records: Sequence[dict[str, Any]], budget: dict[str, Any] | None) -
     """Why these best-of-N records cannot be subsampled, or None when they can."""
     if not records:
         return "no problems"
-    if budget and any(v is not None for k, v in budget.items() if k != "name"):
+    if budget and any(v is not None for k, v in budget.items() if k not in ("name", "_target_")):
         return f"a budget cut its samples ({budget}); only uncapped runs subsample exactly"
     for record in records:
         candidates = record["candidates"]

@@ -13,11 +13,8 @@ import platform
 import time
 
 from infscale.budgets.budget import Budget
-from infscale.policies.simulated import SimulatedPolicy
-from infscale.rewards.simulated import SimulatedPRM
+from infscale.experiments.build import load
 from infscale.search.engine import Engine, Sampling
-from infscale.search.registry import STRATEGIES, lookup
-from infscale.tasks.simulated import SimulatedTask
 
 MODEL = dict(
     hidden_size=2048,
@@ -30,11 +27,16 @@ MODEL = dict(
 
 
 def measure(n_problems: int, strategy_name: str, n: int, max_batch: int) -> dict[str, float]:
-    task = SimulatedTask(n=n_problems, seed=11)
+    task = load("task", "simulated", n=n_problems, seed=11)
     engine = Engine(
-        task, SimulatedPolicy(model=MODEL), SimulatedPRM(model=MODEL), Budget(), Sampling(), max_batch=max_batch
+        task,
+        load("policy", "simulated", model=MODEL),
+        load("reward", "simulated", model=MODEL),
+        Budget.unlimited(),
+        Sampling(),
+        max_batch=max_batch,
     )
-    strategy = lookup(STRATEGIES, "strategy", strategy_name)(task=task, n=n)
+    strategy = load("strategy", strategy_name, task=task, n=n)
     started = time.perf_counter()
     outcomes = list(engine.run(task.problems(), strategy))
     wall = time.perf_counter() - started

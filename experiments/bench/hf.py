@@ -16,15 +16,13 @@ import datetime
 import platform
 import statistics
 import time
-from pathlib import Path
 
 import torch
 
+from infscale.experiments.build import load
 from infscale.policies.hf import HFPolicy
 from infscale.search.backends import GenerationRequest
-from infscale.tasks.toy_arith import ToyArithTask
-
-CHECKPOINTS = Path(__file__).resolve().parent.parent / "tasks" / "toy_checkpoints"
+from infscale.tasks.toy_arith import CHECKPOINTS
 
 
 def backend_rate(policy: HFPolicy, prompts: list[str], max_new: int) -> float:
@@ -69,8 +67,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
-    policy = HFPolicy(str(CHECKPOINTS / args.policy), max_batch=args.batch)
-    prompts = [p.prompt for p in ToyArithTask(seed=0, n=args.batch).problems()]
+    policy = load("policy", "hf", path=str(CHECKPOINTS / args.policy), max_batch=args.batch)
+    prompts = [p.prompt for p in load("task", "toy_arith", seed=0, n=args.batch).problems()]
     backend_rate(policy, prompts[:4], 8)
     ours, flat = [], []
     for r in range(args.repeats):

@@ -12,11 +12,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from infscale.experiments.analysis.stats import bootstrap_ci
+from infscale.experiments.build import load
+from infscale.experiments.stats import bootstrap_ci
 from infscale.rewards.eval import diagnostics, truth
 from infscale.search.engine import Engine, Outcome
 from infscale.search.selection import select
-from infscale.search.strategies.best_of_n import BestOfN
 from infscale.tasks.base import Problem, Task
 
 AGGREGATIONS = ("min", "last", "prod")
@@ -38,7 +38,7 @@ class Response:
 def sample_and_score(engine: Engine, problems: Sequence[Problem], n: int) -> list[Outcome]:
     if engine.reward is None:
         raise ValueError("Best-of-N evaluation needs a reward model (reward=none given)")
-    strategy = BestOfN(task=engine.task, n=n, selector="best", aggregation="min")
+    strategy = load("strategy", "best_of_n", task=engine.task, n=n, selector="best", aggregation="min")
     return list(engine.run(problems, strategy))
 
 

@@ -22,15 +22,15 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
+from infscale.budgets.budget import Budget
 from infscale.experiments import resolvers
-from infscale.experiments.build import build_policy, build_reward, build_task
+from infscale.experiments.build import build_engine, build_policy, build_reward, build_task
 from infscale.experiments.prm_lab.bon import evaluate_bon, sample_and_score
-from infscale.experiments.run import _git_commit
+from infscale.experiments.run import git_commit
 from infscale.experiments.store import atomic_write
 from infscale.rewards.eval import diagnostics, processbench
 from infscale.rewards.eval.data import Item, load_items
 from infscale.rewards.eval.scoring import model_scores, saved_scores
-from infscale.search.engine import Engine, Sampling
 
 resolvers.register()
 
@@ -44,7 +44,7 @@ def evaluate_prm(cfg: DictConfig) -> dict[str, Any]:
         raise ValueError("nothing to evaluate: give data.path=FILE (step level) and/or task=... policy=... (Best-of-N)")
     items = load_items(_paths(data_path)) if data_path is not None else []
     task = build_task(cfg) if has_task else None
-    replay = cfg.reward.backend == "replay"
+    replay = str(cfg.reward._target_).endswith(".ReplayReward")
     reward = build_reward(cfg, task) if (task is not None or not replay) else None
     score = _scorer(cfg, reward, replay)
 
@@ -68,7 +68,7 @@ def evaluate_prm(cfg: DictConfig) -> dict[str, Any]:
     report["warnings"] = [str(w.message) for w in caught]
     report["provenance"] = {
         "config": OmegaConf.to_container(cfg, resolve=True),
-        "git_commit": _git_commit(),
+        "git_commit": git_commit(),
         "reward_checkpoint": getattr(reward, "checkpoint_hash", None),
         "wall_s": round(time.perf_counter() - started, 3),
     }
@@ -141,17 +141,7 @@ def _best_of_n(cfg: DictConfig, task: Any, reward: Any, tau: float) -> dict[str,
     if n < 1 or n_problems < 1:
         raise ValueError(f"bon.n and bon.n_problems must be >= 1, got {n}, {n_problems}")
     policy = build_policy(cfg, task)
-    sampling = Sampling(float(cfg.policy.temperature), int(cfg.policy.max_step_tokens), int(cfg.policy.max_tokens))
-    engine = Engine(
-        task,
-        policy,
-        reward,
-        sampling=sampling,
-        max_batch=int(cfg.engine.max_batch),
-        max_concurrent=int(cfg.engine.max_concurrent),
-        seed=int(cfg.seed),
-        progress=bool(cfg.progress),
-    )
+    engine = build_engine(cfg, task, policy, reward, Budget.unlimited())
     outcomes = sample_and_score(engine, task.problems()[:n_problems], n)
     return {"task": cfg.task.name, "policy": cfg.policy.name, **evaluate_bon(outcomes, task, tau)}
 

@@ -26,25 +26,24 @@ from typing import Any
 
 import torch
 
+from infscale.budgets.budget import Budget
+from infscale.experiments.build import build_engine, build_policy, load, load_config
 from infscale.experiments.prm_lab import train as synth_train
 from infscale.experiments.prm_lab.bon import evaluate_bon
 from infscale.experiments.prm_lab.synth import SynthSettings, synthesize
 from infscale.experiments.prm_lab.toy_set import toy_records, write_by_subset
 from infscale.experiments.store import atomic_write
-from infscale.experiments.toy.train import CHECKPOINTS, RECIPES, Recipe, build_model, save, train
-from infscale.experiments.toy.train_prm import auc, load_policy_backbone
-from infscale.policies.hf import HFPolicy
+from infscale.experiments.toy.policy import RECIPES, Recipe, build_model, save, train
+from infscale.experiments.toy.train_prm import load_policy_backbone
 from infscale.rewards.eval import processbench
 from infscale.rewards.eval.data import load_items
+from infscale.rewards.eval.processbench import auc
 from infscale.rewards.eval.scoring import model_scores
-from infscale.rewards.hf_prm import HFPRM
-from infscale.rewards.oracle import OraclePRM
 from infscale.rewards.prm_adapters.toy import ToyAdapter
 from infscale.rewards.synth.agreement import step_labels
-from infscale.search.engine import Engine, Sampling
-from infscale.search.strategies.best_of_n import BestOfN
+from infscale.search.engine import Engine
 from infscale.tasks.base import Problem
-from infscale.tasks.toy_arith import TRAIN_SEED_BASE, ToyArithTask
+from infscale.tasks.toy_arith import CHECKPOINTS, TRAIN_SEED_BASE, ToyArithTask
 from infscale.tasks.toy_tokenizer import build_char_tokenizer
 
 ROOT = Path("outputs/prm_lessons")
@@ -78,8 +77,8 @@ class Workspace:
     policies: Path = CHECKPOINTS  # folder holding toy_small and toy_large
 
     def engine(self, task: ToyArithTask, name: str, seed: int) -> Engine:
-        policy = HFPolicy(str(self.policies / name), max_batch=256)
-        return Engine(task, policy, None, sampling=Sampling(1.0, 32, 128), seed=seed)
+        cfg = load_config(f"policy={name}", f"policy.path={self.policies / name}", f"seed={seed}", "progress=false")
+        return build_engine(cfg, task, build_policy(cfg, task), None, Budget.unlimited())
 
 
 def pool_problems(count: int) -> list[Problem]:
@@ -88,7 +87,7 @@ def pool_problems(count: int) -> list[Problem]:
 
 
 def synthesis(cfg: Lessons, ws: Workspace) -> dict[str, Any]:
-    task = ToyArithTask()
+    task = load("task", "toy_arith")
     settings = SynthSettings(cfg.samples, cfg.k, cfg.threshold, cfg.miss_rate, cfg.false_alarm_rate, cfg.seed)
     return synthesize(
         ws.root / "synth",
@@ -219,9 +218,11 @@ def _request(problem: Problem, node: Any, task: ToyArithTask):
 
 def bon_samples(cfg: Lessons, ws: Workspace) -> tuple[ToyArithTask, list]:
     """The same Best-of-N responses for every PRM: sampled once (seeded), scored per PRM."""
-    task = ToyArithTask(seed=8, n=cfg.bon_problems)
+    task = load("task", "toy_arith", seed=8, n=cfg.bon_problems)
     eng = ws.engine(task, "toy_small", cfg.seed)
-    outcomes = list(eng.run(task.problems(), BestOfN(task=task, n=cfg.bon_n, selector="majority")))
+    outcomes = list(
+        eng.run(task.problems(), load("strategy", "best_of_n", task=task, n=cfg.bon_n, selector="majority"))
+    )
     return task, outcomes
 
 
@@ -254,11 +255,19 @@ def main(argv: list[str] | None = None) -> None:
         return
     heldout = heldout_set(cfg, ws)
     task, outcomes = bon_samples(cfg, ws)
-    rows = [evaluate("exact checker", OraclePRM(task), heldout, outcomes, task)]
+    rows = [evaluate("exact checker", load("reward", "oracle", task=task), heldout, outcomes, task)]
     for kind, path in paths.items():
         # The tokenizer comes from a Llama-typed toy folder: for a qwen2-typed folder transformers
         # 5 loads Qwen2Tokenizer, which drops the spaces and newlines the toy PRM reads at.
-        prm = HFPRM(str(path), "toy", task=task, tokenizer=str(ws.policies / "toy_small"), batch_size=256)
+        prm = load(
+            "reward",
+            "hf_prm",
+            path=str(path),
+            adapter="toy",
+            task=task,
+            tokenizer=str(ws.policies / "toy_small"),
+            batch_size=256,
+        )
         rows.append(evaluate(kind, prm, heldout, outcomes, task))
     from infscale.experiments.prm_lab.lessons_report import write_report
 

@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from infscale.experiments.build import load
 from infscale.experiments.store import atomic_write
 from infscale.rewards.eval import truth
 from infscale.rewards.eval.data import item_record, write_items
@@ -22,7 +23,6 @@ from infscale.rewards.synth.agreement import agreement
 from infscale.rewards.synth.judge import CheckerJudge
 from infscale.rewards.synth.mc import MCEstimation, mc_labels
 from infscale.search.engine import Engine
-from infscale.search.strategies.best_of_n import BestOfN
 from infscale.tasks.base import Problem, Task
 
 
@@ -39,7 +39,7 @@ class SynthSettings:
 def sample_pool(engine: Engine, problems: Sequence[Problem], settings: SynthSettings) -> list[dict[str, Any]]:
     """`samples` full solutions per problem; those that end with an answer line are kept."""
     task, records = engine.task, []
-    strategy = BestOfN(task=task, n=settings.samples, selector="majority")
+    strategy = load("strategy", "best_of_n", task=task, n=settings.samples, selector="majority")
     for outcome in engine.run(problems, strategy):
         problem = outcome.problem
         for j, node in enumerate(outcome.decision.candidates):

@@ -16,13 +16,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from infscale.budgets.budget import Budget
+from infscale.experiments.build import build_engine, build_policy, load, load_config
 from infscale.experiments.prm_lab.synth import SynthSettings, sample_pool
-from infscale.policies.hf import HFPolicy
 from infscale.rewards.eval.data import write_items
-from infscale.search.engine import Engine, Sampling
-from infscale.tasks.toy_arith import ToyArithTask
-
-CHECKPOINTS = Path(__file__).resolve().parents[2] / "tasks" / "toy_checkpoints"
+from infscale.tasks.toy_arith import CHECKPOINTS
 
 
 def toy_records(
@@ -30,12 +28,16 @@ def toy_records(
 ) -> list[dict[str, Any]]:
     """Per policy and problem: one greedy solution and `samples` at temperature 1 (greedy
     solutions are right more often, which keeps the set from being all errors)."""
-    task = ToyArithTask(seed=task_seed, n=problems)
+    task = load("task", "toy_arith", seed=task_seed, n=problems)
     records = []
     for folder in policy_dirs:
-        policy = HFPolicy(str(folder), max_batch=256)
+        cfg = load_config(
+            "policy=toy_small", f"policy.path={folder}", "policy.name=null", f"seed={seed}", "progress=false"
+        )
+        policy = build_policy(cfg, task)
         for temperature, n in ((0.0, 1), (1.0, samples)):
-            engine = Engine(task, policy, None, sampling=Sampling(temperature, 32, 128), seed=seed)
+            cfg.policy.temperature = temperature
+            engine = build_engine(cfg, task, policy, None, Budget.unlimited())
             for record in sample_pool(engine, task.problems(), SynthSettings(samples=n)):
                 provenance = {**record["provenance"], "temperature": temperature}
                 records.append(

@@ -16,6 +16,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from infscale.experiments.toy.policy import pad_rows
 from infscale.rewards.synth.agreement import step_labels
 
 IGNORE = -1.0
@@ -59,21 +60,6 @@ def encode(
             targets[position] = target
         rows.append((list(encoding.ids), targets))
     return rows
-
-
-def pad_rows(
-    rows: Sequence[tuple[list[int], list[Any]]], pad: int, fill: float, dtype: torch.dtype
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Right-padded token ids, per-token targets (`fill` where there is none) and the mask."""
-    width = max(len(ids) for ids, _ in rows)
-    ids = torch.full((len(rows), width), pad, dtype=torch.long)
-    targets = torch.full((len(rows), width), fill, dtype=dtype)
-    mask = torch.zeros((len(rows), width), dtype=torch.long)
-    for i, (x, y) in enumerate(rows):
-        ids[i, : len(x)] = torch.tensor(x)
-        targets[i, : len(y)] = torch.tensor(y, dtype=dtype)
-        mask[i, : len(x)] = 1
-    return ids, targets, mask
 
 
 def collate(rows: Sequence[tuple[list[int], list[float]]], pad: int) -> dict[str, torch.Tensor]:

@@ -21,14 +21,13 @@ from typing import Any
 
 import numpy as np
 
+from infscale.experiments.build import load
 from infscale.policies.hf import HFPolicy
 from infscale.rewards.eval.processbench import evaluate
 from infscale.rewards.eval.truth import first_error
 from infscale.search.backends import GenerationRequest, ScoreRequest
 from infscale.search.selection import group_answers
-from infscale.tasks.toy_arith import LEVELS, ToyArithTask
-
-CHECKPOINTS = Path(__file__).resolve().parent.parent / "tasks" / "toy_checkpoints"
+from infscale.tasks.toy_arith import CHECKPOINTS, LEVELS, ToyArithTask
 
 
 def vote(task: ToyArithTask, answers: Sequence[str | None], weights: Sequence[float] | None = None) -> str | None:
@@ -73,7 +72,7 @@ def policy_metrics(
 
 def prm_metrics(task: ToyArithTask, reward: Any, problems: list, texts: list[list[str]], k: int) -> dict[str, Any]:
     """Step AUC and ProcessBench F1 (tau 0.5) against the checker, and PRM-guided selection."""
-    from infscale.experiments.toy.train_prm import auc
+    from infscale.rewards.eval.processbench import auc
 
     requests, labels = [], []
     for p, ts in zip(problems, texts):
@@ -126,10 +125,14 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_num_threads(args.threads)
     reward = None
     if args.prm != "none":
-        from infscale.rewards.hf_prm import HFPRM
-
-        reward = HFPRM(
-            str(CHECKPOINTS / args.prm), "toy", name=args.prm, tokenizer=str(CHECKPOINTS / "tokenizer"), batch_size=256
+        reward = load(
+            "reward",
+            "hf_prm",
+            path=str(CHECKPOINTS / args.prm),
+            adapter="toy",
+            name=args.prm,
+            tokenizer=str(CHECKPOINTS / "tokenizer"),
+            batch_size=256,
         )
     hardest = max(LEVELS)
     checkpoint_hash = {
@@ -138,7 +141,7 @@ def main(argv: list[str] | None = None) -> None:
     }
     report: dict[str, Any] = {"seed": args.seed, "problems_per_level": args.problems, "levels": {}}
     for level in sorted(LEVELS):
-        task = ToyArithTask(seed=args.seed, level=level, n=args.problems)
+        task = load("task", "toy_arith", seed=args.seed, level=level, n=args.problems)
         problems = task.problems()
         prompts = [p.prompt for p in problems]
         n = args.hard_samples if level == hardest else args.samples
@@ -150,7 +153,7 @@ def main(argv: list[str] | None = None) -> None:
             if cache.exists():
                 greedy, texts = json.loads(cache.read_text())
             else:
-                policy = HFPolicy(str(CHECKPOINTS / name), max_batch=256)
+                policy = load("policy", "hf", path=str(CHECKPOINTS / name), max_batch=256)
                 greedy = sample(policy, prompts, 1, 0.0, args.seed)
                 texts = sample(policy, prompts, n, 1.0, args.seed)
                 cache.parent.mkdir(parents=True, exist_ok=True)

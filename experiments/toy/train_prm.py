@@ -19,16 +19,15 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from infscale.policies.hf import HFPolicy
-from infscale.rewards.eval.processbench import evaluate, fit_tau
+from infscale.experiments.build import load
+from infscale.rewards.eval.processbench import auc, evaluate, fit_tau
 from infscale.rewards.eval.truth import first_error
 from infscale.rewards.prm_adapters.toy import ToyAdapter
+from infscale.rewards.qwen2_prm import IGNORE_INDEX
 from infscale.search.backends import GenerationRequest
 from infscale.tasks.base import Problem
-from infscale.tasks.toy_arith import LEVELS, ToyArithTask, apply, draw, format_prompt
+from infscale.tasks.toy_arith import LEVELS, apply, draw, format_prompt
 from infscale.tasks.toy_tokenizer import build_char_tokenizer
-
-IGNORE_INDEX = -100
 
 
 def prm_problems(train_seed: int, count: int) -> list[Problem]:
@@ -46,7 +45,7 @@ def prm_problems(train_seed: int, count: int) -> list[Problem]:
 
 def sample_solutions(policy_dir: Path, problems: list[Problem], n: int, temperature: float, seed: int) -> list[str]:
     """n sampled full solutions per problem, in problem order."""
-    policy = HFPolicy(str(policy_dir), max_batch=256)
+    policy = load("policy", "hf", path=str(policy_dir), max_batch=256)
     texts: list[str] = []
     chunk = 64
     for start in tqdm(range(0, len(problems), chunk), desc=f"sampling {policy_dir.name}"):
@@ -64,7 +63,7 @@ def policy_records(recipe: Any, checkpoints: Path, state_dir: Path, name: str) -
     cache = state_dir / f"samples_{name}.jsonl"
     if cache.exists():
         return [json.loads(line) for line in cache.read_text().splitlines()]
-    task = ToyArithTask()
+    task = load("task", "toy_arith")
     problems = prm_problems(recipe.train_seed, recipe.extra["problems"])
     n = recipe.extra["samples_per_policy"]
     texts = sample_solutions(checkpoints / name, problems, n, recipe.extra["temperature"], recipe.train_seed)
@@ -112,7 +111,7 @@ def batch_for(
 
 @torch.no_grad()
 def step_scores(model: torch.nn.Module, rows: list[tuple[list[int], list[int]]], pad: int) -> list[list[float]]:
-    from infscale.experiments.toy.train import collate
+    from infscale.experiments.toy.policy import collate
     from infscale.rewards.qwen2_prm import positive_probabilities
 
     model.eval()
@@ -126,13 +125,6 @@ def step_scores(model: torch.nn.Module, rows: list[tuple[list[int], list[int]]],
             where = batch["labels"][k] != IGNORE_INDEX
             out.append(probs[k][where].tolist())
     return out
-
-
-def auc(positive: list[float], negative: list[float]) -> float:
-    """P(a correct step scores above a wrong one), ties counted half (Mann-Whitney)."""
-    from scipy.stats import mannwhitneyu
-
-    return float(mannwhitneyu(positive, negative).statistic / (len(positive) * len(negative)))
 
 
 def heldout_metrics(records: list[dict[str, Any]], scores: list[list[float]]) -> dict[str, Any]:
@@ -184,8 +176,7 @@ def load_policy_backbone(prm: torch.nn.Module, policy_dir: Path) -> None:
 def train_prm(name: str, recipe: Any, out: Path, state_dir: Path, continue_steps: int | None = None) -> None:
     """Train from the recipe's initialisation, or with `continue_steps` a further stage from
     the PRM in `out` (fresh warm-up and cosine, on the batches after the old ones)."""
-    from infscale.experiments.toy.train import (
-        CHECKPOINTS,
+    from infscale.experiments.toy.policy import (
         Recipe,
         build_model,
         collate,
@@ -195,6 +186,7 @@ def train_prm(name: str, recipe: Any, out: Path, state_dir: Path, continue_steps
         train,
     )
     from infscale.rewards.qwen2_prm import Qwen2ForProcessRewardModel
+    from infscale.tasks.toy_arith import CHECKPOINTS
 
     tokenizer = build_char_tokenizer()
     policies = recipe.extra["policies"]

@@ -7,17 +7,13 @@ naming the item's file and line.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from tqdm import tqdm
 
 from infscale.rewards.eval.data import Item
+from infscale.rewards.transforms import TRANSFORMS
 from infscale.search.backends import RewardModel, ScoreRequest
-
-TRANSFORMS: dict[str, Callable[[float], float]] = {
-    "none": lambda x: x,
-    "sigmoid": lambda x: 1.0 / (1.0 + math.exp(-x)),
-}
 
 
 def saved_scores(items: Sequence[Item], transform: str = "none") -> list[list[float]]:

@@ -9,19 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from infscale.tasks.base import Problem, Task
+from infscale.tasks.base import Problem, StepCheckingTask, Task
 
 
 def can_label(task: Task) -> bool:
-    return hasattr(task, "process_labels") or task.name == "simulated"
+    return isinstance(task, StepCheckingTask)
 
 
 def process_labels(task: Task, problem: Problem, steps: Sequence[str]) -> list[bool] | None:
-    if hasattr(task, "process_labels"):
-        return list(task.process_labels(problem, list(steps)))
-    if task.name == "simulated":
-        return _simulated_labels(problem, steps)
-    return None
+    return list(task.process_labels(problem, list(steps))) if isinstance(task, StepCheckingTask) else None
 
 
 def first_error(labels: Sequence[bool]) -> int:
@@ -30,15 +26,3 @@ def first_error(labels: Sequence[bool]) -> int:
         if not ok:
             return i
     return -1
-
-
-def _simulated_labels(problem: Problem, steps: Sequence[str]) -> list[bool]:
-    from infscale.tasks.simulated import parse_prompt, step_values
-
-    spec, _, _ = parse_prompt(problem.prompt)
-    truth, labels, ok = spec.truth(), [], True
-    for i, step in enumerate(steps):
-        values = step_values(step)
-        ok = ok and len(values) == 1 and i < len(truth) and values[0] == truth[i]
-        labels.append(ok)
-    return labels

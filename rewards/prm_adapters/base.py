@@ -19,6 +19,10 @@ import torch
 _MAX_TRIMS = 256
 
 
+# Optional per-checkpoint overrides of an adapter's step format (reward.<option> in the YAML).
+ADAPTER_OPTIONS = ("step_tag", "system", "good_token", "bad_token", "good_token_id", "bad_token_id")
+
+
 @dataclass(frozen=True)
 class Encoding:
     """Token ids the reward model reads and, per step, the position its score is read at."""
@@ -41,6 +45,11 @@ class PRMAdapter:
             raise ValueError(f"PRM adapter '{self.name}' needs a fast tokenizer (character offsets)")
         self.tokenizer = tokenizer
         self.options = dict(options or {})
+        unknown = sorted(set(self.options) - set(ADAPTER_OPTIONS))
+        if unknown:
+            raise ValueError(
+                f"reward.{unknown[0]} is not an option of PRM adapters (known: {', '.join(ADAPTER_OPTIONS)})"
+            )
 
     # ---- model ----
     @classmethod

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from infscale.rewards.eval import truth
-from infscale.tasks.base import Problem, Task, derive_seed
+from infscale.tasks.base import Problem, StepCheckingTask, Task, derive_seed
 
 
 @dataclass(frozen=True)
@@ -35,12 +35,9 @@ class CheckerJudge:
 
     def verdicts(self, task: Task, problem: Problem, steps: Sequence[str], item_id: str) -> list[bool]:
         """The judge's per-step verdicts (True: looks right)."""
-        if hasattr(task, "label_steps"):
-            exact = list(task.label_steps(problem, list(steps)))
-        else:
-            exact = truth.process_labels(task, problem, steps)
-            if exact is None:
-                raise ValueError(f"judge=checker needs a task that can check steps, not '{task.name}'")
+        if not isinstance(task, StepCheckingTask):
+            raise ValueError(f"judge=checker needs a task that can check steps, not '{task.name}'")
+        exact = list(task.label_steps(problem, list(steps)))
         out = []
         for i, ok in enumerate(exact):
             rng = random.Random(derive_seed("judge", self.seed, item_id, i))

@@ -33,6 +33,11 @@ class MCEstimation(Strategy):
     otherwise every prefix is completed in one round.
     """
 
+    # Not a configured search (no YAML): the Strategy options it does not use are fixed here.
+    n: int = 1
+    selector: str = "majority"
+    aggregation: str = "last"
+    max_depth: int = 25
     k: int = 8
     threshold: float = 0.0
     stop_at_first_negative: bool = True

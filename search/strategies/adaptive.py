@@ -18,9 +18,8 @@ from infscale.search.strategy import Run, Strategy
 
 @dataclass
 class AdaptiveConsistency(Strategy):
-    selector: str = "majority"
-    batch: int = 4
-    agreement: float = 0.7
+    batch: int
+    agreement: float
 
     def __post_init__(self) -> None:
         super().__post_init__()

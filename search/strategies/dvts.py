@@ -16,7 +16,7 @@ from infscale.search.strategy import Run, Strategy
 
 @dataclass
 class DVTS(Strategy):
-    beam_width: int = 4
+    beam_width: int
 
     def run(self, root: Node) -> Run:
         width = min(self.beam_width, self.n)

@@ -11,9 +11,6 @@ from infscale.search.strategy import Run, Strategy
 
 @dataclass
 class Greedy(Strategy):
-    n: int = 1
-    selector: str = "majority"
-
     def run(self, root: Node) -> Run:
         solutions = yield Expand([root], n=1, until="end", temperature=0.0)
         return self.decide(solutions)

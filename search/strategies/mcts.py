@@ -18,10 +18,10 @@ from infscale.search.strategy import Run, Strategy
 
 @dataclass
 class MCTS(Strategy):
-    root_children: int = 4
-    children: int = 2
-    c: float = 1.0
-    rollout: bool = False
+    root_children: int
+    children: int
+    c: float
+    rollout: bool
 
     def run(self, root: Node) -> Run:
         visits: dict[Node, int] = {}

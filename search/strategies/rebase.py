@@ -40,7 +40,7 @@ def balance(scores: list[float], width: int, temperature: float) -> list[int]:
 
 @dataclass
 class Rebase(Strategy):
-    balance_temperature: float = 0.1
+    balance_temperature: float
 
     def __post_init__(self) -> None:
         super().__post_init__()
