@@ -34,7 +34,8 @@ def test_gpu_presets_compose_for_every_policy_of_their_sweep(preset):
     for policy in PRESETS[preset]:
         cfg = job_config(f"+experiment={preset}", f"policy={policy}")
         assert cfg["task"]["name"] == "math500"
-        assert cfg["policy"]["backend"] == "vllm" and cfg["reward"]["backend"] == "vllm_prm"
+        assert cfg["policy"]["_target_"] == "infscale.policies.vllm.VLLMPolicy"
+        assert cfg["reward"]["_target_"] == "infscale.rewards.vllm_prm.VLLMPRM"
         assert cfg["policy"]["dtype"] == cfg["reward"]["dtype"] == "bfloat16"
         assert cfg["policy"]["tensor_parallel_size"] >= 1 and cfg["policy"]["enable_prefix_caching"] is True
         assert cfg["policy"]["gpu_memory_utilization"] + cfg["reward"]["gpu_memory_utilization"] <= 0.95

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from infscale.experiments.build import load
 from infscale.experiments.resolvers import package_path
-from infscale.policies.openai import OpenAIPolicy
 from infscale.search.backends import GenerationRequest
 from infscale.search.node import file_safe
 from tests.conftest import BIN, REPO, read_results
@@ -98,8 +98,15 @@ def test_search_survives_a_server_kill_and_loses_nothing(server, tmp_path):
 
 def test_concurrent_replicas_usage_accounting_and_failover(server):
     prompt = "85 +17 -31 +11 -21\n85+17=2\n2-31=71\n"
-    policy = OpenAIPolicy(
-        [server.url, server.url], "toy_small", tokenizer=str(MODEL), concurrency=8, backoff_s=0.05, retry_timeout_s=60
+    policy = load(
+        "policy",
+        "openai",
+        endpoints=[server.url, server.url],
+        model="toy_small",
+        tokenizer=str(MODEL),
+        concurrency=8,
+        backoff_s=0.05,
+        retry_timeout_s=60,
     )
     policy.endpoints[policy.replica(prompt)] = f"http://127.0.0.1:{free_port()}/v1"  # its replica is down
     results = policy.generate(
@@ -115,9 +122,9 @@ def test_concurrent_replicas_usage_accounting_and_failover(server):
 
 def test_bad_endpoints_and_refused_requests(server):
     with pytest.raises(ValueError, match="endpoints"):
-        OpenAIPolicy([], "toy_small", tokenizer=str(MODEL))
+        load("policy", "openai", endpoints=[], model="toy_small", tokenizer=str(MODEL))
     with pytest.raises(ValueError, match="not an http"):
-        OpenAIPolicy(["127.0.0.1:8000"], "toy_small", tokenizer=str(MODEL))
-    policy = OpenAIPolicy([server.url], "no_such_model", tokenizer=str(MODEL))
+        load("policy", "openai", endpoints=["127.0.0.1:8000"], model="toy_small", tokenizer=str(MODEL))
+    policy = load("policy", "openai", endpoints=[server.url], model="no_such_model", tokenizer=str(MODEL))
     with pytest.raises(ValueError, match="HTTP 404"):
         policy.generate([GenerationRequest("1 +1\n", 1, "step", "\n", 8, 1.0, 0)])
