@@ -28,7 +28,16 @@ def _chromium() -> str:
 
 def _browse(page: Path, *flags: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [_chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--enable-logging=stderr", "--v=0", *flags, page.as_uri()],
+        [
+            _chromium(),
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--enable-logging=stderr",
+            "--v=0",
+            *flags,
+            page.as_uri(),
+        ],
         capture_output=True,
         text=True,
         timeout=120,
@@ -46,7 +55,9 @@ def sweep(tmp_path_factory):
         for strategy, widths in (("best_of_n", [16]), ("rebase", [4, 8])):
             for n in widths:
                 extra = ["save_trees=true"] if (policy, strategy, n) == ("simulated", "rebase", 4) else []
-                cfg = make_config(f"policy={policy}", f"strategy={strategy}", f"strategy.n={n}", "n_problems=20", *extra)
+                cfg = make_config(
+                    f"policy={policy}", f"strategy={strategy}", f"strategy.n={n}", "n_problems=20", *extra
+                )
                 run(cfg, root / f"{policy}-{strategy}-{n}")
     return root
 

@@ -183,9 +183,20 @@ def test_plot_is_written_and_titled(sweep):
     points = analyze.load_points(sweep)
     assert (
         plot.title(points)
-        == "simulated: accuracy vs compute, policies sim_large, simulated, PRM simulated, 40 problems"
+        == "simulated: accuracy vs flops_total, policies sim_large, simulated, PRM simulated, 40 problems"
     )
+    assert plot.title(points, error=True, x="flops_paper").startswith("simulated: error rate vs flops_paper,")
     written = plot.plot(sweep, x="tokens_generated", error=True, svg=True)
     assert [p.name for p in written] == ["pareto_tokens_generated.png", "pareto_tokens_generated.svg"]
     with pytest.raises(ValueError, match="--x must be one of"):
         plot.plot(sweep, x="joules")
+
+
+def test_compare_writes_its_own_table_and_keeps_flops_saved(sweep):
+    default = analyze.analyze(sweep, draws=200, fit_draws=10)["tables"]["flops_saved"]
+    pair = ("sim_small rebase/weighted", "sim_large best_of_n/weighted")
+    result = analyze.analyze(sweep, pairs=[pair], draws=200, fit_draws=10)
+    assert [(r["a"], r["b"]) for r in result["tables"]["compare"]] == [pair]
+    assert (sweep / "compare.csv").exists()
+    saved = collect.read_table(sweep / "flops_saved.json")
+    assert [(r["a"], r["b"]) for r in saved] == [(r["a"], r["b"]) for r in default] and len(saved) > 1

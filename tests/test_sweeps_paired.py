@@ -171,3 +171,38 @@ def test_near_identical_configurations_are_tied_and_a_real_difference_never_is(t
     assert all(r["accuracy_lo"] <= r["accuracy"] <= r["accuracy_hi"] for r in rows)
     saved = json.loads((tmp_path / "prm" / "flops_saved.json").read_text())
     assert saved and all(r["ratio_lo"] is not None for r in saved)
+
+
+def test_seeds_are_a_level_their_spread_widens_the_interval(tmp_path):
+    ids = [str(i) for i in range(200)]
+    rng = np.random.default_rng(5)
+    entries = {
+        f"job-seed{s}": outcomes.entry(s, ids, (rng.random(200) < p).astype(float).tolist(), {}, [None] * 200)
+        for s, p in ((0, 0.3), (1, 0.7))
+    }
+    outcomes.write(entries, tmp_path)
+    stats = outcomes.Stats(tmp_path, draws=1000)
+    rows = [
+        {
+            "point": f"job-seed{s}",
+            "policy.name": "p",
+            "strategy.name": "s",
+            "strategy.n": 4,
+            "seed": s,
+            "accuracy": float(np.mean(entries[f"job-seed{s}"]["correct"])),
+            "accuracy_lo": 0.0,
+            "accuracy_hi": 1.0,
+            "flops_total": 1.0,
+            "flops_paper": 1.0,
+            "tokens_generated": 1.0,
+            "wall_s": None,
+            "n_problems": 200,
+        }
+        for s in (0, 1)
+    ]
+    (point,) = analyze.average_seeds(rows)
+    assert point["points"] == "job-seed0;job-seed1" and point["accuracy_seed_sd"] > 0.25
+    analyze.seed_intervals([point], stats)
+    single = paired.mean_interval(stats.resampler(tuple(ids)), stats.table["job-seed0"])
+    assert single[2] - single[1] < 0.15  # problems alone: about +-0.065
+    assert point["accuracy_lo"] < 0.4 and point["accuracy_hi"] > 0.6  # seeds resampled too
