@@ -38,6 +38,8 @@ def budget_levels(costs: list[float], per_decade: int) -> list[float]:
 
 def point_name(point: dict[str, Any]) -> str:
     """What tied_with lists: the job folder(s) of the point (a subsampled width: `job#selector@n`)."""
+    if not any(point.get(k) for k in ("points", "point", "job")):  # a point not read from a sweep
+        return f"{point['curve']} n={point['strategy.n']}"
     return ";".join(members_of(point))
 
 

@@ -95,9 +95,13 @@ class Stats:
         self.labels = difficulty(root)
         self.draws = draws
         self._resamplers: dict[tuple[str, ...], Resampler] = {}
+        self._stacked: dict[tuple[str, ...], Outcomes] = {}
 
     def outcomes(self, point: dict[str, Any]) -> Outcomes:
-        return of_point(point, self.table)
+        key = tuple(members_of(point))
+        if key not in self._stacked:  # stacked once: Resampler caches replicates by identity
+            self._stacked[key] = of_point(point, self.table)
+        return self._stacked[key]
 
     def problems(self, point: dict[str, Any], level: str = "all") -> tuple[str, ...]:
         """The problems behind `point` (those of difficulty `level` unless 'all')."""

@@ -86,6 +86,7 @@ class Resampler:
         size = len(self.problems)
         self.problem_weights = self._rng.multinomial(size, np.full(size, 1.0 / size), size=draws).astype(float)
         self._seed_weights: dict[tuple[str, ...], np.ndarray] = {}
+        self._cache: dict[tuple[int, str], tuple[Outcomes, np.ndarray]] = {}
 
     def seed_weights(self, seeds: tuple[str, ...]) -> np.ndarray:
         """(draws, seeds) resampling counts; the same seed list always gets the same draw."""
@@ -99,7 +100,17 @@ class Resampler:
         return self._seed_weights[seeds]
 
     def replicates(self, outcomes: Outcomes, name: str = "accuracy") -> np.ndarray:
-        """The mean of `name` in each replicate, shape (draws,)."""
+        """The mean of `name` in each replicate, shape (draws,); cached per (outcomes, name)
+        while the outcomes object lives (Stats keeps one per point)."""
+        key = (id(outcomes), name)
+        cached = self._cache.get(key)
+        if cached is not None and cached[0] is outcomes:
+            return cached[1]
+        values = self._replicates(outcomes, name)
+        self._cache[key] = (outcomes, values)
+        return values
+
+    def _replicates(self, outcomes: Outcomes, name: str) -> np.ndarray:
         values = (
             outcomes.on(self.problems).metric(name) if outcomes.problems != self.problems else outcomes.metric(name)
         )

@@ -23,7 +23,15 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from infscale.experiments.analysis.analyze import COSTS, label_curves, load_points, methods, pareto_front  # noqa: E402
+from infscale.experiments.analysis import outcomes  # noqa: E402
+from infscale.experiments.analysis.analyze import (  # noqa: E402
+    COSTS,
+    label_curves,
+    load_points,
+    methods,
+    pareto_front,
+    seed_intervals,
+)
 from infscale.experiments.analysis.curves import COVERAGE  # noqa: E402
 
 X_LABELS = {
@@ -69,6 +77,8 @@ def plot(
     if x not in COSTS:
         raise ValueError(f"--x must be one of {', '.join(COSTS)}, got '{x}'")
     points = [p for p in load_points(root, curves) if p.get(x) is not None]
+    if (Path(root) / outcomes.FILE).exists():  # several seeds: their bands resample seeds too
+        seed_intervals(points, outcomes.Stats(root, draws=400))
     if not points:
         raise ValueError(f"no point in {root} has {x}; choose another --x")
     named = label_curves(points)
