@@ -206,3 +206,16 @@ def test_seeds_are_a_level_their_spread_widens_the_interval(tmp_path):
     single = paired.mean_interval(stats.resampler(tuple(ids)), stats.table["job-seed0"])
     assert single[2] - single[1] < 0.15  # problems alone: about +-0.065
     assert point["accuracy_lo"] < 0.4 and point["accuracy_hi"] > 0.6  # seeds resampled too
+
+
+def test_optimal_size_fit_recovers_a_power_law_and_refuses_two_sizes():
+    from infscale.experiments.analysis import optimal
+
+    budgets = [1e10, 1e11, 1e12, 1e13]
+    rows = [{"budget": c, "params": 3e3 * c**0.5, "tied_sizes": ""} for c in budgets]
+    fit = optimal.size_fit(rows)
+    assert fit["flags"] == "" and fit["slope"] == pytest.approx(0.5) and fit["n_sizes"] == 4
+    two = [{**r, "params": 1e8 if r["budget"] < 1e12 else 1e9} for r in rows]
+    assert optimal.size_fit(two)["flags"] == "too_few_points" and optimal.size_fit(two)["slope"] is None
+    tied = [{**r, "tied_sizes": "other"} for r in rows]  # a budget with a tied size says nothing
+    assert optimal.size_fit(tied)["n_points"] == 0

@@ -169,7 +169,7 @@ def accuracy_per_level(root: Path, result: dict[str, Any], x: str, out: Path) ->
                 label=name,
             )
         ax.set_xscale("log")
-        ax.set_title(f"{level} ({members[0]['n_problems']} problems)", fontsize=10)
+        ax.set_title(f"{level} ({int(members[0]['n_problems'])} problems)", fontsize=10)
         ax.grid(True, which="both", alpha=0.25)
     for ax in axes.flat[len(levels) :]:
         ax.axis("off")

@@ -179,10 +179,10 @@ def optimal_size(overall: list[dict[str, Any]], points: list[dict[str, Any]]) ->
 def size_fit(rows: list[dict[str, Any]]) -> dict[str, Any]:
     """log10 N_opt = intercept + slope * log10 budget (Wu et al. fit N_opt ~ C^slope), over the
     budgets whose winner is not tied with another size. Flagged `too_few_points` below 3 such
-    budgets or 2 distinct sizes (the slope is then not identified)."""
+    budgets or 3 distinct sizes (with two sizes the "fit" only says where one overtakes the other)."""
     clear = [r for r in rows if r["params"] and not r["tied_sizes"]]
     sizes = {r["params"] for r in clear}
-    flags = [] if len(clear) >= 3 and len(sizes) >= 2 else ["too_few_points"]
+    flags = [] if len(clear) >= 3 and len(sizes) >= 3 else ["too_few_points"]
     if flags:
         return {
             "slope": None,

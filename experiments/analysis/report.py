@@ -118,7 +118,12 @@ def render(
                 ["budget", "policy.name", "params", "accuracy", "accuracy_lo", "accuracy_hi", "tied_sizes"],
             )
         )
-        parts.append(f"<p>fit log10 N_opt = a + b log10 C: {html.escape(str(fit))}</p>")
+        parts.append(
+            f"<p>fit N_opt ~ C^{fit['slope']:.3f} over {fit['n_points']} untied budgets</p>"
+            if fit["slope"] is not None
+            else f"<p>no size fit ({fit['flags']}: {fit['n_points']} untied budgets, {fit['n_sizes']} model sizes; "
+            "3 of each are needed)</p>"
+        )
     parts += [
         "<h2>Scaling fits (flops_total)</h2>",
         "<p>Flagged fits are not used for crossovers or extrapolation and are drawn dashed.</p>",
