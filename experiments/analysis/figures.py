@@ -124,16 +124,16 @@ def optimal_size(result: dict[str, Any], x: str, out: Path) -> Path:
         )
         note = ""
     else:
-        note = f" (no fit: {fit['flags']}, {fit['n_points']} untied budgets, {fit['n_sizes']} sizes)"
+        note = f"\nno fit: {fit['flags']} ({fit['n_points']} untied budgets, {fit['n_sizes']} sizes; 3 of each needed)"
     left = min(r["budget"] for r in rows)
     for name, size in params.items():
         ax.axhline(size, color="0.8", linewidth=0.8, zorder=0)
         ax.text(left, size, f" {name}", fontsize=7, va="bottom", color="0.4")
     ax.set_xscale("log")
     ax.set_yscale("log")
-    ax.set_xlabel(f"compute budget per problem ({CONVENTION[x]})")
+    ax.set_xlabel(f"{x} budget per problem")
     ax.set_ylabel("policy non-embedding parameters N")
-    ax.set_title(f"Compute-optimal model size vs budget{note}", fontsize=10)
+    ax.set_title(f"Compute-optimal model size vs budget ({x}){note}", fontsize=10)
     ax.legend(fontsize=8, frameon=False, loc="lower right")
     ax.grid(True, which="both", alpha=0.25)
     return _save(fig, out)
