@@ -194,7 +194,7 @@ def test_plot_is_written_and_titled(sweep):
 
 def test_compare_writes_its_own_table_and_keeps_flops_saved(sweep):
     default = analyze.analyze(sweep, draws=200, fit_draws=10)["tables"]["flops_saved"]
-    pair = ("sim_small rebase/weighted", "sim_large best_of_n/weighted")
+    pair = ("simulated rebase/weighted", "sim_large best_of_n/weighted")
     result = analyze.analyze(sweep, pairs=[pair], draws=200, fit_draws=10)
     assert [(r["a"], r["b"]) for r in result["tables"]["compare"]] == [pair]
     assert (sweep / "compare.csv").exists()
