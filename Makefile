@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast lint install clean test-vllm
+.PHONY: demo test test-fast lint install clean test-vllm browser
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,7 +33,13 @@ lint: $(STAMP)
 	rm -rf build
 	cd .lint && PYTHONPATH=site ../$(BIN)/lint-imports --no-cache ../pyproject.toml
 
-test: lint
+# Headless Chromium (the distribution's package) for the report's browser test, tests/test_report.py.
+browser:
+	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || \
+	  { if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium; \
+	    else sudo apt-get update -qq && sudo apt-get install -y -qq chromium; fi; }
+
+test: lint browser
 	$(BIN)/pytest -q
 
 test-fast: $(STAMP)

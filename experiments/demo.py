@@ -10,7 +10,8 @@
 3. `infscale-run -m +experiment=<preset> strategy=greedy strategy.n=1`: the greedy
    reference of each policy, into the same folder;
 4. `infscale-collect`, `infscale-analyze`, `infscale-plot` on that folder; the plot is
-   also copied to `docs/pareto.png` (the default preset, pareto_toy) or `docs/<preset>.png`.
+   also copied to `docs/pareto.png` (the default preset, pareto_toy) or `docs/<preset>.png`;
+5. `infscale-report` on that folder: `multirun/<preset>/report.html` (path printed).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import sys
 import time
 from pathlib import Path
 
-from infscale.experiments.analysis import analyze, collect, plot
+from infscale.experiments.analysis import analyze, collect, plot, report
 
 DEFAULT_EXPERIMENT = "pareto_toy"
 
@@ -68,6 +69,7 @@ def main(argv: list[str] | None = None) -> None:
     result = analyze.analyze(folder)
     analyze.print_report(result, "flops_total")
     png = plot.plot(folder)[0]
+    html = report.build(folder)
     args.docs.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(png, args.docs)
     total = time.perf_counter() - started
@@ -79,6 +81,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"  table             {path}")
     print(f"  Pareto plot       {png}")
     print(f"  copied to         {args.docs}")
+    print(f"  report            {html}")
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from matplotlib import image
 
-from infscale.experiments.analysis import analyze, collect, fits, plot
+from infscale.experiments.analysis import analyze, collect, fits, optimal, plot
 from infscale.experiments.run import run
 from infscale.experiments.stats import bootstrap_ci
 from tests.conftest import make_config
@@ -100,8 +100,9 @@ def test_compute_optimal_picks_the_best_point_that_fits_each_budget():
         }
         for c, a, name in [(1.5, 0.3, "a"), (5, 0.5, "b"), (20, 0.45, "c"), (90, 0.8, "d")]
     ]
-    table = analyze.compute_optimal(points, "flops_total", per_decade=1)
-    assert [(row["flops_total_budget"], row["curve"]) for row in table] == [(10.0, "b"), (100.0, "d")]
+    table = optimal.optimal_rows(points, "flops_total", per_decade=1, stats=None)
+    assert [(row["budget"], row["curve"]) for row in table] == [(10.0, "b"), (100.0, "d")]
+    assert all(row["tied_with"] == "" and not row["ties_tested"] for row in table)
 
 
 @pytest.fixture(scope="module")
@@ -132,7 +133,9 @@ def test_analyze_writes_every_table(sweep):
     fitted = {row["curve"] for row in tables["scaling_fit"]}
     assert {"simulated rebase/weighted", "sim_large rebase/weighted", "simulated best_of_n/majority"} <= fitted
     for row in tables["scaling_fit"]:
-        assert 0 <= row["e_inf"] <= 1 and row["form"] == fits.FORM
+        assert row["form"] == fits.FORM
+        assert row["flags"] or (0 <= row["e_inf"] <= 1 and row["e_inf_lo"] <= row["e_inf"] <= row["e_inf_hi"])
+    assert all(r["ratio_lo"] <= r["ratio_hi"] for r in tables["flops_saved"] if r["ratio"] is not None)
     assert tables["flops_saved"] and all(r["b"].split(" ")[1].startswith("best_of_n") for r in tables["flops_saved"])
 
 
@@ -141,7 +144,7 @@ def test_other_cost_measures_write_their_own_tables(sweep):
     assert [p.name for p in result["files"]][0] == "pareto_tokens_generated.csv"
     assert all(p.exists() for p in result["files"])
     optimal = result["tables"]["compute_optimal"]
-    assert all("tokens_generated_budget" in row for row in optimal)
+    assert all(row["x"] == "tokens_generated" and row["budget"] > 0 for row in optimal)
     assert any(row["difficulty"].startswith("level") for row in optimal)
     with pytest.raises(ValueError, match="--x must be one of"):
         analyze.analyze(sweep, x="joules")
@@ -180,9 +183,20 @@ def test_plot_is_written_and_titled(sweep):
     points = analyze.load_points(sweep)
     assert (
         plot.title(points)
-        == "simulated: accuracy vs compute, policies sim_large, simulated, PRM simulated, 40 problems"
+        == "simulated: accuracy vs flops_total, policies sim_large, simulated, PRM simulated, 40 problems"
     )
+    assert plot.title(points, error=True, x="flops_paper").startswith("simulated: error rate vs flops_paper,")
     written = plot.plot(sweep, x="tokens_generated", error=True, svg=True)
     assert [p.name for p in written] == ["pareto_tokens_generated.png", "pareto_tokens_generated.svg"]
     with pytest.raises(ValueError, match="--x must be one of"):
         plot.plot(sweep, x="joules")
+
+
+def test_compare_writes_its_own_table_and_keeps_flops_saved(sweep):
+    default = analyze.analyze(sweep, draws=200, fit_draws=10)["tables"]["flops_saved"]
+    pair = ("simulated rebase/weighted", "sim_large best_of_n/weighted")
+    result = analyze.analyze(sweep, pairs=[pair], draws=200, fit_draws=10)
+    assert [(r["a"], r["b"]) for r in result["tables"]["compare"]] == [pair]
+    assert (sweep / "compare.csv").exists()
+    saved = collect.read_table(sweep / "flops_saved.json")
+    assert [(r["a"], r["b"]) for r in saved] == [(r["a"], r["b"]) for r in default] and len(saved) > 1

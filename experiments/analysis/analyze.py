@@ -2,15 +2,22 @@
 
     infscale-analyze multirun/pareto_sim [--x flops_total|flops_paper|tokens_generated|wall_s]
 
-Reads what `infscale-collect` wrote (`collected.json`, `curves.json`, `levels.json`) and writes
+Reads what `infscale-collect` wrote (`collected.json`, `curves.json`, `levels.json`,
+`problems.json`) and writes
   pareto.csv           the non-dominated points by (x lower, accuracy higher);
-  compute_optimal.csv  per log-spaced compute level, the most accurate point whose mean cost
-                       fits, over all problems and per difficulty;
-  scaling_fit.csv      per curve, `fits.FORM` fitted to the error rate, with standard errors;
-  crossover.csv        compute at which two policies' fitted curves of one strategy cross;
-  flops_saved.csv      compute at which configuration A reaches configuration B's best accuracy.
-With `--x` other than flops_total the file names end in `_<x>` (pareto_wall_s.csv, ...).
-Several seeds of one configuration are averaged into one point (their spread is kept).
+  compute_optimal.csv  per log-spaced compute budget the winner and every configuration tied
+                       with it (`tied_with`: not significantly worse, paired bootstrap), over
+                       all problems, per difficulty and per model size (`group`);
+  optimal_size.csv     per budget the compute-optimal policy (model size) and the sizes tied with it;
+  scaling_fit.csv      per curve, `fits.FORM` fitted to the error rate, bootstrap intervals
+                       (refit per replicate) and `flags` (experiments/analysis/robust.py);
+  crossover.csv        compute at which two unflagged fits of one strategy cross, with interval;
+  flops_saved.csv      "A reaches B's best accuracy at `ratio` x the compute", paired interval;
+  compare.csv          the same for the pairs given with --compare.
+All statistics are paired bootstraps over problems with seeds as a second level
+(experiments/analysis/paired.py). With `--x` other than flops_total the file names end in
+`_<x>` (pareto_wall_s.csv, ...). Several seeds of one configuration are averaged into one
+point; their spread is kept (accuracy_seed_min/max/sd) and their interval resamples seeds too.
 Pass@n rows (coverage) are a ceiling, not a method: they never enter the front or the tables.
 """
 
@@ -26,9 +33,18 @@ from typing import Any
 
 import numpy as np
 
-from infscale.experiments.analysis import fits
+from infscale.experiments.analysis import fits, paired, robust
 from infscale.experiments.analysis.collect import METRICS, read_table, write_table
 from infscale.experiments.analysis.curves import COVERAGE
+from infscale.experiments.analysis.optimal import (
+    budget_levels,  # noqa: F401  (re-exported for callers of the old API)
+    methods,
+    optimal_rows,
+    optimal_size,
+    per_model_size,
+    size_fit,
+)
+from infscale.experiments.analysis.outcomes import COST_METRICS, Stats
 
 COSTS = ("flops_total", "flops_paper", "tokens_generated", "wall_s")
 NOT_CONFIG = {
@@ -42,7 +58,10 @@ NOT_CONFIG = {
     "n_seeds",
     "accuracy_seed_min",
     "accuracy_seed_max",
+    "accuracy_seed_sd",
     "curve",
+    "point",
+    "points",
 }
 CURVE_DROP = ("seed", "strategy.n")
 
@@ -76,7 +95,10 @@ def average_seeds(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
             n_seeds=len(members),
             accuracy_seed_min=min(accuracies),
             accuracy_seed_max=max(accuracies),
+            accuracy_seed_sd=float(np.std(accuracies, ddof=1)) if len(members) > 1 else 0.0,
         )
+        if all(m.get("point") for m in members):
+            point["points"] = ";".join(str(m["point"]) for m in members)
         points.append(point)
     return points
 
@@ -95,15 +117,18 @@ def label_curves(points: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]
     for point in points:
         groups.setdefault(_key(point, columns), []).append(point)
     base = ("policy.name", "strategy.name", "strategy.selector")
-    named: dict[str, list[dict[str, Any]]] = {}
+    curves: dict[str, list[dict[str, Any]]] = {}
     for members in groups.values():
         siblings = [g for g in groups.values() if _key(g[0], base) == _key(members[0], base)]
         extra = [c for c in columns if c not in base and len({_key(g[0], [c]) for g in siblings}) > 1]
+        # reward.name=x already says what reward.correct.dist=... would: keep the name only
+        named = {c.removesuffix(".name") for c in extra if c.endswith(".name")}
+        extra = [c for c in extra if c.endswith(".name") or not any(c.startswith(g + ".") for g in named)]
         members.sort(key=lambda p: (p["strategy.n"], p.get("source") != "run"))
         for point in members:
             point["curve"] = curve_name(point, extra)
-        named[members[0]["curve"]] = members
-    return named
+        curves[members[0]["curve"]] = members
+    return curves
 
 
 def load_points(root: Path, curves: bool = True) -> list[dict[str, Any]]:
@@ -131,114 +156,11 @@ def pareto_front(points: list[dict[str, Any]], x: str, y: str = "accuracy") -> l
     return front
 
 
-def methods(points: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [p for p in points if p.get("strategy.selector") != COVERAGE]
-
-
-def budget_levels(costs: list[float], per_decade: int) -> list[float]:
-    """Log-spaced compute levels (`per_decade` per factor of 10) covering the costs."""
-    low, high = math.log10(min(costs)), math.log10(max(costs))
-    first, last = math.floor(low * per_decade), math.ceil(high * per_decade)
-    return [10 ** (k / per_decade) for k in range(first, last + 1)]
-
-
-def compute_optimal(
-    points: list[dict[str, Any]], x: str, per_decade: int, difficulty: str = "all"
-) -> list[dict[str, Any]]:
-    usable = [p for p in methods(points) if p.get(x) is not None]
-    if not usable:
-        return []
-    table = []
-    for level in budget_levels([p[x] for p in usable], per_decade):
-        fitting = [p for p in usable if p[x] <= level]
-        if not fitting:
-            continue
-        best = max(fitting, key=lambda p: (p["accuracy"], -p[x]))
-        table.append(
-            {
-                "difficulty": difficulty,
-                f"{x}_budget": level,
-                **{
-                    k: best.get(k)
-                    for k in ("policy.name", "reward.name", "strategy.name", "strategy.selector", "strategy.n")
-                },
-                "accuracy": best["accuracy"],
-                "accuracy_lo": best["accuracy_lo"],
-                "accuracy_hi": best["accuracy_hi"],
-                x: best[x],
-                "curve": best["curve"],
-                "source": best.get("source"),
-            }
-        )
-    return table
-
-
-def scaling_fits(curves: dict[str, list[dict[str, Any]]], x: str, messages: list[str]) -> dict[str, fits.Fit]:
-    fitted = {}
-    for name, members in curves.items():
-        usable = [p for p in members if p.get(x) and p[x] > 0]
-        if name.endswith(f"/{COVERAGE}") or len(usable) < 4:
-            continue
-        half_width = [(p["accuracy_hi"] - p["accuracy_lo"]) / 2 / 1.96 for p in usable]
-        try:
-            fitted[name] = fits.fit_saturating([p[x] for p in usable], [1 - p["accuracy"] for p in usable], half_width)
-        except (ValueError, RuntimeError) as error:
-            messages.append(f"no scaling fit for {name}: {error}")
-    return fitted
-
-
-def fit_rows(fitted: dict[str, fits.Fit], curves: dict[str, list[dict[str, Any]]], x: str) -> list[dict[str, Any]]:
-    rows = []
-    for name, fit in fitted.items():
-        first = curves[name][0]
-        rows.append(
-            {
-                "curve": name,
-                "policy.name": first["policy.name"],
-                "strategy.name": first["strategy.name"],
-                "strategy.selector": first.get("strategy.selector"),
-                "x": x,
-                "form": fits.FORM,
-                **{
-                    k: getattr(fit, k)
-                    for k in ("e_inf", "e_inf_se", "a", "a_se", "b", "b_se", "c0", "rmse", "n_points", "c_min", "c_max")
-                },
-            }
-        )
-    return rows
-
-
-def crossover_rows(
-    fitted: dict[str, fits.Fit], curves: dict[str, list[dict[str, Any]]], x: str
-) -> list[dict[str, Any]]:
-    """Pairs of curves that differ only in the policy: where one overtakes the other."""
-    rows, names = [], sorted(fitted)
-    for i, first in enumerate(names):
-        for second in names[i + 1 :]:
-            a, b = curves[first][0], curves[second][0]
-            same = all(a.get(k) == b.get(k) for k in ("strategy.name", "strategy.selector", "reward.name"))
-            if not same or a["policy.name"] == b["policy.name"]:
-                continue
-            fa, fb = fitted[first], fitted[second]
-            low, high = max(fa.c_min, fb.c_min), min(fa.c_max, fb.c_max)
-            for cost in fits.crossovers(fa, fb, low, high):
-                after = first if fa.predict(cost * 1.01) < fb.predict(cost * 1.01) else second
-                rows.append(
-                    {
-                        "first": first,
-                        "second": second,
-                        f"{x}_crossover": cost,
-                        "better_above": after,
-                        "error_at_crossover": float(fa.predict(cost)),
-                    }
-                )
-    return rows
-
-
 def flops_saved_rows(
-    curves: dict[str, list[dict[str, Any]]], x: str, pairs: list[tuple[str, str]] | None
+    curves: dict[str, list[dict[str, Any]]], x: str, pairs: list[tuple[str, str]] | None, stats: Stats | None
 ) -> list[dict[str, Any]]:
-    """Default pairs: every method curve against every best-of-N curve (the sampling baselines)."""
+    """ "A reaches B's best accuracy at r x the compute", paired over problems and seeds.
+    Default pairs: every method curve against every best-of-N curve (the sampling baselines)."""
     names = [n for n in curves if not n.endswith(f"/{COVERAGE}")]
     if pairs is None:
         baselines = [n for n in names if curves[n][0]["strategy.name"] == "best_of_n"]
@@ -252,20 +174,44 @@ def flops_saved_rows(
         pb = [p for p in curves[b] if p.get(x) is not None]
         if not pa or not pb:
             continue
-        result = fits.flops_saved(
-            [p[x] for p in pa], [p["accuracy"] for p in pa], [p[x] for p in pb], [p["accuracy"] for p in pb]
-        )
-        rows.append({"a": a, "b": b, "x": x, **result})
+        rows.append({"a": a, "b": b, "x": x, **_reach(pa, pb, x, stats)})
     return rows
 
 
-def saved_sentence(row: dict[str, Any]) -> str:
-    if row["saved"] is None:
-        return f"{row['a']} never reaches {row['b']}'s best accuracy {row['target_accuracy']:.3f} within its measured range"
-    return (
-        f"{row['a']} reaches {row['b']}'s best accuracy {row['target_accuracy']:.3f} at {row['cost_a']:.3g} {row['x']} "
-        f"vs {row['cost_b']:.3g}: {row['saved']:.2f}x less compute"
+def _reach(pa: list[dict[str, Any]], pb: list[dict[str, Any]], x: str, stats: Stats | None) -> dict[str, Any]:
+    if stats is not None and x in COST_METRICS:
+        oa, ob = [stats.outcomes(p) for p in pa], [stats.outcomes(p) for p in pb]
+        shared = set(oa[0].problems).intersection(*(o.problems for o in oa[1:] + ob))
+        if shared:
+            resampler = stats.resampler(tuple(pid for pid in oa[0].problems if pid in shared))
+            result = paired.reach_ratio(resampler, oa, ob, x)
+            result["saved"] = None if result["ratio"] is None else 1 / result["ratio"]
+            return result
+    result = fits.flops_saved(
+        [p[x] for p in pa], [p["accuracy"] for p in pa], [p[x] for p in pb], [p["accuracy"] for p in pb]
     )
+    result["ratio"] = None if result["saved"] is None else 1 / result["saved"]
+    return {**result, "ratio_lo": None, "ratio_hi": None}
+
+
+def saved_sentence(row: dict[str, Any]) -> str:
+    target = f"{row['b']}'s best accuracy {row['target_accuracy']:.3f}"
+    if row["ratio"] is None:
+        return f"{row['a']} never reaches {target} within its measured range"
+    text = f"{row['a']} reaches {target} at {row['ratio']:.2f}x the {row['x']} ({row['cost_a']:.3g} vs {row['cost_b']:.3g})"
+    if row.get("ratio_lo") is not None:
+        text += f", 95% CI [{row['ratio_lo']:.2f}x, {row['ratio_hi']:.2f}x]"
+    return text
+
+
+def seed_intervals(points: list[dict[str, Any]], stats: Stats) -> None:
+    """Points averaged over seeds: their accuracy interval resamples problems and seeds."""
+    for point in points:
+        if point.get("n_seeds", 1) > 1:
+            outcomes = stats.outcomes(point)
+            _, point["accuracy_lo"], point["accuracy_hi"] = paired.mean_interval(
+                stats.resampler(outcomes.problems), outcomes
+            )
 
 
 def analyze(
@@ -274,31 +220,46 @@ def analyze(
     per_decade: int = 2,
     curves: bool = True,
     pairs: list[tuple[str, str]] | None = None,
+    draws: int = paired.DRAWS,
+    fit_draws: int = robust.FIT_DRAWS,
 ) -> dict[str, Any]:
     if x not in COSTS:
         raise ValueError(f"--x must be one of {', '.join(COSTS)}, got '{x}'")
     root, messages = Path(root), []
     points = load_points(root, curves)
+    stats = _stats(root, draws, messages)
+    if stats is not None:
+        seed_intervals(points, stats)
     missing = [p["curve"] for p in points if p.get(x) is None]
     if missing:
         messages.append(f"{len(missing)} point(s) have no {x} (e.g. {missing[0]}); left out of the front and tables")
     named = label_curves(points)
     front = pareto_front(methods(points), x)
-    optimal = compute_optimal(points, x, per_decade)
+    optimal = optimal_rows(points, x, per_decade, stats)
     levels_path = root / "levels.json"
     if levels_path.exists():
         level_points = [p for p in average_seeds(read_table(levels_path)) if curves or p.get("source") == "run"]
         label_curves(level_points)
         for level in sorted({p["difficulty"] for p in level_points}):
-            optimal += compute_optimal([p for p in level_points if p["difficulty"] == level], x, per_decade, level)
-    fitted = scaling_fits(named, x, messages)
+            mine = [p for p in level_points if p["difficulty"] == level]
+            optimal += optimal_rows(mine, x, per_decade, stats, difficulty=level)
+    optimal += per_model_size(points, x, per_decade, stats)
+    sizes = optimal_size(optimal, points)
+    fitted = {
+        name: robust.robust_fit(name, members, x, stats, fit_draws)
+        for name, members in named.items()
+        if not name.endswith(f"/{COVERAGE}")
+    }
     tables = {
         "pareto": front,
         "compute_optimal": optimal,
-        "scaling_fit": fit_rows(fitted, named, x),
-        "crossover": crossover_rows(fitted, named, x),
-        "flops_saved": flops_saved_rows(named, x, pairs),
+        "optimal_size": sizes,
+        "scaling_fit": [robust.fit_row(f, named[n][0]) for n, f in fitted.items()],
+        "crossover": robust.crossover_rows(fitted, named),
+        "flops_saved": flops_saved_rows(named, x, None, stats),
     }
+    if pairs:
+        tables["compare"] = flops_saved_rows(named, x, pairs, stats)
     suffix = "" if x == "flops_total" else f"_{x}"
     for name, rows in tables.items():
         write_table(rows, root / f"{name}{suffix}")
@@ -306,8 +267,18 @@ def analyze(
         "tables": tables,
         "messages": messages,
         "points": points,
+        "fits": fitted,
+        "size_fit": size_fit(sizes),
         "files": [root / f"{n}{suffix}.csv" for n in tables],
     }
+
+
+def _stats(root: Path, draws: int, messages: list[str]) -> Stats | None:
+    try:
+        return Stats(root, draws)
+    except ValueError as error:
+        messages.append(f"no paired statistics ({error}); winners are point estimates, fits are not bootstrapped")
+        return None
 
 
 def print_report(result: dict[str, Any], x: str, stream: Any = sys.stdout) -> None:
@@ -318,28 +289,43 @@ def print_report(result: dict[str, Any], x: str, stream: Any = sys.stdout) -> No
             f"  {p[x]:10.3g}  acc {p['accuracy']:.3f} [{p['accuracy_lo']:.3f}, {p['accuracy_hi']:.3f}]  {p['curve']} n={p['strategy.n']}",
             file=stream,
         )
-    print(f"Scaling fits, {fits.FORM} (error rate vs {x}):", file=stream)
+    print("Compute-optimal (all problems; tied: not significantly worse, paired bootstrap):", file=stream)
+    for r in tables["compute_optimal"]:
+        if r["difficulty"] == "all" and r["group"] == "all":
+            ties = f"  tied: {r['tied_curves']}" if r["tied_curves"] else ""
+            print(
+                f"  {x} <= {r['budget']:.3g}: {r['best']} acc {r['accuracy']:.3f} "
+                f"[{r['accuracy_lo']:.3f}, {r['accuracy_hi']:.3f}]{ties}",
+                file=stream,
+            )
+    print(f"Scaling fits, {fits.FORM} (error rate vs {x}; bootstrap 95% intervals):", file=stream)
     for f in tables["scaling_fit"]:
-        print(
-            f"  {f['curve']:34s} e_inf={f['e_inf']:.3f}±{f['e_inf_se']:.3f}  a={f['a']:.3f}±{f['a_se']:.3f}  "
-            f"b={f['b']:.3f}±{f['b_se']:.3f}  C0={f['c0']:.3g}  rmse={f['rmse']:.3f}",
-            file=stream,
-        )
+        if f["e_inf"] is None:
+            print(f"  {f['curve']:34s} no fit ({f['flags']})", file=stream)
+            continue
+        ranges = "  ".join(f"{k}={f[k]:.3g}" + _range(f, k) for k in robust.PARAMS)
+        print(f"  {f['curve']:34s} {ranges}  {('FLAGGED ' + f['flags']) if f['flags'] else 'ok'}", file=stream)
     for c in tables["crossover"]:
         print(
-            f"  crossover: {c['first']} and {c['second']} cross at {c[f'{x}_crossover']:.3g} {x}; "
+            f"  crossover: {c['first']} and {c['second']} cross at {c['crossover']:.3g} {x}{_range(c, 'crossover')}; "
             f"{c['better_above']} is better above it",
             file=stream,
         )
-    saved = sorted((r for r in tables["flops_saved"] if r["saved"] is not None), key=lambda r: -r["saved"])
+    saved = sorted((r for r in tables["flops_saved"] if r["ratio"] is not None), key=lambda r: r["ratio"])
     print(
-        f"FLOPs saved (top {min(8, len(saved))} of {len(tables['flops_saved'])} comparisons; all in flops_saved.csv):",
-        file=stream,
+        f"Compute to reach (best {min(8, len(saved))} of {len(tables['flops_saved'])}; flops_saved.csv):", file=stream
     )
     for row in saved[:8]:
         print(f"  {saved_sentence(row)}", file=stream)
+    for row in tables.get("compare", []):
+        print(f"  compared: {saved_sentence(row)}", file=stream)
     for message in result["messages"]:
         print(f"infscale-analyze: {message}", file=sys.stderr)
+
+
+def _range(row: dict[str, Any], key: str) -> str:
+    low, high = row.get(f"{key}_lo"), row.get(f"{key}_hi")
+    return "" if low is None else f" [{low:.3g}, {high:.3g}]"
 
 
 def _pair(text: str) -> tuple[str, str]:
@@ -359,11 +345,15 @@ def main(argv: Iterable[str] | None = None) -> None:
         "--compare",
         type=_pair,
         action="append",
-        help="'simulated rebase/weighted vs sim_large best_of_n/weighted' (repeatable)",
+        help="'simulated rebase/weighted vs sim_large best_of_n/weighted' (repeatable; written to compare.csv)",
     )
+    parser.add_argument("--draws", type=int, default=paired.DRAWS, help="bootstrap replicates (paired statistics)")
+    parser.add_argument("--fit-draws", type=int, default=robust.FIT_DRAWS, help="bootstrap refits per scaling fit")
     args = parser.parse_args(None if argv is None else list(argv))
     try:
-        result = analyze(args.sweep, args.x, args.per_decade, not args.no_curves, args.compare)
+        result = analyze(
+            args.sweep, args.x, args.per_decade, not args.no_curves, args.compare, args.draws, args.fit_draws
+        )
     except ValueError as error:
         print(f"infscale-analyze: error: {error}", file=sys.stderr)
         sys.exit(2)

@@ -30,7 +30,7 @@ import numpy as np
 from omegaconf import OmegaConf
 
 from infscale.experiments import resolvers
-from infscale.experiments.analysis import curves
+from infscale.experiments.analysis import curves, outcomes
 from infscale.experiments.build import build_task
 from infscale.experiments.stats import bootstrap_ci
 from infscale.experiments.store import atomic_write
@@ -69,6 +69,7 @@ class Collection:
     curves: list[dict[str, Any]]
     levels: list[dict[str, Any]]
     messages: list[str]
+    outcomes: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)
 
 
 def find_job_folders(root: Path) -> list[Path]:
@@ -342,10 +343,15 @@ def collect(root: Path, task: str | None = None, draws: int = 64) -> Collection:
         for j in jobs
     ]
     per_problem += [(per_problem[_index_of(rows, c)][0], *c["_per_problem"]) for c in curve_rows]
+    table = {}
+    for row, (ids, correct, costs) in zip(rows + curve_rows, per_problem):
+        row["point"] = outcomes.point_id(row)
+        label = labels.get(row["policy.name"], {})
+        table[row["point"]] = outcomes.entry(row["seed"], ids, correct, costs, [label.get(pid) for pid in ids])
     levels = level_rows(rows + curve_rows, per_problem, labels)
     for c in curve_rows:
         del c["_per_problem"]
-    return Collection(jobs, rows, curve_rows, levels, messages)
+    return Collection(jobs, rows, curve_rows, levels, messages, table)
 
 
 def _index_of(rows: list[dict[str, Any]], curve_row: dict[str, Any]) -> int:
@@ -396,7 +402,9 @@ def write_collection(collection: Collection, root: Path) -> list[Path]:
     write_table(collection.rows, root / "collected")
     write_table(collection.curves, root / "curves")
     write_table(collection.levels, root / "levels")
-    return [root / f"{name}.csv" for name in ("collected", "curves", "levels")]
+    return [root / f"{name}.csv" for name in ("collected", "curves", "levels")] + [
+        outcomes.write(collection.outcomes, root)
+    ]
 
 
 def report(collection: Collection, stream: Any = None) -> None:

@@ -2,10 +2,12 @@
 
     infscale-plot multirun/pareto_sim [--x flops_total] [--error] [--svg] [--out docs/pareto.png]
 
-One curve per (policy, strategy, selector) with its 95% bootstrap band, several seeds of a
-point shown as their min-max bar, the Pareto front over all method points on top, greedy
-decoding as a dotted level per policy and pass@n (coverage: the ceiling any verifier could
-reach from those samples) as a thin dashed curve. Reads `infscale-collect`'s tables.
+One curve per (policy, strategy, selector), each point labelled with its width n, several
+seeds of a point shown as their min-max bar, the Pareto front over all method points on top,
+greedy decoding as a dotted level per policy and pass@n (coverage: the ceiling any verifier
+could reach from those samples) as a thin dashed curve. The 95% bootstrap bands are drawn only
+for curves that reach the front (all of them with --bands), so 20+ curves stay readable.
+Reads `infscale-collect`'s tables.
 """
 
 from __future__ import annotations
@@ -21,12 +23,20 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from infscale.experiments.analysis.analyze import COSTS, label_curves, load_points, methods, pareto_front  # noqa: E402
+from infscale.experiments.analysis import outcomes  # noqa: E402
+from infscale.experiments.analysis.analyze import (  # noqa: E402
+    COSTS,
+    label_curves,
+    load_points,
+    methods,
+    pareto_front,
+    seed_intervals,
+)
 from infscale.experiments.analysis.curves import COVERAGE  # noqa: E402
 
 X_LABELS = {
-    "flops_total": "FLOPs per problem (policy prefill + decode + PRM, with attention)",
-    "flops_paper": "FLOPs per problem (2 N D over generated tokens, Kaplan)",
+    "flops_total": "flops_total per problem (policy prefill + decode + PRM, with attention)",
+    "flops_paper": "flops_paper per problem (2 N D over generated tokens, Kaplan)",
     "tokens_generated": "generated tokens per problem",
     "wall_s": "wall-clock seconds per problem",
 }
@@ -38,17 +48,19 @@ def _style(curves: dict[str, list[dict[str, Any]]]) -> tuple[dict[str, Any], dic
     strategies = sorted({(c[0]["strategy.name"], c[0].get("strategy.selector")) for c in curves.values()})
     policies = sorted({c[0]["policy.name"] for c in curves.values()})
     palette = [plt.get_cmap("tab10")(i) for i in (0, 1, 2, 3, 4, 5, 6, 8, 9)]  # no gray: gray is for references
+    if len(strategies) > len(palette):
+        palette = [plt.get_cmap("tab20")(i) for i in (*range(0, 14), *range(16, 20))]
     return {s: palette[i % len(palette)] for i, s in enumerate(strategies)}, {p: i for i, p in enumerate(policies)}
 
 
-def title(points: list[dict[str, Any]]) -> str:
+def title(points: list[dict[str, Any]], error: bool = False, x: str = "flops_total") -> str:
     task = sorted({str(p["task.name"]) for p in points})
     policies = sorted({str(p["policy.name"]) for p in points})
     rewards = sorted({str(p["reward.name"]) for p in points} - {"none"})
     problems = sorted({int(p["n_problems"]) for p in points})
     count = str(problems[0]) if len(problems) == 1 else f"{problems[0]}-{problems[-1]}"
     return (
-        f"{', '.join(task)}: accuracy vs compute, policies {', '.join(policies)}, "
+        f"{', '.join(task)}: {'error rate' if error else 'accuracy'} vs {x}, policies {', '.join(policies)}, "
         f"PRM {', '.join(rewards) or 'none'}, {count} problems"
     )
 
@@ -60,10 +72,13 @@ def plot(
     out: Path | None = None,
     svg: bool = False,
     curves: bool = True,
+    bands: bool = False,
 ) -> list[Path]:
     if x not in COSTS:
         raise ValueError(f"--x must be one of {', '.join(COSTS)}, got '{x}'")
     points = [p for p in load_points(root, curves) if p.get(x) is not None]
+    if (Path(root) / outcomes.FILE).exists():  # several seeds: their bands resample seeds too
+        seed_intervals(points, outcomes.Stats(root, draws=400))
     if not points:
         raise ValueError(f"no point in {root} has {x}; choose another --x")
     named = label_curves(points)
@@ -74,6 +89,8 @@ def plot(
         if error
         else (lambda p: (p["accuracy_lo"], p["accuracy_hi"]))
     )
+    front = pareto_front(methods(points), x)
+    on_front = {p["curve"] for p in front}
     fig, ax = plt.subplots(figsize=(13, 7))
     for name, members in sorted(named.items()):
         first = members[0]
@@ -104,14 +121,18 @@ def plot(
                 label=f"{first['policy.name']} pass@n (coverage ceiling)",
             )
             continue
-        low, high = zip(*(band(p) for p in members))
-        ax.fill_between(xs, low, high, color=color, alpha=0.10, linewidth=0)
+        if bands or name in on_front:
+            low, high = zip(*(band(p) for p in members))
+            ax.fill_between(xs, low, high, color=color, alpha=0.10, linewidth=0)
         ax.plot(xs, ys, color=color, linestyle=LINESTYLES[k % 4], marker=MARKERS[k % 6], markersize=4, label=name)
+        for p, value in zip(members, ys):
+            ax.annotate(
+                str(p["strategy.n"]), (p[x], value), xytext=(2, 3), textcoords="offset points", fontsize=6, color=color
+            )
         for p in members:
             if p.get("n_seeds", 1) > 1:
                 spread = sorted(1 - v if error else v for v in (p["accuracy_seed_min"], p["accuracy_seed_max"]))
                 ax.plot([p[x], p[x]], spread, color=color, linewidth=2.5, alpha=0.6)
-    front = pareto_front(methods(points), x)
     ax.plot(
         [p[x] for p in front],
         [y(p) for p in front],
@@ -126,13 +147,14 @@ def plot(
     ax.set_xscale("log")
     ax.set_xlabel(X_LABELS[x])
     ax.set_ylabel("error rate (fraction of problems wrong)" if error else "accuracy (fraction of problems right)")
-    ax.set_title(title(points), fontsize=11)
+    ax.set_title(title(points, error, x), fontsize=11)
     ax.grid(True, which="both", alpha=0.25)
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
     ax.text(
         1.01,
         0.0,
-        "bands: 95% bootstrap CI over problems\nwidth n = 1, 2, 4, ... along each curve",
+        ("bands: 95% bootstrap CI over problems" + ("" if bands else "\n(only curves on the front; --bands: all)"))
+        + "\nsmall numbers: the width n of each point",
         transform=ax.transAxes,
         fontsize=8,
         va="bottom",
@@ -158,9 +180,12 @@ def main(argv: Iterable[str] | None = None) -> None:
     parser.add_argument("--svg", action="store_true", help="also write an SVG beside the PNG")
     parser.add_argument("--out", type=Path, help="output PNG (default: <sweep>/pareto.png)")
     parser.add_argument("--no-curves", action="store_true", help="only real jobs, no subsampled points")
+    parser.add_argument(
+        "--bands", action="store_true", help="draw every curve's CI band (default: curves on the front)"
+    )
     args = parser.parse_args(None if argv is None else list(argv))
     try:
-        written = plot(args.sweep, args.x, args.error, args.out, args.svg, not args.no_curves)
+        written = plot(args.sweep, args.x, args.error, args.out, args.svg, not args.no_curves, args.bands)
     except ValueError as error:
         print(f"infscale-plot: error: {error}", file=sys.stderr)
         sys.exit(2)

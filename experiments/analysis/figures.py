@@ -1,0 +1,198 @@
+"""The papers' figures, from an `analyze.analyze` result (one compute measure `x` each):
+
+  (a) `error_<x>.png`   error rate against compute, log-log, one panel per strategy, one line
+                        per model size, the fitted `fits.FORM` drawn solid (dashed when flagged:
+                        not to be trusted; absent when there is no fit) — Wu et al. Fig. 2-3;
+  (b) `optimal_size_<x>.png`  the compute-optimal model size per budget (tied sizes hollow),
+                        with its log-log fit when identified — Wu et al. Fig. 1;
+  (c) `levels_<x>.png`  accuracy against compute per difficulty level — Snell et al. Fig. 3.
+Titles and axis labels say which FLOP convention (flops_total or flops_paper) they use.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from infscale.experiments.analysis.analyze import average_seeds, label_curves  # noqa: E402
+from infscale.experiments.analysis.collect import read_table  # noqa: E402
+from infscale.experiments.analysis.curves import COVERAGE  # noqa: E402
+from infscale.experiments.analysis.optimal import model_params  # noqa: E402
+
+CONVENTION = {
+    "flops_total": "flops_total: policy prefill + decode + PRM, with attention",
+    "flops_paper": "flops_paper: 2 N D over generated tokens (Kaplan)",
+    "tokens_generated": "generated tokens",
+    "wall_s": "wall-clock seconds",
+}
+MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
+
+
+def _strategy(point: dict[str, Any]) -> str:
+    selector = point.get("strategy.selector")
+    return point["strategy.name"] + (f"/{selector}" if selector and point["strategy.name"] != "greedy" else "")
+
+
+def _policies(points: list[dict[str, Any]]) -> list[str]:
+    """Policies from the smallest model to the largest (by the ledger's 2 N D)."""
+    size = {p["policy.name"]: model_params(p) for p in points if model_params(p)}
+    return sorted({p["policy.name"] for p in points}, key=lambda name: (size.get(name, math.inf), name))
+
+
+def _save(fig: Any, path: Path) -> Path:
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def error_vs_compute(result: dict[str, Any], x: str, out: Path) -> Path:
+    """(a): one panel per strategy, one line per policy, fits solid / dashed (flagged)."""
+    curves = label_curves([p for p in result["points"] if p.get(x) and p.get("strategy.selector") != COVERAGE])
+    curves = {n: m for n, m in curves.items() if m[0]["strategy.name"] != "greedy"}
+    strategies = sorted({_strategy(m[0]) for m in curves.values()})
+    if not strategies:
+        raise ValueError(f"no method curve has {x}: nothing to draw")
+    policies = _policies(result["points"])
+    colors = {p: plt.get_cmap("viridis")(i / max(len(policies) - 1, 1) * 0.85) for i, p in enumerate(policies)}
+    cols = min(3, len(strategies))
+    rows = math.ceil(len(strategies) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.6 * cols, 3.6 * rows), squeeze=False, sharey=True)
+    for ax, strategy in zip(axes.flat, strategies):
+        for name, members in sorted(curves.items()):
+            first = members[0]
+            if _strategy(first) != strategy:
+                continue
+            color, k = colors[first["policy.name"]], policies.index(first["policy.name"])
+            xs = np.array([p[x] for p in members])
+            ys = np.maximum([1 - p["accuracy"] for p in members], 1e-3)
+            ax.plot(xs, ys, MARKERS[k % len(MARKERS)], color=color, markersize=4, label=name.split(" ", 1)[0])
+            robust = result["fits"].get(name)
+            if robust is not None and robust.fit is not None:
+                grid = np.geomspace(xs.min(), xs.max(), 100)
+                style = "-" if robust.usable else "--"
+                ax.plot(grid, np.maximum(robust.fit.predict(grid), 1e-3), style, color=color, linewidth=1.3, alpha=0.8)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_title(strategy, fontsize=10)
+        ax.grid(True, which="both", alpha=0.25)
+        ax.legend(fontsize=7, frameon=False)
+    for ax in axes.flat[len(strategies) :]:
+        ax.axis("off")
+    for ax in axes[-1]:
+        ax.set_xlabel(f"{x} per problem")
+    for ax in axes[:, 0]:
+        ax.set_ylabel("error rate")
+    fig.suptitle(
+        f"Error rate vs compute ({CONVENTION[x]}), log-log; lines: fitted {_form()}, solid = fit ok, dashed = flagged",
+        fontsize=10,
+    )
+    return _save(fig, out)
+
+
+def _form() -> str:
+    return "e_inf + a (C/C0)^-b"
+
+
+def optimal_size(result: dict[str, Any], x: str, out: Path) -> Path:
+    """(b): the compute-optimal model size per budget (hollow: other sizes tied), with its fit."""
+    rows = [r for r in result["tables"]["optimal_size"] if r["params"]]
+    if not rows:
+        raise ValueError("no compute-optimal row knows its model size (no flops_paper): nothing to draw")
+    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    ax.plot([r["budget"] for r in rows], [r["params"] for r in rows], "o", color="C0", label="compute-optimal size")
+    params = {p["policy.name"]: model_params(p) for p in result["points"] if model_params(p)}
+    tied = [(r["budget"], params[t]) for r in rows for t in r["tied_sizes"].split(";") if t in params]
+    if tied:
+        ax.plot(*zip(*tied), "o", markerfacecolor="none", color="C0", label="size tied with it (paired bootstrap)")
+    fit = result["size_fit"]
+    if fit["slope"] is not None:
+        grid = np.geomspace(min(r["budget"] for r in rows), max(r["budget"] for r in rows), 50)
+        ax.plot(
+            grid,
+            10 ** (fit["intercept"] + fit["slope"] * np.log10(grid)),
+            "-",
+            color="C1",
+            label=f"fit N_opt ~ C^{fit['slope']:.2f}",
+        )
+        note = ""
+    else:
+        note = f"\nno fit: {fit['flags']} ({fit['n_points']} untied budgets, {fit['n_sizes']} sizes; 3 of each needed)"
+    left = min(r["budget"] for r in rows)
+    for name, size in params.items():
+        ax.axhline(size, color="0.8", linewidth=0.8, zorder=0)
+        ax.text(left, size, f" {name}", fontsize=7, va="bottom", color="0.4")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel(f"{x} budget per problem")
+    ax.set_ylabel("policy non-embedding parameters N")
+    ax.set_title(f"Compute-optimal model size vs budget ({x}){note}", fontsize=10)
+    ax.legend(fontsize=8, frameon=False, loc="lower right")
+    ax.grid(True, which="both", alpha=0.25)
+    return _save(fig, out)
+
+
+def accuracy_per_level(root: Path, result: dict[str, Any], x: str, out: Path) -> Path:
+    """(c): one panel per difficulty level, accuracy vs compute of every method curve."""
+    points = [
+        p
+        for p in average_seeds(read_table(Path(root) / "levels.json"))
+        if p.get(x) and p.get("strategy.selector") != COVERAGE
+    ]
+    if not points:
+        raise ValueError(f"no difficulty row has {x}: nothing to draw")
+    levels = sorted({p["difficulty"] for p in points})
+    cols = min(3, len(levels))
+    rows = math.ceil(len(levels) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.6 * cols, 3.5 * rows + 0.8), squeeze=False, sharey=True)
+    styles: dict[str, tuple] = {}
+    for ax, level in zip(axes.flat, levels):
+        curves = label_curves([p for p in points if p["difficulty"] == level])
+        for name, members in sorted(curves.items()):
+            if name not in styles:
+                styles[name] = (f"C{len(styles) % 10}", MARKERS[(len(styles) // 10) % len(MARKERS)])
+            color, marker = styles[name]
+            ax.plot(
+                [p[x] for p in members],
+                [p["accuracy"] for p in members],
+                marker=marker,
+                color=color,
+                markersize=3,
+                linewidth=1.1,
+                label=name,
+            )
+        ax.set_xscale("log")
+        ax.set_title(f"{level} ({int(members[0]['n_problems'])} problems)", fontsize=10)
+        ax.grid(True, which="both", alpha=0.25)
+    for ax in axes.flat[len(levels) :]:
+        ax.axis("off")
+    for ax in axes[-1]:
+        ax.set_xlabel(f"{x} per problem")
+    for ax in axes[:, 0]:
+        ax.set_ylabel("accuracy")
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=min(4, len(labels)), fontsize=7, frameon=False)
+    fig.suptitle(f"Accuracy vs compute per difficulty level ({CONVENTION[x]})", fontsize=10)
+    fig.tight_layout(rect=(0, 0.06 + 0.02 * math.ceil(len(labels) / 4), 1, 1))
+    fig.savefig(out, dpi=100)
+    plt.close(fig)
+    return out
+
+
+def all_figures(root: Path, result: dict[str, Any], x: str, folder: Path | None = None) -> list[Path]:
+    folder = Path(folder or root)
+    folder.mkdir(parents=True, exist_ok=True)
+    written = [
+        error_vs_compute(result, x, folder / f"error_{x}.png"),
+        optimal_size(result, x, folder / f"optimal_size_{x}.png"),
+    ]
+    if (Path(root) / "levels.json").exists():
+        written.append(accuracy_per_level(root, result, x, folder / f"levels_{x}.png"))
+    return written
