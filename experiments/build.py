@@ -60,9 +60,9 @@ def instantiate(group: str, cfg: DictConfig | dict, *, skip: tuple[str, ...] = (
     except Exception as error:  # hydra wraps every import failure in its own exception type
         raise ValueError(f"{group} '{label}': cannot import _target_ {target!r} ({error})") from None
     accepted = inspect.signature(cls).parameters
-    if "name" not in accepted:
-        params.pop("name", None)
     takes_anything = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in accepted.values())
+    if "name" not in accepted and not takes_anything:
+        params.pop("name", None)
     unknown = sorted(set(params) - set(accepted)) if not takes_anything else []
     if unknown:
         raise ValueError(f"{group} '{label}' has no option(s) {', '.join(unknown)}")
