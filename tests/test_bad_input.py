@@ -113,5 +113,5 @@ def test_a_blank_step_scores_zero_and_the_search_goes_on():
 )
 def test_bad_strategy_options_are_refused_naming_the_key(name, options, message):
     with pytest.raises(ValueError, match=message) as error:
-        strategy(name, SimulatedTask(n=1), **options)
+        strategy(name, load("task", "simulated", n=1), **options)
     assert "\n" not in str(error.value)

@@ -123,11 +123,11 @@ def test_summary_fields(rebase_run):
 )
 def test_every_strategy_charges_exactly_what_its_tree_holds(name, options):
     from infscale.budgets.budget import Budget
-    from infscale.tasks.simulated import SimulatedTask
+    from infscale.experiments.build import load
     from tests.engine_helpers import simulated_engine, strategy
 
-    task = SimulatedTask(n=4, seed=3)
-    engine = simulated_engine(task=task, budget=Budget(max_tokens=2500), max_batch=5)
+    task = load("task", "simulated", n=4, seed=3)
+    engine = simulated_engine(task=task, budget=Budget(max_samples=None, max_tokens=2500, max_flops=None), max_batch=5)
     for outcome in engine.run(task.problems(), strategy(name, task, **options)):
         graph, ledger = outcome.tree.to_networkx(), outcome.ledger
         nodes = [graph.nodes[i] for i in sorted(graph.nodes)]
