@@ -33,7 +33,12 @@ def run_id(*, _root_: DictConfig) -> str:
     return hashlib.blake2b(text.encode(), digest_size=4).hexdigest()
 
 
+def smallest(*values: int) -> int:
+    """`${min:4,${strategy.n}}`: beam search's default width, never wider than n."""
+    return min(values)
+
+
 def register() -> None:
-    for name, fn in {"pkg_path": package_path, "run_id": run_id}.items():
+    for name, fn in {"pkg_path": package_path, "run_id": run_id, "min": smallest}.items():
         if not OmegaConf.has_resolver(name):
             OmegaConf.register_new_resolver(name, fn)

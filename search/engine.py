@@ -136,7 +136,7 @@ class Engine:
         bar.close()
 
     def _start(self, index: int, problem: Problem, strategy: Strategy) -> _ProblemRun:
-        tree = Tree(problem)
+        tree = Tree(problem, derive_seed(self.seed, problem.id, "tree"))
         run = _ProblemRun(
             index, tree, Ledger(self.policy.spec, getattr(self.reward, "spec", None)), strategy.run(tree.root)
         )

@@ -76,10 +76,13 @@ class Node:
 
 
 class Tree:
-    """All nodes of one problem's search, in creation order (ids 0, 1, 2, ...)."""
+    """All nodes of one problem's search, in creation order (ids 0, 1, 2, ...).
 
-    def __init__(self, problem: Problem):
-        self.problem = problem
+    `seed` (derived by the engine from the run seed and the problem) is there for strategies
+    that make random choices of their own (MCTS's `simulate: sample | random`)."""
+
+    def __init__(self, problem: Problem, seed: int = 0):
+        self.problem, self.seed = problem, seed
         self.nodes: list[Node] = []
         self.root = self._new(parent=None, text="", depth=0, tokens=0, finish="root")
 

@@ -10,6 +10,7 @@ from infscale.tasks.base import Task
 
 AGGREGATIONS = ("min", "last", "prod", "mean")
 SELECTORS = ("majority", "weighted", "best")
+UNANSWERED = ("vote", "drop")
 
 
 def aggregate(step_scores: Sequence[float] | None, how: str) -> float | None:
@@ -52,19 +53,26 @@ def group_answers(answers: Sequence[str], task: Task) -> list[list[int]]:
     return groups
 
 
-def select(candidates: Sequence[Node], selector: str, aggregation: str, task: Task) -> Node | None:
-    """The chosen candidate (its answer is the decision), or None if no candidate answered.
+def select(
+    candidates: Sequence[Node], selector: str, aggregation: str, task: Task, unanswered: str = "vote"
+) -> Node | None:
+    """The chosen candidate (its answer is the decision), or None if there is none.
 
-    Candidates without an answer do not vote. `majority` picks the largest group,
-    `weighted` the group with the largest summed score, `best` the highest-scoring
-    candidate; ties go to the group (or candidate) that came first.
+    `majority` picks the largest group, `weighted` the group with the largest summed score,
+    `best` the highest-scoring candidate; ties go to the group (or candidate) that came
+    first (search-and-learn's `find_majority_answer` / `find_answer_with_largest_sum`).
+    With `unanswered="vote"` (both reference codes) candidates without an answer form one
+    group of their own ("no answer") that can win, and then the answer is None; with
+    `"drop"` they do not vote.
     """
-    voters = [c for c in candidates if c.answer is not None]
+    if unanswered not in UNANSWERED:
+        raise ValueError(f"unknown strategy.unanswered '{unanswered}' (known: {', '.join(UNANSWERED)})")
+    voters = [c for c in candidates if c.answer is not None or unanswered == "vote"]
     if not voters:
         return None
     if selector == "best":
         return max(voters, key=lambda c: (_score(c, aggregation), -voters.index(c)))
-    groups = group_answers([c.answer for c in voters], task)
+    groups = _groups([c.answer for c in voters], task)
     if selector == "majority":
         weight = [float(len(g)) for g in groups]
     elif selector == "weighted":
@@ -73,6 +81,14 @@ def select(candidates: Sequence[Node], selector: str, aggregation: str, task: Ta
         raise ValueError(f"unknown selector '{selector}' (known: {', '.join(SELECTORS)})")
     best = max(range(len(groups)), key=lambda k: (weight[k], -k))
     return voters[groups[best][0]]
+
+
+def _groups(answers: Sequence[str | None], task: Task) -> list[list[int]]:
+    """`group_answers`, with every missing answer in one group of its own."""
+    given = [i for i, a in enumerate(answers) if a is not None]
+    groups = [[given[k] for k in g] for g in group_answers([answers[i] for i in given], task)]
+    missing = [i for i, a in enumerate(answers) if a is None]
+    return sorted(groups + ([missing] if missing else []), key=lambda g: g[0])
 
 
 def _score(node: Node, aggregation: str) -> float:

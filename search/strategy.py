@@ -8,7 +8,7 @@ from typing import Any
 
 from infscale.search.node import Node
 from infscale.search.ops import Decision, Expand, Score
-from infscale.search.selection import AGGREGATIONS, SELECTORS, aggregate, select
+from infscale.search.selection import AGGREGATIONS, SELECTORS, UNANSWERED, aggregate, select
 from infscale.tasks.base import Task
 
 Run = Generator[Expand | Score, Any, Decision]
@@ -28,6 +28,7 @@ class Strategy:
     selector: str
     aggregation: str
     max_depth: int
+    unanswered: str
 
     def __post_init__(self) -> None:
         for key in ("n", "max_depth"):
@@ -38,6 +39,8 @@ class Strategy:
             raise ValueError(f"unknown strategy.selector '{self.selector}' (known: {', '.join(SELECTORS)})")
         if self.aggregation not in AGGREGATIONS:
             raise ValueError(f"unknown strategy.aggregation '{self.aggregation}' (known: {', '.join(AGGREGATIONS)})")
+        if self.unanswered not in UNANSWERED:
+            raise ValueError(f"unknown strategy.unanswered '{self.unanswered}' (known: {', '.join(UNANSWERED)})")
 
     def run(self, root: Node) -> Run:
         raise NotImplementedError
@@ -52,5 +55,7 @@ class Strategy:
         return sorted(nodes, key=lambda x: (-self.value(x), x.id))
 
     def decide(self, finished: list[Node]) -> Decision:
-        chosen = select(finished, self.selector, self.aggregation, self.task)
+        """The selector's choice among `finished` (with `unanswered: vote`, a candidate without
+        an answer votes for "no answer" and, chosen, makes the decision None: wrong)."""
+        chosen = select(finished, self.selector, self.aggregation, self.task, self.unanswered)
         return Decision(answer=None if chosen is None else chosen.answer, candidates=finished, chosen=chosen)

@@ -93,3 +93,25 @@ def test_a_blank_step_scores_zero_and_the_search_goes_on():
     blanks = [n for o in outcomes for n in o.tree.nodes if n.text == "\n"]
     assert blanks and all(n.score == 0.0 for n in blanks if n.step_scores is not None and n.parent.id == 0)
     assert all(o.decision.answer is not None for o in outcomes)
+
+
+@pytest.mark.parametrize(
+    "name, options, message",
+    [
+        ("beam", dict(n=10, beam_width=4), "strategy.n=10 must be a multiple of strategy.beam_width=4"),
+        ("dvts", dict(n=10, beam_width=4), "strategy.n=10 must be a multiple of strategy.beam_width=4"),
+        ("beam", dict(n=4, beam_width=8), "strategy.beam_width=8 must not exceed strategy.n=4"),
+        ("dvts", dict(n=2, beam_width=4), "strategy.beam_width=4 must not exceed strategy.n=2"),
+        ("beam", dict(lookahead=-1), "strategy.lookahead must be a non-negative integer, got -1"),
+        ("mcts", dict(output="max_iter"), "unknown strategy.output 'max_iter' \\(known: max_reward, "),
+        ("mcts", dict(simulate="greedy"), "unknown strategy.simulate 'greedy' \\(known: max, sample, random\\)"),
+        ("rebase", dict(select_method="top_k"), "unknown strategy.select_method 'top_k'"),
+        ("rebase", dict(truncate_ratio=0.0), "strategy.truncate_ratio must lie in \\(0, 1\\], got 0.0"),
+        ("rebase", dict(truncate_ratio=1.5), "strategy.truncate_ratio must lie in \\(0, 1\\], got 1.5"),
+        ("best_of_n", dict(unanswered="ignore"), "unknown strategy.unanswered 'ignore' \\(known: vote, drop\\)"),
+    ],
+)
+def test_bad_strategy_options_are_refused_naming_the_key(name, options, message):
+    with pytest.raises(ValueError, match=message) as error:
+        strategy(name, load("task", "simulated", n=1), **options)
+    assert "\n" not in str(error.value)

@@ -12,15 +12,36 @@ SAMPLING = Sampling(temperature=1.0, max_step_tokens=64, max_tokens=256)
 NAMES = strategy_names()
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def options(name: str, n: int, data: st.DataObject) -> dict:
+    """Every option of the strategy that changes what it generates, drawn at random."""
+    drawn = {"unanswered": data.draw(st.sampled_from(["vote", "drop"]))}
+    if name in ("beam", "dvts"):
+        drawn["beam_width"] = data.draw(st.sampled_from([m for m in range(1, n + 1) if n % m == 0]))
+    if name == "beam":
+        drawn["lookahead"] = data.draw(st.integers(0, 2))
+        drawn["filter_duplicates"] = data.draw(st.booleans())
+        drawn["sort_completed"] = data.draw(st.booleans())
+    if name == "rebase":
+        drawn["select_method"] = data.draw(st.sampled_from(["softmax", "softmax_with_truncate"]))
+        drawn["truncate_ratio"] = data.draw(st.sampled_from([1.0, 0.5, 0.25]))
+    if name == "mcts":
+        drawn["simulate"] = data.draw(st.sampled_from(["max", "sample", "random"]))
+        drawn["output"] = data.draw(
+            st.sampled_from(["max_reward", "follow_max", "max_visit", "last_terminal_iter", "vote"])
+        )
+    return drawn
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     name=st.sampled_from(NAMES),
     n=st.integers(min_value=1, max_value=12),
     max_samples=st.one_of(st.none(), st.integers(min_value=1, max_value=40)),
     max_tokens=st.one_of(st.none(), st.integers(min_value=256, max_value=3000)),
     flops_scale=st.one_of(st.none(), st.floats(min_value=0.5, max_value=40.0)),
+    data=st.data(),
 )
-def test_no_run_crosses_any_budget_cap(name, n, max_samples, max_tokens, flops_scale):
+def test_no_run_crosses_any_budget_cap(name, n, max_samples, max_tokens, flops_scale, data):
     one_sample = 1.2e11  # about one full sample of the test model: caps from half to 40 samples
     budget = Budget(
         max_samples=max_samples,
@@ -29,7 +50,7 @@ def test_no_run_crosses_any_budget_cap(name, n, max_samples, max_tokens, flops_s
     )
     engine = simulated_engine(task=TASK, budget=budget, sampling=SAMPLING, max_batch=8)
     try:
-        outcomes = list(engine.run(TASK.problems(), strategy(name, TASK, n=n)))
+        outcomes = list(engine.run(TASK.problems(), strategy(name, TASK, n=n, **options(name, n, data))))
     except ValueError as error:
         assert "below the worst-case cost" in str(error)
         return

@@ -109,3 +109,32 @@ def test_summary_fields(rebase_run):
         assert key in record
     assert isinstance(record["problem_id"], str)
     assert set(record["flops"]) == {"policy_decode", "policy_prefill", "reward", "paper", "total"}
+
+
+@pytest.mark.parametrize(
+    "name, options",
+    [
+        ("beam", dict(n=8, beam_width=2, lookahead=2)),  # look-ahead steps are nodes, charged
+        ("beam", dict(n=8, beam_width=4, filter_duplicates=True, sort_completed=True)),
+        ("dvts", dict(n=8, beam_width=2)),
+        ("rebase", dict(n=8, select_method="softmax_with_truncate", truncate_ratio=0.5)),
+        ("mcts", dict(n=6, children=3, simulate="sample", output="vote")),
+    ],
+)
+def test_every_strategy_charges_exactly_what_its_tree_holds(name, options):
+    from infscale.budgets.budget import Budget
+    from infscale.experiments.build import load
+    from tests.engine_helpers import simulated_engine, strategy
+
+    task = load("task", "simulated", n=4, seed=3)
+    engine = simulated_engine(task=task, budget=Budget(max_samples=None, max_tokens=2500, max_flops=None), max_batch=5)
+    for outcome in engine.run(task.problems(), strategy(name, task, **options)):
+        graph, ledger = outcome.tree.to_networkx(), outcome.ledger
+        nodes = [graph.nodes[i] for i in sorted(graph.nodes)]
+        policy, reward = engine.policy.spec, engine.reward.spec
+        assert ledger.generated == sum(n["tokens"] for n in nodes) <= 2500
+        assert ledger.prompt_computed == sum(c for n in nodes for _, c in n["prefills"])
+        assert ledger.reward_tokens == sum(n["reward_tokens"] for n in nodes)
+        decode = sum(policy.flops_span(n["context"], n["tokens"]) for n in nodes if n["depth"] > 0)
+        assert ledger.flops_decode == pytest.approx(decode, rel=1e-12)
+        assert ledger.flops_reward == pytest.approx(sum(reward.flops_span(0, n["reward_tokens"]) for n in nodes))

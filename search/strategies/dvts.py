@@ -1,8 +1,12 @@
-"""Diverse verifier tree search (search-and-learn): N/M independent greedy subtrees.
+"""Diverse verifier tree search, as search-and-learn's `_dvts` (Beeching et al., 2024).
 
-Each subtree expands its current node into M children, keeps the best-scored one and goes
-on from it; it ends when its best child is a finished solution. Every finished child is a
-candidate for the final vote.
+N/M independent greedy subtrees, M = `beam_width`: the root is expanded once, N wide, and
+subtree i owns children i*M ... i*M+M-1. Every iteration each live subtree scores its M
+newest children and goes on from the best one (the first on ties); the subtree ends when
+that child finished the solution, else the child is expanded into M children (the last
+iteration, `max_depth`, to the end of the solution). The candidates are the M children of
+each subtree's last expansion, whether they finished or not: an unfinished one has no
+answer, so it votes for "no answer" (`unanswered: vote`) or not at all (`drop`).
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from dataclasses import dataclass
 
 from infscale.search.node import Node
 from infscale.search.ops import Expand, Score
+from infscale.search.strategies.beam import check_beam_width
 from infscale.search.strategy import Run, Strategy
 
 
@@ -18,22 +23,35 @@ from infscale.search.strategy import Run, Strategy
 class DVTS(Strategy):
     beam_width: int
 
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_beam_width(self.n, self.beam_width)
+
     def run(self, root: Node) -> Run:
-        width = min(self.beam_width, self.n)
-        subtrees = max(1, self.n // width)
-        finished: list[Node] = []
-        children = yield Expand([root], n=subtrees * width)
-        groups = [children[i : i + width] for i in range(0, len(children), width)]
-        while groups:
-            scored = yield Score([x for group in groups for x in group])
+        m = self.beam_width
+        subtrees = self.n // m
+        last_expansion: list[list[Node]] = [[] for _ in range(subtrees)]
+        heads: dict[int, Node] = {0: root}  # subtree -> the node it goes on from (the root: all of them)
+        for depth in range(self.max_depth):
+            until = "end" if depth == self.max_depth - 1 else "step"
+            if depth == 0:
+                children = yield Expand([root], n=self.n, until=until)
+                groups = {i: children[i * m : i * m + m] for i in range(subtrees)}
+            else:
+                live = sorted(heads)
+                children = yield Expand([heads[i] for i in live], n=m, until=until)
+                groups = {i: [x for x in children if x.parent is heads[i]] for i in live}
+            scored = yield Score([x for group in groups.values() for x in group])
             kept = set(map(id, scored))
-            heads = []
-            for group in groups:
+            heads = {}
+            for i, group in groups.items():
                 group = [x for x in group if id(x) in kept]
-                finished += [x for x in group if x.terminal]
-                if group and not self.ranked(group)[0].terminal:
-                    heads.append(self.ranked(group)[0])
-            children = yield Expand(heads, n=width)
-            groups = [[x for x in children if x.parent is head] for head in heads]
-            groups = [g for g in groups if g]
-        return self.decide(finished)
+                if not group:
+                    continue
+                last_expansion[i] = group
+                best = max(group, key=lambda x: (self.value(x), -group.index(x)))
+                if not (best.terminal or best.text == "") and len(group) == m:
+                    heads[i] = best
+            if not heads:
+                break
+        return self.decide([x for group in last_expansion for x in group])
