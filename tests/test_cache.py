@@ -12,25 +12,18 @@ from __future__ import annotations
 import pytest
 import torch
 
-from infscale.experiments.build import build
-from infscale.experiments.resolvers import package_path
-from infscale.policies.hf import HFPolicy
+from infscale.experiments.build import build, load
 from infscale.rewards.hf_prm import HFPRM
 from infscale.search.backends import GenerationRequest, ScoreRequest, ScoreResult
 from infscale.search.prefix_cache import PrefixCache
-from infscale.tasks.toy_arith import ToyArithTask
 from tests.conftest import make_config
 
 TOY = ("task=toy_arith", "policy=toy_small", "reward=toy_prm", "policy.threads=1")
 OFF = ("policy.cache_mb=0", "reward.cache_mb=0", "reward.incremental=false")
 
 
-def checkpoint(name: str) -> str:
-    return package_path(f"tasks/toy_checkpoints/{name}")
-
-
 def toy_prm(**kwargs) -> HFPRM:
-    return HFPRM(checkpoint("toy_prm"), "toy", tokenizer=checkpoint("tokenizer"), batch_size=64, **kwargs)
+    return load("reward", "toy_prm", batch_size=64, **kwargs)
 
 
 def search(strategy: str, n: int, problems: int, *extra: str):
@@ -93,7 +86,7 @@ def test_cached_counts_recount_from_the_tree_text(on_and_off):
 
 
 def test_incremental_scores_equal_whole_path_scores_and_report_their_cost():
-    task = ToyArithTask(seed=3, n=12)
+    task = load("task", "toy_arith", seed=3, n=12)
     rows = [(p.prompt, tuple(task.split_steps(task.solution(p)))) for p in task.problems()]
     rows = [(prompt, steps) for prompt, steps in rows if len(steps) >= 3]
     whole = toy_prm(incremental=False, cache_mb=0)
@@ -119,9 +112,9 @@ def test_incremental_scores_equal_whole_path_scores_and_report_their_cost():
 
 
 def test_policy_prefix_cache_gives_the_same_samples_and_reports_reuse():
-    task = ToyArithTask(seed=5, n=6)
+    task = load("task", "toy_arith", seed=5, n=6)
     prompts = [p.prompt for p in task.problems()]
-    on, off = HFPolicy(checkpoint("toy_small"), cache_mb=16), HFPolicy(checkpoint("toy_small"), cache_mb=0)
+    on, off = load("policy", "toy_small", cache_mb=16), load("policy", "toy_small", cache_mb=0)
     first = [GenerationRequest(p, 3, "step", "\n", 32, 1.0, 7 * i) for i, p in enumerate(prompts)]
     a, b = on.generate(first), off.generate(first)
     assert [[s.text for s in r.samples] for r in a] == [[s.text for s in r.samples] for r in b]

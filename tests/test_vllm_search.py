@@ -52,8 +52,8 @@ def test_both_backends_finish_with_accuracies_within_each_others_ci(runs):
 
 def test_vllm_prm_cached_tokens_are_whole_blocks_of_each_path(runs):
     prm_tokenizer = build_char_tokenizer()
-    prompts = {p.id: p.prompt for p in ToyArithTask(seed=0).problems()}
-    task = ToyArithTask(seed=0)
+    task = load("task", "toy_arith", seed=0)
+    prompts = {p.id: p.prompt for p in task.problems()}
     for record in read_results(runs["vllm"]):
         tree = json.loads((runs["vllm"] / "trees" / f"{file_safe(record['problem_id'])}.json").read_text())
         nodes = {n["id"]: n for n in tree["nodes"]}

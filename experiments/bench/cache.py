@@ -26,14 +26,9 @@ OFF = ["policy.cache_mb=0", "reward.cache_mb=0", "reward.incremental=false"]
 
 def measure(overrides: list[str], problems: int) -> dict[str, Any]:
     """One run in this process: totals, wall time, peak RSS and what it found."""
-    from hydra import compose, initialize_config_module
+    from infscale.experiments.build import build, load_config
 
-    from infscale.experiments import resolvers
-    from infscale.experiments.build import build
-
-    resolvers.register()
-    with initialize_config_module(config_module="infscale.conf", version_base=None):
-        cfg = compose(config_name="config", overrides=["progress=false", *overrides])
+    cfg = load_config("progress=false", *overrides)
     parts = build(cfg)
     started = time.perf_counter()
     outcomes = list(parts.engine.run(parts.task.problems()[:problems], parts.strategy))
