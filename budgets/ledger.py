@@ -25,6 +25,7 @@ class Ledger:
     prompt_computed: int | None = 0
     prompt_cached: int | None = 0
     reward_tokens: int | None = 0
+    reward_cached: int | None = 0
     flops_decode: float | None = 0.0
     flops_prefill: float | None = 0.0
     flops_reward: float | None = 0.0
@@ -39,9 +40,11 @@ class Ledger:
         self.generated = _add(self.generated, tokens)
         self.flops_decode = _add(self.flops_decode, span_flops(self.policy, context, tokens))
 
-    def charge_reward(self, tokens: int | None) -> None:
-        self.reward_tokens = _add(self.reward_tokens, tokens)
-        self.flops_reward = _add(self.flops_reward, span_flops(self.reward, 0, tokens))
+    def charge_reward(self, computed: int | None, cached: int | None) -> None:
+        """Reward-model tokens run after `cached` positions served from a prefix cache."""
+        self.reward_tokens = _add(self.reward_tokens, computed)
+        self.reward_cached = _add(self.reward_cached, cached)
+        self.flops_reward = _add(self.flops_reward, prefill_flops(self.reward, computed, cached))
 
     @property
     def flops_paper(self) -> float | None:
@@ -64,6 +67,7 @@ class Ledger:
             "prompt_computed": self.prompt_computed,
             "prompt_cached": self.prompt_cached,
             "reward": self.reward_tokens,
+            "reward_cached": self.reward_cached,
         }
 
     def flops_record(self) -> dict[str, Any]:
@@ -83,7 +87,8 @@ def span_flops(spec: ModelSpec | None, context: int | None, tokens: int | None) 
 
 
 def prefill_flops(spec: ModelSpec | None, computed: int | None, cached: int | None) -> float | None:
-    """Prefill of the uncached suffix: those tokens still attend to the cached prefix."""
+    """Prefill of the uncached suffix: those tokens still attend to the cached prefix
+    (prompt prefill of a policy, or a reward model's forward pass over a path)."""
     if spec is None or computed is None or cached is None:
         return None
     return spec.flops_span(cached, computed)

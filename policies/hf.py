@@ -7,7 +7,11 @@ The sampling loop is written here (not `model.generate`) so that
   the same token carried past it is dropped), EOS ends it ("end"), `max_tokens` cuts it
   ("length");
 - each request's prompt is prefilled once per chunk and its KV cache repeated for its n
-  samples, and finished rows leave the cache.
+  samples (siblings share their parent's prefill), and finished rows leave the cache;
+- with `policy.cache_mb` > 0 every prefilled prompt's keys and values stay in a bounded LRU
+  cache (`search/prefix_cache.py`) and a later prompt that begins with one of them (a
+  child's prompt begins with its parent's) prefills only the rest: `prompt_cached` says how
+  many tokens came from the cache. Samples are the same with the cache on or off.
 
 With `chat_template: true` the problem prompt is wrapped in the tokenizer's chat template
 (user turn + generation prompt) and the steps generated so far follow the assistant tag.
@@ -26,6 +30,7 @@ import torch
 from infscale.budgets.model_spec import ModelSpec
 from infscale.policies.task_prompts import TaskPrompts
 from infscale.search.backends import GenerationRequest, GenerationResult, Sample
+from infscale.search.prefix_cache import PrefixCache, check_cache_mb, forward_with_prefixes
 
 _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
@@ -54,6 +59,7 @@ class HFPolicy:
         gguf_file: str | None,
         system_prompt: str | None,
         threads: int | None,
+        cache_mb: float,
         task: Any = None,
     ) -> None:
         """`task` (when given) lets a chat-templated policy tell the task's prompts from continuations."""
@@ -65,6 +71,7 @@ class HFPolicy:
             raise ValueError(f"policy.max_batch must be positive, got {max_batch}")
         if gguf_file is None and not Path(path).exists():
             raise ValueError(f"policy.path {path!r} does not exist")
+        self.cache = PrefixCache(check_cache_mb(cache_mb, "policy.cache_mb"))
         if threads:
             torch.set_num_threads(int(threads))
         extra = {"gguf_file": gguf_file} if gguf_file else {}
@@ -121,14 +128,16 @@ class HFPolicy:
         samples: list[list[Sample | None]] = [
             [Sample(text="", tokens=0, finish="length") if r.max_tokens == 0 else None] * r.n for r in requests
         ]
-        computed = [0] * len(requests)
+        computed, cached = [0] * len(requests), [0] * len(requests)
         for chunk in self._chunks(requests):
-            for (i, j), sample in self._run_chunk(requests, encoded, chunk).items():
+            found, drawn = self._run_chunk(requests, encoded, chunk)
+            for (i, j), sample in drawn.items():
                 samples[i][j] = sample
-            for i in {i for i, _ in chunk}:
-                computed[i] += len(encoded[i])
+            for i, hit in found.items():
+                computed[i] += len(encoded[i]) - hit
+                cached[i] += hit
         return [
-            GenerationResult(samples=list(s), prompt_computed=computed[i], prompt_cached=0)
+            GenerationResult(samples=list(s), prompt_computed=computed[i], prompt_cached=cached[i])
             for i, s in enumerate(samples)
         ]
 
@@ -140,27 +149,22 @@ class HFPolicy:
     @torch.no_grad()
     def _run_chunk(
         self, requests: list[GenerationRequest], encoded: list[list[int]], chunk: list[tuple[int, int]]
-    ) -> dict[tuple[int, int], Sample]:
+    ) -> tuple[dict[int, int], dict[tuple[int, int], Sample]]:
+        """({request: prompt tokens served from the cache}, {(request, sample): sample})."""
         order = sorted({i for i, _ in chunk})
         slot = {i: k for k, i in enumerate(order)}
-        width = max(len(encoded[i]) for i in order)
-        ids = torch.full((len(order), width), self._pad, dtype=torch.long)
-        mask = torch.zeros((len(order), width), dtype=torch.long)
+        # The last prompt token is always run: its logits start the sampling.
+        prefixes = [self.cache.longest(encoded[i], len(encoded[i]) - 1) for i in order]
+        run = forward_with_prefixes(self.model, [encoded[i] for i in order], prefixes, self._pad, self.device)
         for k, i in enumerate(order):
-            ids[k, width - len(encoded[i]) :] = torch.tensor(encoded[i], dtype=torch.long)
-            mask[k, width - len(encoded[i]) :] = 1
-        ids, mask = ids.to(self.device), mask.to(self.device)
-        positions = (mask.cumsum(-1) - 1).clamp(min=0)
-        from transformers import DynamicCache
-
-        cache = DynamicCache(config=self.model.config)
-        out = self.model(
-            input_ids=ids, attention_mask=mask, position_ids=positions, past_key_values=cache, use_cache=True
-        )
+            if self.cache.enabled:
+                self.cache.put(encoded[i], run.row_kv(k, len(encoded[i])))
+        cache, out, mask = run.cache, run.output, run.mask
         pick = torch.tensor([slot[i] for i, _ in chunk], device=self.device)
         cache.batch_select_indices(pick)
         logits = out.logits[pick, -1, :].float()
-        mask, positions = mask[pick], positions[pick, -1]
+        positions = torch.tensor([len(encoded[i]) - 1 for i, _ in chunk], device=self.device)
+        mask = mask[pick]
         rows = [_Row(i, requests[i].seed + j, []) for i, j in chunk]
         noise = _Noise([row.seed for row in rows], logits.shape[-1])
         temperature = torch.tensor([requests[i].temperature for i, _ in chunk], dtype=torch.float32)
@@ -189,7 +193,8 @@ class HFPolicy:
                 use_cache=True,
             )
             logits = out.logits[:, -1, :].float()
-        return {
+        found = {i: c for i, (c, _) in zip(order, prefixes)}
+        return found, {
             pair: Sample(text=row.text, tokens=len(row.generated), finish=row.finish) for pair, row in zip(chunk, rows)
         }
 

@@ -6,6 +6,12 @@ forward pass. The input format and read-out belong to the PRM family, chosen by
 The backbone runs once per batch (right-padded, attention-masked); only the hidden states
 at the read positions go through the head, so a causal LM's full vocabulary projection is
 never computed. `count_tokens(request)` is exactly the length of the ids the model reads.
+
+Incremental scoring (`reward.incremental`, prefix-stable adapters only): a request with
+`known` = k returns the scores of its new steps only. With `reward.cache_mb` > 0 the keys
+and values of every scored path (up to its last read position) stay in a bounded LRU cache
+(`search/prefix_cache.py`), so a child's path runs only the tokens after the longest cached
+prefix, typically its parent's path: the result reports them as computed, the rest as cached.
 """
 
 from __future__ import annotations
@@ -20,7 +26,8 @@ from transformers import AutoTokenizer
 
 from infscale.budgets.model_spec import ModelSpec
 from infscale.rewards.prm_adapters import Encoding, PRMAdapter, adapter_class
-from infscale.search.backends import ScoreRequest
+from infscale.search.backends import ScoreRequest, ScoreResult
+from infscale.search.prefix_cache import PrefixCache, check_cache_mb, forward_with_prefixes
 from infscale.tasks.base import PromptRenderingTask
 
 _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16, "auto": "auto"}
@@ -41,6 +48,8 @@ class HFPRM:
         device: str,
         dtype: str,
         task: Any = None,
+        incremental: bool,
+        cache_mb: float,
         **options: Any,
     ) -> None:
         """`options` are the adapter's own (e.g. Math-Shepherd's `step_tag`); it checks them."""
@@ -51,6 +60,8 @@ class HFPRM:
         if dtype not in _DTYPES:
             raise ValueError(f"reward.dtype must be one of {', '.join(_DTYPES)}, got {dtype!r}")
         kind = adapter_class(adapter)
+        self.incremental = check_incremental(incremental, kind)
+        self.cache = PrefixCache(check_cache_mb(cache_mb, "reward.cache_mb"))
         self.name, self.path, self.task, self.batch_size = name, path, task, batch_size
         self.device = torch.device(
             "cuda" if device == "auto" and torch.cuda.is_available() else device if device != "auto" else "cpu"
@@ -79,37 +90,79 @@ class HFPRM:
     def count_tokens(self, request: ScoreRequest) -> int:
         return len(self.encode(request).ids)
 
-    def score(self, requests: list[ScoreRequest]) -> list[list[float]]:
+    def score(self, requests: list[ScoreRequest]) -> list[ScoreResult]:
         encodings = [self.encode(r) for r in requests]
-        scores: list[list[float]] = [[] for _ in requests]
+        for request, encoding in zip(requests, encodings):
+            check_known(request, len(encoding.positions), self.incremental, self.name)
+        results = [ScoreResult([], 0, 0) for _ in requests]
         order = sorted(range(len(requests)), key=lambda i: len(encodings[i].ids))
         for start in range(0, len(order), self.batch_size):
             batch = [i for i in order[start : start + self.batch_size] if encodings[i].positions]
             if batch:
-                for i, values in zip(batch, self._forward([encodings[i] for i in batch])):
-                    scores[i] = values
-        return scores
+                known = [requests[i].known for i in batch]
+                for i, result in zip(batch, self._forward([encodings[i] for i in batch], known)):
+                    results[i] = result
+        return results
 
     @torch.inference_mode()
-    def _forward(self, batch: Sequence[Encoding]) -> list[list[float]]:
-        width = max(len(e.ids) for e in batch)
+    def _forward(self, batch: Sequence[Encoding], known: Sequence[int]) -> list[ScoreResult]:
+        """Scores of each encoding's steps from `known` on, run after its longest cached prefix
+        (which ends before the first position read)."""
         pad = self.adapter.tokenizer.pad_token_id
-        ids = torch.full((len(batch), width), 0 if pad is None else pad, dtype=torch.long)
+        pad = 0 if pad is None else pad
+        if self.cache.enabled:
+            prefixes = [self.cache.longest(e.ids, e.positions[k]) for e, k in zip(batch, known)]
+            run = forward_with_prefixes(self.model.base_model, [list(e.ids) for e in batch], prefixes, pad, self.device)
+            hidden = run.output.last_hidden_state
+            where = [(row, run.column(row, p)) for row, (e, k) in enumerate(zip(batch, known)) for p in e.positions[k:]]
+            for row, encoding in enumerate(batch):
+                end = encoding.positions[-1] + 1
+                self.cache.put(encoding.ids[:end], run.row_kv(row, end))
+            cached = [c for c, _ in prefixes]
+        else:
+            hidden = self._full_pass(batch, pad)
+            where = [(row, p) for row, (e, k) in enumerate(zip(batch, known)) for p in e.positions[k:]]
+            cached = [0] * len(batch)
+        rows = torch.tensor([row for row, _ in where])
+        cols = torch.tensor([col for _, col in where])
+        values = self.adapter.head(self.model, hidden[rows, cols]).float().cpu().tolist()
+        out, cursor = [], 0
+        for encoding, k, c in zip(batch, known, cached):
+            count = len(encoding.positions) - k
+            out.append(ScoreResult(values[cursor : cursor + count], len(encoding.ids) - c, c))
+            cursor += count
+        return out
+
+    def _full_pass(self, batch: Sequence[Encoding], pad: int) -> torch.Tensor:
+        """The backbone's hidden states over whole encodings, right-padded, no KV kept."""
+        width = max(len(e.ids) for e in batch)
+        ids = torch.full((len(batch), width), pad, dtype=torch.long)
         mask = torch.zeros((len(batch), width), dtype=torch.long)
         for row, encoding in enumerate(batch):
             ids[row, : len(encoding.ids)] = torch.tensor(encoding.ids)
             mask[row, : len(encoding.ids)] = 1
-        hidden = self.model.base_model(
+        return self.model.base_model(
             input_ids=ids.to(self.device), attention_mask=mask.to(self.device), use_cache=False
         ).last_hidden_state
-        rows = torch.tensor([row for row, e in enumerate(batch) for _ in e.positions])
-        cols = torch.tensor([p for e in batch for p in e.positions])
-        values = self.adapter.head(self.model, hidden[rows, cols]).float().cpu().tolist()
-        out, cursor = [], 0
-        for encoding in batch:
-            out.append(values[cursor : cursor + len(encoding.positions)])
-            cursor += len(encoding.positions)
-        return out
+
+
+def check_incremental(incremental: Any, adapter: type[PRMAdapter]) -> bool:
+    """`reward.incremental` must be a boolean, and true only for a prefix-stable adapter."""
+    if not isinstance(incremental, bool):
+        raise ValueError(f"reward.incremental must be true or false, got {incremental!r}")
+    if incremental and not adapter.prefix_stable:
+        raise ValueError(
+            f"reward.incremental=true needs a prefix-stable PRM, and adapter '{adapter.name}' is not "
+            "(its rendering changes earlier positions): set reward.incremental=false"
+        )
+    return incremental
+
+
+def check_known(request: ScoreRequest, steps: int, incremental: bool, name: str) -> None:
+    if request.known and not incremental:
+        raise ValueError(f"reward '{name}' has reward.incremental=false but was asked to score only new steps")
+    if not 0 <= request.known < max(steps, 1):
+        raise ValueError(f"reward '{name}': {request.known} known steps of a {steps}-step trajectory")
 
 
 _WHOLE_FILE = 1 << 28

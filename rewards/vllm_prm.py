@@ -13,6 +13,13 @@ every problem in one `encode` call, and the score of a step is read at its posit
   (`method: from_2_way_softmax`), whose sigmoid is exactly softmax over the two logits.
 
 `skywork` (a value head vLLM has no class for) is refused with a clear error.
+
+Incremental scoring (`reward.incremental`, prefix-stable adapters) reads vLLM's prefix cache
+(`enable_prefix_caching: true`, `PoolingParams(skip_reading_prefix_cache=False)`): a path
+whose first blocks were run before (its parent's path) is computed from the first uncached
+block on, vLLM returns rows for those positions only and reports `num_cached_tokens`, which
+is what the ledger charges. A request whose first new tag falls inside the cached blocks
+(a duplicate path) is run again without reading the cache, and charged for both passes.
 """
 
 from __future__ import annotations
@@ -20,13 +27,13 @@ from __future__ import annotations
 from typing import Any
 
 from infscale.budgets.model_spec import ModelSpec
-from infscale.rewards.hf_prm import HFPRM, checkpoint_hash
+from infscale.rewards.hf_prm import HFPRM, check_incremental, check_known, checkpoint_hash
 from infscale.rewards.prm_adapters import Encoding, adapter_class
 from infscale.rewards.prm_adapters.plus_minus import PlusMinusAdapter
-from infscale.search.backends import ScoreRequest
+from infscale.search.backends import ScoreRequest, ScoreResult
 from infscale.search.vllm_engine_args import CONFIG_KEYS, ENGINE_KEYS, _plain, engine_kwargs, require_vllm
 
-_OWN_KEYS = {"name", "adapter", "max_length", "batch_size", "device", *CONFIG_KEYS, *ENGINE_KEYS}
+_OWN_KEYS = {"name", "adapter", "incremental", "max_length", "batch_size", "device", *CONFIG_KEYS, *ENGINE_KEYS}
 _NATIVE = {"qwen", "toy"}
 
 
@@ -39,6 +46,7 @@ class VLLMPRM:
         kind = adapter_class(name)
         if name not in _NATIVE and not issubclass(kind, PlusMinusAdapter):
             raise ValueError(f"reward.adapter {name!r} has no vLLM pooling model: use reward=hf_prm for it")
+        self.incremental = check_incremental(cfg.get("incremental"), kind)
         kwargs = engine_kwargs(cfg)
         require_vllm()
         from transformers import AutoConfig, AutoTokenizer
@@ -83,27 +91,53 @@ class VLLMPRM:
     encode = HFPRM.encode
     count_tokens = HFPRM.count_tokens
 
-    def score(self, requests: list[ScoreRequest]) -> list[list[float]]:
+    def score(self, requests: list[ScoreRequest]) -> list[ScoreResult]:
+        encodings = [self.encode(r) for r in requests]
+        for request, encoding in zip(requests, encodings):
+            check_known(request, len(encoding.positions), self.incremental, self.name)
+        todo = [i for i, e in enumerate(encodings) if e.positions]
+        results = [ScoreResult([], 0, 0) for _ in requests]
+        first = self._pool([encodings[i] for i in todo], [requests[i].known for i in todo], self.incremental)
+        again = [k for k, (values, _, _) in enumerate(first) if values is None]
+        second = self._pool([encodings[todo[k]] for k in again], [requests[todo[k]].known for k in again], False)
+        for k, (values, computed, _) in zip(again, second):
+            # The first pass ran (after its cached prefix) for nothing it could use: both are
+            # charged, the attention term at the later positions (a slight overestimate).
+            first[k] = (values, first[k][1] + computed, first[k][2])
+        for i, (values, computed, cached) in zip(todo, first):
+            results[i] = ScoreResult(values, computed, cached)
+        return results
+
+    def _pool(
+        self, encodings: list[Encoding], known: list[int], read_cache: bool
+    ) -> list[tuple[list[float] | None, int, int]]:
+        """One `encode` call: (scores of the new steps, tokens computed, tokens cached) per
+        encoding; scores None where a position to read was served from the prefix cache."""
+        if not encodings:
+            return []
+        from vllm import PoolingParams
         from vllm.inputs import TokensPrompt
 
-        encodings = [self.encode(r) for r in requests]
-        todo = [i for i, e in enumerate(encodings) if e.positions]
-        scores: list[list[float]] = [[] for _ in requests]
-        if not todo:
-            return scores
         outputs = self.llm.encode(
-            [TokensPrompt(prompt_token_ids=list(encodings[i].ids)) for i in todo],
+            [TokensPrompt(prompt_token_ids=list(e.ids)) for e in encodings],
             pooling_task="token_classify",
+            pooling_params=PoolingParams(skip_reading_prefix_cache=not read_cache),
             use_tqdm=False,
         )
-        for i, output in zip(todo, outputs):
+        results: list[tuple[list[float] | None, int, int]] = []
+        for encoding, k, output in zip(encodings, known, outputs):
             data = output.outputs.data.float()
-            positions = list(encodings[i].positions)
-            if data.shape[0] != len(encodings[i].ids):
+            cached = int(getattr(output, "num_cached_tokens", None) or 0)
+            if data.shape[0] != len(encoding.ids) - cached:
                 raise RuntimeError(
-                    f"vLLM pooled {data.shape[0]} positions for a PRM input of {len(encodings[i].ids)} tokens"
+                    f"vLLM pooled {data.shape[0]} positions for a PRM input of {len(encoding.ids)} tokens "
+                    f"({cached} cached)"
                 )
+            positions = [p - cached for p in encoding.positions[k:]]
+            if positions[0] < 0:
+                results.append((None, len(encoding.ids) - cached, cached))
+                continue
             picked = data[positions]
             values = picked[:, 1] if picked.dim() == 2 and picked.shape[1] == 2 else picked.reshape(len(positions))
-            scores[i] = values.tolist()
-        return scores
+            results.append((values.tolist(), len(encoding.ids) - cached, cached))
+        return results

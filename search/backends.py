@@ -67,14 +67,37 @@ class Policy(Protocol):
 
 @dataclass(frozen=True)
 class ScoreRequest:
-    """A trajectory to score: the problem's prompt and the steps generated after it."""
+    """A trajectory to score: the problem's prompt and the steps generated after it.
+
+    `known` > 0 asks a prefix-stable PRM for the scores of `steps[known:]` only: the first
+    `known` steps were scored before (as a trajectory of their own) and their scores stand.
+    """
 
     prompt: str
     steps: tuple[str, ...]
+    known: int = 0
+
+
+class ScoreResult(list):
+    """The scores of one request (a list of floats) and what computing them cost.
+
+    `computed` reward-model tokens were run at positions `cached` .. `cached + computed - 1`;
+    the first `cached` positions were served from a prefix (KV) cache. A backend that asks
+    nothing of a cache may return a plain list: the engine then charges the whole input
+    (`count_tokens`) as computed, which it only accepts for a request with `known == 0`.
+    """
+
+    def __init__(self, scores: list[float], computed: int | None, cached: int | None) -> None:
+        super().__init__(scores)
+        self.computed, self.cached = computed, cached
 
 
 class RewardModel(Protocol):
-    """A PRM returns len(steps) scores per request; an ORM (`outcome = True`) returns one."""
+    """A PRM returns len(steps) - known scores per request; an ORM (`outcome = True`) one.
+
+    `incremental` (optional, False if absent) says the engine may send `known` > 0: the
+    reward model is prefix-stable and configured to score only new steps.
+    """
 
     name: str
     spec: ModelSpec | None

@@ -21,7 +21,14 @@ from tqdm import tqdm
 
 from infscale.budgets.budget import Budget
 from infscale.budgets.ledger import Ledger, prefill_flops, span_flops
-from infscale.search.backends import GenerationRequest, GenerationResult, Policy, RewardModel, ScoreRequest
+from infscale.search.backends import (
+    GenerationRequest,
+    GenerationResult,
+    Policy,
+    RewardModel,
+    ScoreRequest,
+    ScoreResult,
+)
 from infscale.search.node import Node, Tree
 from infscale.search.ops import Decision, Expand, Score
 from infscale.search.strategy import Strategy
@@ -64,6 +71,7 @@ class _Job:
     context: int | None = None
     cost: int = 1
     children: list[Node] = field(default_factory=list)
+    known: list[float] = field(default_factory=list)
 
 
 class Engine:
@@ -268,16 +276,18 @@ class Engine:
                     continue
                 seen.add(id(node))
                 steps = tuple(self.task.split_steps(node.solution))
-                if not steps:
-                    node.step_scores = []
+                known, scores = self._known_scores(node, steps)
+                if len(steps) == known:
+                    node.step_scores, node.reward_tokens, node.reward_cached = list(scores), 0, 0
                     continue
-                request = ScoreRequest(run.tree.problem.prompt, steps)
+                request = ScoreRequest(run.tree.problem.prompt, steps, known)
                 tokens = self.reward.count_tokens(request)
+                # Worst case: the whole path computed (a prefix cache may miss).
                 flops = span_flops(self.reward.spec, 0, tokens) if self.reward.spec is not None else None
                 if self.budget.max_flops is not None and not self.budget.affords_flops(shadow, flops):
                     continue
-                shadow.charge_reward(tokens)
-                jobs.append(_Job(run, node, request, context=tokens))
+                shadow.charge_reward(tokens, 0)
+                jobs.append(_Job(run, node, request, context=tokens, known=scores))
         for batch in self._pack(jobs):
             scores = self._call("reward", self.reward.score, batch)
             if len(scores) != len(batch):
@@ -285,23 +295,48 @@ class Engine:
                     f"reward '{self.reward.name}' returned {len(scores)} score lists for {len(batch)} trajectories"
                 )
             for job, values in zip(batch, scores):
-                job.node.step_scores = self._checked(values, job)
-                job.node.reward_tokens = (
-                    None
-                    if job.context is None or job.node.reward_tokens is None
-                    else job.node.reward_tokens + job.context
-                )
-                job.run.ledger.charge_reward(job.context)
+                computed, cached = self._reward_cost(job, values)
+                job.node.step_scores = job.known + self._checked(values, job)
+                job.node.reward_tokens, job.node.reward_cached = computed, cached
+                job.run.ledger.charge_reward(computed, cached)
         for run in runs:
             run.reply = [node for node in run.op.nodes if node.step_scores is not None]
 
+    def _known_scores(self, node: Node, steps: tuple[str, ...]) -> tuple[int, list[float]]:
+        """(k, scores of the first k steps) from the nearest scored ancestor whose steps
+        begin this path, when the reward model scores incrementally; else (0, [])."""
+        if not getattr(self.reward, "incremental", False) or getattr(self.reward, "outcome", False):
+            return 0, []
+        ancestor = node.parent
+        while ancestor is not None and ancestor.step_scores is None:
+            ancestor = ancestor.parent
+        if ancestor is None or not ancestor.step_scores:
+            return 0, []
+        known = len(ancestor.step_scores)
+        if known > len(steps) or tuple(self.task.split_steps(ancestor.solution)) != steps[:known]:
+            return 0, []
+        return known, list(ancestor.step_scores)
+
+    def _reward_cost(self, job: _Job, values: list[float]) -> tuple[int | None, int | None]:
+        """(computed, cached) reward tokens of one request, as the backend reports them."""
+        computed, cached = getattr(values, "computed", None), getattr(values, "cached", None)
+        if isinstance(values, ScoreResult):
+            return computed, cached
+        if job.request.known:
+            raise ValueError(
+                f"reward '{self.reward.name}' scores incrementally but did not report its computed tokens "
+                "(return a ScoreResult)"
+            )
+        return job.context, 0 if job.context is not None else None
+
     def _checked(self, values: list[float], job: _Job) -> list[float]:
-        expected = 1 if getattr(self.reward, "outcome", False) else len(job.request.steps)
+        request = job.request
+        expected = 1 if getattr(self.reward, "outcome", False) else len(request.steps) - request.known
         where = f"problem {job.run.tree.problem.id}, node {job.node.id}"
         if len(values) != expected:
             raise ValueError(
                 f"reward '{self.reward.name}' returned {len(values)} scores for a trajectory of "
-                f"{len(job.request.steps)} steps ({where})"
+                f"{len(request.steps)} steps, {request.known} of them scored before ({where})"
             )
         values = [float(v) for v in values]
         if any(not math.isfinite(v) or not 0.0 <= v <= 1.0 for v in values):

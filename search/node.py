@@ -21,8 +21,9 @@ class Node:
 
     `context` is the prompt length in tokens the step was generated after, `tokens` the
     tokens generated for this node's own text. `prefills` lists (cached, computed) prompt
-    tokens of every request that expanded this node, and `reward_tokens` what the reward
-    model read to score it, so a saved tree recounts its ledger exactly.
+    tokens of every request that expanded this node, and `reward_tokens` / `reward_cached`
+    what the reward model computed to score it (at positions after the `reward_cached` ones
+    its prefix cache served), so a saved tree recounts its ledger exactly.
     """
 
     id: int
@@ -39,6 +40,7 @@ class Node:
     children: list[Node] = field(default_factory=list, repr=False)
     prefills: list[tuple[int | None, int | None]] = field(default_factory=list, repr=False)
     reward_tokens: int | None = 0
+    reward_cached: int | None = 0
     expansions: int = 0
 
     @property
@@ -114,6 +116,7 @@ class Tree:
                 answer=node.answer,
                 prefills=[list(p) for p in node.prefills],
                 reward_tokens=node.reward_tokens,
+                reward_cached=node.reward_cached,
             )
             if node.parent is not None:
                 graph.add_edge(node.parent.id, node.id)

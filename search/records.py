@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from infscale.budgets.ledger import span_flops
+from infscale.budgets.ledger import prefill_flops, span_flops
 from infscale.search.engine import Outcome
 from infscale.search.selection import aggregate
 from infscale.tasks.base import Task
@@ -43,12 +43,14 @@ def _own_cost(node: Any, ledger: Any) -> dict[str, Any]:
     For best-of-N a candidate is one whole sample, so these sum to the run's totals less
     the shared prompt prefill, which is what subsampled curves (experiments/analysis/curves.py) need.
     """
+    scored = node.step_scores is not None
     return {
         "context": node.context,
         "own_tokens": node.tokens,
-        "reward_tokens": node.reward_tokens if node.step_scores is not None else 0,
+        "reward_tokens": node.reward_tokens if scored else 0,
+        "reward_cached": node.reward_cached if scored else 0,
         "flops": {
             "decode": span_flops(ledger.policy, node.context, node.tokens),
-            "reward": span_flops(ledger.reward, 0, node.reward_tokens) if node.step_scores is not None else 0.0,
+            "reward": prefill_flops(ledger.reward, node.reward_tokens, node.reward_cached) if scored else 0.0,
         },
     }

@@ -31,10 +31,12 @@ def test_ledger_equals_recount_from_saved_trees(rebase_run):
         prefill = sum(policy.flops_span(cached, computed) for n in nodes for cached, computed in n["prefills"])
         computed = sum(c for n in nodes for _, c in n["prefills"])
         reward_tokens = sum(n["reward_tokens"] for n in nodes)
-        reward_flops = sum(reward.flops_span(0, n["reward_tokens"]) for n in nodes)
+        reward_cached = sum(n["reward_cached"] for n in nodes)
+        reward_flops = sum(reward.flops_span(n["reward_cached"], n["reward_tokens"]) for n in nodes)
         assert record["tokens"]["generated"] == generated
         assert record["tokens"]["prompt_computed"] == computed
         assert record["tokens"]["reward"] == reward_tokens
+        assert record["tokens"]["reward_cached"] == reward_cached
         assert record["flops"]["policy_decode"] == pytest.approx(decode, rel=1e-12)
         assert record["flops"]["policy_prefill"] == pytest.approx(prefill, rel=1e-12)
         assert record["flops"]["reward"] == pytest.approx(reward_flops, rel=1e-12)

@@ -119,7 +119,10 @@ def checkpoints(tmp_path_factory):
 
 
 def prm(checkpoints, name, **kwargs):
-    return load("reward", "hf_prm", path=checkpoints[name][0], adapter=name, **kwargs)
+    # whole paths only here (rlhflow is not prefix-stable): no incremental scoring, no KV cache
+    return load(
+        "reward", "hf_prm", path=checkpoints[name][0], adapter=name, **{"incremental": False, "cache_mb": 0, **kwargs}
+    )
 
 
 def reference_scores(name, model, tok):

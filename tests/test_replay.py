@@ -64,7 +64,13 @@ def test_n8_selectors_agree_with_the_files_labels(tmp_path, selector, accuracy):
 def test_replayed_costs_are_null_and_scores_are_sigmoids(tmp_path):
     _, records = replay_run(tmp_path, "strategy.n=8", "strategy.selector=best")
     first = records[0]
-    assert first["tokens"] == {"generated": None, "prompt_computed": None, "prompt_cached": None, "reward": None}
+    assert first["tokens"] == {
+        "generated": None,
+        "prompt_computed": None,
+        "prompt_cached": None,
+        "reward": None,
+        "reward_cached": None,
+    }
     assert set(first["flops"].values()) == {None}
     logits = [x[0] for x in file_rows()["0"]["pred_score"]]
     assert [c["step_scores"] for c in first["candidates"]] == [

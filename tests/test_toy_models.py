@@ -23,7 +23,7 @@ def checkpoint(name: str) -> str:
 
 @pytest.fixture(scope="module")
 def small() -> HFPolicy:
-    return load("policy", "hf", path=checkpoint("toy_small"), threads=2)
+    return load("policy", "hf", path=checkpoint("toy_small"), threads=2, cache_mb=0)
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +43,7 @@ def greedy_accuracy(policy: HFPolicy, level: int, n: int) -> float:
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["toy_small", "toy_large"])
 def test_trained_policy_greedy_accuracy_on_easy_problems(name):
-    policy = load("policy", "hf", path=checkpoint(name), threads=2)
+    policy = load("policy", "hf", path=checkpoint(name), threads=2, cache_mb=0)
     accuracy = greedy_accuracy(policy, level=1, n=60)
     print(name, "greedy level-1 accuracy", accuracy)
     assert accuracy >= GREEDY_FLOOR_LEVEL_1[name]

@@ -44,7 +44,30 @@ def test_both_backends_finish_with_accuracies_within_each_others_ci(runs):
     assert hf["n_problems"] == vllm["n_problems"] == N_PROBLEMS
     assert hf["accuracy_lo"] <= vllm["accuracy"] <= hf["accuracy_hi"]
     assert vllm["accuracy_lo"] <= hf["accuracy"] <= vllm["accuracy_hi"]
-    assert all(r["tokens"]["prompt_cached"] == 0 for r in read_results(runs["hf"]))
+    for folder in runs.values():  # both backends reuse prefixes for the policy and the PRM
+        records = read_results(folder)
+        assert sum(r["tokens"]["prompt_cached"] for r in records) > 0
+        assert sum(r["tokens"]["reward_cached"] for r in records) > 0
+
+
+def test_vllm_prm_cached_tokens_are_whole_blocks_of_each_path(runs):
+    prm_tokenizer = build_char_tokenizer()
+    task = load("task", "toy_arith", seed=0)
+    prompts = {p.id: p.prompt for p in task.problems()}
+    for record in read_results(runs["vllm"]):
+        tree = json.loads((runs["vllm"] / "trees" / f"{file_safe(record['problem_id'])}.json").read_text())
+        nodes = {n["id"]: n for n in tree["nodes"]}
+        parent = {e["target"]: e["source"] for e in tree["edges"]}
+        for node_id, node in nodes.items():
+            if not node["step_scores"]:
+                continue
+            solution, walk = "", node_id
+            while walk in parent:
+                solution, walk = nodes[walk]["text"] + solution, parent[walk]
+            # the toy PRM reads the prompt and each step ending in its newline tag
+            text = prompts[record["problem_id"]] + "".join(s.rstrip("\n") + "\n" for s in task.split_steps(solution))
+            assert node["reward_cached"] % CPU_ENGINE["block_size"] == 0
+            assert node["reward_tokens"] + node["reward_cached"] >= len(prm_tokenizer.encode(text))
 
 
 def test_vllm_cache_hits_lower_flops_by_exactly_the_cached_tokens_cost(runs):

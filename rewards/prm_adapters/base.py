@@ -38,6 +38,9 @@ class PRMAdapter:
 
     name = "base"
     add_special_tokens = False
+    # The score at a step's tag depends only on the ids before it, and rendering more steps
+    # only appends ids: a path's scores stand when steps are added (incremental scoring).
+    prefix_stable = True
     model_class: Any = None  # a transformers model class whose from_pretrained loads the checkpoint
 
     def __init__(self, tokenizer: Any, options: Mapping[str, Any] | None = None) -> None:

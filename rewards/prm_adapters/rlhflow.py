@@ -12,6 +12,9 @@ from infscale.rewards.prm_adapters.plus_minus import PlusMinusAdapter
 
 class RLHFlowAdapter(PlusMinusAdapter):
     name = "rlhflow"
+    # A chat template may render a turn differently once another follows (end-of-turn and
+    # generation markers), so earlier positions are not guaranteed to stand.
+    prefix_stable = False
 
     def render(self, question: str, steps: Sequence[str]) -> tuple[str, list[int], int]:
         if not getattr(self.tokenizer, "chat_template", None):
