@@ -11,7 +11,7 @@ from infscale.rewards.oracle import OraclePRM, expected_error
 from infscale.search.backends import ScoreRequest
 from infscale.tasks.toy_arith import ToyArithTask
 
-TASK = ToyArithTask(seed=3, n=400)
+TASK = ToyArithTask(seed=3, level="mixed", n=400)
 
 
 def oracle(label_noise=0.0, score_noise=0.0, seed=0, cost_as=None) -> OraclePRM:
