@@ -35,7 +35,6 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
-import math
 import os
 import shutil
 import subprocess
@@ -50,47 +49,12 @@ import numpy as np
 import torch
 
 from infscale.experiments.toy import ladder_ops as ops
+from infscale.experiments.toy.ladder_ops import POLICIES, PRMS, SELECTION_SEED, TEST_SEED, architecture, lr_at
 from infscale.tasks.toy_arith import TRAIN_SEED_BASE
-
-POLICIES: dict[str, dict[str, Any]] = {
-    "toy_sum_xs": {"hidden": 32, "layers": 2, "heads": 2, "mlp": 96, "lr": 3e-3},
-    "toy_sum_s": {"hidden": 64, "layers": 3, "heads": 2, "mlp": 192, "lr": 2e-3},
-    "toy_sum_m": {"hidden": 128, "layers": 4, "heads": 4, "mlp": 384, "lr": 1.5e-3},
-}
-PRMS: dict[str, str] = {"toy_sum_prm": "toy_sum_m", "toy_sum_prm_xs": "toy_sum_xs"}  # PRM -> its initialisation
-SELECTION_SEED, TEST_SEED = 1, 0
 
 
 def log(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
-
-
-def architecture(name: str, model_type: str = "llama") -> dict[str, Any]:
-    p = POLICIES[name]
-    return {
-        "model_type": model_type,
-        "hidden_size": p["hidden"],
-        "num_hidden_layers": p["layers"],
-        "num_attention_heads": p["heads"],
-        "num_key_value_heads": p["heads"],
-        "head_dim": p["hidden"] // p["heads"],
-        "intermediate_size": p["mlp"],
-        "max_position_embeddings": 512,
-        "tie_word_embeddings": True,
-        "rms_norm_eps": 1e-5,
-        "rope_theta": 10000.0,
-        "hidden_act": "silu",
-        "vocab_size": len(ops.VOCAB),
-        "pad_token_id": ops.PAD,
-        "bos_token_id": ops.BOS,
-        "eos_token_id": ops.EOS,
-    }
-
-
-def lr_at(peak: float, step: int, warmup: int, total: int) -> float:
-    if step < warmup:
-        return peak * (step + 1) / warmup
-    return peak * 0.5 * (1.0 + math.cos(math.pi * min(1.0, (step - warmup) / max(1, total - warmup))))
 
 
 # ---- phase 1 -------------------------------------------------------------------------

@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from infscale.experiments.toy.ladder import POLICIES, PRMS
+from infscale.experiments.toy.ladder_ops import POLICIES, PRMS
 from infscale.tasks.toy_arith import CHECKPOINTS
 from infscale.tasks.toy_tokenizer import build_char_tokenizer
 

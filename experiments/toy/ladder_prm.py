@@ -97,7 +97,7 @@ def train_prm(name: str, init: str, work: Path, device: str, args: Any) -> None:
     """One PRM: Qwen2 of the init policy's shape, its backbone copied in, head fresh."""
     from transformers import Qwen2Config
 
-    from infscale.experiments.toy.ladder import architecture, lr_at
+    from infscale.experiments.toy.ladder_ops import architecture, lr_at
     from infscale.experiments.toy.train_prm import load_policy_backbone
     from infscale.rewards.qwen2_prm import Qwen2ForProcessRewardModel
 

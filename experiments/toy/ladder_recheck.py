@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from infscale.experiments.toy import ladder_ops as ops
-from infscale.experiments.toy.ladder import POLICIES, PRMS, TEST_SEED
+from infscale.experiments.toy.ladder_ops import POLICIES, PRMS, TEST_SEED
 from infscale.search.backends import GenerationRequest, ScoreRequest
 from infscale.tasks.toy_arith import CHECKPOINTS
 from infscale.tasks.toy_sum import ToySumTask
