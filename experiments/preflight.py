@@ -23,12 +23,11 @@ def check_config(cfg: DictConfig) -> None:
     missing = sorted(OmegaConf.missing_keys(cfg))
     if missing:
         raise ValueError(f"{', '.join(missing)} must be set (the config leaves it ???), e.g. {missing[0]}=...")
-    for key in ("seed", "n_problems"):
-        value = cfg.get(key)
-        if key == "n_problems" and value is None:
-            continue
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise ValueError(f"{key} must be a non-negative integer, got {value!r}")
+    seed, n_problems = cfg.get("seed"), cfg.get("n_problems")
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise ValueError(f"seed must be an integer, got {seed!r}")
+    if n_problems is not None and (isinstance(n_problems, bool) or not isinstance(n_problems, int) or n_problems < 0):
+        raise ValueError(f"n_problems must be a non-negative integer, got {n_problems!r}")
     for key in _PATH_KEYS:
         value = OmegaConf.select(cfg, key)
         if isinstance(value, str) and value and Path(value).expanduser().is_dir():
