@@ -100,11 +100,11 @@ def run(cfg: DictConfig, folder: Path, signals: Signals | None = None) -> dict[s
                     raise Interrupted(signals.signum)
             if signals.signum is not None:
                 raise Interrupted(signals.signum)
+            return store.finalize(ids, provenance(cfg, parts))
         except Interrupted as stop:
             store.close()
             stop.args = (f"{saved} of {len(problems)} problems are saved in {folder}",)
             raise
-        return store.finalize(ids, provenance(cfg, parts))
 
 
 def config_fingerprint(cfg: DictConfig) -> dict[str, Any]:
@@ -170,7 +170,8 @@ def main(cfg: DictConfig) -> None:
         summary = run(cfg, folder, signals)
     except Interrupted as stop:
         name = signal.Signals(stop.signum).name
-        log.error("interrupted by %s: %s; rerun the same command to resume", name, stop.args[0])
+        saved = stop.args[0] if isinstance(stop.args[0], str) else "before any problem ran"
+        log.error("interrupted by %s: %s; rerun the same command to resume", name, saved)
         sys.exit(128 + stop.signum)
     except (ValueError, BackendError) as error:
         log.error("error: %s", error)

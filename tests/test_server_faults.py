@@ -68,7 +68,7 @@ def test_transient_500s_and_resets_are_retried_with_rate_limited_warnings(serve,
         (["reset"], "still failing after"),
         (["hang"], "still failing after"),
         (["garbage"], "not JSON: '<html>proxy says hello</html>'"),
-        (["400"], "refused the request (HTTP 400): {\"error\": {\"message\": \"injected failure 400\"}}"),
+        (["400"], 'refused the request (HTTP 400): {"error": {"message": "injected failure 400"}}'),
         (["negative"], "token counts missing, negative or inconsistent"),
         (["missing"], "no choices[0].text or no usage"),
     ],
@@ -81,7 +81,7 @@ def test_every_fault_ends_in_one_line_within_the_deadline(serve, modes, expected
     assert expected in message and "\n" not in message
     assert f"{server.url}/completions" in message and "policy 'toy_small'" in message
     if modes == ["500"]:
-        assert "HTTP 500: {\"error\": {\"message\": \"injected failure 500\"}}" in message
+        assert 'HTTP 500: {"error": {"message": "injected failure 500"}}' in message
     assert seconds < 2.0 + 1.5  # retry_timeout_s is a total deadline, hangs included (request_timeout_s=30)
 
 
@@ -100,7 +100,13 @@ def test_model_is_required_with_one_line():
         OpenAIPolicy(["http://127.0.0.1:9/v1"], "???", tokenizer=TOKENIZER)
 
 
-OPENAI = ["task=toy_arith", "policy=openai", f"policy.tokenizer={TOKENIZER}", "reward=none", "strategy=best_of_n_majority"]
+OPENAI = [
+    "task=toy_arith",
+    "policy=openai",
+    f"policy.tokenizer={TOKENIZER}",
+    "reward=none",
+    "strategy=best_of_n_majority",
+]
 
 
 @pytest.mark.slow
