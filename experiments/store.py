@@ -184,6 +184,8 @@ class RunStore:
         """Rewrite `results.jsonl` in the order of `ids` (on disk, a record at a time) and
         write `summary.json` from the stream."""
         self.close()
+        if not ids:
+            raise ValueError("no problems in this run: n_problems is 0 or the task is empty")
         index = {problem_id: (offset, length) for problem_id, offset, length in self._index()}
         missing = [i for i in ids if i not in index]
         if missing:
