@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import logging
+import os
 import signal
 import subprocess
 import sys
@@ -173,7 +174,12 @@ def main(cfg: DictConfig) -> None:
         name = signal.Signals(stop.signum).name
         saved = stop.args[0] if isinstance(stop.args[0], str) else "before any problem ran"
         log.error("interrupted by %s: %s; rerun the same command to resume", name, saved)
-        sys.exit(128 + stop.signum)
+        # Everything is on disk (fsync'd) and the lock is released: leave now, without the
+        # interpreter's teardown (seconds with large libraries loaded, or threads in a call).
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(128 + stop.signum)
     except (ValueError, BackendError) as error:
         log.error("error: %s", error)
         if HydraConfig.get().mode == RunMode.MULTIRUN:

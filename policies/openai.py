@@ -319,10 +319,10 @@ def _run_all(work: Callable[[Any, threading.Event], Any], jobs: list[Any], worke
             except BaseException as error:  # noqa: BLE001 - handed to the caller
                 done.put((job, None, error))
 
-    for _ in range(min(workers, len(jobs))):
-        threading.Thread(target=worker, daemon=True).start()
     replies: dict[Any, Any] = {}
     try:
+        for _ in range(min(workers, len(jobs))):
+            threading.Thread(target=worker, daemon=True).start()
         while len(replies) < len(jobs):
             try:
                 job, reply, error = done.get(timeout=0.2)

@@ -13,7 +13,7 @@ from infscale.experiments.resolvers import package_path
 from infscale.policies.openai import OpenAIPolicy
 from infscale.search.backends import BackendError, GenerationRequest
 from tests.conftest import run_cli
-from tests.fake_openai import FakeServer
+from tests.fake_openai import FakeServer, wait_for
 
 TOKENIZER = package_path("tasks/toy_checkpoints/toy_small")
 
@@ -135,3 +135,30 @@ def test_cli_records_the_model_name_as_the_policy_name(serve, tmp_path):
     assert done.returncode == 0, done.stderr
     records = [line for line in (tmp_path / "results.jsonl").read_text().splitlines()]
     assert len(records) == 2 and all('"policy": "toy_small"' in line for line in records)
+
+
+@pytest.mark.slow
+def test_cli_ctrl_c_against_a_hanging_server_exits_130_within_a_second(serve, tmp_path):
+    import os
+    import signal
+    import subprocess
+
+    from tests.conftest import BIN, simulated_world
+
+    server = serve("hang")
+    args = [*OPENAI, "policy.model=toy_small", f"policy.endpoints=[{server.url}]", "n_problems=2", "progress=false"]
+    command = [str(BIN / "infscale-run"), *simulated_world(tuple(args)), *args, f"hydra.run.dir={tmp_path}"]
+    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+    for line in process.stderr:
+        if "to run) x strategy.n=" in line:
+            break
+    assert server.served == 0 or process.poll() is None
+    assert wait_for(lambda: server.served > 0, timeout=60)
+    os.kill(process.pid, signal.SIGINT)
+    sent = time.monotonic()
+    rest = process.stderr.read()
+    process.wait(timeout=30)
+    assert process.returncode == 130 and time.monotonic() - sent < 1.5
+    assert rest.strip().splitlines() == [
+        f"infscale-run: interrupted by SIGINT: 0 of 2 problems are saved in {tmp_path}; rerun the same command to resume"
+    ]

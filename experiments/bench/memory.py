@@ -57,7 +57,9 @@ def main() -> None:
                 print(json.dumps(rows[-1]), flush=True)
             ratio = peaks[max(args.sizes)] / peaks[min(args.sizes)]
             print(f"{binary}: peak at {max(args.sizes)} problems / at {min(args.sizes)} = {ratio:.2f}x", flush=True)
-    print(f"machine: {platform.platform()}, {platform.processor() or platform.machine()}, python {platform.python_version()}")
+    print(
+        f"machine: {platform.platform()}, {platform.processor() or platform.machine()}, python {platform.python_version()}"
+    )
 
 
 if __name__ == "__main__":
