@@ -19,7 +19,7 @@ import json
 import os
 import socket
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -152,15 +152,6 @@ class RunStore:
             ) from None
         return problem_id
 
-    def records(self) -> Iterator[dict[str, Any]]:
-        """Every record on disk, one at a time, in file order."""
-        if not self.results_path.exists():
-            return
-        with self.results_path.open("rb") as handle:
-            for raw in handle:
-                if raw.endswith(b"\n"):
-                    yield json.loads(raw)
-
     # --- writing ----------------------------------------------------------------------------
 
     def append(self, record: dict[str, Any]) -> None:
@@ -206,11 +197,6 @@ class RunStore:
         atomic_write(self.folder / "summary.json", json.dumps(summary, indent=2, default=str))
         return summary
 
-    def write_summary(self, records: Iterable[dict[str, Any]], provenance: dict[str, Any]) -> dict[str, Any]:
-        summary = {**summarize(records), **provenance}
-        atomic_write(self.folder / "summary.json", json.dumps(summary, indent=2, default=str))
-        return summary
-
 
 class Summary:
     """Running sums over records: memory is one float per problem (for the bootstrap CI)."""
@@ -247,13 +233,6 @@ class Summary:
             "n_problems": n,
             **{name: None if total is None else total / n for name, total in self.sums.items()},
         }
-
-
-def summarize(records: Iterable[dict[str, Any]]) -> dict[str, Any]:
-    totals = Summary()
-    for record in records:
-        totals.add(record)
-    return totals.result()
 
 
 def flatten(value: Any, prefix: str = "") -> dict[str, Any]:
