@@ -91,19 +91,17 @@ class RunStore:
                 stored = json.loads(path.read_text())
             except ValueError:
                 raise ValueError(f"{path} is unreadable; move {self.folder} away and rerun") from None
-            differ = differing_keys(stored, fingerprint)
-            if differ:
-                raise ValueError(
-                    f"run folder {self.folder} holds results of another configuration (differs in "
-                    f"{', '.join(differ[:8])}{' ...' if len(differ) > 8 else ''}); use another hydra.run.dir"
-                )
-        elif has_results and (self.folder / "summary.json").exists():
+            self._refuse(differing_keys(stored, fingerprint))
+        elif has_results and (self.folder / "summary.json").exists():  # a folder from before run_config.json
             stored = json.loads((self.folder / "summary.json").read_text()).get("config") or {}
-            differ = differing_keys({k: v for k, v in stored.items() if k in fingerprint}, fingerprint)
-            if differ:
-                raise ValueError(
-                    f"run folder {self.folder} holds results of another configuration: {', '.join(differ)}"
-                )
+            self._refuse(differing_keys({k: v for k, v in stored.items() if k in fingerprint}, fingerprint))
+
+    def _refuse(self, differ: list[str]) -> None:
+        if differ:
+            raise ValueError(
+                f"run folder {self.folder} holds results of another configuration (differs in "
+                f"{', '.join(differ[:8])}{' ...' if len(differ) > 8 else ''}); use another hydra.run.dir"
+            )
 
     def keep_config(self, fingerprint: dict[str, Any]) -> None:
         atomic_write(self.folder / CONFIG_NAME, json.dumps(fingerprint, indent=1, sort_keys=True, default=str))

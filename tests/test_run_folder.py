@@ -139,3 +139,10 @@ def test_n_problems_above_the_task_size_warns_with_the_real_count(tmp_path):
     assert "5 problems (0 already finished, 5 to run) x strategy.n=2 x up to 1024 tokens" in done.stderr
     assert json.loads((tmp_path / "summary.json").read_text())["n_problems"] == 5
     assert "n_problems=100000 but task" in (tmp_path / "run.log").read_text()
+
+
+def test_a_folder_from_before_run_config_json_is_checked_against_its_summary(config, tmp_path):
+    run(config(*SMALL), tmp_path)
+    (tmp_path / "run_config.json").unlink()
+    with pytest.raises(ValueError, match=r"another configuration \(differs in .*strategy.name: rebase -> best_of_n"):
+        run(config("strategy=best_of_n", "strategy.n=4", "n_problems=20", "seed=1"), tmp_path)

@@ -80,7 +80,8 @@ def soak(problems: int, n: int, kills: int, error_rate: float, seed: int, root: 
     folder, counts, launches = root / "soaked", {"SIGKILL": 0, "SIGINT": 0, "SIGTERM": 0}, 0
     injected, started, finished, codes = 0, time.perf_counter(), False, {}
     while not finished:
-        fail_at = rng.randint(1, max(1, calls // 4)) if rng.random() < error_rate else 0
+        # a failure early enough to come before this launch's kill (about calls / (2 kills) calls)
+        fail_at = rng.randint(1, max(1, calls // (2 * kills))) if rng.random() < error_rate else 0
         process, launches = launch(folder, problems, n, fail_at), launches + 1
         if sum(counts.values()) < kills:
             signum = rng.choice([signal.SIGKILL, signal.SIGINT, signal.SIGTERM])
@@ -132,7 +133,7 @@ def main() -> None:
     parser.add_argument("--problems", type=int, default=10_000)
     parser.add_argument("--n", type=int, default=4, help="REBASE width")
     parser.add_argument("--kills", type=int, default=20)
-    parser.add_argument("--error-rate", type=float, default=0.3, help="chance that a launch meets a backend error")
+    parser.add_argument("--error-rate", type=float, default=0.4, help="chance that a launch meets a backend error")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
