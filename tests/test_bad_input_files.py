@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from infscale.tasks.math_cot_100 import MathCot100Task
 from tests.conftest import run_cli
+from tests.engine_helpers import load
 
 pytestmark = pytest.mark.slow
 
@@ -70,7 +70,7 @@ def test_recorded_score_that_is_not_a_number_names_file_and_record(tmp_path):
     row = {"idx": 7, "question": "1+1?", "gt": "2", "response": ["2"], "pred_score": [["high"]]}
     (tmp_path / "rec.jsonl").write_text(json.dumps(row) + "\n")
     with pytest.raises(ValueError, match=r"rec.jsonl: idx 7: pred_score holds \['high'\], not a list of numbers"):
-        MathCot100Task(path=str(tmp_path / "rec.jsonl")).problems()
+        load("task", "math_cot_100", path=str(tmp_path / "rec.jsonl")).problems()
 
 
 def test_prm_eval_tau_outside_unit_interval_is_refused(tmp_path):

@@ -10,15 +10,14 @@ import pytest
 
 from infscale.experiments.run import run
 from infscale.experiments.store import RunStore
-from infscale.tasks.simulated import SimulatedTask
 from tests.conftest import BIN, read_results, run_cli
-from tests.engine_helpers import simulated_engine, strategy
+from tests.engine_helpers import load, simulated_engine, strategy
 
 SMALL = ("strategy=rebase", "strategy.n=4", "n_problems=20", "seed=1")
 
 
 def test_problems_come_out_as_they_finish_and_the_file_ends_in_problem_order(config, tmp_path, monkeypatch):
-    task = SimulatedTask(n=40)
+    task = load("task", "simulated", n=40)
     engine = simulated_engine(task=task, max_concurrent=40)
     order = [o.problem.id for o in engine.run(task.problems(), strategy("rebase", task, n=8), ordered=False)]
     assert sorted(order) == sorted(p.id for p in task.problems()) and order != [p.id for p in task.problems()]
@@ -31,7 +30,7 @@ def test_problems_come_out_as_they_finish_and_the_file_ends_in_problem_order(con
 
 
 def test_stop_hook_ends_the_engine_without_unfinished_problems():
-    task = SimulatedTask(n=30)
+    task = load("task", "simulated", n=30)
     engine = simulated_engine(task=task, max_concurrent=30)
     outcomes = []
     for outcome in engine.run(task.problems(), strategy("rebase", task, n=8), stop=lambda: len(outcomes) >= 5):

@@ -31,10 +31,13 @@ def serve():
         server.close()
 
 
+_FIXED = dict(name=None, path=None, tokenizer=TOKENIZER, api_key=None, extra_body=None)
+
+
 def policy(server, **options):
     settings = dict(concurrency=4, request_timeout_s=30, retry_timeout_s=2.0, backoff_s=0.02, max_backoff_s=0.05)
     settings.update(options)
-    return OpenAIPolicy([server.url], "toy_small", tokenizer=TOKENIZER, **settings)
+    return OpenAIPolicy(model="toy_small", endpoints=[server.url], **_FIXED, **settings)
 
 
 def request(n=2):
@@ -97,7 +100,16 @@ def test_ctrl_c_stops_a_hanging_call_within_a_second(serve):
 
 def test_model_is_required_with_one_line():
     with pytest.raises(ValueError, match="policy.model must name the served model"):
-        OpenAIPolicy(["http://127.0.0.1:9/v1"], "???", tokenizer=TOKENIZER)
+        OpenAIPolicy(
+            model="???",
+            endpoints=["http://127.0.0.1:9/v1"],
+            concurrency=1,
+            request_timeout_s=1.0,
+            retry_timeout_s=1.0,
+            backoff_s=0.1,
+            max_backoff_s=1.0,
+            **_FIXED,
+        )
 
 
 OPENAI = [
