@@ -10,7 +10,7 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 # Keys that change how a run executes but not what it computes.
-_NOT_IN_RUN_ID = {"hydra", "engine", "save_trees", "progress"}
+NOT_IN_RUN_ID = {"hydra", "engine", "save_trees", "progress"}
 
 
 def package_path(relative: str) -> str:
@@ -27,7 +27,7 @@ def run_id(*, _root_: DictConfig) -> str:
     resolved = {
         k: OmegaConf.to_container(v, resolve=True) if isinstance(v, DictConfig) else v
         for k, v in _root_.items_ex(resolve=False)
-        if k not in _NOT_IN_RUN_ID
+        if k not in NOT_IN_RUN_ID
     }
     text = json.dumps(resolved, sort_keys=True, default=str)
     return hashlib.blake2b(text.encode(), digest_size=4).hexdigest()

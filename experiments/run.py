@@ -7,8 +7,12 @@
 from __future__ import annotations
 
 import importlib.metadata
+import logging
+import os
+import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -18,55 +22,104 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from infscale.experiments import resolvers
+from infscale.experiments import preflight, resolvers
 from infscale.experiments.build import Components, build, plain
 from infscale.experiments.store import RunStore
+from infscale.search.backends import BackendError
 from infscale.search.records import outcome_record
 
 resolvers.register()
+log = logging.getLogger("infscale.run")
 
 _LIBRARIES = ("infscale", "torch", "transformers", "vllm", "hydra-core", "numpy", "scipy", "networkx", "math-verify")
 
 
-def run(cfg: DictConfig, folder: Path) -> dict[str, Any]:
+class Interrupted(BaseException):
+    """SIGINT or SIGTERM: stop, keep what is finished."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+class Signals:
+    """SIGINT/SIGTERM stop the run: at once (an `Interrupted` raised where the main thread
+    is, e.g. waiting on a backend), except while a result is being written, when the run
+    stops right after the write. A second signal always stops at once."""
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+        self.writing = False
+
+    def install(self) -> None:
+        if threading.current_thread() is threading.main_thread():
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(signum, self._handle)
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        again, self.signum = self.signum is not None, signum
+        if again or not self.writing:
+            raise Interrupted(signum)
+
+    def stopped(self) -> bool:
+        return self.signum is not None
+
+
+def run(cfg: DictConfig, folder: Path, signals: Signals | None = None) -> dict[str, Any]:
     """Run (or resume) the configuration in `cfg`, writing into `folder`; return the summary."""
-    parts = build(cfg)
-    problems = parts.task.problems()
-    n_problems = cfg.get("n_problems")
-    if n_problems is not None:
-        if not isinstance(n_problems, int) or n_problems < 0:
-            raise ValueError(f"n_problems must be a non-negative integer, got {n_problems!r}")
-        problems = problems[:n_problems]
-    ids = [p.id for p in problems]
-    if len(set(ids)) != len(ids):
-        raise ValueError(f"task '{parts.task.name}' has duplicate problem ids")
+    signals = signals or Signals()
+    preflight.check_config(cfg)
     store = RunStore(folder)
-    done = store.finished()
-    stale = set(done) - set(ids)
-    if stale:
-        raise ValueError(f"{store.results_path} holds problems this configuration does not: {sorted(stale)[:3]} ...")
-    todo = [p for p in problems if p.id not in done]
-    if done and [p.id for p in problems[: len(done)]] != list(done):
-        raise ValueError(f"{store.results_path} is not a prefix of this run's problems; use a fresh run folder")
-    info = run_info(cfg)
-    for outcome in parts.engine.run(todo, parts.strategy):
-        store.append(outcome_record(outcome, parts.task, info, parts.strategy.aggregation))
-        if cfg.get("save_trees"):
-            outcome.tree.save(folder / "trees")
-    records = [r for r in _read_ordered(store, ids)]
-    return store.write_summary(records, provenance(cfg, parts))
+    with store:
+        done = store.finished()
+        fingerprint = config_fingerprint(cfg)
+        store.check_config(fingerprint, has_results=bool(done))
+        parts = build(cfg)
+        problems = preflight.select_problems(parts.task.problems(), cfg.get("n_problems"), parts.task.name)
+        ids = [p.id for p in problems]
+        stale = set(done) - set(ids)
+        if stale:
+            raise ValueError(
+                f"{store.results_path} holds problems this configuration does not: {sorted(stale)[:3]} ..."
+            )
+        finished = set(done)
+        todo = [p for p in problems if p.id not in finished]
+        preflight.check_prompts(todo, parts.policy, parts.reward)
+        log.info(preflight.plan_line(cfg, len(problems), len(done), folder))
+        store.keep_config(fingerprint)
+        info = run_info(cfg, parts)
+        saved = len(done)
+        try:
+            for outcome in parts.engine.run(todo, parts.strategy, ordered=False, stop=signals.stopped):
+                signals.writing = True
+                store.append(outcome_record(outcome, parts.task, info, parts.strategy.aggregation))
+                if cfg.get("save_trees"):
+                    outcome.tree.save(folder / "trees")
+                saved += 1
+                signals.writing = False
+                if signals.signum is not None:
+                    raise Interrupted(signals.signum)
+            if signals.signum is not None:
+                raise Interrupted(signals.signum)
+            return store.finalize(ids, provenance(cfg, parts))
+        except Interrupted as stop:
+            store.close()
+            stop.args = (f"{saved} of {len(problems)} problems are saved in {folder}",)
+            raise
 
 
-def _read_ordered(store: RunStore, ids: list[str]) -> list[dict[str, Any]]:
-    records = store.finished()
-    return [records[i] for i in ids]
+def config_fingerprint(cfg: DictConfig) -> dict[str, Any]:
+    """Everything that determines each problem's result: the keys of the run id less
+    `n_problems` (a finished run may be extended to more problems; fewer are refused)."""
+    resolved = OmegaConf.to_container(cfg, resolve=True)
+    return {k: v for k, v in resolved.items() if k not in resolvers.NOT_IN_RUN_ID | {"n_problems"}}
 
 
-def run_info(cfg: DictConfig) -> dict[str, Any]:
+def run_info(cfg: DictConfig, parts: Components) -> dict[str, Any]:
     return {
         "task": cfg.task.name,
-        "policy": cfg.policy.name,
-        "reward": cfg.reward.name,
+        "policy": getattr(parts.policy, "name", None) or cfg.policy.name,
+        "reward": getattr(parts.reward, "name", None) or cfg.reward.name,
         "strategy": cfg.strategy.name,
         "selector": cfg.strategy.get("selector"),
         "n": cfg.strategy.n,
@@ -113,17 +166,31 @@ def git_commit() -> str | None:
 @hydra.main(version_base=None, config_path="pkg://infscale.conf", config_name="config")
 def main(cfg: DictConfig) -> None:
     folder = Path(HydraConfig.get().runtime.output_dir)
+    signals = Signals()
+    signals.install()
     try:
-        summary = run(cfg, folder)
-    except ValueError as error:
-        print(f"infscale-run: error: {error}", file=sys.stderr)
+        summary = run(cfg, folder, signals)
+    except Interrupted as stop:
+        name = signal.Signals(stop.signum).name
+        saved = stop.args[0] if isinstance(stop.args[0], str) else "before any problem ran"
+        log.error("interrupted by %s: %s; rerun the same command to resume", name, saved)
+        # Everything is on disk (fsync'd) and the lock is released: leave now, without the
+        # interpreter's teardown (seconds with large libraries loaded, or threads in a call).
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(128 + stop.signum)
+    except (ValueError, BackendError) as error:
+        log.error("error: %s", error)
         if HydraConfig.get().mode == RunMode.MULTIRUN:
             raise  # Hydra records the failed job and goes on with the others
         sys.exit(2)
-    print(
+    line = (
         f"accuracy {summary['accuracy']:.3f} [{summary['accuracy_lo']:.3f}, {summary['accuracy_hi']:.3f}] "
         f"over {summary['n_problems']} problems; results in {folder}"
     )
+    print(line)
+    log.info(line, extra={"file_only": True})
 
 
 if __name__ == "__main__":

@@ -1,78 +1,257 @@
-"""A run folder: `results.jsonl` (one line per finished problem, in problem order),
-`summary.json`, and `trees/`. Lines are appended and flushed as problems finish, so a run
-killed at any moment restarts where it stopped; a torn last line is dropped on restart.
+"""A run folder: `results.jsonl` (one line per finished problem), `summary.json`, `trees/`,
+`run_config.json` (what the results were computed with) and a lock.
+
+Nothing is lost and nothing is mislabelled:
+- one run at a time: an exclusive lock (`filelock`) on the folder; a second run stops at once
+  with a line naming the holder (pid, host, start time);
+- the configuration's fingerprint is kept in `run_config.json` and checked when a run resumes;
+- a problem is appended (flushed; fsync'd at most once a second, and at the end) the moment it
+  finishes, in whatever order problems finish; a resumed run skips every problem on disk;
+- a torn last line (a kill in the middle of a write) is cut off on restart; any other line that
+  cannot be read stops the run with file:line and what to do, never silent loss;
+- at the end an on-disk ordering step rewrites `results.jsonl` in problem order (one record in
+  memory at a time) and the summary is computed from the stream with running sums.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable
+import socket
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import numpy as np
+import filelock
 
 from infscale.experiments.stats import bootstrap_ci
+
+CONFIG_NAME = "run_config.json"
+LOCK_NAME = ".infscale.lock"
+OWNER_NAME = ".infscale.owner.json"
+FSYNC_EVERY_S = 1.0
 
 
 class RunStore:
     def __init__(self, folder: Path):
         self.folder = Path(folder)
-        self.folder.mkdir(parents=True, exist_ok=True)
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise ValueError(f"cannot create the run folder {self.folder}: {error.strerror}") from None
         self.results_path = self.folder / "results.jsonl"
+        self._lock: filelock.BaseFileLock | None = None
+        self._handle: Any = None
+        self._synced = 0.0
 
-    def finished(self) -> dict[str, dict[str, Any]]:
-        """Records already on disk, by problem id; rewrites the file without a torn tail."""
-        if not self.results_path.exists():
-            return {}
-        records, intact = {}, []
-        for line in self.results_path.read_text().splitlines(keepends=True):
+    # --- one run at a time ---------------------------------------------------------------
+
+    def lock(self) -> None:
+        """Take the folder's exclusive lock, or stop with a line naming who holds it."""
+        lock = filelock.FileLock(self.folder / LOCK_NAME, timeout=0)
+        try:
+            lock.acquire()
+        except filelock.Timeout:
+            raise ValueError(f"run folder {self.folder} is in use by {self._holder()}; wait for it to finish") from None
+        except OSError as error:
+            raise ValueError(f"run folder {self.folder} is not writable ({error.strerror}); choose another") from None
+        self._lock = lock
+        owner = {"pid": os.getpid(), "host": socket.gethostname(), "since": _now()}
+        atomic_write(self.folder / OWNER_NAME, json.dumps(owner))
+
+    def _holder(self) -> str:
+        try:
+            owner = json.loads((self.folder / OWNER_NAME).read_text())
+            return f"pid {owner['pid']} on {owner['host']} (since {owner['since']})"
+        except (OSError, ValueError, KeyError, TypeError):
+            return "another run (holder unknown)"
+
+    def release(self) -> None:
+        self.close()
+        if self._lock is not None:
+            (self.folder / OWNER_NAME).unlink(missing_ok=True)
+            self._lock.release()
+            self._lock = None
+
+    def __enter__(self) -> RunStore:
+        self.lock()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+    # --- what the results were computed with ----------------------------------------------
+
+    def check_config(self, fingerprint: dict[str, Any], has_results: bool) -> None:
+        """Refuse a configuration other than the one this folder's results were computed with."""
+        path = self.folder / CONFIG_NAME
+        if path.exists() and has_results:
             try:
-                record = json.loads(line)
-            except json.JSONDecodeError:
-                break
-            if not line.endswith("\n"):
-                break
-            records[record["problem_id"]] = record
-            intact.append(line)
-        if len(intact) != sum(1 for _ in self.results_path.open()):
-            atomic_write(self.results_path, "".join(intact))
-        return records
+                stored = json.loads(path.read_text())
+            except ValueError:
+                raise ValueError(f"{path} is unreadable; move {self.folder} away and rerun") from None
+            self._refuse(differing_keys(stored, fingerprint))
+        elif has_results and (self.folder / "summary.json").exists():  # a folder from before run_config.json
+            stored = json.loads((self.folder / "summary.json").read_text()).get("config") or {}
+            self._refuse(differing_keys({k: v for k, v in stored.items() if k in fingerprint}, fingerprint))
+
+    def _refuse(self, differ: list[str]) -> None:
+        if differ:
+            raise ValueError(
+                f"run folder {self.folder} holds results of another configuration (differs in "
+                f"{', '.join(differ[:8])}{' ...' if len(differ) > 8 else ''}); use another hydra.run.dir"
+            )
+
+    def keep_config(self, fingerprint: dict[str, Any]) -> None:
+        atomic_write(self.folder / CONFIG_NAME, json.dumps(fingerprint, indent=1, sort_keys=True, default=str))
+
+    # --- reading back ---------------------------------------------------------------------
+
+    def finished(self) -> list[str]:
+        """Problem ids on disk, in file order. Cuts off a torn last line; any other
+        unreadable line, or a problem written twice, stops with file:line."""
+        return [problem_id for problem_id, _, _ in self._index()]
+
+    def _index(self) -> Iterator[tuple[str, int, int]]:
+        """(problem id, byte offset, length) of every intact line."""
+        if not self.results_path.exists():
+            return
+        seen: dict[str, int] = {}
+        offset = 0
+        with self.results_path.open("rb") as handle:
+            for number, raw in enumerate(handle, 1):
+                if not raw.endswith(b"\n"):
+                    break  # torn tail: cut below
+                problem_id = self._problem_id(raw, number)
+                if problem_id in seen:
+                    raise ValueError(
+                        f"{self.results_path}:{number}: problem {problem_id!r} is already on line "
+                        f"{seen[problem_id]}; delete one of the two lines and rerun"
+                    )
+                seen[problem_id] = number
+                yield problem_id, offset, len(raw)
+                offset += len(raw)
+        if offset != self.results_path.stat().st_size:
+            with self.results_path.open("r+b") as handle:
+                handle.truncate(offset)
+
+    def _problem_id(self, raw: bytes, number: int) -> str:
+        try:
+            record = json.loads(raw.decode("utf-8"))
+            problem_id = record["problem_id"]
+            if not isinstance(problem_id, str):
+                raise TypeError("problem_id is not a string")
+        except (UnicodeDecodeError, ValueError, KeyError, TypeError) as error:
+            reason = "not UTF-8" if isinstance(error, UnicodeDecodeError) else f"{error.__class__.__name__}: {error}"
+            raise ValueError(
+                f"{self.results_path}:{number}: unreadable line ({reason[:120]}); the other lines are intact: "
+                f"delete this line (its problem is recomputed) or move the folder away, then rerun"
+            ) from None
+        return problem_id
+
+    # --- writing ----------------------------------------------------------------------------
 
     def append(self, record: dict[str, Any]) -> None:
-        with self.results_path.open("a") as handle:
-            handle.write(json.dumps(record) + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
+        """One finished problem, flushed at once; fsync'd at most every FSYNC_EVERY_S."""
+        if self._handle is None:
+            self._handle = self.results_path.open("a", encoding="utf-8")
+        self._handle.write(json.dumps(record) + "\n")
+        self._handle.flush()
+        if time.monotonic() - self._synced >= FSYNC_EVERY_S:
+            os.fsync(self._handle.fileno())
+            self._synced = time.monotonic()
 
-    def write_summary(self, records: list[dict[str, Any]], provenance: dict[str, Any]) -> dict[str, Any]:
-        summary = {**summarize(records), **provenance}
+    def close(self) -> None:
+        if self._handle is not None:
+            self._handle.flush()
+            os.fsync(self._handle.fileno())
+            self._handle.close()
+            self._handle = None
+
+    def finalize(self, ids: list[str], provenance: dict[str, Any]) -> dict[str, Any]:
+        """Rewrite `results.jsonl` in the order of `ids` (on disk, a record at a time) and
+        write `summary.json` from the stream."""
+        self.close()
+        if not ids:
+            raise ValueError("no problems in this run: n_problems is 0 or the task is empty")
+        index = {problem_id: (offset, length) for problem_id, offset, length in self._index()}
+        missing = [i for i in ids if i not in index]
+        if missing:
+            raise ValueError(f"{self.results_path} lacks {len(missing)} problems (e.g. {missing[0]}); rerun to finish")
+        totals = Summary()
+        tmp = self.results_path.with_name(self.results_path.name + ".tmp")
+        with self.results_path.open("rb") as source, tmp.open("wb") as target:
+            for problem_id in ids:
+                offset, length = index[problem_id]
+                source.seek(offset)
+                raw = source.read(length)
+                totals.add(json.loads(raw))
+                target.write(raw)
+            target.flush()
+            os.fsync(target.fileno())
+        os.replace(tmp, self.results_path)
+        summary = {**totals.result(), **provenance}
         atomic_write(self.folder / "summary.json", json.dumps(summary, indent=2, default=str))
         return summary
 
 
-def summarize(records: Iterable[dict[str, Any]]) -> dict[str, Any]:
-    records = list(records)
-    if not records:
-        raise ValueError("no problems in this run: n_problems is 0 or the task is empty")
-    correct = [float(r["correct"]) for r in records]
-    low, high = bootstrap_ci(correct)
-    return {
-        "accuracy": float(np.mean(correct)),
-        "accuracy_lo": low,
-        "accuracy_hi": high,
-        "n_problems": len(records),
-        "flops_total": _mean(r["flops"]["total"] for r in records),
-        "flops_paper": _mean(r["flops"]["paper"] for r in records),
-        "tokens_generated": _mean(r["tokens"]["generated"] for r in records),
-        "wall_s": _mean(r["wall_s"] for r in records),
+class Summary:
+    """Running sums over records: memory is one float per problem (for the bootstrap CI)."""
+
+    _MEANS = {
+        "flops_total": ("flops", "total"),
+        "flops_paper": ("flops", "paper"),
+        "tokens_generated": ("tokens", "generated"),
+        "wall_s": ("wall_s",),
     }
 
+    def __init__(self) -> None:
+        self.correct: list[float] = []
+        self.sums: dict[str, float | None] = dict.fromkeys(self._MEANS, 0.0)
 
-def _mean(values: Iterable[float | None]) -> float | None:
-    values = list(values)
-    return None if any(v is None for v in values) else float(np.mean(values))
+    def add(self, record: dict[str, Any]) -> None:
+        self.correct.append(float(record["correct"]))
+        for name, keys in self._MEANS.items():
+            value: Any = record
+            for key in keys:
+                value = value[key]
+            total = self.sums[name]
+            self.sums[name] = None if total is None or value is None else total + float(value)
+
+    def result(self) -> dict[str, Any]:
+        n = len(self.correct)
+        if not n:
+            raise ValueError("no problems in this run: n_problems is 0 or the task is empty")
+        low, high = bootstrap_ci(self.correct)
+        return {
+            "accuracy": sum(self.correct) / n,
+            "accuracy_lo": low,
+            "accuracy_hi": high,
+            "n_problems": n,
+            **{name: None if total is None else total / n for name, total in self.sums.items()},
+        }
+
+
+def flatten(value: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(value, dict):
+        flat: dict[str, Any] = {}
+        for key, inner in value.items():
+            flat.update(flatten(inner, f"{prefix}{key}."))
+        return flat or {prefix.rstrip("."): {}}
+    return {prefix.rstrip("."): value}
+
+
+def differing_keys(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    """`key: old -> new` for every dotted key whose value differs."""
+    a, b = flatten(old), flatten(new)
+    return [
+        f"{k}: {a.get(k, '<unset>')} -> {b.get(k, '<unset>')}" for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)
+    ]
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
 def atomic_write(path: Path, text: str) -> None:

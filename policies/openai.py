@@ -7,9 +7,14 @@ replica (chosen by a stable hash of the problem's prompt), so that replica's pre
 serves the problem's growing tree; a replica that fails is skipped for the next one.
 
 Transient failures (connection refused or reset, timeouts, HTTP 429 and 5xx) are retried
-with exponential backoff until `retry_timeout_s` has passed, long enough to ride out a
-server restart; other HTTP errors (a bad request) fail at once with the server's message.
-Nothing is lost: a sample is either returned whole or retried.
+with exponential backoff; `retry_timeout_s` is a total deadline for one sample, its tries and
+waits together (each try's timeout is cut to what is left), long enough to ride out a server
+restart. After it, or at once for a bad request (other 4xx) or a malformed reply (unreadable
+JSON, a wrong shape, token counts missing or negative), the call fails with one line: the
+endpoint, the HTTP status and the server's last message. Retry warnings are rate-limited
+(one per endpoint every `_WARN_EVERY_S`, with a count). Requests run on daemon threads and the
+caller waits in short slices, so Ctrl-C stops a call within a second. Nothing is lost: a
+sample is either returned whole or retried.
 
 Accounting comes from each response's `usage`: `completion_tokens` (less the EOS token,
 which vLLM counts, so the numbers match `policy=vllm` and `policy=hf`), `prompt_tokens`,
@@ -23,13 +28,13 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import queue
 import random
 import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,14 +42,19 @@ from typing import Any
 from infscale.budgets.model_spec import ModelSpec
 from infscale.policies.task_prompts import TaskPrompts
 from infscale.policies.vllm import validate_request
-from infscale.search.backends import GenerationRequest, GenerationResult, Sample
+from infscale.search.backends import BackendError, GenerationRequest, GenerationResult, Sample
 
 log = logging.getLogger(__name__)
 _TRANSIENT_HTTP = {408, 409, 425, 429, 500, 502, 503, 504}
+_WARN_EVERY_S = 10.0
 
 
 class TransientError(RuntimeError):
     """A failure worth retrying (the server is down, restarting or overloaded)."""
+
+
+class _Cancelled(Exception):
+    """The call this request belongs to was abandoned (Ctrl-C, or another request failed)."""
 
 
 @dataclass(frozen=True)
@@ -78,7 +88,7 @@ class OpenAIPolicy:
         defaults to `model`; `task` lets requests be pinned to a replica by their problem."""
         from transformers import AutoConfig
 
-        if not model:
+        if not model or str(model) == "???":
             raise ValueError("policy.model must name the served model (as the server knows it)")
         tokenizer = str(tokenizer or path or model)
         spec = ModelSpec.from_config(AutoConfig.from_pretrained(str(path or tokenizer)))
@@ -111,6 +121,7 @@ class OpenAIPolicy:
         self._eos = {self.tokenizer.eos_token_id} - {None}
         self.retries = 0
         self._lock = threading.Lock()
+        self._warned: dict[str, tuple[float, int]] = {}
 
     def count_tokens(self, text: str) -> int:
         return len(self.tokenizer.encode(text))
@@ -125,11 +136,7 @@ class OpenAIPolicy:
         for r in requests:
             validate_request(r)
         jobs = [(i, j) for i, r in enumerate(requests) if r.max_tokens > 0 for j in range(r.n)]
-        replies: dict[tuple[int, int], _Reply] = {}
-        if jobs:
-            with ThreadPoolExecutor(max_workers=min(self.concurrency, len(jobs))) as pool:
-                futures = {job: pool.submit(self._complete, requests[job[0]], job[1]) for job in jobs}
-                replies = {job: future.result() for job, future in futures.items()}
+        replies = _run_all(lambda job, cancel: self._complete(requests[job[0]], job[1], cancel), jobs, self.concurrency)
         results = []
         for i, r in enumerate(requests):
             if r.max_tokens == 0 or r.n == 0:
@@ -160,58 +167,100 @@ class OpenAIPolicy:
         body.update(self.extra_body)
         return body
 
-    def _complete(self, request: GenerationRequest, j: int) -> _Reply:
+    def _complete(self, request: GenerationRequest, j: int, cancel: threading.Event) -> _Reply:
         body = json.dumps(self._body(request, j)).encode()
         start = self.replica(request.prompt)
-        deadline = time.monotonic() + self.retry_timeout_s
+        began = time.monotonic()
+        deadline = began + self.retry_timeout_s
         rng = random.Random(request.seed + j)
         attempt = 0
         while True:
+            if cancel.is_set():
+                raise _Cancelled()
             url = self.endpoints[(start + attempt) % len(self.endpoints)]
+            left = deadline - time.monotonic()
+            timeout = self.request_timeout_s if self.retry_timeout_s == 0 else min(self.request_timeout_s, left)
             try:
-                return self._parse(self._post(url, body), request)
+                return self._parse(self._post(url, body, max(timeout, 0.05)), request, url)
             except TransientError as error:
                 delay = min(self.max_backoff_s, self.backoff_s * 2 ** min(attempt, 16)) * (0.5 + rng.random() / 2)
                 if time.monotonic() + delay > deadline:
-                    raise RuntimeError(
-                        f"policy '{self.name}': {url} still failing after {attempt + 1} tries: {error}"
-                    ) from error
+                    raise BackendError(
+                        f"policy '{self.name}': {url}/completions still failing after {attempt + 1} tries in "
+                        f"{time.monotonic() - began:.0f} s (policy.retry_timeout_s={self.retry_timeout_s:g}); "
+                        f"last: {error}"
+                    ) from None
                 with self._lock:
                     self.retries += 1
-                log.warning("policy %s: %s failed (%s); retry %d in %.1fs", self.name, url, error, attempt + 1, delay)
-                time.sleep(delay)
+                self._warn(url, error, deadline)
+                if cancel.wait(delay):
+                    raise _Cancelled() from None
                 attempt += 1
 
-    def _post(self, url: str, body: bytes) -> dict[str, Any]:
+    def _warn(self, url: str, error: TransientError, deadline: float) -> None:
+        """One warning per endpoint every _WARN_EVERY_S, counting the retries in between."""
+        now = time.monotonic()
+        with self._lock:
+            last, count = self._warned.get(url, (-_WARN_EVERY_S, 0))
+            if now - last < _WARN_EVERY_S:
+                self._warned[url] = (last, count + 1)
+                return
+            self._warned[url] = (now, 0)
+        extra = f" ({count} more retries since the last warning)" if count else ""
+        log.warning(
+            "policy %s: %s/completions failing (%s); retrying for up to %.0f s more%s",
+            self.name,
+            url,
+            error,
+            deadline - now,
+            extra,
+        )
+
+    def _post(self, url: str, body: bytes, timeout: float) -> Any:
         headers = {"Content-Type": "application/json"}
         if self.api_key:
             headers["Authorization"] = f"Bearer {self.api_key}"
         http = urllib.request.Request(f"{url}/completions", data=body, headers=headers, method="POST")
         try:
-            with urllib.request.urlopen(http, timeout=self.request_timeout_s) as response:
-                return json.loads(response.read())
+            with urllib.request.urlopen(http, timeout=timeout) as response:
+                raw = response.read()
         except urllib.error.HTTPError as error:
-            detail = error.read().decode(errors="replace")[:300]
+            detail = _one_line(error.read().decode(errors="replace"))
             if error.code in _TRANSIENT_HTTP:
-                raise TransientError(f"HTTP {error.code}: {detail}") from error
-            raise ValueError(
-                f"policy '{self.name}': {url} refused the request (HTTP {error.code}): {detail}"
-            ) from error
+                raise TransientError(f"HTTP {error.code}: {detail}") from None
+            raise BackendError(
+                f"policy '{self.name}': {url}/completions refused the request (HTTP {error.code}): {detail}"
+            ) from None
         except (urllib.error.URLError, ConnectionError, TimeoutError, OSError) as error:
-            raise TransientError(str(getattr(error, "reason", error))) from error
-        except json.JSONDecodeError as error:
-            raise TransientError(f"unreadable response: {error}") from error
+            raise TransientError(_one_line(str(getattr(error, "reason", error)))) from None
+        try:
+            return json.loads(raw)
+        except (ValueError, UnicodeDecodeError):
+            raise BackendError(
+                f"policy '{self.name}': {url}/completions answered HTTP 200 with a body that is not JSON: "
+                f"{_one_line(raw.decode(errors='replace'))!r}"
+            ) from None
 
-    def _parse(self, payload: dict[str, Any], request: GenerationRequest) -> _Reply:
+    def _parse(self, payload: Any, request: GenerationRequest, url: str) -> _Reply:
+        def malformed(what: str) -> BackendError:
+            return BackendError(
+                f"policy '{self.name}': {url}/completions sent a malformed reply ({what}): {_one_line(str(payload))!r}"
+            )
+
         try:
             choice = payload["choices"][0]
             usage = payload["usage"]
             text = choice.get("text") or ""
-            tokens = int(usage["completion_tokens"])
-            prompt_tokens = int(usage["prompt_tokens"])
-        except (KeyError, IndexError, TypeError, ValueError) as error:
-            raise TransientError(f"malformed completion response: {str(payload)[:200]}") from error
-        cached = int(((usage.get("prompt_tokens_details") or {}).get("cached_tokens")) or 0)
+            if not isinstance(text, str):
+                raise TypeError("text")
+        except (KeyError, IndexError, TypeError, AttributeError):
+            raise malformed("no choices[0].text or no usage") from None
+        tokens = _count(usage, "completion_tokens")
+        prompt_tokens = _count(usage, "prompt_tokens")
+        details = usage.get("prompt_tokens_details") or {}
+        cached = _count(details, "cached_tokens") if details.get("cached_tokens") is not None else 0
+        if tokens is None or prompt_tokens is None or cached is None or cached > prompt_tokens:
+            raise malformed("usage token counts missing, negative or inconsistent")
         reason, stop_reason = choice.get("finish_reason"), choice.get("stop_reason")
         if reason == "length":
             finish = "length"
@@ -229,6 +278,59 @@ class OpenAIPolicy:
         elif reason == "stop":
             finish = "end"
             tokens = max(0, tokens - 1) if "stop_reason" in choice else tokens
-        else:
+        else:  # e.g. "abort" while a server shuts down: worth another try
             raise TransientError(f"completion ended with finish_reason={reason!r}")
         return _Reply(Sample(text=text, tokens=tokens, finish=finish), prompt_tokens, cached)
+
+
+def _count(usage: Any, key: str) -> int | None:
+    """A token count as the server reported it: a non-negative integer, else None."""
+    value = usage.get(key) if isinstance(usage, Mapping) else None
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+
+
+def _one_line(text: str, limit: int = 300) -> str:
+    return " ".join(text.split())[:limit]
+
+
+def _run_all(work: Callable[[Any, threading.Event], Any], jobs: list[Any], workers: int) -> dict[Any, Any]:
+    """`work(job, cancel)` for every job on up to `workers` daemon threads. The caller waits in
+    slices of 0.2 s, so a signal (Ctrl-C) is honoured at once; on any failure, or when the
+    caller is interrupted, `cancel` is set and the threads stop at their next check (daemon
+    threads never keep the process alive, even in a request that hangs)."""
+    if not jobs:
+        return {}
+    todo: queue.SimpleQueue = queue.SimpleQueue()
+    for job in jobs:
+        todo.put(job)
+    done: queue.SimpleQueue = queue.SimpleQueue()
+    cancel = threading.Event()
+
+    def worker() -> None:
+        while not cancel.is_set():
+            try:
+                job = todo.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                done.put((job, work(job, cancel), None))
+            except _Cancelled:
+                return
+            except BaseException as error:  # noqa: BLE001 - handed to the caller
+                done.put((job, None, error))
+
+    replies: dict[Any, Any] = {}
+    try:
+        for _ in range(min(workers, len(jobs))):
+            threading.Thread(target=worker, daemon=True).start()
+        while len(replies) < len(jobs):
+            try:
+                job, reply, error = done.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            if error is not None:
+                raise error
+            replies[job] = reply
+    finally:
+        cancel.set()
+    return replies

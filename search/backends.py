@@ -108,3 +108,8 @@ class RewardModel(Protocol):
     def count_tokens(self, request: ScoreRequest) -> int | None:
         """Tokens the reward model reads to score `request` (for the ledger)."""
         ...
+
+
+class BackendError(RuntimeError):
+    """A backend failed for good (a server down past its deadline, a malformed reply): the
+    message is one line naming the backend, the endpoint and the last thing it said."""

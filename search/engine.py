@@ -13,7 +13,7 @@ from __future__ import annotations
 import copy
 import math
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -105,8 +105,17 @@ class Engine:
             "reward_s": 0.0,
         }
 
-    def run(self, problems: Iterable[Problem], strategy: Strategy) -> Iterator[Outcome]:
-        """Yield one `Outcome` per problem, in the order given."""
+    def run(
+        self,
+        problems: Iterable[Problem],
+        strategy: Strategy,
+        *,
+        ordered: bool = True,
+        stop: Callable[[], bool] | None = None,
+    ) -> Iterator[Outcome]:
+        """Yield one `Outcome` per problem: in the order given, or (`ordered=False`) the moment
+        each finishes, so a caller can save it at once. `stop()`, asked before every round,
+        ends the run early: no new work is issued and unfinished problems are dropped."""
         problems = list(problems)
         queue = iter(enumerate(problems))
         active: dict[int, _ProblemRun] = {}
@@ -115,7 +124,7 @@ class Engine:
         bar = tqdm(
             total=len(problems), disable=not self.progress, desc=f"{strategy.__class__.__name__}", unit="problem"
         )
-        while True:
+        while stop is None or not stop():
             while not exhausted and len(active) + len(finished) < self.max_concurrent:
                 item = next(queue, None)
                 if item is None:
@@ -126,6 +135,9 @@ class Engine:
                     active[run.index] = run
                 else:
                     finished[run.index] = self._outcome(run)
+            while not ordered and finished:
+                yield finished.pop(next(iter(finished)))
+                bar.update()
             while emitted in finished:
                 yield finished.pop(emitted)
                 emitted += 1

@@ -32,7 +32,7 @@ class MathCot100Task(MathTask):
                 raise ValueError(f"{path}: idx {row['idx']}: response/pred/score/pred_score lengths differ")
             problem = self.problem(str(row["idx"]), row["question"], str(row["gt"]), parse_level(row.get("level")))
             self._recordings[problem.prompt] = [
-                Recording(text, pred, tuple(float(x) for x in score), outcome=True, label=label)
+                Recording(text, pred, _scores(path, row["idx"], score), outcome=True, label=label)
                 for text, pred, score, label in zip(responses, preds, scores, labels)
             ]
             problems.append(problem)
@@ -41,3 +41,10 @@ class MathCot100Task(MathTask):
     def recordings(self, prompt: str) -> list[Recording]:
         self.problems()
         return self._recordings.get(prompt, [])
+
+
+def _scores(path: object, idx: object, scores: object) -> tuple[float, ...]:
+    """A recorded `pred_score` entry as numbers, or a line naming the file and record."""
+    if not isinstance(scores, list) or not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in scores):
+        raise ValueError(f"{path}: idx {idx}: pred_score holds {scores!r}, not a list of numbers")
+    return tuple(float(x) for x in scores)

@@ -1,15 +1,17 @@
-"""A run killed with SIGKILL mid-way and started again with the same command ends with the
-same results.jsonl as an uninterrupted run (every field but wall_s), nothing twice."""
+"""Kills at 20 points of a run, each followed by the same command again, end with results
+identical to an uninterrupted run's (every field but wall_s): nothing lost, nothing twice.
+SIGINT and SIGTERM stop with one line and exit 130 / 143, keeping every finished problem."""
 
 import json
 import os
+import random
 import signal
 import subprocess
 import time
 
 import pytest
 
-from tests.conftest import BIN, REPO
+from tests.conftest import BIN
 
 pytestmark = pytest.mark.slow
 
@@ -19,9 +21,9 @@ ARGS = [
     "reward=simulated",
     "strategy=rebase",
     "strategy.n=8",
-    "n_problems=120",
+    "task.n=400",
     "seed=3",
-    "engine.max_concurrent=2",
+    "engine.max_concurrent=64",
     "progress=false",
 ]
 
@@ -34,48 +36,63 @@ def _without_wall(records):
     return [{k: v for k, v in r.items() if k != "wall_s"} for r in records]
 
 
-def _only_run_folder(cwd):
-    folders = [p.parent for p in (cwd / "outputs").rglob("results.jsonl")]
-    assert len(folders) == 1, folders
-    return folders[0]
+def _lines(folder):
+    path = folder / "results.jsonl"
+    return path.read_bytes().count(b"\n") if path.exists() else 0
 
 
-def test_sigkill_then_same_command_resumes_to_identical_results(tmp_path):
-    killed_cwd, clean_cwd = tmp_path / "killed", tmp_path / "clean"
-    killed_cwd.mkdir()
-    clean_cwd.mkdir()
-    command = [str(BIN / "infscale-run"), *ARGS]
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    process = subprocess.Popen(
-        command, cwd=killed_cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
-    )
+def _launch(folder):
+    command = [str(BIN / "infscale-run"), *ARGS, f"hydra.run.dir={folder}"]
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+
+
+def _kill_when(process, folder, lines, extra_s, signum):
+    """Send `signum` once `lines` results are on disk plus `extra_s` (or at once if lines < 0)."""
     deadline = time.monotonic() + 120
-    lines = 0
-    while time.monotonic() < deadline and process.poll() is None:
-        results = list((killed_cwd / "outputs").rglob("results.jsonl")) if (killed_cwd / "outputs").exists() else []
-        lines = results[0].read_bytes().count(b"\n") if results else 0
-        if lines >= 5:
-            os.killpg(process.pid, signal.SIGKILL)
-            break
-        time.sleep(0.01)
-    process.wait(timeout=30)
-    assert process.returncode == -signal.SIGKILL, "the run finished before it could be killed"
-    folder = _only_run_folder(killed_cwd)
-    assert not (folder / "summary.json").exists()
-    partial = folder.joinpath("results.jsonl").read_text().splitlines()
-    assert 5 <= len(partial) < 120
+    while lines >= 0 and _lines(folder) < lines and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.005)
+    time.sleep(extra_s)
+    if process.poll() is None:
+        os.killpg(process.pid, signum)
+    return process.communicate(timeout=120)
 
-    resumed = subprocess.run(command, cwd=killed_cwd, env=env, capture_output=True, text=True, timeout=300)
-    assert resumed.returncode == 0, resumed.stderr
-    clean = subprocess.run(command, cwd=clean_cwd, env=env, capture_output=True, text=True, timeout=300)
-    assert clean.returncode == 0, clean.stderr
 
-    assert _only_run_folder(killed_cwd).name == _only_run_folder(clean_cwd).name  # folder derived from the config
-    after, reference = _records(folder), _records(_only_run_folder(clean_cwd))
-    ids = [r["problem_id"] for r in after]
-    assert len(ids) == len(set(ids)) == 120
-    assert _without_wall(after) == _without_wall(reference)
-    assert [json.loads(line) for line in partial[:-1]] == after[: len(partial) - 1]
+def test_twenty_random_kills_and_resumes_end_identical_to_an_uninterrupted_run(tmp_path):
+    clean = _launch(tmp_path / "clean")
+    clean.communicate(timeout=300)
+    assert clean.returncode == 0
+    reference = _records(tmp_path / "clean")
+
+    folder, rng, interrupted = tmp_path / "killed", random.Random(16), 0
+    for point in range(20):
+        signum = signal.SIGKILL if point % 2 else rng.choice([signal.SIGINT, signal.SIGTERM])
+        # points spread over the run: while starting (-1: 0.2-3 s after launch), then every ~20 results
+        lines = -1 if point % 5 == 0 else 20 * point
+        process = _launch(folder)
+        _, stderr = _kill_when(
+            process, folder, lines, rng.uniform(0.2, 3.0) if lines < 0 else rng.uniform(0, 0.3), signum
+        )
+        assert "Traceback" not in stderr, stderr
+        if process.returncode == 0 or (folder / "summary.json").exists():
+            continue  # the run finished before the signal (or it came while the interpreter shut down)
+        if process.returncode == -signum and not stderr:
+            continue  # the signal came while the interpreter itself started, before any of our code ran
+        interrupted += 1
+        expected = {signal.SIGKILL: -9, signal.SIGINT: 130, signal.SIGTERM: 143}[signum]
+        assert process.returncode == expected, (point, lines, _lines(folder), stderr)
+        if signum != signal.SIGKILL:
+            last = stderr.strip().splitlines()[-1]
+            assert last.startswith(f"infscale-run: interrupted by {signum.name}"), stderr
+            if " of 400 problems are saved" in last:
+                assert int(last.split(": ")[2].split(" of ")[0]) == _lines(folder)
+        ids = [r["problem_id"] for r in _records(folder)] if _lines(folder) else []
+        assert len(ids) == len(set(ids))
+    assert interrupted >= 15
+    final = _launch(folder)
+    final.communicate(timeout=300)
+    assert final.returncode == 0
+    after = _records(folder)
+    assert len(after) == 400 and _without_wall(after) == _without_wall(reference)
     summary = json.loads((folder / "summary.json").read_text())
-    assert summary["n_problems"] == 120
-    assert summary["accuracy"] == json.loads((_only_run_folder(clean_cwd) / "summary.json").read_text())["accuracy"]
+    assert summary["n_problems"] == 400
+    assert summary["accuracy"] == json.loads((tmp_path / "clean" / "summary.json").read_text())["accuracy"]

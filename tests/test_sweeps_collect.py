@@ -64,7 +64,8 @@ def test_every_bad_job_gets_one_clear_message(sweep):
     messages = collect.collect(sweep).messages
     text = "\n".join(messages)
     assert "zero problems (n_problems=0)" in text
-    assert "failed before its first problem (no results.jsonl)" in text
+    assert "failed before its first problem (no results.jsonl): error: strategy.n must be a positive integer" in text
+    assert "no error in run.log, so it was killed" in text
     assert "killed: unfinished (5 problems in results.jsonl, no summary.json)" in text
     assert "mixed tasks: left out 1 job(s) of task 'other_task'" in text and "--task other_task" in text
     assert len(messages) == 4

@@ -91,14 +91,15 @@ def load_job(folder: Path, root: Path) -> Job | str:
         config = _config(folder)
         if config is not None and config.get("n_problems") == 0:
             return f"{where}: zero problems (n_problems=0); nothing to collect"
+        why = _failure(folder)
         if not results_path.exists():
-            return f"{where}: failed before its first problem (no results.jsonl); see its log {_log_name(folder)}"
-        lines = sum(1 for line in results_path.open() if line.endswith("\n"))
+            return f"{where}: failed before its first problem (no results.jsonl): {why}"
+        lines = sum(1 for line in results_path.open("rb") if line.endswith(b"\n"))
         if lines == 0:
-            return f"{where}: failed or killed before its first problem finished (empty results.jsonl)"
+            return f"{where}: failed or killed before its first problem finished (empty results.jsonl): {why}"
         return (
-            f"{where}: unfinished ({lines} problems in results.jsonl, no summary.json): "
-            f"killed or failed; rerun the same command to resume it"
+            f"{where}: unfinished ({lines} problems in results.jsonl, no summary.json): {why}; "
+            f"rerun the same command to resume it"
         )
     try:
         summary = json.loads(summary_path.read_text())
@@ -124,9 +125,20 @@ def _config(folder: Path) -> dict[str, Any] | None:
         return OmegaConf.to_container(OmegaConf.load(path), resolve=False)
 
 
-def _log_name(folder: Path) -> str:
+def _failure(folder: Path) -> str:
+    """Why a job stopped: the last error its log file (<job>.log) holds, else what is known."""
     logs = sorted(folder.glob("*.log"))
-    return str(logs[0].name) if logs else "(none written)"
+    if not logs:
+        return "no log file, killed before it started logging"
+    reason = None
+    for log in logs:
+        with log.open(encoding="utf-8", errors="replace") as handle:
+            for line in handle:
+                if "][ERROR] - " in line:
+                    reason = line.split("][ERROR] - ", 1)[1].strip()
+    if reason is None:
+        return f"no error in {logs[0].name}, so it was killed (SIGKILL, out of memory, a time limit)"
+    return reason
 
 
 def _relative(folder: Path, root: Path) -> str:

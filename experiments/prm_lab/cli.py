@@ -93,6 +93,8 @@ def _threshold(cfg: DictConfig, items: list[Item], score) -> tuple[float, str | 
     if tau != "fit":
         if isinstance(tau, bool) or not isinstance(tau, (int, float)):
             raise ValueError(f"tau must be a number or 'fit', got {tau!r}")
+        if not 0.0 <= tau <= 1.0:
+            raise ValueError(f"tau must be in [0, 1] (step scores are probabilities), got {tau}")
         if cfg.get("fit_split") is not None:
             raise ValueError(f"fit_split={cfg.fit_split} is given but tau={tau}: set tau=fit to fit it")
         return float(tau), None, items

@@ -1,0 +1,176 @@
+"""policy=openai against a fake server on 127.0.0.1 that injects 500s, hangs, garbage,
+connection resets and bad token counts: every call completes or fails with one line within
+its deadline; Ctrl-C stops a call within a second; warnings are rate-limited."""
+
+import _thread
+import logging
+import threading
+import time
+
+import pytest
+
+from infscale.experiments.resolvers import package_path
+from infscale.policies.openai import OpenAIPolicy
+from infscale.search.backends import BackendError, GenerationRequest
+from tests.conftest import run_cli
+from tests.fake_openai import FakeServer, wait_for
+
+TOKENIZER = package_path("tasks/toy_checkpoints/toy_small")
+
+
+@pytest.fixture
+def serve():
+    servers = []
+
+    def start(*modes):
+        servers.append(FakeServer(*modes))
+        return servers[-1]
+
+    yield start
+    for server in servers:
+        server.close()
+
+
+_FIXED = dict(name=None, path=None, tokenizer=TOKENIZER, api_key=None, extra_body=None)
+
+
+def policy(server, **options):
+    settings = dict(concurrency=4, request_timeout_s=30, retry_timeout_s=2.0, backoff_s=0.02, max_backoff_s=0.05)
+    settings.update(options)
+    return OpenAIPolicy(model="toy_small", endpoints=[server.url], **_FIXED, **settings)
+
+
+def request(n=2):
+    return GenerationRequest(prompt="1 + 2 =", n=n, until="end", stop="\n", max_tokens=16, temperature=1.0, seed=5)
+
+
+def timed(fn):
+    started = time.monotonic()
+    try:
+        return fn(), time.monotonic() - started
+    except BaseException as error:  # noqa: BLE001
+        return error, time.monotonic() - started
+
+
+def test_transient_500s_and_resets_are_retried_with_rate_limited_warnings(serve, caplog):
+    server = serve(*["500"] * 30, *["reset"] * 10, "ok")
+    backend = policy(server, retry_timeout_s=30)
+    with caplog.at_level(logging.WARNING, logger="infscale.policies.openai"):
+        (result,), seconds = timed(lambda: backend.generate([request(n=1)]))
+    assert [s.tokens for s in result.samples] == [6]  # 7 completion tokens less the EOS that vLLM counts
+    assert backend.retries == 40 and server.served == 41
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and "injected failure 500" in warnings[0].getMessage()
+    assert seconds < 10
+
+
+@pytest.mark.parametrize(
+    "modes, expected",
+    [
+        (["500"], "still failing after"),
+        (["reset"], "still failing after"),
+        (["hang"], "still failing after"),
+        (["garbage"], "not JSON: '<html>proxy says hello</html>'"),
+        (["400"], 'refused the request (HTTP 400): {"error": {"message": "injected failure 400"}}'),
+        (["negative"], "token counts missing, negative or inconsistent"),
+        (["missing"], "no choices[0].text or no usage"),
+    ],
+)
+def test_every_fault_ends_in_one_line_within_the_deadline(serve, modes, expected):
+    server = serve(*modes)
+    error, seconds = timed(lambda: policy(server).generate([request()]))
+    assert isinstance(error, BackendError), error
+    message = str(error)
+    assert expected in message and "\n" not in message
+    assert f"{server.url}/completions" in message and "policy 'toy_small'" in message
+    if modes == ["500"]:
+        assert 'HTTP 500: {"error": {"message": "injected failure 500"}}' in message
+    assert seconds < 2.0 + 1.5  # retry_timeout_s is a total deadline, hangs included (request_timeout_s=30)
+
+
+def test_ctrl_c_stops_a_hanging_call_within_a_second(serve):
+    backend = policy(serve("hang"), retry_timeout_s=600, request_timeout_s=120)
+    timer = threading.Timer(0.5, _thread.interrupt_main)
+    timer.start()
+    error, seconds = timed(lambda: backend.generate([request(n=4)]))
+    timer.cancel()
+    assert isinstance(error, KeyboardInterrupt)
+    assert seconds < 0.5 + 1.0
+
+
+def test_model_is_required_with_one_line():
+    with pytest.raises(ValueError, match="policy.model must name the served model"):
+        OpenAIPolicy(
+            model="???",
+            endpoints=["http://127.0.0.1:9/v1"],
+            concurrency=1,
+            request_timeout_s=1.0,
+            retry_timeout_s=1.0,
+            backoff_s=0.1,
+            max_backoff_s=1.0,
+            **_FIXED,
+        )
+
+
+OPENAI = [
+    "task=toy_arith",
+    "policy=openai",
+    f"policy.tokenizer={TOKENIZER}",
+    "reward=none",
+    "strategy=best_of_n_majority",
+]
+
+
+@pytest.mark.slow
+def test_cli_without_model_says_which_key_in_one_line(tmp_path):
+    done = run_cli(*OPENAI, "n_problems=1", f"hydra.run.dir={tmp_path}")
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "infscale-run: error: policy.model must be set" in done.stderr
+
+
+@pytest.mark.slow
+def test_cli_against_a_failing_server_fails_in_one_line_and_logs_why(serve, tmp_path):
+    server = serve("500")
+    args = [*OPENAI, "policy.model=toy_small", f"policy.endpoints=[{server.url}]", "policy.retry_timeout_s=1"]
+    done = run_cli(*args, "policy.backoff_s=0.05", "strategy.n=2", "n_problems=2", f"hydra.run.dir={tmp_path}")
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    errors = [line for line in done.stderr.splitlines() if "error:" in line]
+    assert len(errors) == 1 and "injected failure 500" in errors[0] and server.url in errors[0]
+    assert "injected failure 500" in (tmp_path / "run.log").read_text()
+
+
+@pytest.mark.slow
+def test_cli_records_the_model_name_as_the_policy_name(serve, tmp_path):
+    server = serve("500", "ok")
+    args = [*OPENAI, "policy.model=toy_small", f"policy.endpoints=[{server.url}]", "policy.backoff_s=0.05"]
+    done = run_cli(*args, "strategy.n=2", "n_problems=2", f"hydra.run.dir={tmp_path}")
+    assert done.returncode == 0, done.stderr
+    records = [line for line in (tmp_path / "results.jsonl").read_text().splitlines()]
+    assert len(records) == 2 and all('"policy": "toy_small"' in line for line in records)
+
+
+@pytest.mark.slow
+def test_cli_ctrl_c_against_a_hanging_server_exits_130_within_a_second(serve, tmp_path):
+    import os
+    import signal
+    import subprocess
+
+    from tests.conftest import BIN, simulated_world
+
+    server = serve("hang")
+    args = [*OPENAI, "policy.model=toy_small", f"policy.endpoints=[{server.url}]", "n_problems=2", "progress=false"]
+    command = [str(BIN / "infscale-run"), *simulated_world(tuple(args)), *args, f"hydra.run.dir={tmp_path}"]
+    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+    for line in process.stderr:
+        if "to run) x strategy.n=" in line:
+            break
+    assert server.served == 0 or process.poll() is None
+    assert wait_for(lambda: server.served > 0, timeout=60)
+    os.kill(process.pid, signal.SIGINT)
+    sent = time.monotonic()
+    rest = process.stderr.read()
+    process.wait(timeout=30)
+    assert process.returncode == 130 and time.monotonic() - sent < 1.5
+    assert rest.strip().splitlines() == [
+        f"infscale-run: interrupted by SIGINT: 0 of 2 problems are saved in {tmp_path}; rerun the same command to resume"
+    ]
