@@ -19,6 +19,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from infscale.experiments import resolvers
+from infscale.experiments.allocate import run_allocated
 from infscale.experiments.build import Components, build, plain
 from infscale.experiments.store import RunStore
 from infscale.search.records import outcome_record
@@ -41,6 +42,9 @@ def run(cfg: DictConfig, folder: Path) -> dict[str, Any]:
     if len(set(ids)) != len(ids):
         raise ValueError(f"task '{parts.task.name}' has duplicate problem ids")
     store = RunStore(folder)
+    if parts.allocator is not None:
+        records, extra = run_allocated(cfg, folder, parts, problems, run_info(cfg))
+        return store.write_summary(records, {**extra, **provenance(cfg, parts)})
     done = store.finished()
     stale = set(done) - set(ids)
     if stale:
@@ -71,6 +75,7 @@ def run_info(cfg: DictConfig) -> dict[str, Any]:
         "selector": cfg.strategy.get("selector"),
         "n": cfg.strategy.n,
         "budget": {k: v for k, v in plain(cfg.budget).items() if k not in ("name", "_target_")},
+        "allocator": cfg.allocator.name,
         "seed": cfg.seed,
     }
 
