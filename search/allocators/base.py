@@ -11,12 +11,13 @@ each wave, so a killed run resumes with the same decisions.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Any
 
 from infscale.search.allocators.state import ProblemState
 
-if TYPE_CHECKING:
-    from infscale.search.allocators.scheduler import Scheduler
+# The `scheduler` argument is the search.allocators.scheduler.Scheduler running the waves;
+# typed Any here so that this module does not import it back (the package stays acyclic).
+Scheduler = Any
 
 
 def positive_int(key: str, value: object) -> None:
