@@ -188,4 +188,5 @@ def load(group: str, option: str, task: Task | None = None, **options: Any) -> A
     """One component from its YAML with some options changed, e.g.
     `load("strategy", "beam", task=task, n=8)`, `load("task", "toy_arith", n=20)`."""
     cfg = {**plain(load_config(f"{group}={option}")[group]), **options}
-    return instantiate(group, cfg, skip=SAMPLING_KEYS if group == "policy" else (), task=task)
+    skip = {"policy": SAMPLING_KEYS, "budget": POOL_KEYS}.get(group, ())
+    return instantiate(group, cfg, skip=skip, task=task)
