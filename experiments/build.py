@@ -18,7 +18,9 @@ from hydra import compose, initialize_config_module
 from omegaconf import DictConfig, OmegaConf
 
 from infscale.budgets.budget import Budget
+from infscale.budgets.pool import Pool
 from infscale.experiments import resolvers
+from infscale.search.allocators.base import Allocator
 from infscale.search.backends import Policy, RewardModel
 from infscale.search.engine import Engine, Sampling
 from infscale.search.strategy import Strategy
@@ -36,6 +38,7 @@ class Components:
     strategy: Strategy
     budget: Budget
     engine: Engine
+    allocator: Allocator | None = None
 
 
 def plain(cfg: DictConfig | dict) -> dict[str, Any]:
@@ -94,8 +97,27 @@ def build_strategy(cfg: DictConfig, task: Task) -> Strategy:
     return instantiate("strategy", cfg.strategy, task=task)
 
 
+POOL_KEYS = ("total_flops", "total_tokens")  # budget keys of the data-set pool, not of the per-problem Budget
+
+
 def build_budget(cfg: DictConfig) -> Budget:
-    return instantiate("budget", cfg.budget)
+    return instantiate("budget", cfg.budget, skip=POOL_KEYS)
+
+
+def build_pool(cfg: DictConfig) -> Pool | None:
+    """The data-set pool (issue 17), or None when budget.total_flops and total_tokens are null."""
+    total_flops, total_tokens = (cfg.budget[k] for k in POOL_KEYS)
+    if total_flops is None and total_tokens is None:
+        return None
+    return Pool(total_flops, total_tokens)
+
+
+def build_allocator(cfg: DictConfig) -> Allocator | None:
+    """The allocator named by `allocator=<name>` (conf/allocator/<name>.yaml), None for none."""
+    allocator = instantiate("allocator", cfg.allocator)
+    if allocator is not None and not isinstance(allocator, Allocator):
+        raise ValueError(f"allocator '{cfg.allocator.name}': {cfg.allocator._target_} is not an Allocator")
+    return allocator
 
 
 def build_sampling(policy_cfg: DictConfig | dict) -> Sampling:
@@ -110,7 +132,12 @@ def build_sampling(policy_cfg: DictConfig | dict) -> Sampling:
 
 
 def build_engine(
-    cfg: DictConfig, task: Task, policy: Policy, reward: RewardModel | None, budget: Budget | None = None
+    cfg: DictConfig,
+    task: Task,
+    policy: Policy,
+    reward: RewardModel | None,
+    budget: Budget | None = None,
+    pool: Pool | None = None,
 ) -> Engine:
     """The engine every entry point uses: sampling from `policy`, batching from `engine`."""
     sampling = build_sampling(cfg.policy)
@@ -130,6 +157,7 @@ def build_engine(
         max_concurrent=int(cfg.engine.max_concurrent),
         seed=int(cfg.seed),
         progress=bool(cfg.progress),
+        pool=pool,
     )
 
 
@@ -140,8 +168,13 @@ def build(cfg: DictConfig) -> Components:
     build_sampling(cfg.policy)  # bad sampling settings fail before any model loads
     policy = build_policy(cfg, task)
     reward = build_reward(cfg, task)
-    engine = build_engine(cfg, task, policy, reward, budget)
-    return Components(task, policy, reward, strategy, budget, engine)
+    pool, allocator = build_pool(cfg), build_allocator(cfg)
+    if pool is not None and allocator is None:
+        raise ValueError(
+            "a data-set pool (budget.total_flops / total_tokens) needs an allocator: allocator=uniform, ..."
+        )
+    engine = build_engine(cfg, task, policy, reward, budget, pool)
+    return Components(task, policy, reward, strategy, budget, engine, allocator)
 
 
 def load_config(*overrides: str, config_name: str = "config") -> DictConfig:
@@ -155,4 +188,5 @@ def load(group: str, option: str, task: Task | None = None, **options: Any) -> A
     """One component from its YAML with some options changed, e.g.
     `load("strategy", "beam", task=task, n=8)`, `load("task", "toy_arith", n=20)`."""
     cfg = {**plain(load_config(f"{group}={option}")[group]), **options}
-    return instantiate(group, cfg, skip=SAMPLING_KEYS if group == "policy" else (), task=task)
+    skip = {"policy": SAMPLING_KEYS, "budget": POOL_KEYS}.get(group, ())
+    return instantiate(group, cfg, skip=skip, task=task)

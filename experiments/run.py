@@ -23,6 +23,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from infscale.experiments import preflight, resolvers
+from infscale.experiments.allocate import run_allocated
 from infscale.experiments.build import Components, build, plain
 from infscale.experiments.store import RunStore
 from infscale.search.backends import BackendError
@@ -88,6 +89,9 @@ def run(cfg: DictConfig, folder: Path, signals: Signals | None = None) -> dict[s
         log.info(preflight.plan_line(cfg, len(problems), len(done), folder))
         store.keep_config(fingerprint)
         info = run_info(cfg, parts)
+        if parts.allocator is not None:
+            _, allocation = run_allocated(cfg, folder, parts, problems, info)
+            return store.finalize(ids, {**allocation, **provenance(cfg, parts)})
         saved = len(done)
         try:
             for outcome in parts.engine.run(todo, parts.strategy, ordered=False, stop=signals.stopped):
@@ -124,6 +128,7 @@ def run_info(cfg: DictConfig, parts: Components) -> dict[str, Any]:
         "selector": cfg.strategy.get("selector"),
         "n": cfg.strategy.n,
         "budget": {k: v for k, v in plain(cfg.budget).items() if k not in ("name", "_target_")},
+        "allocator": cfg.allocator.name,
         "seed": cfg.seed,
     }
 

@@ -4,7 +4,9 @@ Every active problem's strategy is a generator parked on one operation. Each rou
 engine gathers the pending `Expand`s of all problems into policy calls and the pending
 `Score`s into reward calls, each call at most `max_batch` sequences, sends every result back
 to the generator that asked, and charges each problem's ledger. Budgets are checked per
-problem against an operation's worst case before it is issued. Sampling seeds derive from
+problem against an operation's worst case before it is issued, and, with a data-set `Pool`,
+reserved from the pool too (settled with the actual charge afterwards; see budgets/pool.py).
+An allocator continues problems across calls of `run` (`resume`). Sampling seeds derive from
 (run seed, problem id, node id, expansion count), so results do not depend on batching.
 """
 
@@ -21,6 +23,7 @@ from tqdm import tqdm
 
 from infscale.budgets.budget import Budget
 from infscale.budgets.ledger import Ledger, prefill_flops, span_flops
+from infscale.budgets.pool import Pool, Reservation
 from infscale.search.backends import (
     GenerationRequest,
     GenerationResult,
@@ -72,6 +75,7 @@ class _Job:
     cost: int = 1
     children: list[Node] = field(default_factory=list)
     known: list[float] = field(default_factory=list)
+    reservation: Reservation | None = None
 
 
 class Engine:
@@ -86,6 +90,7 @@ class Engine:
         max_concurrent: int = 512,
         seed: int = 0,
         progress: bool = False,
+        pool: Pool | None = None,
     ):
         if max_batch < 1 or max_concurrent < 1:
             raise ValueError(
@@ -96,6 +101,7 @@ class Engine:
         self.sampling = sampling or Sampling()
         self.max_batch, self.max_concurrent = max_batch, max_concurrent
         self.seed, self.progress = seed, progress
+        self.pool = pool
         self.calls = {
             "policy": 0,
             "policy_sequences": 0,
@@ -112,10 +118,14 @@ class Engine:
         *,
         ordered: bool = True,
         stop: Callable[[], bool] | None = None,
+        resume: dict[str, tuple[Tree, Ledger]] | None = None,
     ) -> Iterator[Outcome]:
         """Yield one `Outcome` per problem: in the order given, or (`ordered=False`) the moment
         each finishes, so a caller can save it at once. `stop()`, asked before every round,
-        ends the run early: no new work is issued and unfinished problems are dropped."""
+        ends the run early: no new work is issued and unfinished problems are dropped. A
+        problem listed in `resume` continues its tree and ledger (its root keeps its expansion
+        count, so new samples get new seeds) instead of starting afresh."""
+        resume = resume or {}
         problems = list(problems)
         queue = iter(enumerate(problems))
         active: dict[int, _ProblemRun] = {}
@@ -130,7 +140,7 @@ class Engine:
                 if item is None:
                     exhausted = True
                     break
-                run = self._start(*item, strategy)
+                run = self._start(*item, strategy, resume.get(item[1].id))
                 if run.decision is None:
                     active[run.index] = run
                 else:
@@ -155,11 +165,14 @@ class Engine:
                     finished[index] = self._outcome(active.pop(index))
         bar.close()
 
-    def _start(self, index: int, problem: Problem, strategy: Strategy) -> _ProblemRun:
-        tree = Tree(problem, derive_seed(self.seed, problem.id, "tree"))
-        run = _ProblemRun(
-            index, tree, Ledger(self.policy.spec, getattr(self.reward, "spec", None)), strategy.run(tree.root)
+    def _start(
+        self, index: int, problem: Problem, strategy: Strategy, continued: tuple[Tree, Ledger] | None
+    ) -> _ProblemRun:
+        tree, ledger = continued or (
+            Tree(problem, derive_seed(self.seed, problem.id, "tree")),
+            Ledger(self.policy.spec, getattr(self.reward, "spec", None)),
         )
+        run = _ProblemRun(index, tree, ledger, strategy.run(tree.root))
         self._advance(run, None)
         return run
 
@@ -221,12 +234,13 @@ class Engine:
                     f"the budget ({self._budget_text()}) is below the worst-case cost of one step "
                     f"({limit} tokens) for problem {problem.id}"
                 )
-            if fit == 0:
+            fixed, each = prefill_flops(spec, length, 0), span_flops(spec, length, limit)
+            chunks = self._reserve_chunks(fit, limit, fixed, each)
+            if not chunks:
                 continue
             base_seed = derive_seed(self.seed, problem.id, node.id, node.expansions)
             node.expansions += 1
-            for offset in range(0, fit, self.max_batch):
-                count = min(self.max_batch, fit - offset)
+            for offset, count, reservation in chunks:
                 shadow.charge_prompt(length, 0)
                 for _ in range(count):
                     shadow.charge_sample(length, limit)
@@ -239,8 +253,28 @@ class Engine:
                     temperature=temperature,
                     seed=base_seed + offset,
                 )
-                jobs.append(_Job(run, node, request, length, count))
+                jobs.append(_Job(run, node, request, length, count, reservation=reservation))
         return jobs
+
+    def _reserve_chunks(
+        self, fit: int, limit: int, fixed: float | None, each: float | None
+    ) -> list[tuple[int, int, Reservation | None]]:
+        """Split `fit` samples into calls of at most `max_batch`, each reserved from the pool
+        (worst case: its prompt computed once, every sample `limit` tokens); the pool may cut
+        the last calls short."""
+        chunks, offset = [], 0
+        while offset < fit:
+            count = min(self.max_batch, fit - offset)
+            reservation = None
+            if self.pool is not None:
+                count = self.pool.affordable(count, limit, fixed, each)
+                if count == 0:
+                    break
+                flops = None if fixed is None or each is None else fixed + count * each
+                reservation = self.pool.reserve(flops, count * limit)
+            chunks.append((offset, count, reservation))
+            offset += count
+        return chunks
 
     def _attach(self, job: _Job, result: GenerationResult, max_depth: int) -> None:
         run, node, request = job.run, job.node, job.request
@@ -249,6 +283,7 @@ class Engine:
         computed, cached = result.prompt_computed, result.prompt_cached
         context = computed + cached if computed is not None and cached is not None else job.context
         node.prefills.append((cached, computed))
+        before = (run.ledger.flops_total, run.ledger.generated)
         run.ledger.charge_prompt(computed, cached)
         for sample in result.samples:
             run.ledger.charge_sample(context, sample.tokens)
@@ -261,6 +296,7 @@ class Engine:
             )
             self._settle(child, max_depth)
             job.children.append(child)
+        self._settle_pool(job, before, run.ledger)
 
     def _settle(self, child: Node, max_depth: int) -> None:
         """Decide whether a new node ends its solution, and with which answer."""
@@ -298,8 +334,13 @@ class Engine:
                 flops = span_flops(self.reward.spec, 0, tokens) if self.reward.spec is not None else None
                 if self.budget.max_flops is not None and not self.budget.affords_flops(shadow, flops):
                     continue
+                reservation = None
+                if self.pool is not None:
+                    reservation = self.pool.reserve(flops if self.pool.total_flops is not None else 0.0, 0)
+                    if reservation is None:
+                        continue
                 shadow.charge_reward(tokens, 0)
-                jobs.append(_Job(run, node, request, context=tokens, known=scores))
+                jobs.append(_Job(run, node, request, context=tokens, known=scores, reservation=reservation))
         for batch in self._pack(jobs):
             scores = self._call("reward", self.reward.score, batch)
             if len(scores) != len(batch):
@@ -310,7 +351,9 @@ class Engine:
                 computed, cached = self._reward_cost(job, values)
                 job.node.step_scores = job.known + self._checked(values, job)
                 job.node.reward_tokens, job.node.reward_cached = computed, cached
+                before = (job.run.ledger.flops_total, job.run.ledger.generated)
                 job.run.ledger.charge_reward(computed, cached)
+                self._settle_pool(job, before, job.run.ledger)
         for run in runs:
             run.reply = [node for node in run.op.nodes if node.step_scores is not None]
 
@@ -356,6 +399,18 @@ class Engine:
         return values
 
     # --- helpers -----------------------------------------------------------------------
+
+    def _settle_pool(self, job: _Job, before: tuple[float | None, int | None], ledger: Ledger) -> None:
+        """Release a job's pool reservation, charging the pool what its ledger was charged."""
+        if job.reservation is None:
+            return
+        flops = None if before[0] is None or ledger.flops_total is None else ledger.flops_total - before[0]
+        tokens = None if before[1] is None or ledger.generated is None else ledger.generated - before[1]
+        if self.pool.total_flops is not None and flops is None:
+            raise ValueError("budget.total_flops needs FLOP counts, and this backend reports none")
+        if self.pool.total_tokens is not None and tokens is None:
+            raise ValueError("budget.total_tokens needs token counts, and this policy reports none")
+        self.pool.settle(job.reservation, flops, tokens)
 
     def _pack(self, jobs: list[_Job]) -> Iterator[list[_Job]]:
         """Consecutive jobs into calls of at most `max_batch` sequences."""

@@ -63,7 +63,8 @@ NOT_CONFIG = {
     "point",
     "points",
 }
-CURVE_DROP = ("seed", "strategy.n")
+# A curve runs along the width, or (allocators, issue 17) along the data-set pool.
+CURVE_DROP = ("seed", "strategy.n", "budget.total_flops", "budget.total_tokens")
 
 
 def config_columns(rows: list[dict[str, Any]]) -> list[str]:
@@ -103,10 +104,16 @@ def average_seeds(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return points
 
 
+def _pool(point: dict[str, Any]) -> float:
+    return float(point.get("budget.total_flops") or point.get("budget.total_tokens") or 0.0)
+
+
 def curve_name(row: dict[str, Any], extra: Iterable[str] = ()) -> str:
     name = f"{row['policy.name']} {row['strategy.name']}"
     if row["strategy.name"] not in ("greedy",) and row.get("strategy.selector"):
         name += f"/{row['strategy.selector']}"
+    if row.get("allocator.name") not in (None, "none"):
+        name += f" allocator={row['allocator.name']}"
     return name + "".join(f" {k}={row.get(k)}" for k in extra)
 
 
@@ -116,7 +123,7 @@ def label_curves(points: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]
     groups: dict[tuple, list[dict[str, Any]]] = {}
     for point in points:
         groups.setdefault(_key(point, columns), []).append(point)
-    base = ("policy.name", "strategy.name", "strategy.selector")
+    base = ("policy.name", "strategy.name", "strategy.selector", "allocator.name")
     curves: dict[str, list[dict[str, Any]]] = {}
     for members in groups.values():
         siblings = [g for g in groups.values() if _key(g[0], base) == _key(members[0], base)]
@@ -124,7 +131,7 @@ def label_curves(points: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]
         # reward.name=x already says what reward.correct.dist=... would: keep the name only
         named = {c.removesuffix(".name") for c in extra if c.endswith(".name")}
         extra = [c for c in extra if c.endswith(".name") or not any(c.startswith(g + ".") for g in named)]
-        members.sort(key=lambda p: (p["strategy.n"], p.get("source") != "run"))
+        members.sort(key=lambda p: (p["strategy.n"], _pool(p), p.get("source") != "run"))
         for point in members:
             point["curve"] = curve_name(point, extra)
         curves[members[0]["curve"]] = members

@@ -1,0 +1,44 @@
+"""Worst-case costs an allocator plans with: the same worst case the engine reserves.
+
+One full solution of a problem costs at most its prompt's prefill (once per backend call of
+up to `engine.max_batch` samples) plus `policy.max_tokens` decoded tokens after the prompt;
+a scored one adds the reward model reading at most the prompt, the solution and one separator
+token per step. The engine enforces the pool whatever these say; they only size plans.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from infscale.budgets.ledger import prefill_flops, span_flops
+from infscale.search.engine import Engine
+from infscale.tasks.base import Problem
+
+
+@dataclass(frozen=True)
+class SampleCost:
+    prefill: float | None  # per backend call
+    each: float | None  # per sample: decode worst case (+ reward worst case if scored)
+    tokens: int  # generated tokens per sample, worst case
+
+    def flops(self, n: int, max_batch: int) -> float | None:
+        if n <= 0:
+            return 0.0
+        if self.prefill is None or self.each is None:
+            return None
+        return math.ceil(n / max_batch) * self.prefill + n * self.each
+
+
+def worst_case(engine: Engine, problem: Problem, scored: bool, max_depth: int) -> SampleCost:
+    policy, limit = engine.policy, engine.sampling.max_tokens
+    length = policy.count_tokens(problem.prompt)
+    each = span_flops(policy.spec, length, limit)
+    if scored and engine.reward is not None:
+        reward_spec = getattr(engine.reward, "spec", None)
+        each = (
+            None
+            if each is None or reward_spec is None
+            else each + span_flops(reward_spec, 0, length + limit + max_depth)
+        )
+    return SampleCost(prefill_flops(policy.spec, length, 0), each, limit)
