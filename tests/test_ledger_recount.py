@@ -1,0 +1,90 @@
+"""The ledger recounted from the tree's text alone, with the backend's own tokenizer.
+
+The recount reads only what was generated (each node's `text`, the edges) and whether a
+node was scored; every context, prompt, cached prefix and token count is rebuilt from the
+text, none is taken from the fields the engine wrote (`context`, `tokens`, `prefills`,
+`reward_tokens`). FLOPs are summed token by token with Kaplan's formula written out here.
+The policy has a prefix cache (tests/fake_backends.py), so cached prompt tokens are charged
+in the fast suite.
+"""
+
+import networkx as nx
+import pytest
+
+from infscale.budgets.budget import Budget
+from infscale.rewards.simulated import SimulatedPRM
+from infscale.search.backends import ScoreRequest
+from infscale.search.engine import Engine, Sampling
+from infscale.tasks.simulated import SimulatedTask
+from tests.engine_helpers import MODEL, strategy
+from tests.fake_backends import PrefixCachePolicy, simulated_policy
+
+TASK = SimulatedTask(n=8, seed=11)
+
+
+def kaplan(spec, start: int, count: int) -> float:
+    """Token by token: 2N + 2 * n_layer * (positions attended) * d_attn."""
+    return sum(
+        2.0 * spec.n_nonembed + 2.0 * spec.num_hidden_layers * (start + i) * spec.d_attn for i in range(1, count + 1)
+    )
+
+
+def recount(graph: nx.DiGraph, prompt: str, policy, reward, task) -> dict[str, float]:
+    parent = {child: source for source, child in graph.edges}
+    text = nx.get_node_attributes(graph, "text")
+
+    def solution(node: int) -> str:
+        return "" if node not in parent else solution(parent[node]) + text[node]
+
+    def prompt_of(node: int) -> str:
+        return prompt + solution(node)
+
+    tokens = policy.count_tokens
+    totals = dict.fromkeys(("generated", "computed", "cached", "reward", "decode", "prefill", "reward_flops"), 0.0)
+    for node in graph.nodes:
+        if node in parent:  # a generated step, after its parent's prompt
+            context, generated = tokens(prompt_of(parent[node])), tokens(text[node])
+            totals["generated"] += generated
+            totals["decode"] += kaplan(policy.spec, context, generated)
+        if graph.out_degree(node):  # expanded once, in one request: what could the cache serve?
+            earlier_twin = any(
+                other < node and graph.out_degree(other) and prompt_of(other) == prompt_of(node) for other in graph.nodes
+            )
+            if earlier_twin:
+                cached = tokens(prompt_of(node))
+            else:
+                cached = tokens(prompt_of(parent[node])) if node in parent else 0
+            computed = tokens(prompt_of(node)) - cached
+            totals["computed"] += computed
+            totals["cached"] += cached
+            totals["prefill"] += kaplan(policy.spec, cached, computed)
+        if node in parent and graph.nodes[node]["step_scores"] is not None:
+            read = reward.count_tokens(ScoreRequest(prompt, tuple(task.split_steps(solution(node)))))
+            totals["reward"] += read
+            totals["reward_flops"] += kaplan(reward.spec, 0, read)
+    return totals
+
+
+@pytest.mark.parametrize("name", ["rebase", "beam", "best_of_n"])
+def test_ledger_equals_a_recount_from_the_tree_text(name):
+    policy = PrefixCachePolicy(simulated_policy())
+    reward = SimulatedPRM(model=MODEL)
+    engine = Engine(TASK, policy, reward, Budget(max_samples=None, max_tokens=None, max_flops=None), Sampling())
+    cached_anywhere = 0
+    for outcome in engine.run(TASK.problems(), strategy(name, TASK, n=6)):
+        graph = outcome.tree.to_networkx()
+        expected = recount(graph, outcome.problem.prompt, policy, reward, TASK)
+        tokens, flops = outcome.ledger.tokens_record(), outcome.ledger.flops_record()
+        assert tokens["generated"] == expected["generated"]
+        assert tokens["prompt_computed"] == expected["computed"]
+        assert tokens["prompt_cached"] == expected["cached"]
+        assert tokens["reward"] == expected["reward"]
+        assert flops["policy_decode"] == pytest.approx(expected["decode"], rel=1e-12)
+        assert flops["policy_prefill"] == pytest.approx(expected["prefill"], rel=1e-12)
+        assert flops["reward"] == pytest.approx(expected["reward_flops"], rel=1e-12)
+        total = expected["decode"] + expected["prefill"] + expected["reward_flops"]
+        assert flops["total"] == pytest.approx(total, rel=1e-12)
+        assert flops["paper"] == 2 * policy.spec.n_nonembed * expected["generated"]
+        cached_anywhere += expected["cached"]
+    if name != "best_of_n":  # tree search re-reads its parents' paths: the cache must serve them
+        assert cached_anywhere > 0
