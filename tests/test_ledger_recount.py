@@ -8,61 +8,17 @@ The policy has a prefix cache (tests/fake_backends.py), so cached prompt tokens 
 in the fast suite.
 """
 
-import networkx as nx
 import pytest
 
 from infscale.budgets.budget import Budget
 from infscale.rewards.simulated import SimulatedPRM
-from infscale.search.backends import ScoreRequest
 from infscale.search.engine import Engine, Sampling
 from infscale.tasks.simulated import SimulatedTask
 from tests.engine_helpers import MODEL, strategy
 from tests.fake_backends import PrefixCachePolicy, simulated_policy
+from tests.recount import recount
 
 TASK = SimulatedTask(n=8, seed=11)
-
-
-def kaplan(spec, start: int, count: int) -> float:
-    """Token by token: 2N + 2 * n_layer * (positions attended) * d_attn."""
-    return sum(
-        2.0 * spec.n_nonembed + 2.0 * spec.num_hidden_layers * (start + i) * spec.d_attn for i in range(1, count + 1)
-    )
-
-
-def recount(graph: nx.DiGraph, prompt: str, policy, reward, task) -> dict[str, float]:
-    parent = {child: source for source, child in graph.edges}
-    text = nx.get_node_attributes(graph, "text")
-
-    def solution(node: int) -> str:
-        return "" if node not in parent else solution(parent[node]) + text[node]
-
-    def prompt_of(node: int) -> str:
-        return prompt + solution(node)
-
-    tokens = policy.count_tokens
-    totals = dict.fromkeys(("generated", "computed", "cached", "reward", "decode", "prefill", "reward_flops"), 0.0)
-    for node in graph.nodes:
-        if node in parent:  # a generated step, after its parent's prompt
-            context, generated = tokens(prompt_of(parent[node])), tokens(text[node])
-            totals["generated"] += generated
-            totals["decode"] += kaplan(policy.spec, context, generated)
-        if graph.out_degree(node):  # expanded once, in one request: what could the cache serve?
-            earlier_twin = any(
-                other < node and graph.out_degree(other) and prompt_of(other) == prompt_of(node) for other in graph.nodes
-            )
-            if earlier_twin:
-                cached = tokens(prompt_of(node))
-            else:
-                cached = tokens(prompt_of(parent[node])) if node in parent else 0
-            computed = tokens(prompt_of(node)) - cached
-            totals["computed"] += computed
-            totals["cached"] += cached
-            totals["prefill"] += kaplan(policy.spec, cached, computed)
-        if node in parent and graph.nodes[node]["step_scores"] is not None:
-            read = reward.count_tokens(ScoreRequest(prompt, tuple(task.split_steps(solution(node)))))
-            totals["reward"] += read
-            totals["reward_flops"] += kaplan(reward.spec, 0, read)
-    return totals
 
 
 @pytest.mark.parametrize("name", ["rebase", "beam", "best_of_n"])
