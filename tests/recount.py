@@ -24,13 +24,18 @@ def solutions(graph: nx.DiGraph) -> dict[int, str]:
     return out
 
 
-def recount(graph: nx.DiGraph, prompt: str, policy, reward, task) -> dict[str, float]:
+def recount(
+    graph: nx.DiGraph, prompt: str, policy, reward, task, prefix_cache: bool = True, text_tokens: bool = True
+) -> dict[str, float]:
     """What a search should have cost, from its tree's text and the backends' tokenizers.
 
-    The policy caches the prompts it computed: expanding a node, the cache serves its
-    parent's prompt (computed when the parent was expanded), or the node's whole prompt if
-    an earlier node had the very same one. Each expanded node is expanded once, in one
-    request (true of REBASE, beam and best-of-N with `max_batch` above the width).
+    With `prefix_cache`, the policy caches the prompts it computed: expanding a node, the
+    cache serves its parent's prompt (computed when the parent was expanded), or the node's
+    whole prompt if an earlier node had the very same one; without, every prompt is computed
+    whole. Each expanded node is expanded once, in one request (true of REBASE, beam and
+    best-of-N with `max_batch` above the width). `text_tokens=False` takes a node's generated
+    count from the tree (a real model's count includes an end-of-sequence token its text
+    lacks); contexts and prompts are still rebuilt from the text.
     """
     parent = {child: source for source, child in graph.edges}
     text, solution = nx.get_node_attributes(graph, "text"), solutions(graph)
@@ -42,7 +47,8 @@ def recount(graph: nx.DiGraph, prompt: str, policy, reward, task) -> dict[str, f
     totals = dict.fromkeys(("generated", "computed", "cached", "reward", "decode", "prefill", "reward_flops"), 0.0)
     for node in graph.nodes:
         if node in parent:  # a generated step, after its parent's prompt
-            context, generated = tokens(prompt_of(parent[node])), tokens(text[node])
+            context = tokens(prompt_of(parent[node]))
+            generated = tokens(text[node]) if text_tokens else graph.nodes[node]["tokens"]
             totals["generated"] += generated
             totals["decode"] += kaplan(policy.spec, context, generated)
         if graph.out_degree(node):  # expanded once, in one request: what could the cache serve?
@@ -50,7 +56,9 @@ def recount(graph: nx.DiGraph, prompt: str, policy, reward, task) -> dict[str, f
                 other < node and graph.out_degree(other) and prompt_of(other) == prompt_of(node)
                 for other in graph.nodes
             )
-            if earlier_twin:
+            if not prefix_cache:
+                cached = 0
+            elif earlier_twin:
                 cached = tokens(prompt_of(node))
             else:
                 cached = tokens(prompt_of(parent[node])) if node in parent else 0

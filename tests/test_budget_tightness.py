@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from infscale.budgets.budget import Budget
+from infscale.experiments.resolvers import package_path
 from infscale.rewards.simulated import SimulatedPRM
 from infscale.search.engine import Engine, Sampling
 from infscale.tasks.simulated import SimulatedTask
@@ -23,7 +24,7 @@ SAMPLING = Sampling(temperature=0.0, max_step_tokens=STEP, max_tokens=WHOLE)
 TASK = SimulatedTask(n=2, seed=5)  # 80-token prompts, chains of 2 to 6 steps
 PROMPT = 80
 # every strategy its YAML configures (best_of_n_majority is best_of_n with another selector)
-STRATEGIES = sorted(p.stem for p in (Path(__file__).parents[1] / "conf" / "strategy").glob("*.yaml"))
+STRATEGIES = sorted(p.stem for p in Path(package_path("conf/strategy")).glob("*.yaml"))
 STRATEGIES.remove("best_of_n_majority")
 WHOLE_SOLUTIONS = {"best_of_n", "best_of_n_majority", "greedy", "adaptive"}
 

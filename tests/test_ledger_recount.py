@@ -11,9 +11,11 @@ in the fast suite.
 import pytest
 
 from infscale.budgets.budget import Budget
+from infscale.experiments.build import build
 from infscale.rewards.simulated import SimulatedPRM
 from infscale.search.engine import Engine, Sampling
 from infscale.tasks.simulated import SimulatedTask
+from tests.conftest import make_config
 from tests.engine_helpers import MODEL, strategy
 from tests.fake_backends import PrefixCachePolicy, simulated_policy
 from tests.recount import recount
@@ -44,3 +46,24 @@ def test_ledger_equals_a_recount_from_the_tree_text(name):
         cached_anywhere += expected["cached"]
     if name != "best_of_n":  # tree search re-reads its parents' paths: the cache must serve them
         assert cached_anywhere > 0
+
+
+@pytest.mark.slow
+def test_toy_model_ledger_equals_a_recount_with_its_tokenizer():
+    """policy=toy_small, reward=toy_prm (transformers): contexts and prompt lengths rebuilt
+    with the models' own tokenizers. (This backend computes every prompt whole today.)"""
+    parts = build(
+        make_config("task=toy_arith", "policy=toy_small", "reward=toy_prm", "strategy=rebase", "strategy.n=4")
+    )
+    problems = parts.task.problems()[:2]
+    for outcome in parts.engine.run(problems, parts.strategy):
+        graph = outcome.tree.to_networkx()
+        expected = recount(
+            graph, outcome.problem.prompt, parts.policy, parts.reward, parts.task, prefix_cache=False, text_tokens=False
+        )
+        tokens, flops = outcome.ledger.tokens_record(), outcome.ledger.flops_record()
+        assert (tokens["prompt_computed"], tokens["prompt_cached"]) == (expected["computed"], 0)
+        assert tokens["reward"] == expected["reward"]
+        assert flops["policy_decode"] == pytest.approx(expected["decode"], rel=1e-12)
+        assert flops["policy_prefill"] == pytest.approx(expected["prefill"], rel=1e-12)
+        assert flops["reward"] == pytest.approx(expected["reward_flops"], rel=1e-12)
