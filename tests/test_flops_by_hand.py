@@ -17,7 +17,7 @@ the positions the token attends to, itself included.
 
 import pytest
 
-from infscale.budgets.ledger import Ledger
+from infscale.budgets.ledger import Ledger, prefill_flops, span_flops
 from infscale.budgets.model_spec import ModelSpec
 
 TINY = dict(
@@ -98,3 +98,41 @@ def test_an_unknown_count_makes_the_total_unknown(spec):
     ledger.charge_sample(context=5, tokens=3)  # later counts cannot make it known again
     assert ledger.generated is None and ledger.flops_total is None
     assert Ledger(policy=None, reward=spec).flops_paper is None
+
+
+def test_config_keys_that_change_the_count():
+    # an explicit head size (not hidden / heads): d_attn = 2 * 3 = 6, d_kv = 3;
+    # per layer q, o: 2 * 4*6 = 48, k, v: 2 * 4*3 = 24, MLP 72, norms 8 -> 152; N = 2 * 152 + 4
+    wide = ModelSpec.from_config({**TINY, "head_dim": 3})
+    assert (wide.d_attn, wide.n_nonembed) == (6, 308)
+    # GPT-2 names; n_inner sets the MLP width (else 4 * d): 2 * (4*4*4 + 2*4*5 + 2*4) + 4 = 228
+    gpt2 = {"n_embd": 4, "n_layer": 2, "n_head": 2, "vocab_size": 10, "activation_function": "gelu_new"}
+    assert ModelSpec.from_config({**gpt2, "n_inner": 5}).n_nonembed == 2 * (64 + 40 + 8) + 4
+    assert ModelSpec.from_config(gpt2).n_nonembed == 2 * (64 + 2 * 4 * 16 + 8) + 4
+
+
+@pytest.mark.parametrize("mlp_type", ["gated", "SwiGLU", "geglu", "glu"])
+def test_mlp_type_names_a_gated_mlp_whatever_the_activation(mlp_type):
+    assert ModelSpec.from_config({**TINY, "hidden_act": "gelu", "mlp_type": mlp_type}).gated_mlp
+
+
+def test_mlp_type_overrides_a_gated_activation():
+    assert not ModelSpec.from_config({**TINY, "hidden_act": "silu", "mlp_type": "plain"}).gated_mlp
+    assert ModelSpec.from_config({**TINY, "hidden_act": "silu"}).gated_mlp
+
+
+def test_to_dict_carries_the_counts(spec):
+    record = spec.to_dict()
+    assert (record["n_nonembed"], record["n_params"], record["hidden_size"]) == (260, 340, 4)
+    assert record["num_key_value_heads"] == 1 and record["gated_mlp"] is True
+
+
+def test_missing_counts_or_models_give_no_flops(spec):
+    assert span_flops(None, 5, 3) is None
+    assert span_flops(spec, None, 3) is None
+    assert span_flops(spec, 5, None) is None
+    assert span_flops(spec, 5, 3) == 1896
+    assert prefill_flops(None, 2, 3) is None
+    assert prefill_flops(spec, None, 3) is None
+    assert prefill_flops(spec, 2, None) is None
+    assert prefill_flops(spec, 2, 3) == 1184

@@ -34,6 +34,7 @@ TESTS = {
         "tests/test_flops_by_hand.py",
         "tests/test_model_spec.py",
         "tests/test_budgets.py",
+        "tests/test_budget_rules.py",
         "tests/test_budget_tightness.py",
         "tests/test_ledger_recount.py",
     ],
@@ -64,17 +65,17 @@ markers = {markers}
 """
 
 
-def stage(targets: list[str]) -> None:
-    package = STAGE / "infscale"
+def stage(targets: list[str], root: Path = STAGE) -> None:
+    package = root / "infscale"
     if package.exists():
         shutil.rmtree(package)
     package.mkdir(parents=True)
     shutil.copy2(REPO / "infscale" / "__init__.py", package / "__init__.py")
     for layer in LAYERS:
         shutil.copytree(REPO / layer, package / layer, ignore=shutil.ignore_patterns("__pycache__"))
-    if (STAGE / "tests").exists():
-        shutil.rmtree(STAGE / "tests")
-    shutil.copytree(REPO / "tests", STAGE / "tests", ignore=shutil.ignore_patterns("__pycache__"))
+    if (root / "tests").exists():
+        shutil.rmtree(root / "tests")
+    shutil.copytree(REPO / "tests", root / "tests", ignore=shutil.ignore_patterns("__pycache__"))
     sources = [f"infscale/{t}" for t in targets]
     # everything of the package that is not mutated is copied beside the mutants as it is
     copies = ["infscale/__init__.py"] + [
@@ -91,8 +92,7 @@ def stage(targets: list[str]) -> None:
     text = PYPROJECT.format(
         sources=json.dumps(sources), copies=json.dumps(copies), tests=json.dumps(tests), markers=markers
     )
-    (STAGE / "pyproject.toml").write_text(text)
-    (STAGE / "setup.cfg").unlink(missing_ok=True)
+    (root / "pyproject.toml").write_text(text)
 
 
 def main(argv: list[str]) -> int:
@@ -100,12 +100,13 @@ def main(argv: list[str]) -> int:
     parser.add_argument("targets", nargs="*", choices=[[], *TARGETS], default=[])
     parser.add_argument("--results", action="store_true", help="print the last run's results only")
     parser.add_argument("--max-children", type=int, default=1, help="mutants tested in parallel")
+    parser.add_argument("--stage", type=Path, default=STAGE, help="staging folder (one per concurrent run)")
     args = parser.parse_args(argv)
     mutmut = str(Path(sys.executable).parent / "mutmut")
     if not args.results:
-        stage(list(args.targets or TARGETS))
-        subprocess.run([mutmut, "run", "--max-children", str(args.max_children)], cwd=STAGE, check=False)
-    done = subprocess.run([mutmut, "results", "--all", "true"], cwd=STAGE, capture_output=True, text=True)
+        stage(list(args.targets or TARGETS), args.stage)
+        subprocess.run([mutmut, "run", "--max-children", str(args.max_children)], cwd=args.stage, check=False)
+    done = subprocess.run([mutmut, "results", "--all", "true"], cwd=args.stage, capture_output=True, text=True)
     verdicts: dict[str, int] = {}
     for line in done.stdout.splitlines():
         if ":" in line:
