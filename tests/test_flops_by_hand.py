@@ -15,6 +15,8 @@ Per token (Kaplan): 2N + 2 * n_layer * n_ctx * d_attn = 520 + 16 * n_ctx, where 
 the positions the token attends to, itself included.
 """
 
+from types import SimpleNamespace
+
 import pytest
 
 from infscale.budgets.ledger import Ledger, prefill_flops, span_flops
@@ -136,3 +138,24 @@ def test_missing_counts_or_models_give_no_flops(spec):
     assert prefill_flops(spec, None, 3) is None
     assert prefill_flops(spec, 2, None) is None
     assert prefill_flops(spec, 2, 3) == 1184
+
+
+def test_every_config_form_reads_the_same_numbers(spec):
+    class OnlyToDict:  # a config object whose numbers are reachable only through to_dict()
+        def to_dict(self):
+            return dict(TINY)
+
+    assert ModelSpec.from_config(SimpleNamespace(**TINY)) == spec
+    assert ModelSpec.from_config(OnlyToDict()) == spec
+    # no tie_word_embeddings key: untied; GPT-2's activation_function names a gated MLP too
+    untied = {k: v for k, v in TINY.items() if k != "tie_word_embeddings"}
+    assert ModelSpec.from_config(untied).n_embed == 80
+    gpt = {k: v for k, v in TINY.items() if k != "hidden_act"}
+    assert ModelSpec.from_config({**gpt, "activation_function": "silu"}).gated_mlp
+    assert not ModelSpec.from_config(gpt).gated_mlp  # neither key: GELU, ungated
+
+
+def test_attention_bias_adds_the_qkv_biases():
+    # q, k, v biases: 4 + 2 + 2 per layer -> 260 + 16
+    assert ModelSpec.from_config({**TINY, "attention_bias": True}).n_nonembed == 276
+    assert ModelSpec.from_config({**TINY, "attention_bias": False}).n_nonembed == 260
