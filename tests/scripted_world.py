@@ -65,6 +65,7 @@ class ScriptedPolicy:
     def __init__(self, script: Script, max_steps: int = 12):
         self.script, self.max_steps = script, max_steps
         self.children: Counter = Counter()
+        self.requests: list[GenerationRequest] = []
 
     def count_tokens(self, text: str) -> int:
         return text.count("\n")
@@ -76,6 +77,7 @@ class ScriptedPolicy:
 
     def generate(self, requests: list[GenerationRequest]) -> list[GenerationResult]:
         results = []
+        self.requests += requests
         for request in requests:
             solution = request.prompt[len("Q\n") :]
             samples = []
@@ -108,12 +110,12 @@ class ScriptedPRM:
 TASK = ScriptedTask()
 
 
-def run_scripted(script: Script, name: str, **params) -> tuple[Tree, Decision]:
+def run_scripted(script: Script, name: str, policy: ScriptedPolicy | None = None, **params) -> tuple[Tree, Decision]:
     """One problem searched by strategy `name` (its YAML, `params` overriding) in the
     scripted world: (its tree, its decision)."""
     engine = Engine(
         TASK,
-        ScriptedPolicy(script),
+        policy or ScriptedPolicy(script),
         ScriptedPRM(script),
         sampling=Sampling(temperature=1.0, max_step_tokens=4, max_tokens=100),
     )
