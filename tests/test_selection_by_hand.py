@@ -4,7 +4,7 @@ majority, weighted voting and best-of must disagree, each picks its own answer."
 import pytest
 
 from infscale.search.node import Tree
-from infscale.search.selection import aggregate, select
+from infscale.search.selection import aggregate, group_answers, select
 from infscale.tasks.base import Problem, TextTask
 
 TASK = TextTask()
@@ -46,3 +46,25 @@ def test_ties_go_to_the_group_that_came_first():
     assert select(candidates(rows), "weighted", "last", TASK).answer == "B"
     chosen = select(candidates(rows), "best", "last", TASK)
     assert chosen.answer == "B" and chosen.id == 1
+
+
+def test_a_score_based_selector_needs_scored_candidates():
+    rows = [("A", [0.5]), ("B", [0.5])]
+    nodes = candidates(rows)
+    nodes[1].step_scores = None
+    message = r"^a score-based selector needs scored candidates: the strategy did not score them$"
+    for selector in ("weighted", "best"):
+        with pytest.raises(ValueError, match=message):
+            select(nodes, selector, "last", TASK)
+    assert select(nodes, "majority", "last", TASK).answer == "A"  # majority reads no score
+
+
+def test_equivalent_answers_merge_into_one_group_with_all_their_members():
+    class Mod10(TextTask):  # answers equal modulo 10: keys differ, the grader merges them
+        def equivalent(self, a: str, b: str) -> bool:
+            return int(a) % 10 == int(b) % 10
+
+    rows = [("3", [0.1]), ("7", [0.9]), ("13", [0.1]), ("23", [0.1]), ("17", [0.1])]
+    assert group_answers([a for a, _ in rows], Mod10()) == [[0, 2, 3], [1, 4]]
+    assert select(candidates(rows), "majority", "last", Mod10()).answer == "3"
+    assert select(candidates(rows), "weighted", "last", Mod10()).answer == "7"  # 1.0 against 0.3

@@ -1,7 +1,10 @@
 """Greedy and best-of-N in the hand-scripted world: what they ask the policy for, and what
 they decide (tests/scripted_world.py)."""
 
-from tests.scripted_world import Script, ScriptedPolicy, children_labels, run_scripted
+import pytest
+
+from tests.engine_helpers import strategy
+from tests.scripted_world import TASK, Script, ScriptedPolicy, children_labels, run_scripted
 
 # Root children 1..4 each run to the end through their first children (1.1, 1.1.1, ...).
 ENDS = {"1.1": "A", "2.1": "B", "3.1": "B", "4.1": "C"}
@@ -27,3 +30,20 @@ def test_best_of_n_samples_n_whole_solutions_and_votes():
     assert run_scripted(script, "best_of_n", n=4, selector="weighted")[1].answer == "C"
     _, chosen = run_scripted(Script(scores={**SCORES, "4.1": 0.5}, answers=ENDS), "best_of_n", n=4, selector="weighted")
     assert chosen.answer == "A"  # A 0.9 > B 0.5 = C 0.5
+
+
+def test_adaptive_consistency_options_are_checked():
+    for params in ({"batch": 0}, {"batch": 1.5}, {"agreement": 0.0}, {"agreement": 1.01}):
+        key = next(iter(params))
+        with pytest.raises(ValueError, match=rf"^strategy.{key} must "):
+            strategy("adaptive", TASK, **params)
+    assert strategy("adaptive", TASK, batch=1, agreement=1.0).batch == 1
+
+
+def test_adaptive_consistency_stops_once_the_answers_agree():
+    # rounds of 2: A, B (no agreement at 0.7) then B, B: 3 of 4 agree -> stop, B
+    ends = {"1.1": "A", "2.1": "B", "3.1": "B", "4.1": "B", "5.1": "C", "6.1": "C"}
+    policy = ScriptedPolicy(Script(answers=ends))
+    _, decision = run_scripted(policy.script, "adaptive", policy=policy, n=6, batch=2, agreement=0.7)
+    assert [r.n for r in policy.requests] == [2, 2]
+    assert decision.answer == "B" and len(decision.candidates) == 4
