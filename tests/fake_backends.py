@@ -14,12 +14,23 @@ from __future__ import annotations
 from dataclasses import replace
 
 from infscale.policies.simulated import SimulatedPolicy
+from infscale.rewards.simulated import SimulatedPRM
 from infscale.search.backends import GenerationRequest, GenerationResult
+from infscale.tasks.simulated import SimulatedTask
 from tests.engine_helpers import MODEL
 
 
+def simulated_task(**options) -> SimulatedTask:
+    return SimulatedTask(**options)
+
+
 def simulated_policy(**options) -> SimulatedPolicy:
+    """The simulated policy with the test model's FLOP spec, `options` overriding its defaults."""
     return SimulatedPolicy(model=MODEL, **options)
+
+
+def simulated_prm(**options) -> SimulatedPRM:
+    return SimulatedPRM(model=MODEL, **options)
 
 
 def full_length_policy(step_tokens: int) -> SimulatedPolicy:

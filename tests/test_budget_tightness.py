@@ -13,15 +13,13 @@ from hypothesis import strategies as st
 
 from infscale.budgets.budget import Budget
 from infscale.experiments.resolvers import package_path
-from infscale.rewards.simulated import SimulatedPRM
 from infscale.search.engine import Engine, Sampling
-from infscale.tasks.simulated import SimulatedTask
-from tests.engine_helpers import MODEL, strategy
-from tests.fake_backends import full_length_policy
+from tests.engine_helpers import strategy
+from tests.fake_backends import full_length_policy, simulated_prm, simulated_task
 
 STEP, WHOLE = 64, 128  # max_step_tokens, max_tokens: a solution is at most two steps
 SAMPLING = Sampling(temperature=0.0, max_step_tokens=STEP, max_tokens=WHOLE)
-TASK = SimulatedTask(n=2, seed=5)  # 80-token prompts, chains of 2 to 6 steps
+TASK = simulated_task(n=2, seed=5)  # 80-token prompts, chains of 2 to 6 steps
 PROMPT = 80
 # every strategy its YAML configures (best_of_n_majority is best_of_n with another selector)
 STRATEGIES = sorted(p.stem for p in Path(package_path("conf/strategy")).glob("*.yaml"))
@@ -34,7 +32,7 @@ def caps(max_samples=None, max_tokens=None, max_flops=None) -> Budget:
 
 
 def engine(budget: Budget) -> Engine:
-    reward = SimulatedPRM(model=MODEL)
+    reward = simulated_prm()
     return Engine(TASK, full_length_policy(STEP), reward, budget, SAMPLING, max_batch=256)
 
 

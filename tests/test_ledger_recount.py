@@ -12,21 +12,19 @@ import pytest
 
 from infscale.budgets.budget import Budget
 from infscale.experiments.build import build
-from infscale.rewards.simulated import SimulatedPRM
 from infscale.search.engine import Engine, Sampling
-from infscale.tasks.simulated import SimulatedTask
 from tests.conftest import make_config
-from tests.engine_helpers import MODEL, strategy
-from tests.fake_backends import PrefixCachePolicy, simulated_policy
+from tests.engine_helpers import strategy
+from tests.fake_backends import PrefixCachePolicy, simulated_policy, simulated_prm, simulated_task
 from tests.recount import recount
 
-TASK = SimulatedTask(n=8, seed=11)
+TASK = simulated_task(n=8, seed=11)
 
 
 @pytest.mark.parametrize("name", ["rebase", "beam", "best_of_n"])
 def test_ledger_equals_a_recount_from_the_tree_text(name):
     policy = PrefixCachePolicy(simulated_policy())
-    reward = SimulatedPRM(model=MODEL)
+    reward = simulated_prm()
     engine = Engine(TASK, policy, reward, Budget(max_samples=None, max_tokens=None, max_flops=None), Sampling())
     cached_anywhere = 0
     for outcome in engine.run(TASK.problems(), strategy(name, TASK, n=6)):
