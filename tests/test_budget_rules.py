@@ -6,6 +6,8 @@ import pytest
 from infscale.budgets.budget import Budget
 from infscale.budgets.ledger import Ledger
 from infscale.budgets.model_spec import ModelSpec
+from infscale.experiments.build import build
+from tests.conftest import make_config
 from tests.test_flops_by_hand import TINY
 
 SPEC = ModelSpec.from_config(TINY)
@@ -75,3 +77,14 @@ def test_to_dict_names_every_cap():
         "max_tokens": 2,
         "max_flops": 3.0,
     }
+
+
+@pytest.mark.parametrize("key", ["max_samples", "max_tokens", "max_flops"])
+def test_every_cap_from_the_config_must_be_positive(key):
+    for bad in (0, -5, "many"):
+        with pytest.raises(ValueError, match=rf"budget.{key} must be a positive number, got {bad!r}"):
+            build(make_config(f"budget.{key}={bad}"))
+    assert getattr(build(make_config(f"budget.{key}=1000")).budget, key) == 1000
+    assert build(make_config("budget=none")).budget.to_dict() == dict.fromkeys(
+        ("max_samples", "max_tokens", "max_flops")
+    )
