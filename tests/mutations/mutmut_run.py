@@ -104,11 +104,13 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--results", action="store_true", help="print the last run's results only")
     parser.add_argument("--max-children", type=int, default=1, help="mutants tested in parallel")
     parser.add_argument("--stage", type=Path, default=STAGE, help="staging folder (one per concurrent run)")
+    parser.add_argument("--only", nargs="*", default=[], help="mutant name patterns (fnmatch), e.g. '*.selection.*'")
     args = parser.parse_args(argv)
     mutmut = str(Path(sys.executable).parent / "mutmut")
     if not args.results:
         stage(list(args.targets or TARGETS), args.stage)
-        subprocess.run([mutmut, "run", "--max-children", str(args.max_children)], cwd=args.stage, check=False)
+        command = [mutmut, "run", "--max-children", str(args.max_children), *args.only]
+        subprocess.run(command, cwd=args.stage, check=False)
     done = subprocess.run([mutmut, "results", "--all", "true"], cwd=args.stage, capture_output=True, text=True)
     verdicts: dict[str, int] = {}
     for line in done.stdout.splitlines():
