@@ -61,8 +61,11 @@ def test_a_cap_of_exactly_one_first_step_runs_and_one_less_is_refused():
     for budget in (caps(max_tokens=STEP), caps(max_flops=one_step), caps(max_samples=1)):
         for outcome in engine(budget).run(TASK.problems(), strategy("rebase", TASK, n=4)):
             assert (outcome.ledger.samples, outcome.ledger.generated) == (1, STEP)
-    for budget in (caps(max_tokens=STEP - 1), caps(max_flops=one_step - 1.0)):
-        with pytest.raises(ValueError, match="below the worst-case cost of one step"):
+    for budget, named in (
+        (caps(max_tokens=STEP - 1), r"budget.max_tokens=63"),
+        (caps(max_samples=9, max_flops=one_step - 1.0), rf"budget.max_samples=9, budget.max_flops={one_step - 1.0}"),
+    ):
+        with pytest.raises(ValueError, match=rf"^the budget \({named}\) is below the worst-case cost of one step"):
             list(engine(budget).run(TASK.problems(), strategy("rebase", TASK, n=4)))
 
 

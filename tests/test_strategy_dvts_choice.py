@@ -23,4 +23,10 @@ def test_dvts_expands_each_subtrees_best_child_into_m_children(scores, expanded)
     assert children_labels(tree, "") == ["1", "2", "3", "4"]
     for label in ("1", "2", "3", "4"):
         assert children_labels(tree, label) == ([f"{label}.1", f"{label}.2"] if label in expanded else [])
-    assert decision.answer == "A"
+    assert decision.answer == "A" and len(decision.candidates) == 4  # both subtrees' two children
+
+
+def test_dvts_with_one_subtree_expands_the_root_n_wide():
+    tree, _ = run_scripted(Script(scores={"1": 0.4, "2": 0.6}, answers=ENDS), "dvts", n=2, beam_width=2)
+    assert children_labels(tree, "") == ["1", "2"]
+    assert children_labels(tree, "2") == ["2.1", "2.2"] and children_labels(tree, "1") == []

@@ -8,7 +8,8 @@ Tests marked xfail(strict) hold the design's semantics where today's code still 
 
 import pytest
 
-from tests.scripted_world import Script, by_label, children_labels, run_scripted
+from tests.engine_helpers import strategy
+from tests.scripted_world import TASK, Script, by_label, children_labels, run_scripted
 
 # --- REBASE -------------------------------------------------------------------------
 
@@ -55,6 +56,19 @@ def test_rebase_majority_tie_goes_to_the_group_that_came_first():
     # the same candidates, two votes each: A's first member (node 1) came first
     _, decision = run_scripted(_shrinking_world(), "rebase", n=4, balance_temperature=1.0, selector="majority")
     assert decision.answer == "A"
+
+
+def test_rebase_spends_the_last_unit_of_width():
+    # n = 2: step 1 ends (A), step 2 goes on with the one unit of width left; 2.1 ends (B)
+    script = Script(scores={"1": 0.9, "2": 0.1}, answers={"1": "A", "2.1": "B", "2.2": "B"})
+    tree, decision = run_scripted(script, "rebase", n=2, balance_temperature=1.0)
+    assert children_labels(tree, "2") == ["2.1"]
+    assert [c.text.split()[0] for c in decision.candidates] == ["1", "2.1"]
+
+
+def test_rebase_temperature_must_be_positive():
+    with pytest.raises(ValueError, match=r"^strategy.balance_temperature must be > 0, got 0.0$"):
+        strategy("rebase", TASK, balance_temperature=0.0)
 
 
 @pytest.mark.xfail(strict=True, reason="issue 12: REBASE ties keep the reference's order (later node first)")
