@@ -68,3 +68,10 @@ def test_equivalent_answers_merge_into_one_group_with_all_their_members():
     assert group_answers([a for a, _ in rows], Mod10()) == [[0, 2, 3], [1, 4]]
     assert select(candidates(rows), "majority", "last", Mod10()).answer == "3"
     assert select(candidates(rows), "weighted", "last", Mod10()).answer == "7"  # 1.0 against 0.3
+
+
+def test_aggregation_of_no_steps_and_of_an_unknown_rule():
+    assert [aggregate([], how) for how in ("min", "last", "prod", "mean")] == [0.0] * 4
+    assert aggregate(None, "min") is None
+    with pytest.raises(ValueError, match=r"^unknown aggregation 'median' \(known: min, last, prod, mean\)$"):
+        aggregate([0.5], "median")
