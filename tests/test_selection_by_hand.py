@@ -4,6 +4,7 @@ majority, weighted voting and best-of must disagree, each picks its own answer."
 import pytest
 
 from infscale.search.node import Tree
+from infscale.search.ops import Expand
 from infscale.search.selection import aggregate, group_answers, select
 from infscale.tasks.base import Problem, TextTask
 
@@ -75,3 +76,12 @@ def test_aggregation_of_no_steps_and_of_an_unknown_rule():
     assert aggregate(None, "min") is None
     with pytest.raises(ValueError, match=r"^unknown aggregation 'median' \(known: min, last, prod, mean\)$"):
         aggregate([0.5], "median")
+
+
+def test_an_unknown_selector_and_a_width_list_of_the_wrong_length_are_named():
+    with pytest.raises(ValueError, match=r"^unknown selector 'vote' \(known: majority, weighted, best\)$"):
+        select(candidates(ROWS), "vote", "last", TASK)
+    nodes = candidates(ROWS[:2])
+    with pytest.raises(ValueError, match=r"^Expand got 1 widths for 2 nodes$"):
+        Expand(nodes, n=[1]).widths()
+    assert Expand(nodes, n=3).widths() == [3, 3]
