@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from infscale.experiments.build import load
 from infscale.policies.simulated import SimulatedPolicy
 from infscale.rewards.simulated import SimulatedPRM
 from infscale.search.backends import GenerationRequest, GenerationResult
@@ -21,16 +22,16 @@ from tests.engine_helpers import MODEL
 
 
 def simulated_task(**options) -> SimulatedTask:
-    return SimulatedTask(**options)
+    return load("task", "simulated", **options)
 
 
 def simulated_policy(**options) -> SimulatedPolicy:
-    """The simulated policy with the test model's FLOP spec, `options` overriding its defaults."""
-    return SimulatedPolicy(model=MODEL, **options)
+    """The simulated policy (conf/policy/simulated.yaml) with the test model's FLOP spec."""
+    return load("policy", "simulated", model=MODEL, **options)
 
 
 def simulated_prm(**options) -> SimulatedPRM:
-    return SimulatedPRM(model=MODEL, **options)
+    return load("reward", "simulated", model=MODEL, **options)
 
 
 def full_length_policy(step_tokens: int) -> SimulatedPolicy:

@@ -21,9 +21,8 @@ STEP, WHOLE = 64, 128  # max_step_tokens, max_tokens: a solution is at most two 
 SAMPLING = Sampling(temperature=0.0, max_step_tokens=STEP, max_tokens=WHOLE)
 TASK = simulated_task(n=2, seed=5)  # 80-token prompts, chains of 2 to 6 steps
 PROMPT = 80
-# every strategy its YAML configures (best_of_n_majority is best_of_n with another selector)
+# every strategy its YAML configures
 STRATEGIES = sorted(p.stem for p in Path(package_path("conf/strategy")).glob("*.yaml"))
-STRATEGIES.remove("best_of_n_majority")
 WHOLE_SOLUTIONS = {"best_of_n", "best_of_n_majority", "greedy", "adaptive"}
 
 
