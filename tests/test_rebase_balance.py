@@ -34,3 +34,8 @@ def test_worked_example_from_the_rule():
 
 def test_high_scores_take_the_width_at_low_temperature():
     assert balance([0.9, 0.1, 0.1], 8, 0.01) == [8, 0, 0]
+
+
+def test_a_tiny_temperature_neither_overflows_nor_splits():
+    # exp(1.0 / 0.001) overflows a float: the split must work on score differences
+    assert balance([1.0, 0.9], 4, 0.001) == [4, 0]

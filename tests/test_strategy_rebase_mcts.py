@@ -1,0 +1,136 @@
+"""REBASE and MCTS in hand-scripted worlds (tests/scripted_world.py): every PRM score, end
+and answer is written in the test, and the right expansions and decision are worked out
+by hand from docs/design.md ("Strategies (exact semantics)").
+
+The REBASE tie order and MCTS simulation tests hold the design's semantics (issue 12 made the code follow them).
+(issue 12 rewrites MCTS and REBASE's tie order); strict, so they fail loudly once fixed.
+"""
+
+import pytest
+
+from tests.engine_helpers import strategy
+from tests.scripted_world import TASK, Script, by_label, children_labels, run_scripted
+
+# --- REBASE -------------------------------------------------------------------------
+
+
+def test_rebase_expands_best_first_with_the_sequential_ceil_widths():
+    # Depth 1 scores: 1 -> 0.2, 2 -> 0.9, 3 -> 0.5, 4 -> 0.7; every depth-2 step ends.
+    # Sorted best first: 2, 4, 3, 1; T = 1, W = 4, weights e^0.9, e^0.7, e^0.5, e^0.2
+    # (2.4596, 2.0138, 1.6487, 1.2214; sum 7.3435):
+    #   node 2: ceil(4 * 2.4596 / 7.3435) = ceil(1.3397) = 2   W_left 2, S_left 4.8839
+    #   node 4: ceil(2 * 2.0138 / 4.8839) = ceil(0.8247) = 1   W_left 1, S_left 2.8701
+    #   node 3: ceil(1 * 1.6487 / 2.8701) = ceil(0.5744) = 1   W_left 0
+    #   node 1: 0
+    # and the children are created in that order (ids follow the Expand's node order).
+    ends = {f"{a}.{b}": "A" for a in range(1, 5) for b in range(1, 5)}
+    script = Script(scores={"1": 0.2, "2": 0.9, "3": 0.5, "4": 0.7}, answers=ends)
+    tree, decision = run_scripted(script, "rebase", n=4, balance_temperature=1.0)
+    assert children_labels(tree, "") == ["1", "2", "3", "4"]
+    assert [n.text.split()[0] for n in tree.nodes[5:]] == ["2.1", "2.2", "4.1", "3.1"]
+    assert [len(children_labels(tree, x)) for x in ("1", "2", "3", "4")] == [0, 2, 1, 1]
+    assert len(decision.candidates) == 4 and decision.answer == "A"
+
+
+def _shrinking_world() -> Script:
+    # Depth 1: 1 (0.9) and 2 (0.8) end with answers A and B; 3 (0.6) and 4 (0.3) go on.
+    # The width left is 4 - 2 = 2, split over 3 and 4 with T = 1:
+    #   node 3: ceil(2 * e^0.6 / (e^0.6 + e^0.3)) = ceil(1.1489) = 2, node 4: 0.
+    # Depth 2: 3.1 ends with B (0.3), 3.2 with A (0.1). Four finished: the width is spent.
+    return Script(
+        scores={"1": 0.9, "2": 0.8, "3": 0.6, "4": 0.3, "3.1": 0.3, "3.2": 0.1},
+        answers={"1": "A", "2": "B", "3.1": "B", "3.2": "A", **{f"{a}.{b}": "C" for a in (3, 4) for b in (3, 4)}},
+    )
+
+
+def test_rebase_finished_nodes_shrink_the_width_and_weighted_voting_decides():
+    tree, decision = run_scripted(_shrinking_world(), "rebase", n=4, balance_temperature=1.0, selector="weighted")
+    assert len(tree.nodes) == 1 + 4 + 2  # not 1 + 4 + 4: two finished steps took their share
+    assert children_labels(tree, "3") == ["3.1", "3.2"] and children_labels(tree, "4") == []
+    assert [c.text.split()[0] for c in decision.candidates] == ["1", "2", "3.1", "3.2"]
+    # weighted: A = 0.9 + 0.1 = 1.0, B = 0.8 + 0.3 = 1.1 -> B
+    assert decision.answer == "B"
+
+
+def test_rebase_majority_tie_goes_to_the_group_that_came_first():
+    # the same candidates, two votes each: A's first member (node 1) came first
+    _, decision = run_scripted(_shrinking_world(), "rebase", n=4, balance_temperature=1.0, selector="majority")
+    assert decision.answer == "A"
+
+
+def test_rebase_spends_the_last_unit_of_width():
+    # n = 2: step 1 ends (A), step 2 goes on with the one unit of width left; 2.1 ends (B)
+    script = Script(scores={"1": 0.9, "2": 0.1}, answers={"1": "A", "2.1": "B", "2.2": "B"})
+    tree, decision = run_scripted(script, "rebase", n=2, balance_temperature=1.0)
+    assert children_labels(tree, "2") == ["2.1"]
+    assert [c.text.split()[0] for c in decision.candidates] == ["1", "2.1"]
+
+
+def test_rebase_temperature_must_be_positive():
+    with pytest.raises(ValueError, match=r"^strategy.balance_temperature must be > 0, got 0.0$"):
+        strategy("rebase", TASK, balance_temperature=0.0)
+
+
+def test_rebase_tied_scores_put_the_later_node_first():
+    # Depth 1: 1 and 2 tie at 0.5, 3 and 4 at 0.1. Sorted widths (T = 1, W = 4):
+    #   ceil(4 * e^.5 / (2e^.5 + 2e^.1)) = ceil(1.1974) = 2, ceil(2 * e^.5 / (e^.5 + 2e^.1)) = ceil(0.8545) = 1,
+    #   ceil(1 * e^.1 / 2e^.1) = ceil(0.5) = 1, 0.
+    # The reference sorts stably and reverses: 2 before 1, 4 before 3.
+    ends = {f"{a}.{b}": "A" for a in range(1, 5) for b in range(1, 5)}
+    script = Script(scores={"1": 0.5, "2": 0.5, "3": 0.1, "4": 0.1}, answers=ends)
+    tree, _ = run_scripted(script, "rebase", n=4, balance_temperature=1.0)
+    assert [len(children_labels(tree, x)) for x in ("1", "2", "3", "4")] == [1, 2, 0, 1]
+    assert [n.text.split()[0] for n in tree.nodes[5:]] == ["2.1", "2.2", "1.1", "4.1"]
+
+
+# --- MCTS ---------------------------------------------------------------------------
+
+
+def _subtree_world(values: dict[str, float], answers: dict[str, str], depth: int = 3, width: int = 8) -> Script:
+    """Every step under root child k scores values[k] and, at `depth`, ends with answers[k]."""
+    scores, ends = {}, {}
+    labels = [str(k) for k in range(1, width + 1)]
+    for level in range(1, depth + 1):
+        for label in labels:
+            scores[label] = values.get(label.split(".")[0], 0.1)
+            if level == depth:
+                ends[label] = answers.get(label.split(".")[0], "Z")
+        labels = [f"{label}.{k}" for label in labels for k in range(1, width + 1)]
+    return Script(scores=scores, answers=ends)
+
+
+def _descendants(tree, label: str) -> int:
+    return sum(1 for other in by_label(tree) if other.startswith(label + "."))
+
+
+@pytest.mark.parametrize("good", ["1", "2"])
+def test_mcts_uct_spends_its_iterations_under_the_higher_valued_child(good):
+    # Every step under the good root child scores 0.9, under the other (and any further
+    # root child) 0.2 or less. With the visit counts equal, UCT's exploration terms are
+    # equal and the higher Q wins, so most of the search happens under the good child.
+    bad = "2" if good == "1" else "1"
+    script = _subtree_world({good: 0.9, bad: 0.2}, {good: "X", bad: "Y"})
+    tree, decision = run_scripted(script, "mcts", n=6)
+    others = [_descendants(tree, str(k)) for k in range(1, 9) if str(k) != good]
+    assert _descendants(tree, good) > max(others)
+    assert decision.answer == "X"
+
+
+def test_mcts_backs_the_path_value_up_and_turns_to_the_better_subtree():
+    # Root children 1 and 2 look alike (0.5 each); under 1 every step scores 0.05 and
+    # ends with X at depth 2, under 2 every step scores 0.95 and ends with Y. Only the
+    # values backed up from below tell them apart: the search must end up under 2.
+    script = _subtree_world({"1": 0.5, "2": 0.5}, {"1": "X", "2": "Y"}, depth=2)
+    for label in list(script.scores):
+        if label.count(".") == 1:
+            script.scores[label] = 0.05 if label.startswith("1.") else 0.95 if label.startswith("2.") else 0.0
+    tree, decision = run_scripted(script, "mcts", n=8)
+    assert _descendants(tree, "2") >= 2
+    assert decision.answer == "Y"
+
+
+def test_mcts_every_iteration_reaches_a_terminal():
+    # Chains end at depth 3 only; one iteration must still simulate down to an answer.
+    script = _subtree_world({"1": 0.9, "2": 0.2}, {"1": "X", "2": "Y"})
+    _, decision = run_scripted(script, "mcts", n=1)
+    assert decision.answer == "X"
