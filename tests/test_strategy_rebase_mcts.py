@@ -3,7 +3,6 @@ and answer is written in the test, and the right expansions and decision are wor
 by hand from docs/design.md ("Strategies (exact semantics)").
 
 The REBASE tie order and MCTS simulation tests hold the design's semantics (issue 12 made the code follow them).
-(issue 12 rewrites MCTS and REBASE's tie order); strict, so they fail loudly once fixed.
 """
 
 import pytest

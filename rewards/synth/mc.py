@@ -38,6 +38,7 @@ class MCEstimation(Strategy):
     selector: str = "majority"
     aggregation: str = "last"
     max_depth: int = 25
+    unanswered: str = "vote"
     k: int = 8
     threshold: float = 0.0
     stop_at_first_negative: bool = True

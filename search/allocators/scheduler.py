@@ -129,6 +129,7 @@ class Scheduler:
             selector=s.selector,
             aggregation=s.aggregation,
             max_depth=s.max_depth,
+            unanswered=s.unanswered,
             grants=grants,
         )
 
