@@ -12,7 +12,7 @@ import pytest
 
 from infscale.experiments.build import load
 from infscale.experiments.resolvers import package_path
-from infscale.search.backends import GenerationRequest
+from infscale.search.backends import BackendError, GenerationRequest
 from infscale.search.node import file_safe
 from tests.conftest import BIN, REPO, read_results
 from tests.vllm_helpers import VLLMServer, free_port
@@ -126,5 +126,5 @@ def test_bad_endpoints_and_refused_requests(server):
     with pytest.raises(ValueError, match="not an http"):
         load("policy", "openai", endpoints=["127.0.0.1:8000"], model="toy_small", tokenizer=str(MODEL))
     policy = load("policy", "openai", endpoints=[server.url], model="no_such_model", tokenizer=str(MODEL))
-    with pytest.raises(ValueError, match="HTTP 404"):
+    with pytest.raises(BackendError, match="HTTP 404"):
         policy.generate([GenerationRequest("1 +1\n", 1, "step", "\n", 8, 1.0, 0)])
