@@ -108,7 +108,7 @@ class Scheduler:
                 state.grants.append(grants[state.problem.id])
                 drawn -= len(state.tree.root.children)
             resume = {s.problem.id: (s.tree, s.ledger) for s in todo}
-            for outcome in self.engine.run([s.problem for s in todo], topup, resume):
+            for outcome in self.engine.run([s.problem for s in todo], topup, resume=resume):
                 state = by_id[outcome.problem.id]
                 drawn += len(state.tree.root.children)
                 state.wall_s += outcome.wall_s
