@@ -20,6 +20,7 @@ from infscale.search.backends import ScoreRequest
 # Keys of a reward config that are not adapter options (the rest are, as in reward=hf_prm).
 OWN_KEYS = frozenset(
     {"_target_", "name", "backend", "path", "adapter", "tokenizer", "batch_size", "max_length", "device", "dtype"}
+    | {"incremental", "cache_mb"}
 )
 _COSTED_TARGETS = {"infscale.rewards.hf_prm.HFPRM", "infscale.rewards.vllm_prm.VLLMPRM"}
 

@@ -79,7 +79,7 @@ def test_the_ledger_charges_cached_prefixes_at_their_real_positions(spec):
     ledger = Ledger(policy=spec, reward=spec)
     ledger.charge_prompt(computed=2, cached=3)  # a 5-token prompt, 3 tokens from the cache
     ledger.charge_sample(context=5, tokens=3)
-    ledger.charge_reward(tokens=4)  # 4 * 520 + 16 * (1+2+3+4) = 2080 + 160
+    ledger.charge_reward(computed=4, cached=0)  # 4 * 520 + 16 * (1+2+3+4) = 2080 + 160
     assert (ledger.prompt_computed, ledger.prompt_cached, ledger.generated, ledger.samples) == (2, 3, 3, 1)
     assert ledger.flops_prefill == 1184  # not 2840 (cache ignored), not 1040 + 16 * 3 (positions from 0)
     assert ledger.flops_decode == 1896
@@ -88,7 +88,13 @@ def test_the_ledger_charges_cached_prefixes_at_their_real_positions(spec):
     assert ledger.flops_paper == 2 * 260 * 3
     record = ledger.flops_record()
     assert record == {"policy_decode": 1896, "policy_prefill": 1184, "reward": 2240, "paper": 1560, "total": 5320}
-    assert ledger.tokens_record() == {"generated": 3, "prompt_computed": 2, "prompt_cached": 3, "reward": 4}
+    assert ledger.tokens_record() == {
+        "generated": 3,
+        "prompt_computed": 2,
+        "prompt_cached": 3,
+        "reward": 4,
+        "reward_cached": 0,
+    }
 
 
 def test_an_unknown_count_makes_the_total_unknown(spec):

@@ -27,7 +27,7 @@ def test_ledger_equals_a_recount_from_the_tree_text(name):
     reward = simulated_prm()
     engine = Engine(TASK, policy, reward, Budget(max_samples=None, max_tokens=None, max_flops=None), Sampling())
     cached_anywhere = 0
-    for outcome in engine.run(TASK.problems(), strategy(name, TASK, n=6)):
+    for outcome in engine.run(TASK.problems(), strategy(name, TASK, n=8)):
         graph = outcome.tree.to_networkx()
         expected = recount(graph, outcome.problem.prompt, policy, reward, TASK)
         tokens, flops = outcome.ledger.tokens_record(), outcome.ledger.flops_record()
@@ -49,9 +49,19 @@ def test_ledger_equals_a_recount_from_the_tree_text(name):
 @pytest.mark.slow
 def test_toy_model_ledger_equals_a_recount_with_its_tokenizer():
     """policy=toy_small, reward=toy_prm (transformers): contexts and prompt lengths rebuilt
-    with the models' own tokenizers. (This backend computes every prompt whole today.)"""
+    with the models' own tokenizers, caches off so that every prompt and path is computed whole
+    (tests/test_cache.py recounts the cached fields)."""
     parts = build(
-        make_config("task=toy_arith", "policy=toy_small", "reward=toy_prm", "strategy=rebase", "strategy.n=4")
+        make_config(
+            "task=toy_arith",
+            "policy=toy_small",
+            "reward=toy_prm",
+            "strategy=rebase",
+            "strategy.n=4",
+            "policy.cache_mb=0",
+            "reward.cache_mb=0",
+            "reward.incremental=false",
+        )
     )
     problems = parts.task.problems()[:2]
     for outcome in parts.engine.run(problems, parts.strategy):
