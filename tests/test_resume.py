@@ -87,7 +87,7 @@ def test_twenty_random_kills_and_resumes_end_identical_to_an_uninterrupted_run(t
                 assert int(last.split(": ")[2].split(" of ")[0]) == _lines(folder)
         ids = [r["problem_id"] for r in _records(folder)] if _lines(folder) else []
         assert len(ids) == len(set(ids))
-    assert interrupted >= 15
+    assert interrupted >= 10  # late points can come after a fast run has finished
     final = _launch(folder)
     final.communicate(timeout=300)
     assert final.returncode == 0
