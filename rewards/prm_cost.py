@@ -16,6 +16,8 @@ from typing import Any
 from infscale.budgets.model_spec import ModelSpec
 from infscale.rewards.prm_adapters import Encoding, PRMAdapter, adapter_class
 from infscale.search.backends import ScoreRequest
+from infscale.search.vllm_engine_args import CONFIG_KEYS, ENGINE_KEYS
+from infscale.tasks.base import PromptRenderingTask
 
 # Keys of a reward config that are not adapter options (the rest are, as in reward=hf_prm).
 OWN_KEYS = frozenset(
@@ -89,8 +91,7 @@ class PRMInput:
 
     def question(self, prompt: str) -> str:
         """The bare question: tasks that render prompts (chat templates) map them back."""
-        question_for = getattr(self.task, "question_for", None)
-        return question_for(prompt) if question_for else prompt
+        return self.task.question_for(prompt) if isinstance(self.task, PromptRenderingTask) else prompt
 
     def encode(self, request: ScoreRequest) -> Encoding:
         if request not in self._encodings:
@@ -106,29 +107,7 @@ class PRMInput:
 
 
 # vLLM engine options a vllm_prm config may carry; never adapter options.
-_VLLM_KEYS = frozenset(
-    {
-        "block_size",
-        "engine_args",
-        "kv_cache_space_gib",
-        "in_process",
-        "enforce_eager",
-        "engine_seed",
-        "enable_prefix_caching",
-        "tensor_parallel_size",
-        "pipeline_parallel_size",
-        "gpu_memory_utilization",
-        "max_model_len",
-        "max_num_seqs",
-        "max_num_batched_tokens",
-        "swap_space",
-        "quantization",
-        "trust_remote_code",
-        "revision",
-        "kv_cache_dtype",
-        "cpu_offload_gb",
-    }
-)
+_VLLM_KEYS = frozenset({*CONFIG_KEYS, *ENGINE_KEYS})
 
 
 def load_reward_config(name: str) -> dict[str, Any]:
