@@ -6,11 +6,14 @@ import hashlib
 import importlib.util
 import json
 from pathlib import Path
+from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
 # Keys that change how a run executes but not what it computes.
 NOT_IN_RUN_ID = {"hydra", "engine", "save_trees", "progress"}
+# The folders installed as infscale.<name> (pyproject's package-dir).
+INSTALLED_FOLDERS = ("budgets", "tasks", "search", "policies", "rewards", "experiments", "conf")
 
 
 def package_path(relative: str) -> str:
@@ -23,6 +26,31 @@ def package_path(relative: str) -> str:
     return str(Path(list(spec.submodule_search_locations)[0]) / rest)
 
 
+def _package_roots() -> dict[str, str]:
+    roots = {}
+    for package in INSTALLED_FOLDERS:
+        spec = importlib.util.find_spec("infscale." + package)
+        if spec is not None and spec.submodule_search_locations:
+            roots[str(Path(list(spec.submodule_search_locations)[0]))] = f"pkg:{package}"
+    return roots
+
+
+def portable(value: Any, roots: dict[str, str] | None = None) -> Any:
+    """`value` with paths inside infscale written as `pkg:tasks/...`: the same configuration
+    gives the same run id and fingerprint wherever infscale is installed (a run started on one
+    machine resumes on another)."""
+    roots = _package_roots() if roots is None else roots
+    if isinstance(value, dict):
+        return {k: portable(v, roots) for k, v in value.items()}
+    if isinstance(value, list):
+        return [portable(v, roots) for v in value]
+    if isinstance(value, str):
+        for root, name in roots.items():
+            if value == root or value.startswith(root + "/"):
+                return name + value[len(root) :]
+    return value
+
+
 def run_id(*, _root_: DictConfig) -> str:
     """A short hash of everything that determines a run's results."""
     resolved = {
@@ -30,7 +58,7 @@ def run_id(*, _root_: DictConfig) -> str:
         for k, v in _root_.items_ex(resolve=False)
         if k not in NOT_IN_RUN_ID
     }
-    text = json.dumps(resolved, sort_keys=True, default=str)
+    text = json.dumps(portable(resolved), sort_keys=True, default=str)
     return hashlib.blake2b(text.encode(), digest_size=4).hexdigest()
 
 

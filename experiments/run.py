@@ -115,7 +115,7 @@ def run(cfg: DictConfig, folder: Path, signals: Signals | None = None) -> dict[s
 def config_fingerprint(cfg: DictConfig) -> dict[str, Any]:
     """Everything that determines each problem's result: the keys of the run id less
     `n_problems` (a finished run may be extended to more problems; fewer are refused)."""
-    resolved = OmegaConf.to_container(cfg, resolve=True)
+    resolved = resolvers.portable(OmegaConf.to_container(cfg, resolve=True))
     return {k: v for k, v in resolved.items() if k not in resolvers.NOT_IN_RUN_ID | {"n_problems"}}
 
 
