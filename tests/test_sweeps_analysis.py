@@ -175,6 +175,29 @@ def test_seeds_average_into_one_point_with_their_spread():
     assert point["wall_s"] is None
 
 
+def test_a_width_that_follows_n_stays_on_one_curve_and_a_swept_width_makes_its_own():
+    def point(policy, n, width):
+        return {
+            "policy.name": policy,
+            "strategy.name": "beam",
+            "strategy.selector": "weighted",
+            "strategy.n": n,
+            "strategy.beam_width": width,
+            "accuracy": 0.5,
+        }
+
+    default = [point(p, n, min(4, n)) for p in ("small", "large") for n in (1, 2, 4, 8, 16)]
+    curves = analyze.label_curves(default)
+    assert sorted(curves) == ["large beam/weighted", "small beam/weighted"]
+    assert [p["strategy.n"] for p in curves["small beam/weighted"]] == [1, 2, 4, 8, 16]
+
+    swept = [point("small", n, width) for n in (8, 16) for width in (2, 4)]
+    assert sorted(analyze.label_curves(swept)) == [
+        "small beam/weighted strategy.beam_width=2",
+        "small beam/weighted strategy.beam_width=4",
+    ]
+
+
 def test_plot_is_written_and_titled(sweep):
     (png,) = plot.plot(sweep)
     assert png == sweep / "pareto.png"

@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from infscale.experiments.analysis import collect
+from infscale.experiments.analysis import collect, difficulty
 from tests.conftest import run_cli
 
 pytestmark = pytest.mark.slow
@@ -106,7 +106,7 @@ def test_subsampled_curves_and_difficulty_levels(sweep):
 
 
 def test_quantile_bins_hardest_first():
-    bins = collect.quantile_bins({f"p{i}": i / 10 for i in range(10)})
+    bins = difficulty.quantile_bins({f"p{i}": i / 10 for i in range(10)})
     assert bins["p0"] == bins["p1"] == "bin 1" and bins["p9"] == "bin 5"
 
 
@@ -116,13 +116,13 @@ def test_difficulty_falls_back_to_single_sample_accuracy_bins(sweep):
         job.records = [{**r, "level": None} for r in job.records]
     messages = []
     pass1 = {"simulated": {r["problem_id"]: i / 12 for i, r in enumerate(jobs[0].records)}}
-    labels = collect.difficulty_of(jobs, pass1, messages)
+    labels = difficulty.difficulty_of(jobs, pass1, messages)
     first = jobs[0].records
     assert (
         labels["simulated"][first[0]["problem_id"]] == "bin 1"
         and labels["simulated"][first[-1]["problem_id"]] == "bin 5"
     )
-    assert collect.difficulty_of(jobs, {}, messages) == {} and "no difficulty split" in messages[-1]
+    assert difficulty.difficulty_of(jobs, {}, messages) == {} and "no difficulty split" in messages[-1]
 
 
 def test_cli_writes_tables_and_rejects_a_missing_folder(sweep, tmp_path, capsys):

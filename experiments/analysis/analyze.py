@@ -117,9 +117,24 @@ def curve_name(row: dict[str, Any], extra: Iterable[str] = ()) -> str:
     return name + "".join(f" {k}={row.get(k)}" for k in extra)
 
 
+def follows_width(points: list[dict[str, Any]], column: str, columns: list[str]) -> bool:
+    """Whether `column` changes only with the width inside every curve, as beam search's default
+    `beam_width = min(4, n)` does: then it is part of the curve's x axis, not a curve of its own.
+    A key swept at a fixed width (two values at one n) is a curve of its own."""
+    rest = [c for c in columns if c != column]
+    at_width: dict[tuple, set[tuple]] = {}
+    along_curve: dict[tuple, set[tuple]] = {}
+    for point in points:
+        value = _key(point, [column])
+        at_width.setdefault(_key(point, [*rest, "strategy.n"]), set()).add(value)
+        along_curve.setdefault(_key(point, rest), set()).add(value)
+    return all(len(v) == 1 for v in at_width.values()) and any(len(v) > 1 for v in along_curve.values())
+
+
 def label_curves(points: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
     """Points grouped into curves (all config but seed and width), each sorted by width."""
     columns = [c for c in config_columns(points) if c not in CURVE_DROP]
+    columns = [c for c in columns if not follows_width(points, c, columns)]
     groups: dict[tuple, list[dict[str, Any]]] = {}
     for point in points:
         groups.setdefault(_key(point, columns), []).append(point)

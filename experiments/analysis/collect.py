@@ -26,13 +26,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from omegaconf import OmegaConf
 
 from infscale.experiments import resolvers
 from infscale.experiments.analysis import curves, outcomes
+from infscale.experiments.analysis.difficulty import difficulty_of, level_rows
 from infscale.experiments.build import build_task
-from infscale.experiments.stats import bootstrap_ci
 from infscale.experiments.store import atomic_write
 
 IDENTITY = ("task.name", "policy.name", "reward.name", "strategy.name", "strategy.selector", "strategy.n", "seed")
@@ -47,7 +46,6 @@ METRICS = (
     "n_problems",
 )
 NOT_COMPARED = ("progress", "save_trees")
-DIFFICULTY_BINS = 5
 
 
 @dataclass
@@ -252,79 +250,6 @@ def _widest_sampling_jobs(
     return list(best.values())
 
 
-def difficulty_of(
-    jobs: list[Job], pass1: dict[str, dict[str, float]], messages: list[str]
-) -> dict[str, dict[str, Any]]:
-    """Per policy: problem id -> difficulty label: 'level 3' from the task, else 'bin 1'
-    (hardest) to 'bin 5' by the policy's single-sample accuracy on its widest best-of-N job."""
-    labels: dict[str, dict[str, Any]] = {}
-    for job in jobs:
-        policy = job.config["policy"]["name"]
-        if policy in labels:
-            continue
-        levels = {r["problem_id"]: r.get("level") for r in job.records}
-        if all(v is not None for v in levels.values()):
-            labels[policy] = {pid: f"level {v}" for pid, v in levels.items()}
-        elif policy in pass1:
-            labels[policy] = quantile_bins(pass1[policy])
-        else:
-            messages.append(
-                f"policy {policy}: the task has no levels and no best-of-N job measures pass@1; no difficulty split"
-            )
-    for job in jobs:  # later jobs may cover problems the first did not
-        policy = job.config["policy"]["name"]
-        if policy in labels:
-            for r in job.records:
-                if r.get("level") is not None:
-                    labels[policy].setdefault(r["problem_id"], f"level {r['level']}")
-    return labels
-
-
-def quantile_bins(accuracy: dict[str, float], bins: int = DIFFICULTY_BINS) -> dict[str, str]:
-    """Problems into `bins` groups of equal size by single-sample accuracy, bin 1 hardest."""
-    ids = sorted(accuracy, key=lambda pid: (accuracy[pid], pid))
-    return {pid: f"bin {1 + i * bins // len(ids)}" for i, pid in enumerate(ids)}
-
-
-COSTS_PER_LEVEL = ("flops_total", "flops_paper", "tokens_generated")
-
-
-def level_rows(
-    points: list[dict[str, Any]],
-    per_problem: list[tuple[list[str], list[float], dict[str, list]]],
-    labels: dict[str, dict[str, Any]],
-) -> list[dict[str, Any]]:
-    """Each point's accuracy (with CI) and mean costs over the problems of each difficulty."""
-    out = []
-    for point, (ids, correct, costs) in zip(points, per_problem):
-        label = labels.get(point["policy.name"])
-        if label is None:
-            continue
-        by_level: dict[str, list[int]] = {}
-        for i, pid in enumerate(ids):
-            if pid in label:
-                by_level.setdefault(label[pid], []).append(i)
-        for level, index in sorted(by_level.items()):
-            values = [correct[i] for i in index]
-            low, high = bootstrap_ci(values)
-            out.append(
-                {
-                    **{k: v for k, v in point.items() if not k.startswith("_") and k not in METRICS},
-                    "difficulty": level,
-                    "accuracy": float(np.mean(values)),
-                    "accuracy_lo": low,
-                    "accuracy_hi": high,
-                    **{k: _mean_or_none([costs[k][i] for i in index]) for k in COSTS_PER_LEVEL},
-                    "n_problems": len(index),
-                }
-            )
-    return out
-
-
-def _mean_or_none(values: list[float | None]) -> float | None:
-    return None if any(v is None for v in values) else float(np.mean(values))
-
-
 def collect(root: Path, task: str | None = None, draws: int = 64) -> Collection:
     root = Path(root)
     if not root.is_dir():
@@ -360,7 +285,7 @@ def collect(root: Path, task: str | None = None, draws: int = 64) -> Collection:
         row["point"] = outcomes.point_id(row)
         label = labels.get(row["policy.name"], {})
         table[row["point"]] = outcomes.entry(row["seed"], ids, correct, costs, [label.get(pid) for pid in ids])
-    levels = level_rows(rows + curve_rows, per_problem, labels)
+    levels = level_rows(rows + curve_rows, per_problem, labels, METRICS)
     for c in curve_rows:
         del c["_per_problem"]
     return Collection(jobs, rows, curve_rows, levels, messages, table)

@@ -33,6 +33,7 @@ CONVENTION = {
     "wall_s": "wall-clock seconds",
 }
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
+LINES = ("--", "-", ":", "-.")  # smallest model dashed
 
 
 def _strategy(point: dict[str, Any]) -> str:
@@ -152,17 +153,18 @@ def accuracy_per_level(root: Path, result: dict[str, Any], x: str, out: Path) ->
     cols = min(3, len(levels))
     rows = math.ceil(len(levels) / cols)
     fig, axes = plt.subplots(rows, cols, figsize=(4.6 * cols, 3.5 * rows + 0.8), squeeze=False, sharey=True)
-    styles: dict[str, tuple] = {}
+    policies, colors = _policies(points), {}  # colour = method, line and marker = model size
     for ax, level in zip(axes.flat, levels):
         curves = label_curves([p for p in points if p["difficulty"] == level])
         for name, members in sorted(curves.items()):
-            if name not in styles:
-                styles[name] = (f"C{len(styles) % 10}", MARKERS[(len(styles) // 10) % len(MARKERS)])
-            color, marker = styles[name]
+            method = name.split(" ", 1)[-1]
+            color = colors.setdefault(method, f"C{len(colors) % 10}")
+            size = policies.index(members[0]["policy.name"])
             ax.plot(
                 [p[x] for p in members],
                 [p["accuracy"] for p in members],
-                marker=marker,
+                marker=MARKERS[size % len(MARKERS)],
+                linestyle=LINES[size % len(LINES)],
                 color=color,
                 markersize=3,
                 linewidth=1.1,
