@@ -72,7 +72,7 @@ def select(
         return None
     if selector == "best":
         return max(voters, key=lambda c: (_score(c, aggregation), -voters.index(c)))
-    groups = _groups([c.answer for c in voters], task)
+    groups = answer_groups([c.answer for c in voters], task)
     if selector == "majority":
         weight = [float(len(g)) for g in groups]
     elif selector == "weighted":
@@ -83,8 +83,9 @@ def select(
     return voters[groups[best][0]]
 
 
-def _groups(answers: Sequence[str | None], task: Task) -> list[list[int]]:
-    """`group_answers`, with every missing answer in one group of its own."""
+def answer_groups(answers: Sequence[str | None], task: Task) -> list[list[int]]:
+    """`group_answers`, with every missing answer (None) in one group of its own: the
+    "no answer" vote of `unanswered="vote"`."""
     given = [i for i, a in enumerate(answers) if a is not None]
     groups = [[given[k] for k in g] for g in group_answers([answers[i] for i in given], task)]
     missing = [i for i, a in enumerate(answers) if a is None]

@@ -26,18 +26,27 @@ from infscale.policies.hf import HFPolicy
 from infscale.rewards.eval.processbench import evaluate
 from infscale.rewards.eval.truth import first_error
 from infscale.search.backends import GenerationRequest, ScoreRequest
-from infscale.search.selection import group_answers
+from infscale.search.selection import UNANSWERED, answer_groups
 from infscale.tasks.toy_arith import CHECKPOINTS, LEVELS, ToyArithTask
 
 
-def vote(task: ToyArithTask, answers: Sequence[str | None], weights: Sequence[float] | None = None) -> str | None:
+def vote(
+    task: ToyArithTask,
+    answers: Sequence[str | None],
+    weights: Sequence[float] | None = None,
+    unanswered: str = "vote",
+) -> str | None:
     """The answer group with the largest total weight (1 each for majority), grouped as the
-    engine groups them (`search.selection.group_answers`); ties go to the group whose first
-    member came first; candidates without an answer do not vote."""
-    voters = [k for k, answer in enumerate(answers) if answer is not None]
+    engine groups them (`search.selection.answer_groups`); ties go to the group whose first
+    member came first. With `unanswered="vote"` (the engine's default, as the reference codes)
+    solutions without an answer form one "no answer" group that can win (then None, wrong);
+    with `"drop"` they do not vote."""
+    if unanswered not in UNANSWERED:
+        raise ValueError(f"unknown --unanswered '{unanswered}' (known: {', '.join(UNANSWERED)})")
+    voters = [k for k, answer in enumerate(answers) if answer is not None or unanswered == "vote"]
     if not voters:
         return None
-    groups = group_answers([answers[k] for k in voters], task)
+    groups = answer_groups([answers[k] for k in voters], task)
     totals = [sum(1.0 if weights is None else weights[voters[i]] for i in group) for group in groups]
     best = max(range(len(groups)), key=lambda j: (totals[j], -j))
     return answers[voters[groups[best][0]]]
@@ -49,19 +58,20 @@ def sample(policy: HFPolicy, prompts: list[str], n: int, temperature: float, see
 
 
 def policy_metrics(
-    task: ToyArithTask, problems: list, greedy: list[list[str]], texts: list[list[str]], k: int
+    task: ToyArithTask, problems: list, greedy: list[list[str]], texts: list[list[str]], k: int, unanswered: str
 ) -> dict[str, float]:
     def correct(text: str, problem) -> bool:
         return task.is_correct(task.extract_answer(text), problem.reference)
 
     one = [np.mean([correct(t, p) for t in ts[:k]]) for p, ts in zip(problems, texts)]
     return {
+        f"unanswered@{k}": float(np.mean([task.extract_answer(t) is None for ts in texts for t in ts[:k]])),
         "greedy": float(np.mean([correct(g[0], p) for p, g in zip(problems, greedy)])),
         "one_sample": float(np.mean(one)),
         f"majority@{k}": float(
             np.mean(
                 [
-                    task.is_correct(vote(task, [task.extract_answer(t) for t in ts[:k]]), p.reference)
+                    task.is_correct(vote(task, [task.extract_answer(t) for t in ts[:k]], None, unanswered), p.reference)
                     for p, ts in zip(problems, texts)
                 ]
             )
@@ -70,8 +80,11 @@ def policy_metrics(
     }
 
 
-def prm_metrics(task: ToyArithTask, reward: Any, problems: list, texts: list[list[str]], k: int) -> dict[str, Any]:
-    """Step AUC and ProcessBench F1 (tau 0.5) against the checker, and PRM-guided selection."""
+def prm_metrics(
+    task: ToyArithTask, reward: Any, problems: list, texts: list[list[str]], k: int, unanswered: str
+) -> dict[str, Any]:
+    """Step AUC and ProcessBench F1 (tau 0.5) against the checker, and PRM-guided selection
+    (a solution without steps is worth 0; `unanswered` as in `vote`)."""
     from infscale.rewards.eval.processbench import auc
 
     requests, labels = [], []
@@ -102,9 +115,10 @@ def prm_metrics(task: ToyArithTask, reward: Any, problems: list, texts: list[lis
         cursor += len(answers)
         for how in ("last", "min"):
             agg = [(r[-1] if how == "last" else min(r)) if r else 0.0 for r in rows]
-            picks[f"weighted_{how}@{k}"].append(task.is_correct(vote(task, answers, agg), p.reference))
-            best = max(range(len(agg)), key=lambda i: (agg[i], -i))
-            picks[f"best_{how}@{k}"].append(task.is_correct(answers[best], p.reference))
+            picks[f"weighted_{how}@{k}"].append(task.is_correct(vote(task, answers, agg, unanswered), p.reference))
+            voters = [i for i, a in enumerate(answers) if a is not None or unanswered == "vote"]
+            best = max(voters, key=lambda i: (agg[i], -i)) if voters else None
+            picks[f"best_{how}@{k}"].append(best is not None and task.is_correct(answers[best], p.reference))
     out.update({name: float(np.mean(v)) for name, v in picks.items()})
     return out
 
@@ -118,6 +132,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--policies", nargs="+", default=["toy_small", "toy_large"])
     parser.add_argument("--prm", default="toy_prm", help="PRM checkpoint name, or 'none'")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--unanswered",
+        choices=UNANSWERED,
+        default="vote",
+        help="solutions without an answer vote for 'no answer' (as strategy.unanswered's default) or are dropped",
+    )
     parser.add_argument("--out", type=Path, default=Path("outputs/eval_toy/report.json"))
     args = parser.parse_args(argv)
     import torch
@@ -139,7 +159,12 @@ def main(argv: list[str] | None = None) -> None:
         name: hashlib.sha256((CHECKPOINTS / name / "model.safetensors").read_bytes()).hexdigest()[:12]
         for name in args.policies
     }
-    report: dict[str, Any] = {"seed": args.seed, "problems_per_level": args.problems, "levels": {}}
+    report: dict[str, Any] = {
+        "seed": args.seed,
+        "problems_per_level": args.problems,
+        "unanswered": args.unanswered,
+        "levels": {},
+    }
     for level in sorted(LEVELS):
         task = load("task", "toy_arith", seed=args.seed, level=level, n=args.problems)
         problems = task.problems()
@@ -158,11 +183,11 @@ def main(argv: list[str] | None = None) -> None:
                 texts = sample(policy, prompts, n, 1.0, args.seed)
                 cache.parent.mkdir(parents=True, exist_ok=True)
                 cache.write_text(json.dumps([greedy, texts]))
-            row = policy_metrics(task, problems, greedy, texts, args.samples)
+            row = policy_metrics(task, problems, greedy, texts, args.samples, args.unanswered)
             if n != args.samples:
-                row.update(policy_metrics(task, problems, greedy, texts, n))
+                row.update(policy_metrics(task, problems, greedy, texts, n, args.unanswered))
             if reward is not None:
-                row.update(prm_metrics(task, reward, problems, texts, args.samples))
+                row.update(prm_metrics(task, reward, problems, texts, args.samples, args.unanswered))
             report["levels"].setdefault(str(level), {})[name] = row
             print(level, name, json.dumps(row), flush=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n")
