@@ -30,6 +30,8 @@ from scipy import stats
 
 from infscale.budgets.ledger import Ledger
 from infscale.experiments import resolvers
+from infscale.experiments.allocate import STATE_FILE, read_states
+from infscale.experiments.analysis import curves
 from infscale.experiments.build import build_task
 from infscale.experiments.run import run
 from infscale.search.allocators.difficulty import estimate
@@ -59,13 +61,16 @@ def world(args: argparse.Namespace) -> list[str]:
 def run_points(args: argparse.Namespace) -> list[dict[str, Any]]:
     """Every run of the study (run or resumed), each as its per-problem vectors."""
     points, base = [], world(args)
+    if args.fixed == "prefix":
+        points += prefix_points(args, base)
     for selector in args.selectors:
-        for n in WIDTHS:
+        for n in WIDTHS if args.fixed == "runs" else ():
             name = f"fixed-{selector}-n{n}"
             points.append(_point(args, name, [*base, f"strategy.selector={selector}", f"strategy.n={n}"]))
             points[-1].update(kind="fixed", selector=selector, n=n)
-        for allocator in args.allocators:
-            for per_problem in args.pools:
+        for allocator in args.allocators if selector in (args.allocate_selectors or args.selectors) else ():
+            pools = args.selector_pools.get(f"{allocator}/{selector}", args.selector_pools.get(selector, args.pools))
+            for per_problem in pools:
                 total = per_problem * args.problems
                 name = f"{allocator}-{selector}-{per_problem:.3g}"
                 overrides = [*base, f"strategy.selector={selector}", f"allocator={allocator}"]
@@ -77,6 +82,36 @@ def run_points(args: argparse.Namespace) -> list[dict[str, Any]]:
                     print(f"skipped {name}: {error}", flush=True)
                     continue
                 points.append({**point, "kind": allocator, "selector": selector, "pool_per_problem": per_problem})
+    return points
+
+
+def prefix_points(args: argparse.Namespace, base: list[str]) -> list[dict[str, Any]]:
+    """The fixed curve of every selector in `args.selectors` from ONE weighted run at the widest
+    width: width n is its first n solutions (`curves.subsample(subsets="prefix")`), which are
+    the solutions a run at n draws (sample j is seeded seed + j whatever the batch; checked on
+    the toy models by tests/test_allocation_study.py), charged as a run at n is."""
+    widest = WIDTHS[-1]
+    name = f"fixed-weighted-n{widest}"
+    _point(args, name, [*base, "strategy.selector=weighted", f"strategy.n={widest}"])
+    cfg = config([*base, "strategy.selector=weighted", f"strategy.n={widest}"])
+    records = [json.loads(line) for line in (args.out / name / "results.jsonl").read_text().splitlines()]
+    problems = curves.prepare(records, build_task(cfg))
+    points = []
+    for point in curves.subsample(problems, WIDTHS, args.selectors, int(cfg.engine.max_batch), subsets="prefix"):
+        points.append(
+            {
+                "name": f"fixed-{point.selector}-n{point.n}",
+                "folder": str(args.out / name),
+                "correct": point.correct,
+                "flops": point.flops_total,
+                "level": [r["level"] for r in records],
+                "accuracy": float(np.mean(point.correct)),
+                "flops_mean": float(np.mean(point.flops_total)),
+                "kind": "fixed",
+                "selector": point.selector,
+                "n": point.n,
+            }
+        )
     return points
 
 
@@ -182,7 +217,7 @@ def calibration(points: list[dict[str, Any]], args: argparse.Namespace) -> list[
     for point in points:
         if point["kind"] != "probe_then_allocate":
             continue
-        state = json.loads((Path(point["folder"]) / "allocation.json").read_text())
+        _, saved = read_states(Path(point["folder"]) / STATE_FILE)
         cfg = config([*world(args), "allocator=probe_then_allocate"])
         probe_n = int(cfg.allocator.probe_n)
         widest = args.out / f"fixed-{point['selector']}-n{WIDTHS[-1]}" / "results.jsonl"
@@ -192,9 +227,10 @@ def calibration(points: list[dict[str, Any]], args: argparse.Namespace) -> list[
         ]
         predicted = []
         for problem in task.problems()[: args.problems]:
-            saved = state["problems"][problem.id]
-            nodes = ProblemState.from_dict(problem, saved, Ledger(None, None)).samples[:probe_n]
-            predicted.append(estimate(nodes, point["selector"], "last", task, 1.0)["difficulty"])
+            nodes = ProblemState.from_dict(problem, saved[problem.id], Ledger(None, None)).samples[:probe_n]
+            predicted.append(
+                estimate(nodes, point["selector"], cfg.strategy.aggregation, task, cfg.allocator.prior)["difficulty"]
+            )
         levels = np.asarray(point["level"], dtype=float)
         bins = np.digitize(passes, [0.2, 0.5, 0.8])  # pass@1 bins: <.2, .2-.5, .5-.8, >=.8
         rows.append(
@@ -286,6 +322,9 @@ def main(argv: Iterable[str] | None = None) -> None:
     parser.add_argument("--problems", type=int, default=600)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--selectors", nargs="+", default=["weighted", "majority"])
+    parser.add_argument(
+        "--allocate-selectors", nargs="+", default=None, help="selectors of the allocators (default: all)"
+    )
     parser.add_argument("--allocators", nargs="+", default=["probe_then_allocate", "uniform"])
     parser.add_argument(
         "--pools",
@@ -294,11 +333,29 @@ def main(argv: Iterable[str] | None = None) -> None:
         default=[4e12, 8e12, 16e12, 32e12, 64e12],
         help="data-set pools, as FLOPs per problem (total = this x problems)",
     )
+    parser.add_argument(
+        "--fixed",
+        choices=["runs", "prefix"],
+        default="runs",
+        help="fixed curve: a run per (selector, n), or the prefixes of one weighted run at n=64",
+    )
+    parser.add_argument(
+        "--selector-pools",
+        nargs="*",
+        default=[],
+        metavar="[ALLOCATOR/]SELECTOR=POOL,...",
+        help="other pools for one selector, or one allocator's selector (majority=1e8,2e8: majority voting "
+        "costs no PRM FLOPs; from_sweep/weighted= : none)",
+    )
     parser.add_argument("--sweep", type=Path, default=None, help="collected multirun for allocator from_sweep")
     parser.add_argument("--world", nargs="*", default=[], help="more Hydra overrides for every run")
     parser.add_argument("--out", type=Path, default=Path("runs/allocation_study"))
     parser.add_argument("--figure", type=Path, default=None)
     args = parser.parse_args(list(argv) if argv is not None else None)
+    args.selector_pools = {
+        key: [float(v) for v in values.split(",") if v]
+        for key, values in (item.split("=", 1) for item in args.selector_pools)
+    }
     points = run_points(args)
     result = {
         "args": {k: str(v) for k, v in vars(args).items()},

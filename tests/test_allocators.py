@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from infscale.budgets.pool import Pool
@@ -63,7 +63,15 @@ def _check_pool(folder):
     scale=st.floats(min_value=1.0, max_value=40.0),
     n_problems=st.integers(min_value=2, max_value=8),
     kill_after=st.integers(min_value=1, max_value=6),
-    where=st.sampled_from(["state save", "policy call"]),
+    where=st.sampled_from(["state save", "torn state save", "policy call"]),
+)
+@example(
+    allocator="probe_then_allocate",
+    selector="weighted",
+    scale=12.0,
+    n_problems=5,
+    kill_after=3,
+    where="torn state save",
 )
 def test_pool_never_overdrawn_through_a_kill(
     tmp_path_factory, allocator, selector, scale, n_problems, kill_after, where
@@ -88,11 +96,15 @@ def _killed_and_resumed(tmp_path_factory, monkeypatch, allocator, selector, scal
     cfg = make_config(*overrides, total, "allocator.max_waves=8" if allocator != "uniform" else "allocator.max_n=64")
     clean, killed = tmp_path_factory.mktemp("clean"), tmp_path_factory.mktemp("killed")
     run(cfg, clean)
-    real_write, real_generate, calls = allocate.atomic_write, SimulatedPolicy.generate, []
+    real_write, real_generate, calls = allocate.append_line, SimulatedPolicy.generate, []
 
     def dying_write(path, text):
-        real_write(path, text)
         calls.append(path)
+        if len(calls) == kill_after and where == "torn state save":  # killed halfway through the line
+            with path.open("a") as file:
+                file.write(text[: len(text) // 2])
+            raise Killed
+        real_write(path, text)
         if len(calls) == kill_after:
             raise Killed
 
@@ -102,15 +114,16 @@ def _killed_and_resumed(tmp_path_factory, monkeypatch, allocator, selector, scal
             raise Killed
         return real_generate(self, requests)
 
-    if where == "state save":
-        monkeypatch.setattr(allocate, "atomic_write", dying_write)
+    if where != "policy call":  # every wave saved (the policy-call kills keep the default spacing)
+        monkeypatch.setattr(allocate, "SAVE_SPACING", 0)
+        monkeypatch.setattr(allocate, "append_line", dying_write)
     else:
         monkeypatch.setattr(SimulatedPolicy, "generate", dying_generate)
     try:
         run(cfg, killed)
     except Killed:
         pass
-    monkeypatch.setattr(allocate, "atomic_write", real_write)
+    monkeypatch.setattr(allocate, "append_line", real_write)
     monkeypatch.setattr(SimulatedPolicy, "generate", real_generate)
     run(cfg, killed)
     _, clean_records = _check_pool(clean)

@@ -26,30 +26,52 @@ from infscale.tasks.base import Task
 
 class AnswerGroups:
     """`selection.group_answers` kept up to date as solutions arrive: each new answer is
-    compared only with the groups so far (same groups, same order as grouping all at once)."""
+    compared only with the groups so far (same groups, same order as grouping all at once),
+    and each group's count and summed score are carried along, so re-estimating a problem
+    costs its new solutions, not all of them (sums taken in sample order: the same numbers)."""
 
     def __init__(self, task: Task):
         self.task, self.seen = task, 0
         self.by_key: dict[str, int] = {}
-        self.members: list[list[int]] = []  # indices into the answered solutions
-        self.answers: list[str] = []
+        self.first: list[str] = []  # each group's first answer
+        self.counts: list[int] = []
+        self.sums: list[float] = []  # per group, its members' scores summed in sample order
+        self.score_total: float = 0
+        self.unscored = 0  # samples without a score
+        # the grader's equivalence is its key's equality: an unseen key is a new group, no scan
+        self.keyed = type(task).equivalent is Task.equivalent
 
-    def update(self, answers: Sequence[str]) -> list[list[int]]:
-        for answer in answers[self.seen :]:
-            index, key = len(self.answers), self.task.answer_key(answer)
-            self.answers.append(answer)
-            group = self.by_key.get(key)
-            if group is None:
-                group = next(
-                    (g for g, m in enumerate(self.members) if self.task.equivalent(self.answers[m[0]], answer)),
-                    len(self.members),
+    def add(self, samples: Sequence[Node], aggregation: str) -> None:
+        for sample in samples[self.seen :]:
+            score = aggregate(sample.step_scores, aggregation)
+            if score is None:
+                self.unscored += 1
+            else:
+                self.score_total += score
+            if sample.answer is None:
+                continue
+            group = self._group(sample.answer)
+            self.counts[group] += 1
+            self.sums[group] += score if score is not None else 0.0
+        self.seen = len(samples)
+
+    def _group(self, answer: str) -> int:
+        key = self.task.answer_key(answer)
+        group = self.by_key.get(key)
+        if group is None:
+            group = (
+                len(self.first)
+                if self.keyed
+                else next(
+                    (g for g, first in enumerate(self.first) if self.task.equivalent(first, answer)), len(self.first)
                 )
-                if group == len(self.members):
-                    self.members.append([])
-                self.by_key[key] = group
-            self.members[group].append(index)
-        self.seen = len(answers)
-        return self.members
+            )
+            if group == len(self.first):
+                self.first.append(answer)
+                self.counts.append(0)
+                self.sums.append(0)
+            self.by_key[key] = group
+        return group
 
 
 def estimate(
@@ -60,20 +82,27 @@ def estimate(
     prior: float,
     groups: AnswerGroups | None = None,
 ) -> dict[str, Any]:
-    """The estimate from `samples`; pass the problem's `AnswerGroups` to group incrementally."""
+    """The estimate from `samples`; pass the problem's `AnswerGroups` (which has seen a prefix
+    of `samples`, nothing else) to estimate incrementally."""
     n = len(samples)
     if n == 0:
         return {"samples": 0, "agreement": 0.0, "flip": 1.0, "difficulty": 1.0, "mean_score": None}
-    scores = [aggregate(s.step_scores, aggregation) for s in samples]
-    scored = selector != "majority" and all(v is not None for v in scores)
-    answered = [i for i, s in enumerate(samples) if s.answer is not None]
-    weights = []
-    answers = [samples[i].answer for i in answered]
-    for group in groups.update(answers) if groups is not None else group_answers(answers, task):
-        members = [answered[k] for k in group]
-        weights.append(sum(scores[i] for i in members) if scored else float(len(members)))
+    if groups is None:
+        scores = [aggregate(s.step_scores, aggregation) for s in samples]
+        scored = selector != "majority" and all(v is not None for v in scores)
+        answered = [i for i, s in enumerate(samples) if s.answer is not None]
+        weights = []
+        for group in group_answers([samples[i].answer for i in answered], task):
+            members = [answered[k] for k in group]
+            weights.append(sum(scores[i] for i in members) if scored else float(len(members)))
+        score_total = sum(scores) if scored else 0.0
+    else:
+        groups.add(samples, aggregation)
+        scored = selector != "majority" and groups.unscored == 0
+        weights = list(groups.sums) if scored else [float(c) for c in groups.counts]
+        score_total = groups.score_total
     if scored:
-        total = sum(scores) or 1.0
+        total = score_total or 1.0
         weights = [w * n / total for w in weights]
     weights.sort(reverse=True)
     top = weights[0] if weights else 0.0
@@ -84,7 +113,7 @@ def estimate(
         "agreement": round(agreement, 6),
         "flip": round(flip_probability(top, second, n, prior), 6),
         "difficulty": round(1.0 - agreement, 6),
-        "mean_score": round(sum(scores) / n, 6) if scored else None,
+        "mean_score": round(score_total / n, 6) if scored else None,
     }
 
 

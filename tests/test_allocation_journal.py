@@ -1,0 +1,95 @@
+"""The allocated run's journal (`allocation.jsonl`) and the incremental difficulty estimate:
+both are there to make scheduling cheap (issue 17: <= 5% of wall time), and neither may change
+a decision or lose a sample."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from infscale.experiments import allocate
+from infscale.experiments.build import build_task
+from infscale.experiments.run import run
+from infscale.search.allocators.difficulty import AnswerGroups, estimate
+from infscale.search.node import Tree
+from infscale.search.selection import aggregate
+from tests.conftest import make_config, read_results
+
+PROBE = ("strategy=best_of_n", "task.n=40", "n_problems=40", "allocator=probe_then_allocate", "budget.total_flops=3e15")
+
+
+def test_journal_writes_only_what_changed_and_replays_every_sample(tmp_path, monkeypatch):
+    monkeypatch.setattr(allocate, "SAVE_SPACING", 0)  # a line per wave
+    summary = run(make_config(*PROBE), tmp_path)
+    header, entries = allocate.read_journal(tmp_path / allocate.STATE_FILE)
+    records = read_results(tmp_path)
+    assert header["problems"] == [r["problem_id"] for r in records]
+    assert len(entries) == summary["allocation"]["waves"] + 1  # a line per wave, then the final one
+    changed = [len(e["problems"]) for e in entries]
+    assert changed[0] == 40 and min(changed[1:-1]) < 40  # problems left alone are not written again
+    _, states = allocate.read_states(tmp_path / allocate.STATE_FILE)
+    for record in records:
+        rows = states[record["problem_id"]]["samples"]
+        assert len(rows) == record["samples"]
+        assert [row[4] for row in rows] == [c["answer"] for c in record["candidates"]]
+        scores = [aggregate(row[allocate.SCORES], "last") for row in rows]
+        assert scores == [c["score"] for c in record["candidates"]]  # packed float64: exact
+
+
+def test_spaced_saves_resume_to_the_same_records(tmp_path, monkeypatch):
+    """With saves spaced out (fewer lines than waves), a run whose journal lost its last lines
+    resumes to the same records: the waves after the last line are drawn again identically."""
+    clean = run(make_config(*PROBE), tmp_path / "clean")
+    monkeypatch.setattr(allocate, "SAVE_SPACING", 0)
+    run(make_config(*PROBE), tmp_path / "killed")
+    path = tmp_path / "killed" / allocate.STATE_FILE
+    lines = path.read_text().splitlines(keepends=True)
+    path.write_text("".join(lines[:3]) + lines[3][:50])  # two waves kept, the third torn
+    (tmp_path / "killed" / "summary.json").unlink()
+    (tmp_path / "killed" / "results.jsonl").unlink()
+    resumed = run(make_config(*PROBE), tmp_path / "killed")
+    strip = lambda rs: [{k: v for k, v in r.items() if k != "wall_s"} for r in rs]  # noqa: E731
+    assert strip(read_results(tmp_path / "killed")) == strip(read_results(tmp_path / "clean"))
+    assert resumed["pool"] == clean["pool"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    answers=st.lists(st.sampled_from(["1", "2", " 2", "3", None]), min_size=1, max_size=40),
+    selector=st.sampled_from(["majority", "weighted"]),
+    aggregation=st.sampled_from(["min", "last", "mean"]),
+    cut=st.integers(min_value=0, max_value=40),
+    seed=st.integers(min_value=0, max_value=10**6),
+)
+def test_incremental_estimate_equals_the_estimate_from_scratch(answers, selector, aggregation, cut, seed):
+    """Estimated as samples arrive (in two batches), the numbers equal those computed from all
+    samples at once, to the last bit."""
+    task = build_task(make_config("task.n=1"))
+    rng = random.Random(seed)
+    tree = Tree(task.problems()[0])
+    nodes = [
+        tree.add_child(tree.root, text="", answer=a, step_scores=[rng.random() for _ in range(rng.randint(1, 4))])
+        for a in answers
+    ]
+    groups = AnswerGroups(task)
+    first = nodes[: min(cut, len(nodes))]
+    if first:
+        assert estimate(first, selector, aggregation, task, 1.0, groups) == estimate(
+            first, selector, aggregation, task, 1.0
+        )
+    assert estimate(nodes, selector, aggregation, task, 1.0, groups) == estimate(
+        nodes, selector, aggregation, task, 1.0
+    )
+
+
+def test_journal_of_other_problems_is_refused(tmp_path):
+    run(make_config(*PROBE), tmp_path)
+    (tmp_path / "summary.json").unlink()
+    (tmp_path / "results.jsonl").unlink()
+    with pytest.raises(ValueError, match="holds other problems than this configuration's"):
+        run(make_config(*PROBE[:-1], "budget.total_flops=3e15", "n_problems=39"), tmp_path)
+    assert len(json.loads((tmp_path / allocate.STATE_FILE).read_text().splitlines()[0])["problems"]) == 40
