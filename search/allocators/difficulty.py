@@ -15,6 +15,7 @@ group weighs its number of solutions (`majority`) or the sum of their aggregated
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -99,14 +100,13 @@ def estimate(
     else:
         groups.add(samples, aggregation)
         scored = selector != "majority" and groups.unscored == 0
-        weights = list(groups.sums) if scored else [float(c) for c in groups.counts]
+        weights = groups.sums if scored else [float(c) for c in groups.counts]
         score_total = groups.score_total
+    # the two heaviest groups (rescaling by n / total keeps the order, so it is done on these two only)
+    top, second = (heapq.nlargest(2, weights) + [0.0, 0.0])[:2]
     if scored:
         total = score_total or 1.0
-        weights = [w * n / total for w in weights]
-    weights.sort(reverse=True)
-    top = weights[0] if weights else 0.0
-    second = weights[1] if len(weights) > 1 else 0.0
+        top, second = top * n / total, second * n / total
     agreement = top / n
     return {
         "samples": n,

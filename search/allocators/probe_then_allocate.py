@@ -83,16 +83,17 @@ class ProbeThenAllocate(Allocator):
             return {}
         flops_left, tokens_left = scheduler.left()
         allowance = self.wave_fraction * (flops_left if flops_left is not None else tokens_left)
-        candidates.sort(key=lambda s: -gain(s.estimate) / scheduler.measured(s))
+        cost = {s.problem.id: scheduler.measured(s) for s in candidates}
+        candidates.sort(key=lambda s: -gain(s.estimate) / cost[s.problem.id])
         grants, expected = {}, 0.0
         for state in candidates:
             n = min(self.step, self.max_n - state.estimate["samples"])
-            if grants and expected + n * scheduler.measured(state) > allowance:
+            if grants and expected + n * cost[state.problem.id] > allowance:
                 break
             if not scheduler.affords(state, n, flops_left, tokens_left):
                 continue
             grants[state.problem.id] = n
-            expected += n * scheduler.measured(state)
+            expected += n * cost[state.problem.id]
             if flops_left is not None:
                 flops_left -= scheduler.worst_flops(state, n)
             if tokens_left is not None:
