@@ -86,8 +86,8 @@ def run_points(args: argparse.Namespace) -> list[dict[str, Any]]:
 
 
 def prefix_points(args: argparse.Namespace, base: list[str]) -> list[dict[str, Any]]:
-    """The fixed curve of every selector in `args.selectors` from ONE weighted run at the widest
-    width: width n is its first n solutions (`curves.subsample(subsets="prefix")`), which are
+    """The fixed curve of every selector in `args.selectors`, at every width up to the widest,
+    from ONE weighted run at the widest width: width n is its first n solutions (`curves.subsample(subsets="prefix")`), which are
     the solutions a run at n draws (sample j is seeded seed + j whatever the batch; checked on
     the toy models by tests/test_allocation_study.py), charged as a run at n is."""
     widest = WIDTHS[-1]
@@ -97,7 +97,8 @@ def prefix_points(args: argparse.Namespace, base: list[str]) -> list[dict[str, A
     records = [json.loads(line) for line in (args.out / name / "results.jsonl").read_text().splitlines()]
     problems = curves.prepare(records, build_task(cfg))
     points = []
-    for point in curves.subsample(problems, WIDTHS, args.selectors, int(cfg.engine.max_batch), subsets="prefix"):
+    every = range(1, widest + 1)  # prefixes are free: every width, so "the fixed run at the same FLOPs" is exact
+    for point in curves.subsample(problems, every, args.selectors, int(cfg.engine.max_batch), subsets="prefix"):
         points.append(
             {
                 "name": f"fixed-{point.selector}-n{point.n}",
@@ -185,7 +186,7 @@ def compare(points: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
             at_same[-1].update(
                 front_accuracy=float(np.mean(mixed)), gain_front=mean, gain_front_lo=low, gain_front_hi=high
             )
-    for target in fixed:
+    for target in (f for f in fixed if f["n"] in WIDTHS):
         for kind in sorted({p["kind"] for p in allocated}):
             matching = [p for p in allocated if p["kind"] == kind and p["accuracy"] >= target["accuracy"]]
             if not matching:
@@ -213,14 +214,22 @@ def calibration(points: list[dict[str, Any]], args: argparse.Namespace) -> list[
     """The probe's difficulty estimate (1 - agreement of the first probe_n solutions) against
     the true level and against the pass rate of the widest fixed run of the same selector."""
     task = build_task(config(world(args)))
-    rows = []
+    rows, done = [], set()
     for point in points:
-        if point["kind"] != "probe_then_allocate":
-            continue
+        if point["kind"] != "probe_then_allocate" or point["selector"] in done:
+            continue  # the probe is the same at every pool: one run per selector calibrates it
+        done.add(point["selector"])
         _, saved = read_states(Path(point["folder"]) / STATE_FILE)
         cfg = config([*world(args), "allocator=probe_then_allocate"])
         probe_n = int(cfg.allocator.probe_n)
-        widest = args.out / f"fixed-{point['selector']}-n{WIDTHS[-1]}" / "results.jsonl"
+        widest = Path(
+            next(
+                p["folder"]
+                for p in points
+                if p["kind"] == "fixed" and p["selector"] == point["selector"] and p["n"] == WIDTHS[-1]
+            )
+        )
+        widest = widest / "results.jsonl"
         passes = [
             np.mean([c["answer"] is not None and task.is_correct(c["answer"], r["reference"]) for c in r["candidates"]])
             for r in map(json.loads, widest.read_text().splitlines())
@@ -251,7 +260,6 @@ def calibration(points: list[dict[str, Any]], args: argparse.Namespace) -> list[
                 },
             }
         )
-        break  # the probe is the same at every pool: one run calibrates it
     return rows
 
 
@@ -285,6 +293,7 @@ def figure(points: list[dict[str, Any]], path: Path, title: str) -> None:
                 mfc=color if selector == "weighted" else "white",
                 label=f"{label} ({selector})",
                 markersize=4,
+                markevery=[i for i, p in enumerate(curve) if p.get("n", WIDTHS[0]) in WIDTHS],  # widths 1, 2, 4, ...
                 lw=1.6 if kind != "fixed" else 1.0,
             )
     fixed = sorted((p for p in points if p["kind"] == "fixed"), key=lambda p: p["flops_mean"])
