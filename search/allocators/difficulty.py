@@ -15,7 +15,6 @@ group weighs its number of solutions (`majority`) or the sum of their aggregated
 
 from __future__ import annotations
 
-import heapq
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -43,35 +42,37 @@ class AnswerGroups:
         self.keyed = type(task).equivalent is Task.equivalent
 
     def add(self, samples: Sequence[Node], aggregation: str) -> None:
+        key_of, by_key, counts, sums = self.task.answer_key, self.by_key, self.counts, self.sums  # (hot loop)
         for sample in samples[self.seen :]:
             score = aggregate(sample.step_scores, aggregation)
             if score is None:
                 self.unscored += 1
             else:
                 self.score_total += score
-            if sample.answer is None:
+            answer = sample.answer
+            if answer is None:
                 continue
-            group = self._group(sample.answer)
-            self.counts[group] += 1
-            self.sums[group] += score if score is not None else 0.0
+            key = key_of(answer)
+            group = by_key.get(key)
+            if group is None:
+                group = self._new_key(answer, key)
+            counts[group] += 1
+            sums[group] += score if score is not None else 0.0
         self.seen = len(samples)
 
-    def _group(self, answer: str) -> int:
-        key = self.task.answer_key(answer)
-        group = self.by_key.get(key)
-        if group is None:
-            group = (
-                len(self.first)
-                if self.keyed
-                else next(
-                    (g for g, first in enumerate(self.first) if self.task.equivalent(first, answer)), len(self.first)
-                )
-            )
-            if group == len(self.first):
-                self.first.append(answer)
-                self.counts.append(0)
-                self.sums.append(0)
-            self.by_key[key] = group
+    def _new_key(self, answer: str, key: str) -> int:
+        """The group of an answer whose key is new: an equivalent earlier group's, or a new one."""
+        fresh = len(self.first)
+        group = (
+            fresh
+            if self.keyed
+            else next((g for g, first in enumerate(self.first) if self.task.equivalent(first, answer)), fresh)
+        )
+        if group == fresh:
+            self.first.append(answer)
+            self.counts.append(0)
+            self.sums.append(0)
+        self.by_key[key] = group
         return group
 
 
@@ -103,7 +104,7 @@ def estimate(
         weights = groups.sums if scored else [float(c) for c in groups.counts]
         score_total = groups.score_total
     # the two heaviest groups (rescaling by n / total keeps the order, so it is done on these two only)
-    top, second = (heapq.nlargest(2, weights) + [0.0, 0.0])[:2]
+    top, second = (sorted(weights, reverse=True)[:2] + [0.0, 0.0])[:2]  # (faster than heapq for a few groups)
     if scored:
         total = score_total or 1.0
         top, second = top * n / total, second * n / total

@@ -90,12 +90,13 @@ class ProbeThenAllocate(Allocator):
             n = min(self.step, self.max_n - state.estimate["samples"])
             if grants and expected + n * cost[state.problem.id] > allowance:
                 break
-            if not scheduler.affords(state, n, flops_left, tokens_left):
+            worst = scheduler.worst_flops(state, n) if flops_left is not None else 0.0
+            if (flops_left is not None and worst > flops_left) or not scheduler.affords(state, n, None, tokens_left):
                 continue
             grants[state.problem.id] = n
             expected += n * cost[state.problem.id]
             if flops_left is not None:
-                flops_left -= scheduler.worst_flops(state, n)
+                flops_left -= worst
             if tokens_left is not None:
                 tokens_left -= n * scheduler.cost(state).tokens
         if not grants:
