@@ -34,10 +34,31 @@ def unwritable(argv: list[str]) -> str | None:
     return None
 
 
+def unknown_option(argv: list[str]) -> str | None:
+    """A config group option that does not exist (`allocator=bogus`) as one line naming the
+    known ones, else None. Hydra reports it too, but as a dozen lines. Only plain `group=option`
+    (or `+group=...`, comma sweeps) over the package's own `conf/<group>/` is checked; with an
+    extra config search path every option is left to Hydra."""
+    if any(a.startswith(("--config-dir", "-cd", "hydra.searchpath")) for a in argv):
+        return None
+    conf = Path(__file__).resolve().parents[1] / "conf"
+    for arg in argv:
+        key, _, value = arg.lstrip("+").partition("=")
+        if arg.startswith("-") or not value or not key.isidentifier() or not (conf / key).is_dir():
+            continue
+        if not all(option.replace("_", "").replace("-", "").isalnum() for option in value.split(",")):
+            continue  # interpolations, sweep functions (choice(...), glob(...)): Hydra's to resolve
+        for option in value.split(","):
+            if option != "null" and not (conf / key / f"{option}.yaml").exists():
+                known = ", ".join(sorted(p.stem for p in (conf / key).glob("*.yaml")))
+                return f"{key}={option}: no such {key} (known: {known})"
+    return None
+
+
 def main() -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, _before_the_run)
-    problem = unwritable(sys.argv[1:])
+    problem = unwritable(sys.argv[1:]) or unknown_option(sys.argv[1:])
     if problem is not None:
         sys.stderr.write(f"infscale-run: error: {problem}\n")
         sys.exit(2)

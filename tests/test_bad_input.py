@@ -14,8 +14,13 @@ from tests.engine_helpers import simulated_engine, strategy
 @pytest.mark.parametrize(
     "override, expected",
     [
-        ("strategy=bogus", "bogus"),
-        ("task=bogus", "bogus"),
+        ("strategy=bogus", "strategy=bogus: no such strategy (known: adaptive, beam, best_of_n"),
+        ("task=bogus", "task=bogus: no such task (known: gsm8k, math500"),
+        (
+            "allocator=bogus",
+            "allocator=bogus: no such allocator (known: from_sweep, none, probe_then_allocate, uniform)",
+        ),
+        ("allocator=uniform,bogus", "allocator=bogus: no such allocator"),
         ("strategy.n=-3", "strategy.n must be a positive integer, got -3"),
         ("budget.max_tokens=10", "budget.max_tokens=10 is below one step's worst-case cost"),
         ("strategy.selector=loudest", "unknown strategy.selector 'loudest'"),
@@ -26,6 +31,8 @@ def test_cli_reports_bad_input_in_one_line(tmp_path, override, expected):
     assert result.returncode != 0
     assert expected in result.stderr
     assert "Traceback" not in result.stderr
+    if "no such" in expected:  # checked before Hydra starts: exactly one line
+        assert result.stderr.strip().count("\n") == 0
 
 
 class WrongCountPRM:
