@@ -19,7 +19,8 @@ _PATH_KEYS = ("policy.path", "policy.tokenizer", "reward.path", "reward.tokenize
 
 
 def check_config(cfg: DictConfig) -> None:
-    """Keys left `???`, a seed or n_problems that is not an integer, a model folder without a model."""
+    """Keys left `???`, a seed or n_problems that is not an integer, a strategy.n above
+    engine.max_n, a model folder without a model."""
     missing = sorted(OmegaConf.missing_keys(cfg))
     if missing:
         raise ValueError(f"{', '.join(missing)} must be set (the config leaves it ???), e.g. {missing[0]}=...")
@@ -28,12 +29,26 @@ def check_config(cfg: DictConfig) -> None:
         raise ValueError(f"seed must be an integer, got {seed!r}")
     if n_problems is not None and (isinstance(n_problems, bool) or not isinstance(n_problems, int) or n_problems < 0):
         raise ValueError(f"n_problems must be a non-negative integer, got {n_problems!r}")
+    check_width(cfg.strategy.get("n"), cfg.engine.get("max_n"), "strategy.n")
     for key in _PATH_KEYS:
         value = OmegaConf.select(cfg, key)
         if isinstance(value, str) and value and Path(value).expanduser().is_dir():
             folder = Path(value).expanduser()
             if not any(folder.glob("*.json")) and not any(folder.glob("*.gguf")):
                 raise ValueError(f"{key}={value} is a folder without a model (no config.json or tokenizer files)")
+
+
+def check_width(n: Any, ceiling: Any, key: str) -> None:
+    """Stop a width that cannot sensibly run: the engine holds all of a problem's samples in
+    memory at once (and builds every request before the first call), so n = 10^9 would grind
+    for hours and exhaust memory before a single problem finished."""
+    if isinstance(ceiling, bool) or not isinstance(ceiling, int) or ceiling < 1:
+        raise ValueError(f"engine.max_n must be a positive integer, got {ceiling!r}")
+    if isinstance(n, int) and not isinstance(n, bool) and n > ceiling:
+        raise ValueError(
+            f"{key}={n} is above the ceiling engine.max_n={ceiling} (each problem holds its {key} samples "
+            f"in memory at once); lower {key}, or raise the ceiling with engine.max_n={n} if you mean it"
+        )
 
 
 def select_problems(problems: list[Problem], n_problems: int | None, task_name: str) -> list[Problem]:

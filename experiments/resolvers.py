@@ -62,12 +62,20 @@ def run_id(*, _root_: DictConfig) -> str:
     return hashlib.blake2b(text.encode(), digest_size=4).hexdigest()
 
 
+def basename(key: str, *, _parent_: DictConfig) -> str | None:
+    """`name: ${basename:model}`: a component's default name, the last part of its `model` or
+    `path` (Qwen/Qwen2.5-Math-7B -> Qwen2.5-Math-7B), so the run folder, the records and the
+    fingerprint all carry the name the backend reports. None while that key is unset (`???`)."""
+    value = OmegaConf.select(_parent_, key, throw_on_missing=False)
+    return (Path(str(value)).name or None) if value else None
+
+
 def smallest(*values: int) -> int:
     """`${min:4,${strategy.n}}`: beam search's default width, never wider than n."""
     return min(values)
 
 
 def register() -> None:
-    for name, fn in {"pkg_path": package_path, "run_id": run_id, "min": smallest}.items():
+    for name, fn in {"pkg_path": package_path, "run_id": run_id, "min": smallest, "basename": basename}.items():
         if not OmegaConf.has_resolver(name):
             OmegaConf.register_new_resolver(name, fn)

@@ -15,13 +15,14 @@ Nothing is lost and nothing is mislabelled:
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import filelock
 
@@ -31,6 +32,20 @@ CONFIG_NAME = "run_config.json"
 LOCK_NAME = ".infscale.lock"
 OWNER_NAME = ".infscale.owner.json"
 FSYNC_EVERY_S = 1.0
+_Method = TypeVar("_Method", bound=Callable[..., Any])
+
+
+def _writes(method: _Method) -> _Method:
+    """A write that fails (folder turned read-only, disk full) stops with one line naming the file."""
+
+    @functools.wraps(method)
+    def wrapper(self: RunStore, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except OSError as error:
+            raise unwritable(self.folder, error) from None
+
+    return wrapper  # type: ignore[return-value]
 
 
 class RunStore:
@@ -55,10 +70,16 @@ class RunStore:
         except filelock.Timeout:
             raise ValueError(f"run folder {self.folder} is in use by {self._holder()}; wait for it to finish") from None
         except OSError as error:
-            raise ValueError(f"run folder {self.folder} is not writable ({error.strerror}); choose another") from None
+            raise unwritable(self.folder, error) from None
         self._lock = lock
         owner = {"pid": os.getpid(), "host": socket.gethostname(), "since": _now()}
-        atomic_write(self.folder / OWNER_NAME, json.dumps(owner))
+        try:
+            atomic_write(self.folder / OWNER_NAME, json.dumps(owner))
+            if self.results_path.exists():  # a resumed run appends to it: find out now, not after the first problem
+                self.results_path.open("ab").close()
+        except OSError as error:
+            self.release()
+            raise unwritable(self.folder, error) from None
 
     def _holder(self) -> str:
         try:
@@ -70,7 +91,10 @@ class RunStore:
     def release(self) -> None:
         self.close()
         if self._lock is not None:
-            (self.folder / OWNER_NAME).unlink(missing_ok=True)
+            try:
+                (self.folder / OWNER_NAME).unlink(missing_ok=True)
+            except OSError:
+                pass  # a folder that turned read-only: the lock is released all the same
             self._lock.release()
             self._lock = None
 
@@ -103,6 +127,7 @@ class RunStore:
                 f"{', '.join(differ[:8])}{' ...' if len(differ) > 8 else ''}); use another hydra.run.dir"
             )
 
+    @_writes
     def keep_config(self, fingerprint: dict[str, Any]) -> None:
         atomic_write(self.folder / CONFIG_NAME, json.dumps(fingerprint, indent=1, sort_keys=True, default=str))
 
@@ -152,6 +177,7 @@ class RunStore:
 
     # --- writing ----------------------------------------------------------------------------
 
+    @_writes
     def append(self, record: dict[str, Any]) -> None:
         """One finished problem, flushed at once; fsync'd at most every FSYNC_EVERY_S."""
         if self._handle is None:
@@ -162,6 +188,7 @@ class RunStore:
             os.fsync(self._handle.fileno())
             self._synced = time.monotonic()
 
+    @_writes
     def close(self) -> None:
         if self._handle is not None:
             self._handle.flush()
@@ -169,6 +196,7 @@ class RunStore:
             self._handle.close()
             self._handle = None
 
+    @_writes
     def finalize(self, ids: list[str], provenance: dict[str, Any]) -> dict[str, Any]:
         """Rewrite `results.jsonl` in the order of `ids` (on disk, a record at a time) and
         write `summary.json` from the stream."""
@@ -248,6 +276,15 @@ def differing_keys(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     return [
         f"{k}: {a.get(k, '<unset>')} -> {b.get(k, '<unset>')}" for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)
     ]
+
+
+def unwritable(folder: Path, error: OSError) -> ValueError:
+    """The one line for a run folder (or a file in it) that cannot be written."""
+    where = f"{error.filename}: " if error.filename and Path(error.filename) != folder else ""
+    return ValueError(
+        f"run folder {folder} is not writable ({where}{error.strerror}); make it writable or choose another "
+        "hydra.run.dir (finished problems on disk are kept)"
+    )
 
 
 def _now() -> str:

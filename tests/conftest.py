@@ -37,12 +37,15 @@ def read_results(folder: Path) -> list[dict]:
     return [json.loads(line) for line in (Path(folder) / "results.jsonl").read_text().splitlines()]
 
 
-def run_cli(*args: str, cwd: Path | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
+def run_cli(
+    *args: str, cwd: Path | None = None, timeout: float = 300, wrap: tuple[str, ...] = ()
+) -> subprocess.CompletedProcess:
+    """`infscale-run args` in a subprocess (behind the command prefix `wrap`, e.g. setpriv)."""
     env = {**os.environ, "HYDRA_FULL_ERROR": "0"}
     flags = [a for a in args if a.startswith("-")]
     overrides = [a for a in args if not a.startswith("-")]
     return subprocess.run(
-        [str(BIN / "infscale-run"), *flags, *simulated_world(args), *overrides],
+        [*wrap, str(BIN / "infscale-run"), *flags, *simulated_world(args), *overrides],
         cwd=cwd or REPO,
         env=env,
         capture_output=True,

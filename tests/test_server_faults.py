@@ -3,6 +3,7 @@ connection resets and bad token counts: every call completes or fails with one l
 its deadline; Ctrl-C stops a call within a second; warnings are rate-limited."""
 
 import _thread
+import json
 import logging
 import threading
 import time
@@ -140,13 +141,19 @@ def test_cli_against_a_failing_server_fails_in_one_line_and_logs_why(serve, tmp_
 
 
 @pytest.mark.slow
-def test_cli_records_the_model_name_as_the_policy_name(serve, tmp_path):
+def test_cli_names_the_run_folder_and_records_after_the_model(serve, tmp_path):
+    """policy.name is left to its default (the model name's last part): the default run folder,
+    the records and the stored configuration all carry it, never `None`."""
     server = serve("500", "ok")
-    args = [*OPENAI, "policy.model=toy_small", f"policy.endpoints=[{server.url}]", "policy.backoff_s=0.05"]
-    done = run_cli(*args, "strategy.n=2", "n_problems=2", f"hydra.run.dir={tmp_path}")
+    args = [*OPENAI, "policy.model=org/toy_small", f"policy.endpoints=[{server.url}]", "policy.backoff_s=0.05"]
+    done = run_cli(*args, "strategy.n=2", "n_problems=2", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
-    records = [line for line in (tmp_path / "results.jsonl").read_text().splitlines()]
-    assert len(records) == 2 and all('"policy": "toy_small"' in line for line in records)
+    (folder,) = (tmp_path / "outputs" / "toy_arith").iterdir()
+    assert folder.name.startswith("toy_small-none-best_of_n_majority-n2-"), folder.name
+    records = [json.loads(line) for line in (folder / "results.jsonl").read_text().splitlines()]
+    assert [r["policy"] for r in records] == ["toy_small", "toy_small"]
+    assert json.loads((folder / "run_config.json").read_text())["policy"]["name"] == "toy_small"
+    assert json.loads((folder / "summary.json").read_text())["config"]["policy"]["name"] == "toy_small"
 
 
 @pytest.mark.slow

@@ -23,7 +23,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from infscale.budgets.budget import Budget
-from infscale.experiments import resolvers
+from infscale.experiments import preflight, resolvers
 from infscale.experiments.build import build_engine, build_policy, build_reward, build_task
 from infscale.experiments.prm_lab.bon import evaluate_bon, sample_and_score
 from infscale.experiments.run import git_commit
@@ -142,6 +142,7 @@ def _best_of_n(cfg: DictConfig, task: Any, reward: Any, tau: float) -> dict[str,
     n, n_problems = int(cfg.bon.n), int(cfg.bon.n_problems)
     if n < 1 or n_problems < 1:
         raise ValueError(f"bon.n and bon.n_problems must be >= 1, got {n}, {n_problems}")
+    preflight.check_width(n, cfg.engine.get("max_n"), "bon.n")
     policy = build_policy(cfg, task)
     engine = build_engine(cfg, task, policy, reward, Budget.unlimited())
     outcomes = sample_and_score(engine, task.problems()[:n_problems], n)
