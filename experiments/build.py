@@ -154,11 +154,22 @@ def build_engine(
         budget,
         sampling,
         max_batch=int(cfg.engine.max_batch),
-        max_concurrent=int(cfg.engine.max_concurrent),
+        max_concurrent=concurrency(cfg),
         seed=int(cfg.seed),
         progress=bool(cfg.progress),
         pool=pool,
     )
+
+
+def concurrency(cfg: DictConfig) -> int:
+    """Problems searched at once: `engine.max_concurrent`, fewer where that many problems of
+    width n would hold more than `engine.max_n` samples in memory together (at least one;
+    results do not depend on it, sampling seeds derive from problem ids)."""
+    limit, n = int(cfg.engine.max_concurrent), OmegaConf.select(cfg, "strategy.n")
+    ceiling = OmegaConf.select(cfg, "engine.max_n")
+    if limit < 1 or not isinstance(n, int) or n < 1 or not isinstance(ceiling, int) or ceiling < 1:
+        return limit  # bad values are refused elsewhere, naming their key
+    return max(1, min(limit, ceiling // n))
 
 
 def build(cfg: DictConfig) -> Components:

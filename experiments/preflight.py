@@ -10,6 +10,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from infscale.experiments.build import concurrency
 from infscale.search.backends import ScoreRequest
 from infscale.tasks.base import Problem
 
@@ -100,7 +101,13 @@ def plan_line(cfg: DictConfig, total: int, done: int, folder: Path) -> str:
     if isinstance(cap, int):
         per_problem = min(per_problem, cap)
     todo = total - done
+    at_once = concurrency(cfg)
+    throttled = (
+        f"; {at_once} problems at once (engine.max_n={cfg.engine.max_n} samples in memory / strategy.n)"
+        if at_once < int(cfg.engine.max_concurrent) and at_once < todo
+        else ""
+    )
     return (
         f"{total} problems ({done} already finished, {todo} to run) x strategy.n={n} x up to "
-        f"{max_tokens} tokens: at most {per_problem * todo:.3g} generated tokens; run folder {folder}"
+        f"{max_tokens} tokens: at most {per_problem * todo:.3g} generated tokens{throttled}; run folder {folder}"
     )

@@ -5,6 +5,8 @@ import time
 
 import pytest
 
+from infscale.experiments.build import build
+from infscale.experiments.preflight import plan_line
 from infscale.experiments.prm_lab.cli import evaluate_prm
 from infscale.experiments.run import run
 from tests.conftest import read_results, run_cli
@@ -46,3 +48,24 @@ def test_prm_eval_best_of_n_has_the_same_ceiling():
         ValueError, match=r"^bon.n=9 is above the ceiling engine.max_n=8 .* engine.max_n=9 if you mean it$"
     ):
         evaluate_prm(cfg)
+
+
+def test_wide_searches_take_fewer_problems_at_once_with_identical_results(config, tmp_path):
+    """engine.max_n also bounds the samples of all problems in flight: n=8 under a ceiling of
+    16 searches 2 problems at a time (said on the plan line), and every result is the same as
+    with 512 at a time (sampling seeds derive from problem ids, not from the schedule)."""
+    common = ("strategy=rebase", "strategy.n=8", "n_problems=6", "seed=3")
+    narrow, wide = config(*common, "engine.max_n=16"), config(*common)
+    assert (build(narrow).engine.max_concurrent, build(wide).engine.max_concurrent) == (2, 512)
+    assert "x up to 1024 tokens: at most 4.92e+04 generated tokens; 2 problems at once (engine.max_n=16 samples" in (
+        plan_line(narrow, 6, 0, tmp_path)
+    )
+    assert "problems at once" not in plan_line(wide, 6, 0, tmp_path)
+    run(narrow, tmp_path / "narrow")
+    run(wide, tmp_path / "wide")
+
+    def without_time(folder):
+        return [{k: v for k, v in r.items() if k != "wall_s"} for r in read_results(folder)]
+
+    assert len(without_time(tmp_path / "narrow")) == 6
+    assert without_time(tmp_path / "narrow") == without_time(tmp_path / "wide")
