@@ -214,6 +214,7 @@ def test_cli_writes_report_and_errors_cleanly(tmp_path):
     assert done.returncode == 0, done.stderr
     report = json.loads((out / "report.json").read_text())
     assert report["avg_f1"] == pytest.approx(7 / 12)
+    assert report["data"] == [str(path)]  # issue 16: was the path split into characters
     assert "average F1" in done.stdout and "58.3" in done.stdout
     bad = write_fixture(tmp_path / "bad.jsonl", g2={"label": 3})
     done = subprocess.run(

@@ -50,7 +50,7 @@ def evaluate_prm(cfg: DictConfig) -> dict[str, Any]:
 
     report: dict[str, Any] = {
         "reward": cfg.reward.name,
-        "data": [str(p) for p in _paths(data_path)] if data_path else [],
+        "data": _path_list(data_path),
     }
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -79,6 +79,14 @@ def _paths(data_path: Any) -> str | list[str]:
     return (
         [str(p) for p in data_path] if OmegaConf.is_list(data_path) or isinstance(data_path, list) else str(data_path)
     )
+
+
+def _path_list(data_path: Any) -> list[str]:
+    """data.path as the report lists it: one entry per file (a single path is not split into characters)."""
+    if data_path is None:
+        return []
+    paths = _paths(data_path)
+    return [paths] if isinstance(paths, str) else paths
 
 
 def _scorer(cfg: DictConfig, reward: Any, replay: bool):
