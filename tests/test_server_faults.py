@@ -3,9 +3,9 @@ connection resets and bad token counts: every call completes or fails with one l
 its deadline; Ctrl-C stops a call within a second; warnings are rate-limited."""
 
 import _thread
-import gc
 import json
 import logging
+import signal
 import socket
 import threading
 import time
@@ -115,20 +115,24 @@ def test_a_refused_connection_ends_in_one_line_within_the_deadline():
 
 
 def test_ctrl_c_stops_a_hanging_call_within_a_second(serve):
-    backend = policy(serve("hang"), retry_timeout_s=600, request_timeout_s=120)
-    # A KeyboardInterrupt that lands in a __del__ run by the cyclic collector is swallowed by
-    # Python ("Exception ignored in ..."); after many tests in one process there is garbage
-    # enough for that to happen within the 0.5 s window. Collect it first, and not during.
-    gc.collect()
-    gc.disable()
-    timer = threading.Timer(0.5, _thread.interrupt_main)
+    # retry_timeout_s=30: a call that ignored Ctrl-C would hang for 30 s (600 s by default)
+    backend = policy(serve("hang"), retry_timeout_s=30, request_timeout_s=30)
+    fired: list[float] = []
+
+    def ctrl_c() -> None:
+        fired.append(time.monotonic())
+        _thread.interrupt_main()
+
+    # Python's own Ctrl-C handler, as in a fresh process (another test may have left another)
+    handler = signal.signal(signal.SIGINT, signal.default_int_handler)
+    timer = threading.Timer(0.5, ctrl_c)
     timer.start()
     try:
         error, seconds = timed(lambda: backend.generate([request(n=4)]))
     finally:
         timer.cancel()
-        gc.enable()
-    assert isinstance(error, KeyboardInterrupt)
+        signal.signal(signal.SIGINT, handler)
+    assert isinstance(error, KeyboardInterrupt), (error, handler, fired, threading.active_count())
     assert seconds < 0.5 + 1.0
 
 
@@ -192,7 +196,6 @@ def test_cli_names_the_run_folder_and_records_after_the_model(serve, tmp_path):
 @pytest.mark.slow
 def test_cli_ctrl_c_against_a_hanging_server_exits_130_within_a_second(serve, tmp_path):
     import os
-    import signal
     import subprocess
 
     from tests.conftest import BIN, simulated_world
