@@ -82,11 +82,17 @@ class RunStore:
             raise unwritable(self.folder, error) from None
 
     def _holder(self) -> str:
-        try:
-            owner = json.loads((self.folder / OWNER_NAME).read_text())
-            return f"pid {owner['pid']} on {owner['host']} (since {owner['since']})"
-        except (OSError, ValueError, KeyError, TypeError):
-            return "another run (holder unknown)"
+        """Who holds the lock. The holder writes its owner file just after taking the lock,
+        so a launch that lost the race by a moment waits up to a second for it."""
+        deadline = time.monotonic() + 1.0
+        while True:
+            try:
+                owner = json.loads((self.folder / OWNER_NAME).read_text())
+                return f"pid {owner['pid']} on {owner['host']} (since {owner['since']})"
+            except (OSError, ValueError, KeyError, TypeError):
+                if time.monotonic() >= deadline:
+                    return "another run (holder unknown)"
+                time.sleep(0.05)
 
     def release(self) -> None:
         self.close()
