@@ -50,6 +50,16 @@ TESTS = {
         "tests/test_ledger.py",
         "tests/test_rebase_balance.py",
         "tests/test_bad_input.py",
+        "tests/test_budget_rules.py",
+        "tests/test_strategy_beam_dvts.py",
+        "tests/test_parity_beam.py",
+        "tests/test_parity_dvts.py",
+        "tests/test_parity_mcts.py",
+        "tests/test_parity_rebase.py",
+        "tests/test_cache.py",
+        "tests/test_allocators.py",
+        "tests/test_vllm_engine_args.py",
+        "tests/test_search_mutants.py",
     ],
     "rewards/eval": ["tests/test_prm_eval.py"],
 }
@@ -106,12 +116,13 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--stage", type=Path, default=STAGE, help="staging folder (one per concurrent run)")
     parser.add_argument("--only", nargs="*", default=[], help="mutant name patterns (fnmatch), e.g. '*.selection.*'")
     args = parser.parse_args(argv)
-    mutmut = str(Path(sys.executable).parent / "mutmut")
+    script = Path(sys.executable).parent / "mutmut"
+    mutmut = [str(script)] if script.exists() else [sys.executable, "-m", "mutmut"]
     if not args.results:
         stage(list(args.targets or TARGETS), args.stage)
-        command = [mutmut, "run", "--max-children", str(args.max_children), *args.only]
+        command = [*mutmut, "run", "--max-children", str(args.max_children), *args.only]
         subprocess.run(command, cwd=args.stage, check=False)
-    done = subprocess.run([mutmut, "results", "--all", "true"], cwd=args.stage, capture_output=True, text=True)
+    done = subprocess.run([*mutmut, "results", "--all", "true"], cwd=args.stage, capture_output=True, text=True)
     verdicts: dict[str, int] = {}
     for line in done.stdout.splitlines():
         if ":" in line:

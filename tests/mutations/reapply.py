@@ -42,34 +42,35 @@ MUTATIONS = (
     Mutation(
         "rebase-sorts-worst-first",
         "search/strategies/rebase.py",
-        "key=lambda x: (-x.score, x.id)",
-        "key=lambda x: (x.score, x.id)",
-        ("tests/test_strategy_rebase_mcts.py",),
-        "issue 12 changes the tie order: re-target the key after the merge",
+        "return sorted(nodes, key=lambda x: x.score)[::-1]",
+        "return sorted(nodes, key=lambda x: x.score)",
+        ("tests/test_strategy_rebase_mcts.py", "tests/test_parity_rebase.py"),
     ),
+    # The audit's beam mutation ("a finished child no longer takes a beam") removed the old
+    # beam's rule `keep = beams - len(finished)`. Beam search is now search-and-learn's: a copy
+    # that ends goes to the completed list and all N/M survivor places go to unfinished copies.
+    # The same line, the number of survivors, now mutates the other way: finished children
+    # take survivor places (at least one beam is kept, so the search does not just crash).
     Mutation(
-        "beam-finished-child-takes-no-beam",
+        "beam-finished-child-takes-a-survivor-place",
         "search/strategies/beam.py",
-        "keep = beams - len(finished)",
-        "keep = beams",
-        ("tests/test_parity_beam.py", "tests/test_strategy_quality.py"),
-        "issue 12 rewrites beam search as search-and-learn's; re-target to its completed-beam bookkeeping",
+        "survivors = set(ranked[-keep:])",
+        "survivors = set(ranked[-max(keep - len(ended), 1) :])",
+        ("tests/test_strategy_beam_dvts.py", "tests/test_parity_beam.py"),
     ),
     Mutation(
         "dvts-keeps-the-worst-child",
         "search/strategies/dvts.py",
-        "if group and not self.ranked(group)[0].terminal:\n                    heads.append(self.ranked(group)[0])",
-        "if group and not self.ranked(group)[-1].terminal:\n                    heads.append(self.ranked(group)[-1])",
-        ("tests/test_strategy_dvts_choice.py", "tests/test_parity_dvts.py"),
-        "issue 12 rewrites DVTS as search-and-learn's; re-target to its best-child choice",
+        "best = max(group, key=lambda x: (self.value(x), -group.index(x)))",
+        "best = min(group, key=lambda x: (self.value(x), -group.index(x)))",
+        ("tests/test_strategy_dvts_choice.py", "tests/test_strategy_beam_dvts.py", "tests/test_parity_dvts.py"),
     ),
     Mutation(
         "mcts-uct-prefers-low-values",
         "search/strategies/mcts.py",
-        "q = totals[child] / visits[child]",
-        "q = -totals[child] / visits[child]",
-        ("tests/test_strategy_rebase_mcts.py",),
-        "issue 12 rewrites MCTS as llm-reasoners'; re-target to its UCT",
+        "q = sum(returns) / len(returns) if node in s.visited else self._reward(node)",
+        "q = -sum(returns) / len(returns) if node in s.visited else -self._reward(node)",
+        ("tests/test_strategy_rebase_mcts.py", "tests/test_parity_mcts.py"),
     ),
     Mutation(
         "prefill-ignores-the-prefix-cache",
