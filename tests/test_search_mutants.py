@@ -94,3 +94,48 @@ def test_max_concurrent_bounds_the_problems_in_flight_and_keeps_the_order():
     task, engine, _, _ = _recorded_engine(3, max_concurrent=3)
     list(engine.run(task.problems(), strategy("best_of_n", task, n=2, selector="weighted")))
     assert engine.calls["policy"] == 1  # all three in one call
+
+
+def test_the_engines_python_defaults_are_the_configs():
+    # Tests build engines without a config; their defaults must be the ones a run gets from
+    # conf/config.yaml and conf/policy/*.yaml, or the fast suite tests another engine.
+    import inspect
+
+    from infscale.experiments.build import build_sampling, load_config
+    from infscale.search.engine import Engine, Sampling
+
+    cfg = load_config("policy=simulated")
+    assert Sampling() == build_sampling(cfg.policy) == Sampling(1.0, 256, 1024)
+    defaults = {k: p.default for k, p in inspect.signature(Engine).parameters.items()}
+    assert (defaults["max_batch"], defaults["max_concurrent"], defaults["seed"]) == (
+        cfg.engine.max_batch,
+        cfg.engine.max_concurrent,
+        cfg.seed,
+    )
+    assert defaults["progress"] is False  # (a run's progress bar is on: conf/config.yaml says so)
+    assert defaults["budget"] is defaults["sampling"] is defaults["pool"] is None
+    engine = Engine(None, None, None)
+    assert engine.budget.to_dict() == {"max_samples": None, "max_tokens": None, "max_flops": None}
+    assert engine.sampling == Sampling(1.0, 256, 1024) and engine.pool is None
+    assert (engine.max_batch, engine.max_concurrent, engine.seed, engine.progress) == (256, 512, 0, False)
+    assert engine.calls == {
+        "policy": 0,
+        "policy_sequences": 0,
+        "policy_s": 0.0,
+        "reward": 0,
+        "reward_sequences": 0,
+        "reward_s": 0.0,
+    }
+
+
+def test_batch_and_concurrency_must_be_positive():
+    import pytest
+
+    from infscale.search.engine import Engine
+
+    for kwargs in ({"max_batch": 0}, {"max_concurrent": 0}, {"max_batch": 0, "max_concurrent": 0}):
+        args = {"max_batch": 1, "max_concurrent": 1, **kwargs}
+        message = f"engine.max_batch and engine.max_concurrent must be >= 1, got {args['max_batch']}, {args['max_concurrent']}"
+        with pytest.raises(ValueError, match=f"^{message}$"):
+            Engine(None, None, None, **args)
+    assert Engine(None, None, None, max_batch=1, max_concurrent=1).max_batch == 1

@@ -12,6 +12,8 @@ target text is gone (the code was rewritten) is reported as STALE: re-target it.
 
 from __future__ import annotations
 
+import re
+import signal
 import subprocess
 import sys
 import time
@@ -110,15 +112,16 @@ MUTATIONS = (
 )
 
 
-def run_one(mutation: Mutation) -> str:
+def run_one(mutation: Mutation) -> tuple[str, str]:
+    """(verdict, the first failing test) of one mutation."""
     path = REPO / mutation.path
     original = path.read_bytes()
     source = original.decode()
     if source.count(mutation.old) != 1:
-        return "STALE"
+        return "STALE", ""
     tests = [t for t in mutation.tests if (REPO / t).exists()]
     if not tests:
-        return "NO TESTS"
+        return "NO TESTS", ""
     try:
         path.write_text(source.replace(mutation.old, mutation.new))
         done = subprocess.run(
@@ -129,18 +132,23 @@ def run_one(mutation: Mutation) -> str:
         )
     finally:
         path.write_bytes(original)
-    return "killed" if done.returncode == 1 else "SURVIVED" if done.returncode == 0 else f"ERROR {done.returncode}"
+    failed = re.search(r"^FAILED (\S+)", done.stdout, re.MULTILINE)
+    verdict = "killed" if done.returncode == 1 else "SURVIVED" if done.returncode == 0 else f"ERROR {done.returncode}"
+    return verdict, failed.group(1) if failed else ""
 
 
 def main(argv: list[str]) -> int:
+    # a plain `kill` must still restore the file being mutated (the `finally` above)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     chosen = [m for m in MUTATIONS if not argv or any(a in m.name for a in argv)]
     failures = 0
     for mutation in chosen:
         started = time.perf_counter()
-        verdict = run_one(mutation)
+        verdict, test = run_one(mutation)
         failures += verdict != "killed"
         note = f"  ({mutation.note})" if mutation.note and verdict != "killed" else ""
-        print(f"{verdict:10s} {mutation.name:45s} {time.perf_counter() - started:6.1f} s{note}", flush=True)
+        seconds = time.perf_counter() - started
+        print(f"{verdict:10s} {mutation.name:45s} {seconds:6.1f} s  {test}{note}", flush=True)
     print(f"{len(chosen) - failures}/{len(chosen)} killed")
     return 1 if failures else 0
 
