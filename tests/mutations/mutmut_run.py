@@ -87,6 +87,9 @@ markers = {markers}
 
 
 def stage(targets: list[str], root: Path = STAGE) -> None:
+    lock = REPO / ".mutation-audit.lock"
+    if lock.exists():
+        raise SystemExit(f"`make mutation-audit` is mutating {lock.read_text()} in place: run this after it")
     package = root / "infscale"
     if package.exists():
         shutil.rmtree(package)

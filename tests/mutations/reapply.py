@@ -21,6 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
+# Present while a source file is mutated in place: `make mutation` refuses to stage the
+# package meanwhile (it would copy the mutated file).
+LOCK = REPO / ".mutation-audit.lock"
 
 
 @dataclass(frozen=True)
@@ -123,6 +126,7 @@ def run_one(mutation: Mutation) -> tuple[str, str]:
     if not tests:
         return "NO TESTS", ""
     try:
+        LOCK.write_text(mutation.path)
         path.write_text(source.replace(mutation.old, mutation.new))
         done = subprocess.run(
             [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", "-m", "not vllm", *tests],
@@ -132,6 +136,7 @@ def run_one(mutation: Mutation) -> tuple[str, str]:
         )
     finally:
         path.write_bytes(original)
+        LOCK.unlink(missing_ok=True)
     failed = re.search(r"^FAILED (\S+)", done.stdout, re.MULTILINE)
     verdict = "killed" if done.returncode == 1 else "SURVIVED" if done.returncode == 0 else f"ERROR {done.returncode}"
     return verdict, failed.group(1) if failed else ""
