@@ -3,7 +3,10 @@ each pins down a behaviour the rest of the suite left open, with numbers worked 
 
 from __future__ import annotations
 
+import pytest
+
 from infscale.search.dispatch import Job, pack
+from tests.engine_helpers import strategy
 
 
 def test_pack_fills_calls_up_to_max_batch_sequences_in_order():
@@ -139,3 +142,21 @@ def test_batch_and_concurrency_must_be_positive():
         with pytest.raises(ValueError, match=f"^{message}$"):
             Engine(None, None, None, **args)
     assert Engine(None, None, None, max_batch=1, max_concurrent=1).max_batch == 1
+
+
+@pytest.mark.parametrize("cap", ["samples", "tokens", "flops"])
+@pytest.mark.parametrize("k, rest", [(1, 0.0), (3, 0.99), (8, 0.0), (10, 0.5)])
+def test_best_of_n_under_a_cap_takes_exactly_the_samples_that_fit(cap, k, rest):
+    # The fixed-case form of tests/test_budget_tightness.py's hypothesis test (which the
+    # mutation runs leave out for its time): room for k samples and a fraction more gives
+    # min(k, 8) samples of exactly 128 tokens, no fewer and no more.
+    from tests.test_budget_tightness import PROMPT, TASK, WHOLE, caps, engine, spec
+
+    prefill, each = spec().flops_span(0, PROMPT), spec().flops_span(PROMPT, WHOLE)
+    budget = {
+        "samples": caps(max_samples=k),
+        "tokens": caps(max_tokens=k * WHOLE + int(rest * WHOLE)),
+        "flops": caps(max_flops=prefill + (k + rest) * each),
+    }[cap]
+    for outcome in engine(budget).run(TASK.problems(), strategy("best_of_n", TASK, n=8, selector="majority")):
+        assert (outcome.ledger.samples, outcome.ledger.generated) == (min(k, 8), min(k, 8) * WHOLE)
