@@ -3,6 +3,8 @@ each pins down a behaviour the rest of the suite left open, with numbers worked 
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from infscale.search.dispatch import Job, pack
@@ -160,3 +162,83 @@ def test_best_of_n_under_a_cap_takes_exactly_the_samples_that_fit(cap, k, rest):
     }[cap]
     for outcome in engine(budget).run(TASK.problems(), strategy("best_of_n", TASK, n=8, selector="majority")):
         assert (outcome.ledger.samples, outcome.ledger.generated) == (min(k, 8), min(k, 8) * WHOLE)
+
+
+# --- what the engine accepts from a reward model --------------------------------------------
+
+
+class _FixedPRM:
+    """Scores every step with `value`; `outcome=True` scores a trajectory once."""
+
+    spec = None
+
+    def __init__(self, value, outcome=False, extra=0):
+        self.value, self.outcome, self.extra, self.name = value, outcome, extra, f"fixed-{value}"
+        self.requests = []
+
+    def count_tokens(self, request):
+        return 3
+
+    def score(self, requests):
+        self.requests += requests
+        width = (lambda r: 1) if self.outcome else (lambda r: len(r.steps) - r.known)
+        return [[self.value] * (width(r) + self.extra) for r in requests]
+
+
+def _greedy_with(reward, n_problems=1):
+    from infscale.search.engine import Engine
+    from tests.fake_backends import simulated_policy, simulated_task
+
+    task = simulated_task(n=n_problems, seed=3)
+    engine = Engine(task, simulated_policy(), reward)
+    return task, list(engine.run(task.problems(), strategy("rebase", task, n=2)))
+
+
+@pytest.mark.parametrize("value", [0.0, 1.0, 0, 1, True])
+def test_scores_on_the_closed_unit_interval_are_accepted_as_floats(value):
+    task, outcomes = _greedy_with(_FixedPRM(value))
+    scores = [s for node in outcomes[0].tree.nodes if node.step_scores for s in node.step_scores]
+    assert scores and all(s == float(value) and type(s) is float for s in scores)
+
+
+@pytest.mark.parametrize("value", [1.0000001, -1e-9, float("inf"), float("-inf"), float("nan"), 2.0])
+def test_a_score_outside_the_unit_interval_names_the_reward_problem_and_node(value):
+    reward = _FixedPRM(value)
+    with pytest.raises(ValueError) as error:
+        _greedy_with(reward)
+    message = str(error.value)
+    assert message.startswith(f"reward 'fixed-{value}' returned a score outside [0, 1] or NaN: [{value}")
+    assert message.endswith(", node 1)") and "(problem " in message
+
+
+def test_an_outcome_model_gives_one_score_per_trajectory():
+    reward = _FixedPRM(0.25, outcome=True)
+    task, outcomes = _greedy_with(reward)
+    scored = [node for node in outcomes[0].tree.nodes if node.step_scores is not None]
+    assert scored and all(node.step_scores == [0.25] for node in scored)
+    assert any(len(r.steps) > 1 for r in reward.requests)  # deeper paths still get one score
+
+
+def test_a_wrong_score_count_is_refused_with_the_counts_and_where():
+    with pytest.raises(ValueError) as error:
+        _greedy_with(_FixedPRM(0.5, extra=1))
+    assert str(error.value).startswith("reward 'fixed-0.5' returned 2 scores for a trajectory of 1 steps, 0 of them")
+    assert "scored before (problem " in str(error.value) and str(error.value).endswith(", node 1)")
+    with pytest.raises(ValueError, match="^reward 'fixed-0.5' returned 2 scores for a trajectory of 1 steps"):
+        _greedy_with(_FixedPRM(0.5, outcome=True, extra=1))
+
+
+def test_the_progress_bar_counts_problems_only_when_asked(capsys):
+    from infscale.search.engine import Engine
+    from tests.fake_backends import simulated_policy, simulated_task
+
+    task = simulated_task(n=3, seed=3)
+    for progress in (True, False):
+        engine = Engine(task, simulated_policy(), None, progress=progress)
+        list(engine.run(task.problems(), strategy("best_of_n", task, n=2, selector="majority")))
+        err = capsys.readouterr().err
+        if progress:
+            assert "BestOfN: 100%" in err and "3/3" in err
+            assert re.search(r"[0-9.]+(problem/s|s/problem)\]", err), err
+        else:
+            assert err == ""
