@@ -242,3 +242,66 @@ def test_the_progress_bar_counts_problems_only_when_asked(capsys):
             assert re.search(r"[0-9.]+(problem/s|s/problem)\]", err), err
         else:
             assert err == ""
+
+
+# --- the requests the engine sends ---------------------------------------------------------
+
+
+def test_requests_carry_the_limits_seeds_and_temperatures_worked_out_by_hand():
+    # Steps of exactly 64 tokens (temperature 0), at most 100 tokens a solution: the first
+    # step asks for min(100, 64) = 64 tokens, the second for min(100 - 64, 64) = 36, and
+    # that one ends the solution by length.
+    from infscale.search.engine import Engine, Sampling
+    from infscale.tasks.base import derive_seed
+    from tests.fake_backends import full_length_policy, simulated_prm, simulated_task
+
+    task = simulated_task(n=1, seed=3, level=5)  # 6-step chains: no solution ends early
+    policy = _Recorder(full_length_policy(64), lambda r: r)
+    sampling = Sampling(temperature=0.0, max_step_tokens=64, max_tokens=100)
+    engine = Engine(task, policy, simulated_prm(), None, sampling, max_batch=3, seed=11)
+    (outcome,) = engine.run(task.problems(), strategy("beam", task, n=4, beam_width=2, max_depth=5))
+    requests = [r for call, _ in policy.calls for r in call]
+    problem, root = task.problems()[0], outcome.tree.root
+    first = [r for r in requests if r.prompt == problem.prompt]
+    # n = 4 at the root in calls of at most max_batch = 3: seeds base, base + 3
+    base = derive_seed(11, problem.id, root.id, 0)
+    assert [(r.n, r.seed, r.max_tokens, r.temperature, r.until, r.stop) for r in first] == [
+        (3, base, 64, 0.0, "step", "\n"),
+        (1, base + 3, 64, 0.0, "step", "\n"),
+    ]
+    assert root.expansions == 1
+    later = [r for r in requests if r.prompt != problem.prompt]
+    assert len(later) == 2 and {r.max_tokens for r in later} == {36}  # two survivors, 2 copies each
+    expanded = [x for x in outcome.tree.nodes if x.depth == 1 and x.expansions == 1]
+    assert sorted(r.seed for r in later) == sorted(derive_seed(11, problem.id, x.id, 0) for x in expanded)
+    assert [r.n for r in later] == [2, 2]
+    ended = [node for node in outcome.tree.nodes if node.depth == 2]
+    assert len(ended) == 4 and all(n.finish == "length" and n.terminal and n.generated == 100 for n in ended)
+    assert all(n.answer is None for n in ended)
+
+
+def test_an_operation_temperature_overrides_the_sampling_one():
+    # beam's look-ahead steps are greedy (temperature 0); its sampled steps use the config's
+    from infscale.search.engine import Engine, Sampling
+    from tests.fake_backends import simulated_policy, simulated_prm, simulated_task
+
+    task = simulated_task(n=1, seed=3, level=5)
+    policy = _Recorder(simulated_policy(), lambda r: r)
+    engine = Engine(task, policy, simulated_prm(), None, Sampling(0.7, 256, 1024))
+    list(engine.run(task.problems(), strategy("beam", task, n=4, beam_width=2, lookahead=1, max_depth=3)))
+    temperatures = [(r.temperature, r.n) for call, _ in policy.calls for r in call]
+    assert {t for t, _ in temperatures} == {0.7, 0.0}
+    assert all(n == 1 for t, n in temperatures if t == 0.0)
+
+
+def test_a_step_at_the_depth_limit_ends_the_solution_by_depth():
+    from infscale.search.engine import Engine, Sampling
+    from tests.fake_backends import full_length_policy, simulated_prm, simulated_task
+
+    task = simulated_task(n=1, seed=3, level=5)
+    sampling = Sampling(temperature=0.0, max_step_tokens=8, max_tokens=1024)
+    engine = Engine(task, full_length_policy(8), simulated_prm(), None, sampling)
+    (outcome,) = engine.run(task.problems(), strategy("rebase", task, n=2, max_depth=2))
+    depth = {node.depth: node for node in outcome.tree.nodes}
+    assert depth[1].finish == "step" and not depth[1].terminal
+    assert max(depth) == 2 and all(n.finish == "depth" and n.terminal for n in outcome.tree.nodes if n.depth == 2)
