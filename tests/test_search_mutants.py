@@ -305,3 +305,76 @@ def test_a_step_at_the_depth_limit_ends_the_solution_by_depth():
     depth = {node.depth: node for node in outcome.tree.nodes}
     assert depth[1].finish == "step" and not depth[1].terminal
     assert max(depth) == 2 and all(n.finish == "depth" and n.terminal for n in outcome.tree.nodes if n.depth == 2)
+
+
+# --- incremental scoring -------------------------------------------------------------------
+
+
+class _StepPRM:
+    """A prefix-stable PRM: a step's score depends on its text only (len % 7 / 10). With
+    `incremental`, it scores steps[known:] and reports 5 tokens computed per new step and
+    5 per known step as cached (`plain`: a bare list, no cost report)."""
+
+    spec, outcome, name = None, False, "step-prm"
+
+    def __init__(self, incremental: bool, plain: bool = False):
+        self.incremental, self.plain, self.requests = incremental, plain, []
+
+    def count_tokens(self, request):
+        return 5 * len(request.steps)
+
+    def score(self, requests):
+        from infscale.search.backends import ScoreResult
+
+        self.requests += requests
+        out = []
+        for r in requests:
+            scores = [len(s) % 7 / 10 for s in r.steps[r.known :]]
+            out.append(scores if self.plain else ScoreResult(scores, 5 * (len(r.steps) - r.known), 5 * r.known))
+        return out
+
+
+def _rebase_with(reward):
+    from infscale.search.engine import Engine, Sampling
+    from tests.fake_backends import simulated_policy, simulated_task
+
+    task = simulated_task(n=1, seed=3, level=3)
+    engine = Engine(task, simulated_policy(), reward, None, Sampling(1.0, 256, 1024))
+    (outcome,) = engine.run(task.problems(), strategy("rebase", task, n=4))
+    return task, outcome
+
+
+def test_an_incremental_prm_is_asked_only_for_new_steps_and_its_cost_is_charged():
+    task, whole = _rebase_with(_StepPRM(incremental=False))
+    reward = _StepPRM(incremental=True)
+    task, outcome = _rebase_with(reward)
+    # the same tree and the same scores as scoring whole paths
+    assert [n.step_scores for n in outcome.tree.nodes] == [n.step_scores for n in whole.tree.nodes]
+    assert all(r.known == len(r.steps) - 1 for r in reward.requests)  # the parent was scored
+    assert sum(r.known > 0 for r in reward.requests) > 0
+    for node in outcome.tree.nodes:
+        if node.step_scores is not None and node.parent is not None:
+            steps = len(node.step_scores)
+            assert (node.reward_tokens, node.reward_cached) == (5, 5 * (steps - 1))
+            assert node.step_scores[:-1] == (node.parent.step_scores or [])
+    scored = [n for n in outcome.tree.nodes if n.step_scores is not None and n.parent is not None]
+    assert outcome.ledger.reward_tokens == 5 * len(scored)
+    assert outcome.ledger.reward_cached == sum(5 * (len(n.step_scores) - 1) for n in scored)
+    # not incremental: whole paths, every token computed
+    assert whole.ledger.reward_cached == 0
+    assert whole.ledger.reward_tokens == sum(5 * len(n.step_scores) for n in whole.tree.nodes if n.step_scores)
+
+
+def test_an_incremental_prm_must_report_its_cost():
+    with pytest.raises(ValueError, match=r"^reward 'step-prm' scores incrementally but did not report its computed"):
+        _rebase_with(_StepPRM(incremental=True, plain=True))
+    task, outcome = _rebase_with(_StepPRM(incremental=False, plain=True))  # whole paths: the count is known
+    assert outcome.ledger.reward_cached == 0 and outcome.ledger.reward_tokens > 0
+
+
+def test_an_outcome_model_is_never_asked_incrementally():
+    reward = _StepPRM(incremental=True)
+    reward.outcome = True
+    reward.score = lambda requests: [[0.5] for r in requests if not reward.requests.append(r)]
+    task, outcome = _rebase_with(reward)
+    assert reward.requests and all(r.known == 0 for r in reward.requests)
