@@ -378,3 +378,56 @@ def test_an_outcome_model_is_never_asked_incrementally():
     reward.score = lambda requests: [[0.5] for r in requests if not reward.requests.append(r)]
     task, outcome = _rebase_with(reward)
     assert reward.requests and all(r.known == 0 for r in reward.requests)
+
+
+# --- a job's share of a data-set pool (search/dispatch.py) ----------------------------------
+
+
+def test_reserve_chunks_splits_by_max_batch_and_stops_where_the_pool_runs_out():
+    from infscale.budgets.pool import Pool, Reservation
+    from infscale.search.dispatch import reserve_chunks
+
+    # no pool: calls of at most 3, nothing reserved
+    assert reserve_chunks(None, 3, 7, 10, 100.0, 50.0) == [(0, 3, None), (3, 3, None), (6, 1, None)]
+    assert reserve_chunks(None, 3, 0, 10, 100.0, 50.0) == []
+    # tokens: 45 left, 10 a sample: 3 + 1 (the second call cut to what fits), then none
+    pool = Pool(total_flops=None, total_tokens=45)
+    assert reserve_chunks(pool, 3, 7, 10, None, None) == [(0, 3, Reservation(0.0, 30)), (3, 1, Reservation(0.0, 10))]
+    assert (pool.reserved_tokens, pool.left_tokens) == (40, 5)
+    # FLOPs: each call costs 100 + 50 per sample; 600 left: 100 + 3*50 = 250, then 100 + 3*50
+    # = 250 (100 left), then none (100 + 50 > 100)
+    pool = Pool(total_flops=600.0, total_tokens=None)
+    chunks = reserve_chunks(pool, 3, 7, 10, 100.0, 50.0)
+    assert chunks == [(0, 3, Reservation(250.0, 30)), (3, 3, Reservation(250.0, 30))]
+    assert pool.reserved_flops == 500.0 and pool.left_flops == 100.0
+
+
+def test_settle_charges_the_pool_what_the_ledger_was_charged():
+    from infscale.budgets.ledger import Ledger
+    from infscale.budgets.pool import Pool
+    from infscale.search.dispatch import Job, settle
+    from tests.fake_backends import simulated_policy
+
+    spec = simulated_policy().spec
+    pool = Pool(total_flops=1e15, total_tokens=1000)
+    job = Job(run=None, node=None, request=None, reservation=pool.reserve(1e12, 100))
+    ledger = Ledger(spec, None)
+    ledger.charge_prompt(20, 0)
+    before = (ledger.flops_total, ledger.generated)
+    ledger.charge_sample(20, 30)
+    settle(pool, job, before, ledger)
+    assert (pool.reserved_flops, pool.reserved_tokens) == (0.0, 0)
+    assert pool.spent_tokens == 30 and pool.spent_flops == ledger.flops_total - before[0] == spec.flops_span(20, 30)
+    settle(pool, Job(None, None, None), before, ledger)  # nothing reserved: nothing to settle
+    assert pool.spent_tokens == 30
+    # counts the pool caps must be known
+    unknown = Ledger(None, None)
+    for total_flops, total_tokens, message in (
+        (1e15, None, "budget.total_flops needs FLOP counts, and this backend reports none"),
+        (None, 1000, "budget.total_tokens needs token counts, and this policy reports none"),
+    ):
+        pool = Pool(total_flops=total_flops, total_tokens=total_tokens)
+        job = Job(None, None, None, reservation=pool.reserve(0.0 if total_flops else None, 10))
+        unknown.generated = None
+        with pytest.raises(ValueError, match=f"^{message}$"):
+            settle(pool, job, (None, None), unknown)
