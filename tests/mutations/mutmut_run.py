@@ -22,6 +22,7 @@ its results there, so a second run only tests what changed).
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import json
 import shutil
 import subprocess
@@ -135,12 +136,30 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--max-children", type=int, default=1, help="mutants tested in parallel")
     parser.add_argument("--stage", type=Path, default=STAGE, help="staging folder (one per concurrent run)")
     parser.add_argument("--only", nargs="*", default=[], help="mutant name patterns (fnmatch), e.g. '*.selection.*'")
+    parser.add_argument(
+        "--open",
+        action="store_true",
+        help="with --only: run just the matching mutants not killed yet (survived or not run), e.g. after new tests",
+    )
     args = parser.parse_args(argv)
     script = Path(sys.executable).parent / "mutmut"
     mutmut = [str(script)] if script.exists() else [sys.executable, "-m", "mutmut"]
     if not args.results:
+        names = args.only
+        if args.open:  # mutmut re-runs every mutant named; name only those still open
+            before = subprocess.run(
+                [*mutmut, "results", "--all", "true"], cwd=args.stage, capture_output=True, text=True
+            )
+            names = [
+                name
+                for name, verdict in parse_results(before.stdout).items()
+                if verdict not in ("killed", "timeout") and any(fnmatch.fnmatch(name, p) for p in args.only or ["*"])
+            ]
+            print(f"{len(names)} open mutants", flush=True)
+            if not names:
+                return 0
         stage(list(args.targets or TARGETS), args.stage)
-        command = [*mutmut, "run", "--max-children", str(args.max_children), *args.only]
+        command = [*mutmut, "run", "--max-children", str(args.max_children), *names]
         subprocess.run(command, cwd=args.stage, check=False)
     done = subprocess.run([*mutmut, "results", "--all", "true"], cwd=args.stage, capture_output=True, text=True)
     print(done.stdout)
