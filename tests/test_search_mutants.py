@@ -431,3 +431,24 @@ def test_settle_charges_the_pool_what_the_ledger_was_charged():
         unknown.generated = None
         with pytest.raises(ValueError, match=f"^{message}$"):
             settle(pool, job, (None, None), unknown)
+
+
+def test_incremental_scoring_starts_from_the_nearest_scored_ancestor():
+    # beam's two-step look-ahead scores only its last node: the step between is never
+    # scored, so the known prefix comes from the copy two steps up
+    from infscale.search.engine import Engine, Sampling
+    from tests.fake_backends import simulated_policy, simulated_task
+
+    task = simulated_task(n=1, seed=3, level=5)
+    reward = _StepPRM(incremental=True)
+    engine = Engine(task, simulated_policy(), reward, None, Sampling(1.0, 256, 1024))
+    beam = strategy("beam", task, n=4, beam_width=2, lookahead=2, max_depth=4)
+    (outcome,) = engine.run(task.problems(), beam)
+    # two new steps after a grandparent scored in an earlier round (a copy and its look-ahead
+    # scored in the same round know only what was scored before: gaps of 1 to 3)
+    assert any(r.known > 0 and len(r.steps) - r.known == 2 for r in reward.requests)
+    assert {len(r.steps) - r.known for r in reward.requests} == {1, 2, 3}
+    for node in outcome.tree.nodes:
+        if node.step_scores and node.depth >= 2 and node.parent.step_scores is None:
+            grand = node.parent.parent.step_scores or []
+            assert node.step_scores[: len(grand)] == grand
