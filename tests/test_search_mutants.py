@@ -452,3 +452,29 @@ def test_incremental_scoring_starts_from_the_nearest_scored_ancestor():
         if node.step_scores and node.depth >= 2 and node.parent.step_scores is None:
             grand = node.parent.parent.step_scores or []
             assert node.step_scores[: len(grand)] == grand
+
+
+def test_known_scores_are_reused_only_where_the_ancestor_path_is_a_prefix():
+    # Engine._known_scores on a hand-built path: root -> a (scored [0.1, 0.2] over 2 steps)
+    # -> b (unscored) -> c.
+    from infscale.search.engine import Engine
+    from infscale.search.node import Tree
+    from tests.fake_backends import simulated_task
+
+    task = simulated_task(n=1, seed=3)
+    engine = Engine(task, None, _StepPRM(incremental=True))
+    tree = Tree(task.problems()[0])
+    a = tree.add_child(tree.root, text="s1\ns2\n", tokens=4, context=0, finish="step")
+    a.step_scores = [0.1, 0.2]
+    b = tree.add_child(a, text="s3\n", tokens=2, context=0, finish="step")
+    c = tree.add_child(b, text="s4\n", tokens=2, context=0, finish="step")
+    steps = ("s1\n", "s2\n", "s3\n", "s4\n")
+    assert engine._known_scores(c, steps) == (2, [0.1, 0.2])
+    assert engine._known_scores(c, steps[:2]) == (2, [0.1, 0.2])  # exactly the ancestor's steps
+    assert engine._known_scores(c, steps[:1]) == (0, [])  # fewer steps than the ancestor scored
+    assert engine._known_scores(c, ("s1\n", "sX\n", "s3\n", "s4\n")) == (0, [])  # not a prefix
+    a.step_scores = []
+    assert engine._known_scores(c, steps) == (0, [])  # an ancestor scored nothing
+    engine.reward.incremental = False
+    a.step_scores = [0.1, 0.2]
+    assert engine._known_scores(c, steps) == (0, [])
