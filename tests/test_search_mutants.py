@@ -68,8 +68,6 @@ def _recorded_engine(problems: int, **engine_kwargs):
 
 
 def test_calls_count_backend_calls_and_sequences():
-    from tests.engine_helpers import strategy
-
     import time
 
     task, engine, policy, reward = _recorded_engine(3, max_batch=4)
@@ -92,8 +90,6 @@ def test_calls_count_backend_calls_and_sequences():
 
 
 def test_max_concurrent_bounds_the_problems_in_flight_and_keeps_the_order():
-    from tests.engine_helpers import strategy
-
     task, engine, policy, reward = _recorded_engine(5, max_concurrent=2)
     outcomes = list(engine.run(task.problems(), strategy("best_of_n", task, n=2, selector="weighted")))
     assert [o.problem.id for o in outcomes] == [p.id for p in task.problems()]
