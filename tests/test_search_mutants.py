@@ -367,7 +367,8 @@ def test_an_incremental_prm_is_asked_only_for_new_steps_and_its_cost_is_charged(
 
 
 def test_an_incremental_prm_must_report_its_cost():
-    with pytest.raises(ValueError, match=r"^reward 'step-prm' scores incrementally but did not report its computed"):
+    message = "reward 'step-prm' scores incrementally but did not report its computed tokens (return a ScoreResult)"
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
         _rebase_with(_StepPRM(incremental=True, plain=True))
     task, outcome = _rebase_with(_StepPRM(incremental=False, plain=True))  # whole paths: the count is known
     assert outcome.ledger.reward_cached == 0 and outcome.ledger.reward_tokens > 0
