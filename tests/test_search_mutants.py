@@ -480,3 +480,25 @@ def test_known_scores_are_reused_only_where_the_ancestor_path_is_a_prefix():
     engine.reward.incremental = False
     a.step_scores = [0.1, 0.2]
     assert engine._known_scores(c, steps) == (0, [])
+
+
+class _NoFlagsPRM:
+    """A per-step PRM that declares neither `outcome` nor `incremental` (the engine reads both
+    with a default: absent means a PRM scoring whole paths) and cannot count its tokens."""
+
+    spec, name = None, "no-flags"
+
+    def count_tokens(self, request):
+        return None
+
+    def score(self, requests):
+        return [[0.5] * len(r.steps) for r in requests]
+
+
+def test_a_reward_model_without_flags_scores_every_step_and_unknown_costs_stay_unknown():
+    task, outcome = _rebase_with(_NoFlagsPRM())
+    scored = [n for n in outcome.tree.nodes if n.step_scores is not None and n.parent is not None]
+    assert scored and all(n.step_scores == [0.5] * len(task.split_steps(n.solution)) for n in scored)
+    assert any(len(n.step_scores) > 1 for n in scored)
+    assert all(n.reward_tokens is None and n.reward_cached is None for n in scored)
+    assert outcome.ledger.reward_tokens is None and outcome.ledger.reward_cached is None
