@@ -502,3 +502,17 @@ def test_a_reward_model_without_flags_scores_every_step_and_unknown_costs_stay_u
     assert any(len(n.step_scores) > 1 for n in scored)
     assert all(n.reward_tokens is None and n.reward_cached is None for n in scored)
     assert outcome.ledger.reward_tokens is None and outcome.ledger.reward_cached is None
+
+
+def test_an_incremental_prm_without_an_outcome_flag_is_asked_incrementally():
+    class Incremental:  # `_StepPRM` without the `outcome` attribute
+        spec, name, incremental = None, "no-outcome", True
+        count_tokens = _StepPRM.count_tokens
+        score = _StepPRM.score
+
+        def __init__(self):
+            self.plain, self.requests = False, []
+
+    reward = Incremental()
+    _rebase_with(reward)
+    assert any(r.known > 0 for r in reward.requests)
