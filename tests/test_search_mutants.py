@@ -516,3 +516,22 @@ def test_an_incremental_prm_without_an_outcome_flag_is_asked_incrementally():
     reward = Incremental()
     _rebase_with(reward)
     assert any(r.known > 0 for r in reward.requests)
+
+
+def test_outcomes_come_in_the_order_given_unless_asked_as_they_finish():
+    from infscale.search.engine import Engine, Sampling
+    from tests.fake_backends import simulated_policy, simulated_prm, simulated_task
+
+    task = simulated_task(n=6, seed=0)  # mixed levels: 2 to 6 steps, so searches end at different rounds
+    problems = sorted(task.problems(), key=lambda p: -int(p.prompt.split("level ")[1].split(",")[0]))
+    assert problems[0].prompt != problems[-1].prompt
+
+    def order(**kwargs):
+        engine = Engine(task, simulated_policy(), simulated_prm(), None, Sampling(0.0, 256, 1024))
+        return [o.problem.id for o in engine.run(problems, strategy("rebase", task, n=2), **kwargs)]
+
+    given = [p.id for p in problems]  # hardest first
+    assert order() == given
+    as_finished = order(ordered=False)
+    assert sorted(as_finished) == sorted(given) and as_finished != given
+    assert as_finished[0] == given[-1] or as_finished[0] in given[3:]  # an easy one ends first
