@@ -84,6 +84,8 @@ also_copy = {copies}
 pytest_add_cli_args = ["-p", "no:cacheprovider", "-p", "no:randomly", "-m", "not slow and not train and not vllm", {deselect}]
 pytest_add_cli_args_test_selection = {tests}
 use_git_change_detection = false
+# a mutant that loops forever otherwise runs (time of every test reaching it) x 30 CPU seconds
+timeout_multiplier = 2.0
 
 [tool.pytest.ini_options]
 testpaths = ["tests"]
