@@ -51,7 +51,8 @@ TESTS = {
     # tests (hundreds of seeded searches), the allocators' hypothesis runs and the CLI
     # subprocesses (which never import the mutated copy) are left to `make test`.
     "search": [
-        "tests/test_search_mutants.py",
+        "tests/test_engine_scheduling.py",
+        "tests/test_engine_rewards.py",
         "tests/test_flops_by_hand.py",
         "tests/test_budget_tightness.py",
         "tests/test_ledger_recount.py",
@@ -71,7 +72,7 @@ TESTS = {
 
 # Left out of the mutation runs for their time alone (minutes each on the shared 2-core
 # machine, and a surviving mutant runs every test reaching its function); `make test` runs them.
-# (tests/test_search_mutants.py checks the best-of-N case on a few fixed caps instead.)
+# (tests/test_engine_scheduling.py checks the best-of-N case on a few fixed caps instead.)
 DESELECT = (
     "tests/test_budget_tightness.py::test_a_binding_cap_is_spent_to_within_one_worst_case_sample",
     "tests/test_budget_tightness.py::test_best_of_n_takes_exactly_the_samples_that_fit",
