@@ -5,7 +5,7 @@ engine gathers the pending `Expand`s of all problems into policy calls and the p
 `Score`s into reward calls, each call at most `max_batch` sequences, sends every result back
 to the generator that asked, and charges each problem's ledger. Budgets are checked per
 problem against an operation's worst case before it is issued, and, with a data-set `Pool`,
-reserved from the pool too (settled with the actual charge afterwards; see budgets/pool.py).
+reserved from the pool too (settled with the actual charge afterwards; see search/dispatch.py).
 An allocator continues problems across calls of `run` (`resume`). Sampling seeds derive from
 (run seed, problem id, node id, expansion count), so results do not depend on batching.
 """
@@ -23,7 +23,7 @@ from tqdm import tqdm
 
 from infscale.budgets.budget import Budget
 from infscale.budgets.ledger import Ledger, prefill_flops, span_flops
-from infscale.budgets.pool import Pool, Reservation
+from infscale.budgets.pool import Pool
 from infscale.search.backends import (
     GenerationRequest,
     GenerationResult,
@@ -32,6 +32,7 @@ from infscale.search.backends import (
     ScoreRequest,
     ScoreResult,
 )
+from infscale.search.dispatch import Job, pack, reserve_chunks, settle
 from infscale.search.node import Node, Tree
 from infscale.search.ops import Decision, Expand, Score
 from infscale.search.strategy import Strategy
@@ -64,18 +65,6 @@ class _ProblemRun:
     reply: list[Node] = field(default_factory=list)
     decision: Decision | None = None
     wall_s: float = 0.0
-
-
-@dataclass
-class _Job:
-    run: _ProblemRun
-    node: Node
-    request: Any
-    context: int | None = None
-    cost: int = 1
-    children: list[Node] = field(default_factory=list)
-    known: list[float] = field(default_factory=list)
-    reservation: Reservation | None = None
 
 
 class Engine:
@@ -194,7 +183,7 @@ class Engine:
 
     def _expand(self, runs: list[_ProblemRun], max_depth: int) -> None:
         jobs = [job for run in runs for job in self._expand_jobs(run)]
-        for batch in self._pack(jobs):
+        for batch in pack(jobs, self.max_batch):
             results = self._call("policy", self.policy.generate, batch)
             if len(results) != len(batch):
                 raise ValueError(
@@ -205,7 +194,7 @@ class Engine:
         for job in jobs:
             job.run.reply.extend(job.children)
 
-    def _expand_jobs(self, run: _ProblemRun) -> list[_Job]:
+    def _expand_jobs(self, run: _ProblemRun) -> list[Job]:
         op, problem, sampling = run.op, run.tree.problem, self.sampling
         widths = op.widths()
         if any(not isinstance(w, int) or w < 0 for w in widths):
@@ -235,7 +224,7 @@ class Engine:
                     f"({limit} tokens) for problem {problem.id}"
                 )
             fixed, each = prefill_flops(spec, length, 0), span_flops(spec, length, limit)
-            chunks = self._reserve_chunks(fit, limit, fixed, each)
+            chunks = reserve_chunks(self.pool, self.max_batch, fit, limit, fixed, each)
             if not chunks:
                 continue
             base_seed = derive_seed(self.seed, problem.id, node.id, node.expansions)
@@ -253,30 +242,10 @@ class Engine:
                     temperature=temperature,
                     seed=base_seed + offset,
                 )
-                jobs.append(_Job(run, node, request, length, count, reservation=reservation))
+                jobs.append(Job(run, node, request, length, count, reservation=reservation))
         return jobs
 
-    def _reserve_chunks(
-        self, fit: int, limit: int, fixed: float | None, each: float | None
-    ) -> list[tuple[int, int, Reservation | None]]:
-        """Split `fit` samples into calls of at most `max_batch`, each reserved from the pool
-        (worst case: its prompt computed once, every sample `limit` tokens); the pool may cut
-        the last calls short."""
-        chunks, offset = [], 0
-        while offset < fit:
-            count = min(self.max_batch, fit - offset)
-            reservation = None
-            if self.pool is not None:
-                count = self.pool.affordable(count, limit, fixed, each)
-                if count == 0:
-                    break
-                flops = None if fixed is None or each is None else fixed + count * each
-                reservation = self.pool.reserve(flops, count * limit)
-            chunks.append((offset, count, reservation))
-            offset += count
-        return chunks
-
-    def _attach(self, job: _Job, result: GenerationResult, max_depth: int) -> None:
+    def _attach(self, job: Job, result: GenerationResult, max_depth: int) -> None:
         run, node, request = job.run, job.node, job.request
         if len(result.samples) != request.n:
             raise ValueError(f"policy '{self.policy.name}' returned {len(result.samples)} samples for n={request.n}")
@@ -296,7 +265,7 @@ class Engine:
             )
             self._settle(child, max_depth)
             job.children.append(child)
-        self._settle_pool(job, before, run.ledger)
+        settle(self.pool, job, before, run.ledger)
 
     def _settle(self, child: Node, max_depth: int) -> None:
         """Decide whether a new node ends its solution, and with which answer."""
@@ -340,8 +309,8 @@ class Engine:
                     if reservation is None:
                         continue
                 shadow.charge_reward(tokens, 0)
-                jobs.append(_Job(run, node, request, context=tokens, known=scores, reservation=reservation))
-        for batch in self._pack(jobs):
+                jobs.append(Job(run, node, request, context=tokens, known=scores, reservation=reservation))
+        for batch in pack(jobs, self.max_batch):
             scores = self._call("reward", self.reward.score, batch)
             if len(scores) != len(batch):
                 raise ValueError(
@@ -353,7 +322,7 @@ class Engine:
                 job.node.reward_tokens, job.node.reward_cached = computed, cached
                 before = (job.run.ledger.flops_total, job.run.ledger.generated)
                 job.run.ledger.charge_reward(computed, cached)
-                self._settle_pool(job, before, job.run.ledger)
+                settle(self.pool, job, before, job.run.ledger)
         for run in runs:
             run.reply = [node for node in run.op.nodes if node.step_scores is not None]
 
@@ -372,7 +341,7 @@ class Engine:
             return 0, []
         return known, list(ancestor.step_scores)
 
-    def _reward_cost(self, job: _Job, values: list[float]) -> tuple[int | None, int | None]:
+    def _reward_cost(self, job: Job, values: list[float]) -> tuple[int | None, int | None]:
         """(computed, cached) reward tokens of one request, as the backend reports them."""
         computed, cached = getattr(values, "computed", None), getattr(values, "cached", None)
         if isinstance(values, ScoreResult):
@@ -384,7 +353,7 @@ class Engine:
             )
         return job.context, 0 if job.context is not None else None
 
-    def _checked(self, values: list[float], job: _Job) -> list[float]:
+    def _checked(self, values: list[float], job: Job) -> list[float]:
         request = job.request
         expected = 1 if getattr(self.reward, "outcome", False) else len(request.steps) - request.known
         where = f"problem {job.run.tree.problem.id}, node {job.node.id}"
@@ -400,31 +369,7 @@ class Engine:
 
     # --- helpers -----------------------------------------------------------------------
 
-    def _settle_pool(self, job: _Job, before: tuple[float | None, int | None], ledger: Ledger) -> None:
-        """Release a job's pool reservation, charging the pool what its ledger was charged."""
-        if job.reservation is None:
-            return
-        flops = None if before[0] is None or ledger.flops_total is None else ledger.flops_total - before[0]
-        tokens = None if before[1] is None or ledger.generated is None else ledger.generated - before[1]
-        if self.pool.total_flops is not None and flops is None:
-            raise ValueError("budget.total_flops needs FLOP counts, and this backend reports none")
-        if self.pool.total_tokens is not None and tokens is None:
-            raise ValueError("budget.total_tokens needs token counts, and this policy reports none")
-        self.pool.settle(job.reservation, flops, tokens)
-
-    def _pack(self, jobs: list[_Job]) -> Iterator[list[_Job]]:
-        """Consecutive jobs into calls of at most `max_batch` sequences."""
-        batch, size = [], 0
-        for job in jobs:
-            if batch and size + job.cost > self.max_batch:
-                yield batch
-                batch, size = [], 0
-            batch.append(job)
-            size += job.cost
-        if batch:
-            yield batch
-
-    def _call(self, backend: str, method: Any, batch: list[_Job]) -> list[Any]:
+    def _call(self, backend: str, method: Any, batch: list[Job]) -> list[Any]:
         """One backend call; its time is shared among its problems by their sequences in it."""
         started = time.perf_counter()
         results = method([job.request for job in batch])

@@ -6,13 +6,21 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
 from hydra import compose, initialize_config_module
 from omegaconf import DictConfig
+from tqdm import tqdm
 
 from infscale.experiments import resolvers
+
+# Every engine run makes a tqdm bar (disabled ones too) and takes tqdm's lock, by default a
+# multiprocessing semaphore shared with every forked process. `make mutation` runs each
+# mutant in a forked process and kills the ones that time out: one killed while holding the
+# semaphore would hang every later one. The tests need a lock per process only.
+tqdm.set_lock(threading.RLock())
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent

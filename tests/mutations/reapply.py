@@ -12,6 +12,8 @@ target text is gone (the code was rewritten) is reported as STALE: re-target it.
 
 from __future__ import annotations
 
+import re
+import signal
 import subprocess
 import sys
 import time
@@ -19,6 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
+# Present while a source file is mutated in place: `make mutation` refuses to stage the
+# package meanwhile (it would copy the mutated file).
+LOCK = REPO / ".mutation-audit.lock"
 
 
 @dataclass(frozen=True)
@@ -42,34 +47,35 @@ MUTATIONS = (
     Mutation(
         "rebase-sorts-worst-first",
         "search/strategies/rebase.py",
-        "key=lambda x: (-x.score, x.id)",
-        "key=lambda x: (x.score, x.id)",
-        ("tests/test_strategy_rebase_mcts.py",),
-        "issue 12 changes the tie order: re-target the key after the merge",
+        "return sorted(nodes, key=lambda x: x.score)[::-1]",
+        "return sorted(nodes, key=lambda x: x.score)",
+        ("tests/test_strategy_rebase_mcts.py", "tests/test_parity_rebase.py"),
     ),
+    # The audit's beam mutation ("a finished child no longer takes a beam") removed the old
+    # beam's rule `keep = beams - len(finished)`. Beam search is now search-and-learn's: a copy
+    # that ends goes to the completed list and all N/M survivor places go to unfinished copies.
+    # The same line, the number of survivors, now mutates the other way: finished children
+    # take survivor places (at least one beam is kept, so the search does not just crash).
     Mutation(
-        "beam-finished-child-takes-no-beam",
+        "beam-finished-child-takes-a-survivor-place",
         "search/strategies/beam.py",
-        "keep = beams - len(finished)",
-        "keep = beams",
-        ("tests/test_parity_beam.py", "tests/test_strategy_quality.py"),
-        "issue 12 rewrites beam search as search-and-learn's; re-target to its completed-beam bookkeeping",
+        "survivors = set(ranked[-keep:])",
+        "survivors = set(ranked[-max(keep - len(ended), 1) :])",
+        ("tests/test_strategy_beam_dvts.py", "tests/test_parity_beam.py"),
     ),
     Mutation(
         "dvts-keeps-the-worst-child",
         "search/strategies/dvts.py",
-        "if group and not self.ranked(group)[0].terminal:\n                    heads.append(self.ranked(group)[0])",
-        "if group and not self.ranked(group)[-1].terminal:\n                    heads.append(self.ranked(group)[-1])",
-        ("tests/test_strategy_dvts_choice.py", "tests/test_parity_dvts.py"),
-        "issue 12 rewrites DVTS as search-and-learn's; re-target to its best-child choice",
+        "best = max(group, key=lambda x: (self.value(x), -group.index(x)))",
+        "best = min(group, key=lambda x: (self.value(x), -group.index(x)))",
+        ("tests/test_strategy_dvts_choice.py", "tests/test_strategy_beam_dvts.py", "tests/test_parity_dvts.py"),
     ),
     Mutation(
         "mcts-uct-prefers-low-values",
         "search/strategies/mcts.py",
-        "q = totals[child] / visits[child]",
-        "q = -totals[child] / visits[child]",
-        ("tests/test_strategy_rebase_mcts.py",),
-        "issue 12 rewrites MCTS as llm-reasoners'; re-target to its UCT",
+        "q = sum(returns) / len(returns) if node in s.visited else self._reward(node)",
+        "q = -sum(returns) / len(returns) if node in s.visited else -self._reward(node)",
+        ("tests/test_strategy_rebase_mcts.py", "tests/test_parity_mcts.py"),
     ),
     Mutation(
         "prefill-ignores-the-prefix-cache",
@@ -109,16 +115,18 @@ MUTATIONS = (
 )
 
 
-def run_one(mutation: Mutation) -> str:
+def run_one(mutation: Mutation) -> tuple[str, str]:
+    """(verdict, the first failing test) of one mutation."""
     path = REPO / mutation.path
     original = path.read_bytes()
     source = original.decode()
     if source.count(mutation.old) != 1:
-        return "STALE"
+        return "STALE", ""
     tests = [t for t in mutation.tests if (REPO / t).exists()]
     if not tests:
-        return "NO TESTS"
+        return "NO TESTS", ""
     try:
+        LOCK.write_text(mutation.path)
         path.write_text(source.replace(mutation.old, mutation.new))
         done = subprocess.run(
             [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", "-m", "not vllm", *tests],
@@ -128,18 +136,24 @@ def run_one(mutation: Mutation) -> str:
         )
     finally:
         path.write_bytes(original)
-    return "killed" if done.returncode == 1 else "SURVIVED" if done.returncode == 0 else f"ERROR {done.returncode}"
+        LOCK.unlink(missing_ok=True)
+    failed = re.search(r"^FAILED (\S+)", done.stdout, re.MULTILINE)
+    verdict = "killed" if done.returncode == 1 else "SURVIVED" if done.returncode == 0 else f"ERROR {done.returncode}"
+    return verdict, failed.group(1) if failed else ""
 
 
 def main(argv: list[str]) -> int:
+    # a plain `kill` must still restore the file being mutated (the `finally` above)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     chosen = [m for m in MUTATIONS if not argv or any(a in m.name for a in argv)]
     failures = 0
     for mutation in chosen:
         started = time.perf_counter()
-        verdict = run_one(mutation)
+        verdict, test = run_one(mutation)
         failures += verdict != "killed"
         note = f"  ({mutation.note})" if mutation.note and verdict != "killed" else ""
-        print(f"{verdict:10s} {mutation.name:45s} {time.perf_counter() - started:6.1f} s{note}", flush=True)
+        seconds = time.perf_counter() - started
+        print(f"{verdict:10s} {mutation.name:45s} {seconds:6.1f} s  {test}{note}", flush=True)
     print(f"{len(chosen) - failures}/{len(chosen)} killed")
     return 1 if failures else 0
 

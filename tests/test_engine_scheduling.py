@@ -1,0 +1,318 @@
+"""The engine's scheduling, calls and requests, and search/dispatch.py (packing, a job's share
+of a data-set pool), with numbers worked out by hand. Written to kill surviving mutants of
+search/ (`make mutation`, docs/testing.md): each pins down a behaviour the rest of the suite
+left open."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from infscale.search.dispatch import Job, pack
+from tests.engine_helpers import strategy
+
+
+def test_pack_fills_calls_up_to_max_batch_sequences_in_order():
+    jobs = [Job(run=None, node=None, request=i, cost=c) for i, c in enumerate([2, 3, 1, 4, 4, 1])]
+    calls = [[j.request for j in batch] for batch in pack(jobs, 5)]
+    # 2+3 = 5 fits exactly; 1+4 = 5; 4+1 = 5
+    assert calls == [[0, 1], [2, 3], [4, 5]]
+    assert [[j.request for j in b] for b in pack(jobs, 4)] == [[0], [1, 2], [3], [4], [5]]
+    assert list(pack([], 3)) == []
+    # a job larger than max_batch still goes out, alone
+    assert [[j.request for j in b] for b in pack([Job(None, None, "big", cost=9)], 4)] == [["big"]]
+
+
+# --- the engine's call accounting and scheduling ------------------------------------------
+
+
+class _Recorder:
+    """A backend wrapper that records, per call, the problems (by prompt) and sequences in it."""
+
+    def __init__(self, inner, prompt_of):
+        self.inner, self.prompt_of, self.calls = inner, prompt_of, []
+        self.name, self.spec = inner.name, inner.spec
+        for attr in ("incremental", "outcome"):
+            if hasattr(inner, attr):
+                setattr(self, attr, getattr(inner, attr))
+
+    def count_tokens(self, x):
+        return self.inner.count_tokens(x)
+
+    def _record(self, requests):
+        self.calls.append(([self.prompt_of(r) for r in requests], sum(getattr(r, "n", 1) for r in requests)))
+
+    def generate(self, requests):
+        self._record(requests)
+        return self.inner.generate(requests)
+
+    def score(self, requests):
+        self._record(requests)
+        return self.inner.score(requests)
+
+
+def _recorded_engine(problems: int, **engine_kwargs):
+    from infscale.budgets.budget import Budget
+    from infscale.search.engine import Engine, Sampling
+    from tests.fake_backends import simulated_policy, simulated_prm, simulated_task
+
+    task = simulated_task(n=problems)
+    heads = {p.prompt: p.id for p in task.problems()}
+
+    def problem_of(prompt: str) -> str:
+        return next(i for head, i in heads.items() if prompt.startswith(head))
+
+    policy = _Recorder(simulated_policy(), lambda r: problem_of(r.prompt))
+    reward = _Recorder(simulated_prm(), lambda r: problem_of(r.prompt))
+    engine = Engine(task, policy, reward, Budget.unlimited(), Sampling(), **engine_kwargs)
+    return task, engine, policy, reward
+
+
+def test_calls_count_backend_calls_and_sequences():
+    import time
+
+    task, engine, policy, reward = _recorded_engine(3, max_batch=4)
+    started = time.perf_counter()
+    outcomes = list(engine.run(task.problems(), strategy("best_of_n", task, n=5, selector="weighted")))
+    elapsed = time.perf_counter() - started
+    assert len(outcomes) == 3
+    # policy: per problem one Expand of 5 samples = calls of 4 + 1; packed consecutively with
+    # at most 4 sequences: [4], [1], [4], [1], [4], [1] (1 + 4 > 4 never packs)
+    assert [n for _, n in policy.calls] == [4, 1, 4, 1, 4, 1]
+    # reward: 15 trajectories of one sequence each, in calls of 4: 4, 4, 4, 3
+    assert [n for _, n in reward.calls] == [4, 4, 4, 3]
+    calls = engine.calls
+    assert (calls["policy"], calls["policy_sequences"], calls["reward"], calls["reward_sequences"]) == (6, 15, 4, 15)
+    assert calls["policy_s"] > 0 and calls["reward_s"] > 0
+    # each problem's wall time includes its share of every call it was in
+    assert all(o.wall_s > 0 for o in outcomes)
+    # ... and a call's time is shared out, not counted once per problem in it
+    assert calls["policy_s"] + calls["reward_s"] - 1e-9 <= sum(o.wall_s for o in outcomes) <= elapsed
+
+
+def test_max_concurrent_bounds_the_problems_in_flight_and_keeps_the_order():
+    task, engine, policy, reward = _recorded_engine(5, max_concurrent=2)
+    outcomes = list(engine.run(task.problems(), strategy("best_of_n", task, n=2, selector="weighted")))
+    assert [o.problem.id for o in outcomes] == [p.id for p in task.problems()]
+    # best-of-N takes two rounds (expand, score) per problem: problems go two at a time
+    assert [sorted(set(ids)) for ids, _ in policy.calls] == [
+        sorted({p.id for p in task.problems()[k : k + 2]}) for k in (0, 2, 4)
+    ]
+    task, engine, _, _ = _recorded_engine(3, max_concurrent=3)
+    list(engine.run(task.problems(), strategy("best_of_n", task, n=2, selector="weighted")))
+    assert engine.calls["policy"] == 1  # all three in one call
+
+
+def test_the_engines_python_defaults_are_the_configs():
+    # Tests build engines without a config; their defaults must be the ones a run gets from
+    # conf/config.yaml and conf/policy/*.yaml, or the fast suite tests another engine.
+    import inspect
+
+    from infscale.experiments.build import build_sampling, load_config
+    from infscale.search.engine import Engine, Sampling
+
+    cfg = load_config("policy=simulated")
+    assert Sampling() == build_sampling(cfg.policy) == Sampling(1.0, 256, 1024)
+    defaults = {k: p.default for k, p in inspect.signature(Engine).parameters.items()}
+    assert (defaults["max_batch"], defaults["max_concurrent"], defaults["seed"]) == (
+        cfg.engine.max_batch,
+        cfg.engine.max_concurrent,
+        cfg.seed,
+    )
+    assert defaults["progress"] is False  # (a run's progress bar is on: conf/config.yaml says so)
+    assert defaults["budget"] is defaults["sampling"] is defaults["pool"] is None
+    engine = Engine(None, None, None)
+    assert engine.budget.to_dict() == {"max_samples": None, "max_tokens": None, "max_flops": None}
+    assert engine.sampling == Sampling(1.0, 256, 1024) and engine.pool is None
+    assert (engine.max_batch, engine.max_concurrent, engine.seed, engine.progress) == (256, 512, 0, False)
+    assert engine.calls == {
+        "policy": 0,
+        "policy_sequences": 0,
+        "policy_s": 0.0,
+        "reward": 0,
+        "reward_sequences": 0,
+        "reward_s": 0.0,
+    }
+
+
+def test_batch_and_concurrency_must_be_positive():
+    import pytest
+
+    from infscale.search.engine import Engine
+
+    for kwargs in ({"max_batch": 0}, {"max_concurrent": 0}, {"max_batch": 0, "max_concurrent": 0}):
+        args = {"max_batch": 1, "max_concurrent": 1, **kwargs}
+        message = f"engine.max_batch and engine.max_concurrent must be >= 1, got {args['max_batch']}, {args['max_concurrent']}"
+        with pytest.raises(ValueError, match=f"^{message}$"):
+            Engine(None, None, None, **args)
+    assert Engine(None, None, None, max_batch=1, max_concurrent=1).max_batch == 1
+
+
+@pytest.mark.parametrize("cap", ["samples", "tokens", "flops"])
+@pytest.mark.parametrize("k, rest", [(1, 0.0), (3, 0.99), (8, 0.0), (10, 0.5)])
+def test_best_of_n_under_a_cap_takes_exactly_the_samples_that_fit(cap, k, rest):
+    # The fixed-case form of tests/test_budget_tightness.py's hypothesis test (which the
+    # mutation runs leave out for its time): room for k samples and a fraction more gives
+    # min(k, 8) samples of exactly 128 tokens, no fewer and no more.
+    from tests.test_budget_tightness import PROMPT, TASK, WHOLE, caps, engine, spec
+
+    prefill, each = spec().flops_span(0, PROMPT), spec().flops_span(PROMPT, WHOLE)
+    budget = {
+        "samples": caps(max_samples=k),
+        "tokens": caps(max_tokens=k * WHOLE + int(rest * WHOLE)),
+        "flops": caps(max_flops=prefill + (k + rest) * each),
+    }[cap]
+    for outcome in engine(budget).run(TASK.problems(), strategy("best_of_n", TASK, n=8, selector="majority")):
+        assert (outcome.ledger.samples, outcome.ledger.generated) == (min(k, 8), min(k, 8) * WHOLE)
+
+
+def test_the_progress_bar_counts_problems_only_when_asked(capsys):
+    from infscale.search.engine import Engine
+    from tests.fake_backends import simulated_policy, simulated_task
+
+    task = simulated_task(n=3, seed=3)
+    for progress in (True, False):
+        engine = Engine(task, simulated_policy(), None, progress=progress)
+        list(engine.run(task.problems(), strategy("best_of_n", task, n=2, selector="majority")))
+        err = capsys.readouterr().err
+        if progress:
+            assert "BestOfN: 100%" in err and "3/3" in err
+            assert re.search(r"[0-9.]+(problem/s|s/problem)\]", err), err
+        else:
+            assert err == ""
+
+
+# --- the requests the engine sends ---------------------------------------------------------
+
+
+def test_requests_carry_the_limits_seeds_and_temperatures_worked_out_by_hand():
+    # Steps of exactly 64 tokens (temperature 0), at most 100 tokens a solution: the first
+    # step asks for min(100, 64) = 64 tokens, the second for min(100 - 64, 64) = 36, and
+    # that one ends the solution by length.
+    from infscale.search.engine import Engine, Sampling
+    from infscale.tasks.base import derive_seed
+    from tests.fake_backends import full_length_policy, simulated_prm, simulated_task
+
+    task = simulated_task(n=1, seed=3, level=5)  # 6-step chains: no solution ends early
+    policy = _Recorder(full_length_policy(64), lambda r: r)
+    sampling = Sampling(temperature=0.0, max_step_tokens=64, max_tokens=100)
+    engine = Engine(task, policy, simulated_prm(), None, sampling, max_batch=3, seed=11)
+    (outcome,) = engine.run(task.problems(), strategy("beam", task, n=4, beam_width=2, max_depth=5))
+    requests = [r for call, _ in policy.calls for r in call]
+    problem, root = task.problems()[0], outcome.tree.root
+    first = [r for r in requests if r.prompt == problem.prompt]
+    # n = 4 at the root in calls of at most max_batch = 3: seeds base, base + 3
+    base = derive_seed(11, problem.id, root.id, 0)
+    assert [(r.n, r.seed, r.max_tokens, r.temperature, r.until, r.stop) for r in first] == [
+        (3, base, 64, 0.0, "step", "\n"),
+        (1, base + 3, 64, 0.0, "step", "\n"),
+    ]
+    assert root.expansions == 1
+    later = [r for r in requests if r.prompt != problem.prompt]
+    assert len(later) == 2 and {r.max_tokens for r in later} == {36}  # two survivors, 2 copies each
+    expanded = [x for x in outcome.tree.nodes if x.depth == 1 and x.expansions == 1]
+    assert sorted(r.seed for r in later) == sorted(derive_seed(11, problem.id, x.id, 0) for x in expanded)
+    assert [r.n for r in later] == [2, 2]
+    ended = [node for node in outcome.tree.nodes if node.depth == 2]
+    assert len(ended) == 4 and all(n.finish == "length" and n.terminal and n.generated == 100 for n in ended)
+    assert all(n.answer is None for n in ended)
+
+
+def test_an_operation_temperature_overrides_the_sampling_one():
+    # beam's look-ahead steps are greedy (temperature 0); its sampled steps use the config's
+    from infscale.search.engine import Engine, Sampling
+    from tests.fake_backends import simulated_policy, simulated_prm, simulated_task
+
+    task = simulated_task(n=1, seed=3, level=5)
+    policy = _Recorder(simulated_policy(), lambda r: r)
+    engine = Engine(task, policy, simulated_prm(), None, Sampling(0.7, 256, 1024))
+    list(engine.run(task.problems(), strategy("beam", task, n=4, beam_width=2, lookahead=1, max_depth=3)))
+    temperatures = [(r.temperature, r.n) for call, _ in policy.calls for r in call]
+    assert {t for t, _ in temperatures} == {0.7, 0.0}
+    assert all(n == 1 for t, n in temperatures if t == 0.0)
+
+
+def test_a_step_at_the_depth_limit_ends_the_solution_by_depth():
+    from infscale.search.engine import Engine, Sampling
+    from tests.fake_backends import full_length_policy, simulated_prm, simulated_task
+
+    task = simulated_task(n=1, seed=3, level=5)
+    sampling = Sampling(temperature=0.0, max_step_tokens=8, max_tokens=1024)
+    engine = Engine(task, full_length_policy(8), simulated_prm(), None, sampling)
+    (outcome,) = engine.run(task.problems(), strategy("rebase", task, n=2, max_depth=2))
+    depth = {node.depth: node for node in outcome.tree.nodes}
+    assert depth[1].finish == "step" and not depth[1].terminal
+    assert max(depth) == 2 and all(n.finish == "depth" and n.terminal for n in outcome.tree.nodes if n.depth == 2)
+
+
+# --- a job's share of a data-set pool (search/dispatch.py) ----------------------------------
+
+
+def test_reserve_chunks_splits_by_max_batch_and_stops_where_the_pool_runs_out():
+    from infscale.budgets.pool import Pool, Reservation
+    from infscale.search.dispatch import reserve_chunks
+
+    # no pool: calls of at most 3, nothing reserved
+    assert reserve_chunks(None, 3, 7, 10, 100.0, 50.0) == [(0, 3, None), (3, 3, None), (6, 1, None)]
+    assert reserve_chunks(None, 3, 0, 10, 100.0, 50.0) == []
+    # tokens: 45 left, 10 a sample: 3 + 1 (the second call cut to what fits), then none
+    pool = Pool(total_flops=None, total_tokens=45)
+    assert reserve_chunks(pool, 3, 7, 10, None, None) == [(0, 3, Reservation(0.0, 30)), (3, 1, Reservation(0.0, 10))]
+    assert (pool.reserved_tokens, pool.left_tokens) == (40, 5)
+    # FLOPs: each call costs 100 + 50 per sample; 600 left: 100 + 3*50 = 250, then 100 + 3*50
+    # = 250 (100 left), then none (100 + 50 > 100)
+    pool = Pool(total_flops=600.0, total_tokens=None)
+    chunks = reserve_chunks(pool, 3, 7, 10, 100.0, 50.0)
+    assert chunks == [(0, 3, Reservation(250.0, 30)), (3, 3, Reservation(250.0, 30))]
+    assert pool.reserved_flops == 500.0 and pool.left_flops == 100.0
+
+
+def test_settle_charges_the_pool_what_the_ledger_was_charged():
+    from infscale.budgets.ledger import Ledger
+    from infscale.budgets.pool import Pool
+    from infscale.search.dispatch import Job, settle
+    from tests.fake_backends import simulated_policy
+
+    spec = simulated_policy().spec
+    pool = Pool(total_flops=1e15, total_tokens=1000)
+    job = Job(run=None, node=None, request=None, reservation=pool.reserve(1e12, 100))
+    ledger = Ledger(spec, None)
+    ledger.charge_prompt(20, 0)
+    before = (ledger.flops_total, ledger.generated)
+    ledger.charge_sample(20, 30)
+    settle(pool, job, before, ledger)
+    assert (pool.reserved_flops, pool.reserved_tokens) == (0.0, 0)
+    assert pool.spent_tokens == 30 and pool.spent_flops == ledger.flops_total - before[0] == spec.flops_span(20, 30)
+    settle(pool, Job(None, None, None), before, ledger)  # nothing reserved: nothing to settle
+    assert pool.spent_tokens == 30
+    # counts the pool caps must be known
+    unknown = Ledger(None, None)
+    for total_flops, total_tokens, message in (
+        (1e15, None, "budget.total_flops needs FLOP counts, and this backend reports none"),
+        (None, 1000, "budget.total_tokens needs token counts, and this policy reports none"),
+    ):
+        pool = Pool(total_flops=total_flops, total_tokens=total_tokens)
+        job = Job(None, None, None, reservation=pool.reserve(0.0 if total_flops else None, 10))
+        unknown.generated = None
+        with pytest.raises(ValueError, match=f"^{message}$"):
+            settle(pool, job, (None, None), unknown)
+
+
+def test_outcomes_come_in_the_order_given_unless_asked_as_they_finish():
+    from infscale.search.engine import Engine, Sampling
+    from tests.fake_backends import simulated_policy, simulated_prm, simulated_task
+
+    task = simulated_task(n=6, seed=0)  # mixed levels: 2 to 6 steps, so searches end at different rounds
+    problems = sorted(task.problems(), key=lambda p: -int(p.prompt.split("level ")[1].split(",")[0]))
+    assert problems[0].prompt != problems[-1].prompt
+
+    def order(**kwargs):
+        engine = Engine(task, simulated_policy(), simulated_prm(), None, Sampling(0.0, 256, 1024))
+        return [o.problem.id for o in engine.run(problems, strategy("rebase", task, n=2), **kwargs)]
+
+    given = [p.id for p in problems]  # hardest first
+    assert order() == given
+    as_finished = order(ordered=False)
+    assert sorted(as_finished) == sorted(given) and as_finished != given
+    assert as_finished[0] == given[-1] or as_finished[0] in given[3:]  # an easy one ends first
