@@ -27,12 +27,7 @@ def package_path(relative: str) -> str:
 
 
 def _package_roots() -> dict[str, str]:
-    roots = {}
-    for package in INSTALLED_FOLDERS:
-        spec = importlib.util.find_spec("infscale." + package)
-        if spec is not None and spec.submodule_search_locations:
-            roots[str(Path(list(spec.submodule_search_locations)[0]))] = f"pkg:{package}"
-    return roots
+    return {package_path(package + "/"): f"pkg:{package}" for package in INSTALLED_FOLDERS}
 
 
 def portable(value: Any, roots: dict[str, str] | None = None) -> Any:

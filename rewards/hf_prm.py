@@ -26,9 +26,9 @@ from transformers import AutoTokenizer
 
 from infscale.budgets.model_spec import ModelSpec
 from infscale.rewards.prm_adapters import Encoding, PRMAdapter, adapter_class
+from infscale.rewards.prm_cost import PRMInput
 from infscale.search.backends import ScoreRequest, ScoreResult
 from infscale.search.prefix_cache import PrefixCache, check_cache_mb, forward_with_prefixes
-from infscale.tasks.base import PromptRenderingTask
 
 _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16, "auto": "auto"}
 
@@ -74,21 +74,10 @@ class HFPRM:
         self.checkpoint_hash = checkpoint_hash(path)
         self._encodings: dict[ScoreRequest, Encoding] = {}
 
-    def question(self, prompt: str) -> str:
-        """The bare question: tasks that render prompts (chat templates) map them back."""
-        return self.task.question_for(prompt) if isinstance(self.task, PromptRenderingTask) else prompt
-
-    def encode(self, request: ScoreRequest) -> Encoding:
-        if request not in self._encodings:
-            if len(self._encodings) > 100_000:
-                self._encodings.clear()
-            self._encodings[request] = self.adapter.encode(
-                self.question(request.prompt), request.steps, self.max_length
-            )
-        return self._encodings[request]
-
-    def count_tokens(self, request: ScoreRequest) -> int:
-        return len(self.encode(request).ids)
+    # What the PRM reads, encoded (and cached) as the cost model does for reward.cost_as.
+    question = PRMInput.question
+    encode = PRMInput.encode
+    count_tokens = PRMInput.count_tokens
 
     def score(self, requests: list[ScoreRequest]) -> list[ScoreResult]:
         encodings = [self.encode(r) for r in requests]

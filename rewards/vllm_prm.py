@@ -27,9 +27,10 @@ from __future__ import annotations
 from typing import Any
 
 from infscale.budgets.model_spec import ModelSpec
-from infscale.rewards.hf_prm import HFPRM, check_incremental, check_known, checkpoint_hash
+from infscale.rewards.hf_prm import check_incremental, check_known, checkpoint_hash
 from infscale.rewards.prm_adapters import Encoding, adapter_class
 from infscale.rewards.prm_adapters.plus_minus import PlusMinusAdapter
+from infscale.rewards.prm_cost import PRMInput
 from infscale.search.backends import ScoreRequest, ScoreResult
 from infscale.search.vllm_engine_args import CONFIG_KEYS, ENGINE_KEYS, _plain, engine_kwargs, require_vllm
 
@@ -87,9 +88,9 @@ class VLLMPRM:
         }
 
     # The same inputs as reward=hf_prm, encoded (and cached) the same way.
-    question = HFPRM.question
-    encode = HFPRM.encode
-    count_tokens = HFPRM.count_tokens
+    question = PRMInput.question
+    encode = PRMInput.encode
+    count_tokens = PRMInput.count_tokens
 
     def score(self, requests: list[ScoreRequest]) -> list[ScoreResult]:
         encodings = [self.encode(r) for r in requests]

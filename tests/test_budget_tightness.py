@@ -42,6 +42,10 @@ def spec():
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(k=st.integers(1, 10), rest=st.floats(0.0, 0.99), cap=st.sampled_from(["samples", "tokens", "flops"]))
 def test_best_of_n_takes_exactly_the_samples_that_fit(k, rest, cap):
+    check_best_of_n_takes_exactly_the_samples_that_fit(k, rest, cap)
+
+
+def check_best_of_n_takes_exactly_the_samples_that_fit(k: int, rest: float, cap: str) -> None:
     # n = 8 whole solutions of exactly 128 tokens each, majority vote (nothing scored).
     # A cap with room for k samples and a fraction more allows min(k, 8), no fewer.
     prefill, each = spec().flops_span(0, PROMPT), spec().flops_span(PROMPT, WHOLE)

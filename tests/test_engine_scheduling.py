@@ -155,16 +155,9 @@ def test_best_of_n_under_a_cap_takes_exactly_the_samples_that_fit(cap, k, rest):
     # The fixed-case form of tests/test_budget_tightness.py's hypothesis test (which the
     # mutation runs leave out for its time): room for k samples and a fraction more gives
     # min(k, 8) samples of exactly 128 tokens, no fewer and no more.
-    from tests.test_budget_tightness import PROMPT, TASK, WHOLE, caps, engine, spec
+    from tests.test_budget_tightness import check_best_of_n_takes_exactly_the_samples_that_fit
 
-    prefill, each = spec().flops_span(0, PROMPT), spec().flops_span(PROMPT, WHOLE)
-    budget = {
-        "samples": caps(max_samples=k),
-        "tokens": caps(max_tokens=k * WHOLE + int(rest * WHOLE)),
-        "flops": caps(max_flops=prefill + (k + rest) * each),
-    }[cap]
-    for outcome in engine(budget).run(TASK.problems(), strategy("best_of_n", TASK, n=8, selector="majority")):
-        assert (outcome.ledger.samples, outcome.ledger.generated) == (min(k, 8), min(k, 8) * WHOLE)
+    check_best_of_n_takes_exactly_the_samples_that_fit(k, rest, cap)
 
 
 def test_the_progress_bar_counts_problems_only_when_asked(capsys):

@@ -47,6 +47,16 @@ def _policies(points: list[dict[str, Any]]) -> list[str]:
     return sorted({p["policy.name"] for p in points}, key=lambda name: (size.get(name, math.inf), name))
 
 
+def _label_grid(axes: Any, panels: int, x: str, ylabel: str) -> None:
+    """A panel grid: unused panels off, the compute axis labelled on the bottom row, `ylabel` on the left."""
+    for ax in axes.flat[panels:]:
+        ax.axis("off")
+    for ax in axes[-1]:
+        ax.set_xlabel(f"{x} per problem")
+    for ax in axes[:, 0]:
+        ax.set_ylabel(ylabel)
+
+
 def _save(fig: Any, path: Path) -> Path:
     fig.tight_layout()
     fig.savefig(path, dpi=100)
@@ -85,12 +95,7 @@ def error_vs_compute(result: dict[str, Any], x: str, out: Path) -> Path:
         ax.set_title(strategy, fontsize=10)
         ax.grid(True, which="both", alpha=0.25)
         ax.legend(fontsize=7, frameon=False)
-    for ax in axes.flat[len(strategies) :]:
-        ax.axis("off")
-    for ax in axes[-1]:
-        ax.set_xlabel(f"{x} per problem")
-    for ax in axes[:, 0]:
-        ax.set_ylabel("error rate")
+    _label_grid(axes, len(strategies), x, "error rate")
     fig.suptitle(
         f"Error rate vs compute ({CONVENTION[x]}), log-log; lines: fitted {_form()}, solid = fit ok, dashed = flagged",
         fontsize=10,
@@ -173,12 +178,7 @@ def accuracy_per_level(root: Path, result: dict[str, Any], x: str, out: Path) ->
         ax.set_xscale("log")
         ax.set_title(f"{level} ({int(members[0]['n_problems'])} problems)", fontsize=10)
         ax.grid(True, which="both", alpha=0.25)
-    for ax in axes.flat[len(levels) :]:
-        ax.axis("off")
-    for ax in axes[-1]:
-        ax.set_xlabel(f"{x} per problem")
-    for ax in axes[:, 0]:
-        ax.set_ylabel("accuracy")
+    _label_grid(axes, len(levels), x, "accuracy")
     handles, labels = axes.flat[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=min(4, len(labels)), fontsize=7, frameon=False)
     fig.suptitle(f"Accuracy vs compute per difficulty level ({CONVENTION[x]})", fontsize=10)

@@ -64,15 +64,7 @@ class FromSweep(Allocator):
 
     def check(self, scheduler: Scheduler, states: list[ProblemState]) -> None:
         self.table(scheduler.strategy.selector)
-        flops, tokens = scheduler.left()
-        probe = sum(scheduler.worst_flops(s, self.probe_n) for s in states)
-        if (flops is not None and probe > flops) or (
-            tokens is not None and sum(self.probe_n * scheduler.cost(s).tokens for s in states) > tokens
-        ):
-            raise ValueError(
-                f"the pool ({scheduler.pool_text()}) cannot pay the probe: allocator.probe_n={self.probe_n} "
-                f"solutions of each of {len(states)} problems cost {probe:.4g} FLOPs worst case"
-            )
+        scheduler.check_probe(states, self.probe_n)
 
     def grants(self, scheduler: Scheduler, states: list[ProblemState], wave: int) -> dict[str, int]:
         if wave == 0:

@@ -64,6 +64,17 @@ class Scheduler:
     def left(self) -> tuple[float | None, int | None]:
         return self.pool.left_flops, self.pool.left_tokens
 
+    def check_probe(self, states: list[ProblemState], probe_n: int) -> None:
+        """A one-line error unless what is left pays `probe_n` solutions of every problem, worst case."""
+        flops, tokens = self.left()
+        probe = sum(self.worst_flops(s, probe_n) for s in states)
+        probe_tokens = sum(probe_n * self.cost(s).tokens for s in states)
+        if (flops is not None and probe > flops) or (tokens is not None and probe_tokens > tokens):
+            raise ValueError(
+                f"the pool ({self.pool_text()}) cannot pay the probe: allocator.probe_n={probe_n} "
+                f"solutions of each of {len(states)} problems cost {probe:.4g} FLOPs worst case"
+            )
+
     def measured(self, state: ProblemState) -> float:
         """What one more solution of this problem is expected to cost, in the pool's unit:
         its mean so far (FLOPs if the pool counts FLOPs, else generated tokens); before any
