@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import orjson
 from omegaconf import DictConfig
 
 from infscale.budgets.ledger import Ledger
@@ -73,11 +74,14 @@ def run_allocated(
                 if entry is not None:
                     changed[state.problem.id] = entry
             scores = pack_scores(changed.values())
-            text = json.dumps({"wave": at_wave, "pool": engine.pool.to_dict(), "problems": changed, "scores": scores})
+            line = orjson.dumps(
+                {"wave": at_wave, "pool": engine.pool.to_dict(), "problems": changed, "scores": scores},
+                option=orjson.OPT_SERIALIZE_NUMPY,
+            )
         finally:
             if enabled:
                 gc.enable()
-        append_line(path, text)
+        append_line(path, line)
         ended = time.perf_counter()
         saving[0] += ended - started
         last[:] = [ended, ended - started]
@@ -92,7 +96,7 @@ def run_allocated(
             "allocator": cfg.allocator.name,
             "waves": wave,
             "scheduling_s": scheduler.overhead_s,  # the allocator's decisions
-            "saving_s": saving[0],  # serialising and writing allocation.json
+            "saving_s": saving[0],  # serialising and writing allocation.jsonl
             "reasons": dict(Counter(s.reason for s in states)),
             "samples_mean": sum(len(s.samples) for s in states) / max(len(states), 1),
         },
@@ -100,11 +104,11 @@ def run_allocated(
     return records, extra
 
 
-def append_line(path: Path, text: str) -> None:
+def append_line(path: Path, line: bytes) -> None:
     """One journal entry, appended in one write; a kill mid-write leaves a torn last line,
     which `read_journal` drops (that wave is drawn again)."""
-    with path.open("a") as file:
-        file.write(text + "\n")
+    with path.open("ab") as file:
+        file.write(line + b"\n")
 
 
 def pack_scores(entries: Iterable[dict[str, Any]]) -> str:
@@ -138,8 +142,8 @@ def read_journal(path: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         if not line.endswith(b"\n"):
             break
         try:
-            entries.append(json.loads(line))
-        except json.JSONDecodeError:
+            entries.append(orjson.loads(line))
+        except orjson.JSONDecodeError:
             break
         good += len(line)
     if good < len(raw):

@@ -6,7 +6,7 @@ import math
 from collections.abc import Sequence
 
 from infscale.search.node import Node
-from infscale.tasks.base import Task
+from infscale.tasks.base import Task, equivalence_is_key
 
 AGGREGATIONS = ("min", "last", "prod", "mean")
 SELECTORS = ("majority", "weighted", "best")
@@ -37,8 +37,11 @@ def group_answers(answers: Sequence[str], task: Task) -> list[list[int]]:
     representatives the task's grader calls equivalent are then merged.
     """
     buckets: dict[str, list[int]] = {}
+    key_of = task.answer_key
     for i, answer in enumerate(answers):
-        buckets.setdefault(task.answer_key(answer), []).append(i)
+        buckets.setdefault(key_of(answer), []).append(i)
+    if equivalence_is_key(task):
+        return list(buckets.values())  # (dict order: by first member, members in order)
     groups: list[list[int]] = []
     for members in buckets.values():
         for group in groups:

@@ -101,6 +101,12 @@ class TextTask:
         return answer is not None and self.equivalent(answer, reference)
 
 
+def equivalence_is_key(task: Task) -> bool:
+    """Whether the task's `equivalent` is its `answer_key`'s equality (the text tasks' default,
+    unless a task grades more loosely): answers can then be grouped by key alone, no pairwise scan."""
+    return type(task).equivalent in (Task.equivalent, TextTask.equivalent)
+
+
 def derive_seed(*parts: Any) -> int:
     """A stable 62-bit seed from any parts (run seed, problem id, node id, ...)."""
     digest = hashlib.blake2b(repr(parts).encode(), digest_size=8).digest()

@@ -98,13 +98,13 @@ def _killed_and_resumed(tmp_path_factory, monkeypatch, allocator, selector, scal
     run(cfg, clean)
     real_write, real_generate, calls = allocate.append_line, SimulatedPolicy.generate, []
 
-    def dying_write(path, text):
+    def dying_write(path, line):
         calls.append(path)
         if len(calls) == kill_after and where == "torn state save":  # killed halfway through the line
-            with path.open("a") as file:
-                file.write(text[: len(text) // 2])
+            with path.open("ab") as file:
+                file.write(line[: len(line) // 2])
             raise Killed
-        real_write(path, text)
+        real_write(path, line)
         if len(calls) == kill_after:
             raise Killed
 

@@ -1,12 +1,14 @@
 """The selectors on candidates whose answers and scores are written by hand: where
 majority, weighted voting and best-of must disagree, each picks its own answer."""
 
+import random
+
 import pytest
 
 from infscale.search.node import Tree
 from infscale.search.ops import Expand
 from infscale.search.selection import aggregate, group_answers, select
-from infscale.tasks.base import Problem, TextTask
+from infscale.tasks.base import Problem, TextTask, equivalence_is_key
 
 TASK = TextTask()
 
@@ -85,3 +87,21 @@ def test_an_unknown_selector_and_a_width_list_of_the_wrong_length_are_named():
     with pytest.raises(ValueError, match=r"^Expand got 1 widths for 2 nodes$"):
         Expand(nodes, n=[1]).widths()
     assert Expand(nodes, n=3).widths() == [3, 3]
+
+
+def test_grouping_by_key_alone_gives_the_groups_of_the_pairwise_scan():
+    """Where the task's equivalence is its key's equality, answers are grouped by key without
+    the pairwise scan: the same groups, in the same order, as the scan gives."""
+    class Keyed(TextTask):
+        pass
+
+    class Scanned(TextTask):
+        def equivalent(self, a: str, b: str) -> bool:  # the same relation, not recognised as key equality
+            return self.answer_key(a) == self.answer_key(b)
+
+    assert equivalence_is_key(Keyed()) and not equivalence_is_key(Scanned())
+    rng = random.Random(7)
+    for _ in range(200):
+        answers = [rng.choice(["1", " 1", "2", "2 ", "3", "x", " x "]) for _ in range(rng.randint(0, 12))]
+        assert group_answers(answers, Keyed()) == group_answers(answers, Scanned())
+    assert group_answers(["2", "1", " 2", "1 ", "3"], Keyed()) == [[0, 2], [1, 3], [4]]

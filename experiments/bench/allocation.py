@@ -12,7 +12,7 @@ folder, repeated and the medians kept:
 - `probe_then_allocate`: at a pool of 2n solutions per problem (worst case).
 
 Scheduling overhead = time in the allocator's decisions plus time saving the state
-(serialising and writing `allocation.json`, both as the run's summary reports them) over the
+(serialising and writing the `allocation.jsonl` journal, both as the run's summary reports them) over the
 run's wall time; for uniform also its wall over the fixed run's.
 The simulated backends cost almost nothing, so these shares are upper bounds of what a run
 on a real model would see.

@@ -21,7 +21,7 @@ from typing import Any
 
 from infscale.search.node import Node
 from infscale.search.selection import aggregate, group_answers
-from infscale.tasks.base import Task
+from infscale.tasks.base import Task, equivalence_is_key
 
 
 class AnswerGroups:
@@ -38,8 +38,7 @@ class AnswerGroups:
         self.sums: list[float] = []  # per group, its members' scores summed in sample order
         self.score_total: float = 0
         self.unscored = 0  # samples without a score
-        # the grader's equivalence is its key's equality: an unseen key is a new group, no scan
-        self.keyed = type(task).equivalent is Task.equivalent
+        self.keyed = equivalence_is_key(task)  # then an unseen key is a new group, no scan
 
     def add(self, samples: Sequence[Node], aggregation: str) -> None:
         key_of, by_key, counts, sums = self.task.answer_key, self.by_key, self.counts, self.sums  # (hot loop)

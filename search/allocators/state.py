@@ -5,6 +5,7 @@ resumes from the last wave with the same trees, ledgers and decisions."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
+from operator import attrgetter
 from typing import Any
 
 from infscale.budgets.ledger import Ledger
@@ -84,14 +85,8 @@ class ProblemState:
         return state
 
 
+_SAMPLE_ROW = attrgetter(*SAMPLE_FIELDS)
+
+
 def _sample(node: Node) -> list[Any]:
-    return [
-        node.text,
-        node.tokens,
-        node.context,
-        node.finish,
-        node.answer,
-        node.step_scores,
-        node.reward_tokens,
-        node.prefills,
-    ]
+    return [*_SAMPLE_ROW(node)]

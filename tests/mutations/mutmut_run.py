@@ -66,6 +66,10 @@ TESTS = {
         "tests/test_sweeps_adaptive.py",
         "tests/test_bad_input.py",
         "tests/test_vllm_engine_args.py",
+        "tests/test_allocators.py",
+        "tests/test_allocation_journal.py",
+        "tests/test_cache.py",
+        "tests/test_records.py",
     ],
     "rewards/eval": ["tests/test_prm_eval.py"],
 }
@@ -144,6 +148,11 @@ def main(argv: list[str]) -> int:
         action="store_true",
         help="with --only: run just the matching mutants not killed yet (survived or not run), e.g. after new tests",
     )
+    parser.add_argument(
+        "--unrun",
+        action="store_true",
+        help="with --open: leave out the survivors too (only mutants no test has run yet: not checked, no tests)",
+    )
     args = parser.parse_args(argv)
     script = Path(sys.executable).parent / "mutmut"
     mutmut = [str(script)] if script.exists() else [sys.executable, "-m", "mutmut"]
@@ -156,7 +165,8 @@ def main(argv: list[str]) -> int:
             names = [
                 name
                 for name, verdict in parse_results(before.stdout).items()
-                if verdict not in ("killed", "timeout") and any(fnmatch.fnmatch(name, p) for p in args.only or ["*"])
+                if verdict not in ("killed", "timeout", *(("survived",) if args.unrun else ()))
+                and any(fnmatch.fnmatch(name, p) for p in args.only or ["*"])
             ]
             print(f"{len(names)} open mutants", flush=True)
             if not names:
