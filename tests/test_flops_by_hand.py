@@ -21,6 +21,11 @@ import pytest
 
 from infscale.budgets.ledger import Ledger, prefill_flops, span_flops
 from infscale.budgets.model_spec import ModelSpec
+from infscale.search.engine import Outcome
+from infscale.search.node import Tree
+from infscale.search.ops import Decision
+from infscale.search.records import outcome_record
+from infscale.tasks.base import Problem, TextTask
 
 TINY = dict(
     hidden_size=4,
@@ -165,3 +170,64 @@ def test_attention_bias_adds_the_qkv_biases():
     # q, k, v biases: 4 + 2 + 2 per layer -> 260 + 16
     assert ModelSpec.from_config({**TINY, "attention_bias": True}).n_nonembed == 276
     assert ModelSpec.from_config({**TINY, "attention_bias": False}).n_nonembed == 260
+
+
+def test_a_results_record_gives_each_candidate_its_own_cost_by_hand(spec):
+    """`results.jsonl`'s record of a hand-built outcome: every field, and each candidate's own
+    context, tokens and FLOPs (the subsampled curves sum these), with the numbers above."""
+    problem = Problem(id="p-1", prompt="Q:", reference="7", level=2)
+    tree = Tree(problem)
+    step = tree.add_child(tree.root, text="a\n", tokens=2, context=3, finish="step")
+    scored = tree.add_child(step, text="= 7", tokens=3, context=5, finish="end", answer="7", step_scores=[0.5, 0.25])
+    scored.reward_tokens, scored.reward_cached = 2, 3
+    # unscored (a score the budget cut): whatever its reward fields hold, it read nothing
+    unscored = tree.add_child(tree.root, text="8", tokens=1, context=0, finish="end", answer="8")
+    unscored.reward_tokens, unscored.reward_cached = 4, 1
+    ledger = Ledger(policy=spec, reward=spec)
+    ledger.charge_prompt(computed=2, cached=3)
+    ledger.charge_sample(context=5, tokens=3)
+    ledger.charge_reward(computed=2, cached=3)
+    outcome = Outcome(problem, Decision("7", [scored, unscored], scored), ledger, tree, wall_s=0.12345678)
+    record = outcome_record(outcome, TextTask(), {"strategy": "by-hand", "n": 2}, "min")
+    assert record == {
+        "problem_id": "p-1",
+        "strategy": "by-hand",
+        "n": 2,
+        "level": 2,
+        "answer": "7",
+        "reference": "7",
+        "correct": True,
+        "n_finished": 2,
+        "candidates": [
+            {
+                "answer": "7",
+                "score": 0.25,  # min of its step scores
+                "step_scores": [0.5, 0.25],
+                "tokens": 5,  # the path's: 2 + 3
+                "context": 5,
+                "own_tokens": 3,
+                "reward_tokens": 2,
+                "reward_cached": 3,
+                "flops": {"decode": 1896, "reward": 1184},  # 3 tokens after 5; 2 after 3 cached
+            },
+            {
+                "answer": "8",
+                "score": None,
+                "step_scores": None,
+                "tokens": 1,
+                "context": 0,
+                "own_tokens": 1,
+                "reward_tokens": 0,
+                "reward_cached": 0,
+                "flops": {"decode": 536, "reward": 0.0},
+            },
+        ],
+        "samples": 1,
+        "tokens": {"generated": 3, "prompt_computed": 2, "prompt_cached": 3, "reward": 2, "reward_cached": 3},
+        "flops": {"policy_decode": 1896, "policy_prefill": 1184, "reward": 1184, "paper": 2 * 260 * 3, "total": 4264},
+        "wall_s": 0.123457,
+    }
+    wrong = outcome_record(
+        Outcome(problem, Decision("8", [unscored], unscored), ledger, tree, 0.0), TextTask(), {}, "last"
+    )
+    assert (wrong["answer"], wrong["correct"], wrong["n_finished"]) == ("8", False, 1)

@@ -92,6 +92,7 @@ def test_an_unknown_selector_and_a_width_list_of_the_wrong_length_are_named():
 def test_grouping_by_key_alone_gives_the_groups_of_the_pairwise_scan():
     """Where the task's equivalence is its key's equality, answers are grouped by key without
     the pairwise scan: the same groups, in the same order, as the scan gives."""
+
     class Keyed(TextTask):
         pass
 

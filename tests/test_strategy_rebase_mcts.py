@@ -5,8 +5,14 @@ by hand from docs/design.md ("Strategies (exact semantics)").
 The REBASE tie order and MCTS simulation tests hold the design's semantics (issue 12 made the code follow them).
 """
 
+import bisect
+import collections
+import itertools
+import random
+
 import pytest
 
+from infscale.search.strategies.mcts import simulate_choice
 from tests.engine_helpers import strategy
 from tests.scripted_world import TASK, Script, by_label, children_labels, run_scripted
 
@@ -133,3 +139,34 @@ def test_mcts_every_iteration_reaches_a_terminal():
     script = _subtree_world({"1": 0.9, "2": 0.2}, {"1": "X", "2": "Y"})
     _, decision = run_scripted(script, "mcts", n=1)
     assert decision.answer == "X"
+
+
+# --- MCTS's simulation choice ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_simulate_sample_draws_by_the_inverse_of_the_cumulative_rewards(seed):
+    # `sample` takes child k with probability reward_k / total: the k whose cumulative
+    # interval [R_{k-1}, R_k) holds u * total, u the generator's next draw
+    rewards = [0.1, 0.0, 0.3, 0.6]
+    rng, twin = random.Random(seed), random.Random(seed)
+    for _ in range(200):
+        point = twin.random() * sum(rewards)
+        expected = bisect.bisect_right(list(itertools.accumulate(rewards)), point)
+        assert simulate_choice("sample", rewards, rng) == expected
+    counts = collections.Counter(simulate_choice("sample", rewards, rng) for _ in range(4000))
+    assert counts[1] == 0 and abs(counts[3] / 4000 - 0.6) < 0.03 and abs(counts[0] / 4000 - 0.1) < 0.02
+
+
+def test_simulate_max_takes_the_first_best_and_random_ignores_the_rewards():
+    rng = random.Random(0)
+    assert simulate_choice("max", [0.2, 0.7, 0.7, 0.1], rng) == 1
+    assert simulate_choice("max", [0.9], rng) == 0
+    assert simulate_choice("max", [-0.5, -0.2, -0.2], rng) == 1
+    rewards = [0.0, 0.0, 1.0]
+    for how in ("random", "sample"):  # all-zero rewards sample uniformly too
+        twin, rng = random.Random(3), random.Random(3)
+        weights = rewards if how == "random" else [0.0, 0.0, 0.0]
+        draws = [simulate_choice(how, weights, rng) for _ in range(300)]
+        assert draws == [twin.randrange(3) for _ in range(300)]
+        assert set(draws) == {0, 1, 2}

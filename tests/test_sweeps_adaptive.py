@@ -5,6 +5,7 @@ import pytest
 from infscale.experiments.build import build
 from infscale.experiments.run import run
 from tests.conftest import make_config, read_results
+from tests.scripted_world import Script, ScriptedPolicy, run_scripted
 
 PROBLEMS = 60
 
@@ -50,3 +51,48 @@ def test_bad_options_name_the_key():
         build(make_config("strategy=adaptive", "strategy.agreement=1.5"))
     with pytest.raises(ValueError, match="strategy.batch must be a positive integer"):
         build(make_config("strategy=adaptive", "strategy.batch=0"))
+
+
+# --- the stopping rule in a scripted world (tests/scripted_world.py): root sample k ends at
+# once with answer `answers[str(k)]`, so each round's answers are written by hand
+
+
+def _adaptive(answers: dict[str, str], max_steps: int = 12, **params):
+    script = Script(scores={"1": 0.1, "2": 0.1, "3": 0.9}, answers=answers)
+    policy = ScriptedPolicy(script, max_steps=max_steps)
+    tree, decision = run_scripted(script, "adaptive", policy=policy, **params)
+    return tree, decision, [request.n for request in policy.requests]
+
+
+def test_adaptive_stops_in_the_round_the_largest_group_reaches_the_agreement():
+    # rounds of 2: [A, B] holds 1/2 < 0.75; [A, B, A, A] holds 3/4, exactly 0.75: stop there
+    answers = {"1": "A", "2": "B", "3": "A", "4": "A", **{str(k): "B" for k in range(5, 9)}}
+    tree, decision, rounds = _adaptive(answers, n=8, batch=2, agreement=0.75)
+    assert rounds == [2, 2]
+    assert len(tree.root.children) == 4 and decision.answer == "A"
+
+
+def test_adaptive_counts_unanswered_samples_in_the_share():
+    # sample 1 gives no answer (its chain runs out of steps): after [-, A] the share is
+    # 1/2 < 0.6, after [-, A, A] 2/3 >= 0.6
+    answers = {"2": "A", "3": "A", "4": "B", "5": "B"}
+    tree, decision, rounds = _adaptive(answers, max_steps=2, n=5, batch=1, agreement=0.6)
+    assert rounds == [1, 1, 1]
+    assert [c.answer for c in tree.root.children] == [None, "A", "A"] and decision.answer == "A"
+
+
+def test_adaptive_spends_the_whole_width_in_rounds_when_nothing_agrees():
+    answers = {str(k): f"X{k}" for k in range(1, 9)}
+    tree, decision, rounds = _adaptive(answers, n=5, batch=2, agreement=0.6)
+    assert rounds == [2, 2, 1]  # the last round only what is left of n
+    assert len(tree.root.children) == 5 and decision.answer == "X1"  # a 1-1-1-1-1 tie: the first group
+
+
+def test_adaptive_scores_its_samples_for_a_weighted_vote():
+    # A twice at 0.1, B once at 0.9: majority says A, the weighted vote B; all three scored
+    answers = {"1": "A", "2": "A", "3": "B"}
+    tree, decision, _ = _adaptive(answers, n=3, batch=3, agreement=1.0, selector="weighted")
+    assert all(c.step_scores is not None for c in tree.root.children)
+    assert decision.answer == "B"
+    _, majority, _ = _adaptive(answers, n=3, batch=3, agreement=1.0, selector="majority")
+    assert majority.answer == "A"

@@ -69,7 +69,6 @@ TESTS = {
         "tests/test_allocators.py",
         "tests/test_allocation_journal.py",
         "tests/test_cache.py",
-        "tests/test_records.py",
     ],
     "rewards/eval": ["tests/test_prm_eval.py"],
 }
