@@ -26,7 +26,7 @@ from transformers import AutoTokenizer
 
 from infscale.budgets.model_spec import ModelSpec
 from infscale.rewards.prm_adapters import Encoding, PRMAdapter, adapter_class
-from infscale.rewards.prm_cost import PRMInput
+from infscale.rewards.prm_cost import PRMInput, check_incremental
 from infscale.search.backends import ScoreRequest, ScoreResult
 from infscale.search.prefix_cache import PrefixCache, check_cache_mb, forward_with_prefixes
 
@@ -133,18 +133,6 @@ class HFPRM:
         return self.model.base_model(
             input_ids=ids.to(self.device), attention_mask=mask.to(self.device), use_cache=False
         ).last_hidden_state
-
-
-def check_incremental(incremental: Any, adapter: type[PRMAdapter]) -> bool:
-    """`reward.incremental` must be a boolean, and true only for a prefix-stable adapter."""
-    if not isinstance(incremental, bool):
-        raise ValueError(f"reward.incremental must be true or false, got {incremental!r}")
-    if incremental and not adapter.prefix_stable:
-        raise ValueError(
-            f"reward.incremental=true needs a prefix-stable PRM, and adapter '{adapter.name}' is not "
-            "(its rendering changes earlier positions): set reward.incremental=false"
-        )
-    return incremental
 
 
 def check_known(request: ScoreRequest, steps: int, incremental: bool, name: str) -> None:

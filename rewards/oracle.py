@@ -16,7 +16,10 @@ rescored after it grows keeps the scores of its earlier steps and runs are repro
 `cost_as` names a transformers PRM's reward config (e.g. `toy_prm`): the oracle is then
 charged that PRM's reward tokens and FLOPs for every scoring call (its `count_tokens` and
 `spec` are that PRM's, see `rewards/prm_cost.py`), so "a verifier this good at that
-model's cost" can be placed on a FLOP axis. Without it the oracle costs nothing.
+model's cost" can be placed on a FLOP axis. It then also scores as that PRM does: new steps
+only where the PRM's config says `incremental: true`, the path scored before served from
+its prefix cache where `cache_mb` > 0 (each reply says what was computed and what cached).
+Without it the oracle costs nothing and rescores whole paths.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from collections.abc import Mapping
 from statistics import NormalDist
 from typing import Any
 
-from infscale.search.backends import ScoreRequest
+from infscale.search.backends import ScoreRequest, ScoreResult
 from infscale.tasks.base import Problem, StepCheckingTask
 
 _NORMAL = NormalDist()
@@ -69,6 +72,7 @@ class OraclePRM:
 
             self.cost = PRMInput.from_reward_config(cost_as, task)
         self.spec = None if self.cost is None else self.cost.spec
+        self.incremental = self.cost is not None and self.cost.incremental
 
     def _problem(self, prompt: str) -> Problem:
         return self._problems.get(prompt) or Problem(id="", prompt=prompt, reference="")
@@ -87,10 +91,13 @@ class OraclePRM:
         return min(1.0, max(0.0, value))
 
     def score(self, requests: list[ScoreRequest]) -> list[list[float]]:
+        """Each request's scores of its steps after the `known` ones (a step's score depends
+        on the steps up to it only, so the known ones stand as they were)."""
         scores = []
         for request in requests:
             labels = self.task.process_labels(self._problem(request.prompt), list(request.steps))
-            scores.append([self._score(ok, request.prompt, request.steps, i) for i, ok in enumerate(labels)])
+            new = [self._score(labels[i], request.prompt, request.steps, i) for i in range(request.known, len(labels))]
+            scores.append(new if self.cost is None else ScoreResult(new, *self.cost.charge(request)))
         return scores
 
     def count_tokens(self, request: ScoreRequest) -> int:

@@ -5,6 +5,12 @@ its tokenizer, its length limit) and carries the PRM's `ModelSpec`, read from th
 checkpoint's `config.json`. `reward=hf_prm` encodes through it, and `reward=oracle` /
 `reward=noisy_oracle` with `reward.cost_as=<reward config>` charge through it, so an
 oracle standing in for a PRM is charged exactly the tokens and FLOPs that PRM would be.
+
+A charged oracle also scores as that PRM's config says (`charge`): with `incremental: true`
+the engine asks it for a path's new steps only, and with `cache_mb` > 0 the path of the
+steps scored before is served from the PRM's prefix cache (the PRM stored it when it scored
+them, and an ancestor is always scored in an earlier call than its descendants), so only the
+tokens after it are charged as computed, at their real positions, as `reward=hf_prm` does.
 """
 
 from __future__ import annotations
@@ -36,10 +42,13 @@ class PRMInput:
         spec: ModelSpec,
         max_length: int,
         task: Any = None,
+        incremental: bool = False,
+        cache: bool = False,
     ) -> None:
         if max_length < 1:
             raise ValueError(f"reward.max_length must be >= 1, got {max_length}")
         self.adapter, self.spec, self.max_length, self.task = adapter, spec, int(max_length), task
+        self.incremental, self.cache = incremental, cache
         self._encodings: dict[ScoreRequest, Encoding] = {}
 
     @classmethod
@@ -53,6 +62,8 @@ class PRMInput:
         options: Mapping[str, Any] | None = None,
         config: Any = None,
         task: Any = None,
+        incremental: bool = False,
+        cache: bool = False,
     ) -> PRMInput:
         """Tokenizer and config from the checkpoint (`config`: an already loaded one)."""
         from transformers import AutoConfig, AutoTokenizer
@@ -67,6 +78,8 @@ class PRMInput:
             ModelSpec.from_config(config),
             int(max_length or context or 4096),
             task,
+            check_incremental(incremental, kind),
+            cache,
         )
 
     @classmethod
@@ -80,6 +93,8 @@ class PRMInput:
                 f"reward.cost_as={where}: needs a transformers PRM config (hf_prm or vllm_prm "
                 f"with path and adapter), got _target_ {cfg.get('_target_')!r}"
             )
+        from infscale.search.prefix_cache import check_cache_mb
+
         return cls.from_checkpoint(
             str(cfg["path"]),
             cfg["adapter"],
@@ -87,6 +102,8 @@ class PRMInput:
             max_length=cfg.get("max_length"),
             options={k: v for k, v in cfg.items() if k not in OWN_KEYS and k not in _VLLM_KEYS},
             task=task,
+            incremental=cfg.get("incremental", False),
+            cache=check_cache_mb(cfg.get("cache_mb", 0), "reward.cache_mb") > 0,
         )
 
     def question(self, prompt: str) -> str:
@@ -104,6 +121,28 @@ class PRMInput:
 
     def count_tokens(self, request: ScoreRequest) -> int:
         return len(self.encode(request).ids)
+
+    def charge(self, request: ScoreRequest) -> tuple[int, int]:
+        """(computed, cached) tokens the PRM runs to score `request`: its whole input, less the
+        path of its `known` steps where the prefix cache holds it (it ends right after the
+        last known step's score position); nothing for an input with no step to score."""
+        encoding = self.encode(request)
+        if not encoding.positions:
+            return 0, 0
+        cached = encoding.positions[request.known - 1] + 1 if self.cache and request.known else 0
+        return len(encoding.ids) - cached, cached
+
+
+def check_incremental(incremental: Any, adapter: type[PRMAdapter]) -> bool:
+    """`reward.incremental` must be a boolean, and true only for a prefix-stable adapter."""
+    if not isinstance(incremental, bool):
+        raise ValueError(f"reward.incremental must be true or false, got {incremental!r}")
+    if incremental and not adapter.prefix_stable:
+        raise ValueError(
+            f"reward.incremental=true needs a prefix-stable PRM, and adapter '{adapter.name}' is not "
+            "(its rendering changes earlier positions): set reward.incremental=false"
+        )
+    return incremental
 
 
 # vLLM engine options a vllm_prm config may carry; never adapter options.

@@ -110,3 +110,84 @@ def test_cost_as_charges_equal_the_named_prm_in_a_search(config, reward):
         assert dial.ledger.reward_tokens == prm.ledger.reward_tokens > 0
         assert dial.ledger.flops_reward == pytest.approx(prm.ledger.flops_reward, rel=1e-12)
         assert dial.ledger.flops_total == pytest.approx(prm.ledger.flops_total, rel=1e-12)
+
+
+def test_a_charged_oracle_scores_new_steps_only_and_charges_what_follows_the_cached_path(config):
+    """With cost_as=toy_prm (incremental, prefix cache on) a request with `known` = k gets the
+    scores of its steps after k, equal to the tail of the whole path's scores, and is charged
+    the PRM's tokens after the path of its first k steps (served from the cache); without
+    cost_as the oracle rescores whole paths and is charged nothing."""
+    config()
+    charged, prm = oracle(0.1, 0.3, seed=5, cost_as="toy_prm"), load("reward", "toy_prm", task=TASK)
+    assert charged.incremental and not oracle().incremental
+    requests, _ = requests_with_labels()
+    for request in requests[:40]:
+        whole = charged.score([request])[0]
+        ids, positions = prm.encode(request).ids, prm.encode(request).positions
+        assert (whole.computed, whole.cached) == (len(ids), 0)
+        for known in range(1, len(request.steps)):
+            part = charged.score([ScoreRequest(request.prompt, request.steps, known)])[0]
+            assert list(part) == list(whole)[known:]
+            # the path of the known steps ends right after the last known step's score tag
+            prefix = ScoreRequest(request.prompt, request.steps[:known])
+            assert positions[known - 1] + 1 == len(prm.encode(prefix).ids)
+            assert (part.computed, part.cached) == (len(ids) - len(prm.encode(prefix).ids), len(prm.encode(prefix).ids))
+    assert oracle(0.1, 0.3, seed=5).score(requests[:3]) == [list(r) for r in charged.score(requests[:3])]
+
+
+def test_a_charged_oracle_follows_the_named_configs_incremental_and_cache(config, tmp_path):
+    config()
+    request = requests_with_labels()[0][1]
+    whole_paths = oracle(cost_as={**_toy_prm_config(), "incremental": False})
+    assert not whole_paths.incremental
+    no_cache = oracle(cost_as={**_toy_prm_config(), "cache_mb": 0})
+    assert no_cache.incremental
+    reply = no_cache.score([ScoreRequest(request.prompt, request.steps, 1)])[0]
+    assert (reply.computed, reply.cached) == (no_cache.count_tokens(request), 0)  # no cache: the whole path runs
+    with pytest.raises(ValueError, match="reward.cache_mb must be a non-negative number"):
+        oracle(cost_as={**_toy_prm_config(), "cache_mb": -1})
+    with pytest.raises(ValueError, match="reward.incremental must be true or false"):
+        oracle(cost_as={**_toy_prm_config(), "incremental": "yes"})
+
+
+def _toy_prm_config() -> dict:
+    from infscale.rewards.prm_cost import load_reward_config
+
+    return load_reward_config("toy_prm")
+
+
+@pytest.mark.slow
+def test_a_charged_oracle_in_tree_search_is_charged_what_the_named_prm_charges_for_its_requests(config):
+    """REBASE with the oracle charged as toy_prm: every scoring call's requests, replayed in
+    the same calls through toy_prm itself (its real prefix cache, batches and encodings),
+    cost exactly what the oracle reported, and the ledger holds their sum."""
+    parts = build(
+        config(
+            "task=toy_arith",
+            "task.n=4",
+            "policy=toy_small",
+            "strategy=rebase",
+            "strategy.n=8",
+            "reward=oracle",
+            "reward.cost_as=toy_prm",
+        )
+    )
+    calls, real_score = [], parts.engine.reward.score
+
+    def recording(requests):
+        replies = real_score(requests)
+        calls.append((requests, replies))
+        return replies
+
+    parts.engine.reward.score = recording
+    outcomes = list(parts.engine.run(parts.task.problems(), parts.strategy))
+    prm = load("reward", "toy_prm", task=parts.task)
+    assert sum(r.known > 0 for requests, _ in calls for r in requests) > 20  # incremental requests were made
+    for requests, replies in calls:
+        for request, reply, real in zip(requests, replies, prm.score(requests)):
+            assert (reply.computed, reply.cached) == (real.computed, real.cached), request
+            assert len(reply) == len(real)
+    computed = sum(reply.computed for _, replies in calls for reply in replies)
+    cached = sum(reply.cached for _, replies in calls for reply in replies)
+    assert sum(o.ledger.reward_tokens for o in outcomes) == computed
+    assert sum(o.ledger.reward_cached for o in outcomes) == cached > computed  # most of each path is cached
