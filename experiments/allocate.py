@@ -155,8 +155,8 @@ def read_journal(path: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
 
 
 def read_states(path: Path) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
-    """The journal replayed: its header and every problem's latest state (`ProblemState.to_dict`
-    form: the latest head, the samples of all entries in order)."""
+    """The journal replayed: its header and every problem's latest state (the form
+    `ProblemState.from_dict` reads: the latest head, the samples of all entries in order)."""
     header, entries = read_journal(path)
     states: dict[str, dict[str, Any]] = {pid: {"samples": []} for pid in header.get("problems", [])}
     for entry in entries:

@@ -21,6 +21,10 @@ class Expand:
     until: Literal["step", "end"] = "step"
     temperature: float | None = None
 
+    def __post_init__(self) -> None:
+        if self.until not in ("step", "end"):
+            raise ValueError(f"Expand(until={self.until!r}): a strategy samples until 'step' or 'end'")
+
     def widths(self) -> list[int]:
         if isinstance(self.n, int):
             return [self.n] * len(self.nodes)

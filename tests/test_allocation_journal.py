@@ -93,3 +93,54 @@ def test_journal_of_other_problems_is_refused(tmp_path):
     with pytest.raises(ValueError, match="holds other problems than this configuration's"):
         run(make_config(*PROBE[:-1], "budget.total_flops=3e15", "n_problems=39"), tmp_path)
     assert len(json.loads((tmp_path / allocate.STATE_FILE).read_text().splitlines()[0])["problems"]) == 40
+
+
+def test_a_problem_state_survives_the_journal_field_for_field():
+    """`changes()` -> packed scores -> orjson -> `read_states` form -> `from_dict`: every field
+    a resumed run reads comes back as it was."""
+    import orjson
+
+    from infscale.budgets.ledger import Ledger
+    from infscale.search.allocators.state import ProblemState
+    from infscale.tasks.base import Problem
+
+    problem = Problem(id="p", prompt="Q", reference="7")
+    state = ProblemState.fresh(problem, Ledger(None, None))
+    first = state.tree.add_child(
+        state.tree.root,
+        text="a=7",
+        tokens=3,
+        context=5,
+        finish="end",
+        answer="7",
+        step_scores=[0.25, 0.5],
+        reward_tokens=4,
+    )
+    first.prefills = [(0, 5)]
+    second = state.tree.add_child(state.tree.root, text="b", tokens=2, context=5, finish="length")
+    second.prefills = [(5, 0), (3, 2)]
+    for node in (first, second):
+        node.terminal = True
+    state.tree.root.expansions = 2
+    state.ledger.samples, state.ledger.generated, state.ledger.flops_decode = 2, 5, 123.5
+    state.grants, state.wall_s, state.estimate = [2], 1.25, {"samples": 2, "agreement": 0.5}
+    state.close("settled")
+    entry = state.changes()
+    packed = allocate.pack_scores([entry])
+    entry = orjson.loads(orjson.dumps(entry))
+    allocate.unpack_scores([entry], packed)
+    data = {**{k: v for k, v in entry.items() if k != "new"}, "samples": entry["new"]}
+    back = ProblemState.from_dict(problem, data, Ledger(None, None))
+    assert (back.open, back.reason, back.grants, back.wall_s, back.estimate) == (
+        False,
+        "settled",
+        [2],
+        1.25,
+        state.estimate,
+    )
+    assert back.tree.root.expansions == 2
+    assert (back.ledger.samples, back.ledger.generated, back.ledger.flops_decode) == (2, 5, 123.5)
+    fields = ("text", "tokens", "context", "finish", "answer", "step_scores", "reward_tokens", "prefills", "terminal")
+    for old, new in zip(state.tree.root.children, back.tree.root.children, strict=True):
+        assert [getattr(new, f) for f in fields] == [getattr(old, f) for f in fields]
+    assert back.changes() is None  # what was loaded counts as saved

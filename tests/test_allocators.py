@@ -5,17 +5,21 @@ fixed best_of_n run at n; bad input gets one-line errors."""
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from infscale.budgets.ledger import Ledger
 from infscale.budgets.pool import Pool
 from infscale.experiments import allocate
 from infscale.experiments.build import build, load
 from infscale.experiments.run import run
 from infscale.policies.simulated import SimulatedPolicy
 from infscale.search.allocators.cost import worst_case
+from infscale.search.allocators.state import ProblemState
+from infscale.tasks.base import Problem, TextTask
 from tests.conftest import make_config, read_results
 from tests.engine_helpers import simulated_engine, strategy
 
@@ -202,11 +206,22 @@ def test_probe_then_allocate_spends_more_on_split_problems(tmp_path):
         ),
         (("allocator=probe_then_allocate", "budget.total_tokens=100"), "budget.total_tokens=100 is below one problem"),
         (("allocator=uniform", "budget.total_flops=2e13"), "affords no solution for each of the 10 problems"),
-        (("allocator=probe_then_allocate", "budget.total_flops=1e14"), "cannot pay the probe"),
+        (
+            ("allocator=probe_then_allocate", "budget.total_flops=1e14"),
+            "the pool (budget.total_flops=1e+14) cannot pay the probe: allocator.probe_n=4 solutions of each of 10",
+        ),
+        (
+            ("allocator=probe_then_allocate", "budget.total_tokens=20000"),
+            "the pool (budget.total_tokens=2e+04) cannot pay the probe: allocator.probe_n=4 solutions of each of 10",
+        ),
         (("allocator=uniform",), "an allocator needs a data-set pool"),
         (("budget.total_flops=1e15",), "needs an allocator"),
         (("allocator=uniform", "budget.total_flops=-1"), "budget.total_flops must be a positive number"),
         (("allocator=probe_then_allocate", "budget.total_flops=1e15", "allocator.step=0"), "allocator.step must be"),
+        (
+            ("allocator=uniform", "budget.total_flops=1e15", "allocator.max_n=0"),
+            "allocator.max_n must be a positive integer, got 0",
+        ),
         (("allocator=uniform", "budget.total_flops=1e15", "strategy=rebase"), "'Rebase' is not supported"),
     ],
 )
@@ -315,3 +330,188 @@ def test_analysis_draws_one_curve_per_allocator_along_the_pool():
     along = curves["sim_small best_of_n/weighted allocator=probe_then_allocate"]
     assert [p["budget.total_flops"] for p in along] == [1e15, 4e15]
     assert [p["strategy.n"] for p in curves["sim_small best_of_n/weighted"]] == [1, 4]
+
+
+# --- from_sweep's plan, worked out by hand --------------------------------------------
+
+
+class _PlanScheduler:
+    """What from_sweep reads of a Scheduler: the strategy, what is left of the pool, and a
+    worst case of 50 FLOPs per solution."""
+
+    def __init__(self, flops_left: float | None, selector: str = "majority"):
+        self.strategy = SimpleNamespace(selector=selector, aggregation="last", task=TextTask())
+        self.flops_left = flops_left
+
+    def left(self):
+        return self.flops_left, None
+
+    def worst_flops(self, state, n):
+        return 50.0 * n
+
+    def affords(self, state, n, flops_left, tokens_left):
+        return flops_left is None or 50.0 * n <= flops_left
+
+    def cost(self, state):
+        return SimpleNamespace(tokens=10)
+
+
+def _probed(answers_by_problem: list[list[str]], spent: float = 10.0) -> list[ProblemState]:
+    states = []
+    for k, answers in enumerate(answers_by_problem):
+        state = ProblemState.fresh(Problem(id=f"p{k}", prompt=f"Q{k}", reference="A"), Ledger(None, None))
+        for answer in answers:
+            node = state.tree.add_child(state.tree.root, text=answer, tokens=1, context=0, finish="end", answer=answer)
+            node.terminal = True
+        state.ledger.flops_decode = spent
+        states.append(state)
+    return states
+
+
+# accuracy and mean FLOPs per problem of majority voting at each width, per difficulty bin,
+# and rows the plan must leave out: another selector or strategy, an allocation run, a width
+# below the probe's, a row without FLOPs (each would change the plan if it were read)
+_TABLE = [
+    {"difficulty": "easy", "strategy.n": 2, "accuracy": 0.9, "flops_total": 100, "n_problems": 20},
+    {"difficulty": "easy", "strategy.n": 4, "accuracy": 0.95, "flops_total": 200, "n_problems": 20},
+    {"difficulty": "hard", "strategy.n": 2, "accuracy": 0.3, "flops_total": 100, "n_problems": 40},
+    {"difficulty": "hard", "strategy.n": 4, "accuracy": 0.5, "flops_total": 200, "n_problems": 40},
+    {"difficulty": "hard", "strategy.n": 8, "accuracy": 0.7, "flops_total": 400, "n_problems": 40},
+    {"difficulty": "hard", "strategy.n": 16, "accuracy": 1.0, "flops_total": 201, "strategy.selector": "weighted"},
+    {"difficulty": "hard", "strategy.n": 16, "accuracy": 1.0, "flops_total": 201, "strategy.name": "beam_search"},
+    {"difficulty": "hard", "strategy.n": 16, "accuracy": 1.0, "flops_total": 201, "allocator.name": "uniform"},
+    {"difficulty": "easy", "strategy.n": 1, "accuracy": 0.1, "flops_total": 1},
+    {"difficulty": "easy", "strategy.n": 16, "accuracy": 1.0, "flops_total": None},
+]
+
+
+@pytest.mark.parametrize(
+    "flops_left, easy_width, hard_width",
+    [
+        # widths start at 2 (the probe): 6 problems x 100 = 600 of the budget (pool left + 60 spent).
+        # Per FLOP, hard 2->4 gains 4 x 0.2 / (4 x 100) = 0.002, hard 4->8 4 x 0.2 / 800 = 0.001,
+        # easy 2->4 2 x 0.05 / 200 = 0.0005: each time the best of the steps that still fit
+        (540.0, 2, 2),  # budget 600: nothing more
+        (939.0, 4, 2),  # budget 999: hard 2->4 (+400) does not fit, the best that does is easy 2->4 (+200)
+        (940.0, 2, 4),  # budget 1000: it does
+        (1740.0, 2, 8),  # budget 1800: then hard 4->8 (+800)
+        (1939.0, 2, 8),  # budget 1999: easy 2->4 (+200) does not fit after it
+        (1940.0, 4, 8),  # budget 2000: it does
+        (None, 4, 8),  # no FLOP cap: everything with a gain
+    ],
+)
+def test_from_sweep_plans_widths_by_gain_per_flop_within_the_pool(tmp_path, flops_left, easy_width, hard_width):
+    from infscale.search.allocators.from_sweep import FromSweep
+
+    sweep = tmp_path / "sweep"
+    sweep.mkdir()
+    base = {"strategy.name": "best_of_n", "strategy.selector": "majority"}
+    (sweep / "levels.json").write_text(json.dumps([{**base, **row} for row in _TABLE]))
+    allocator = FromSweep(sweep=str(sweep), probe_n=2, step=3)
+    # three unanimous problems, three split ones; bins hold 20 and 40 problems: the two
+    # easiest go to "easy", the other four (one unanimous) to "hard"
+    states = _probed([["A", "A"], ["B", "C"], ["A", "A"], ["D", "E"], ["A", "A"], ["F", "G"]])
+    scheduler = _PlanScheduler(flops_left)
+    assert allocator.grants(scheduler, states, 0) == {}  # every problem already has its probe
+    grants = allocator.grants(scheduler, states, 1)
+    bins = {s.problem.id: (s.estimate["bin"], s.estimate["target"]) for s in states}
+    assert bins == {
+        "p0": ("easy", easy_width),
+        "p2": ("easy", easy_width),
+        "p4": ("hard", hard_width),
+        "p1": ("hard", hard_width),
+        "p3": ("hard", hard_width),
+        "p5": ("hard", hard_width),
+    }
+    # the first wave after the plan: at most step=3 more each, as far as the pool pays
+    wanted = {pid: min(3, target - 2) for pid, (_, target) in bins.items() if target > 2}
+    fits, left = {}, flops_left
+    for state in states:
+        n = wanted.get(state.problem.id, 0)
+        if n and (left is None or 50.0 * n <= left):
+            fits[state.problem.id] = n
+            left = None if left is None else left - 50.0 * n
+    assert grants == fits
+    for state in states:
+        if state.problem.id not in wanted:
+            assert not state.open and state.reason == f"bin {bins[state.problem.id][0]}: n=2"
+
+
+def test_from_sweep_closes_what_the_pool_cannot_pay_and_reads_only_its_selector(tmp_path):
+    from infscale.search.allocators.from_sweep import FromSweep
+
+    sweep = tmp_path / "sweep"
+    sweep.mkdir()
+    base = {"strategy.name": "best_of_n", "strategy.selector": "majority"}
+    (sweep / "levels.json").write_text(json.dumps([{**base, **row} for row in _TABLE]))
+    allocator = FromSweep(sweep=str(sweep), probe_n=2, step=3)
+    states = _probed([["A", "B"], ["C", "D"]])
+    allocator.grants(_PlanScheduler(None), states, 1)  # no cap: p0 to "easy" (width 4), p1 to "hard" (8)
+    assert allocator.grants(_PlanScheduler(99.0), states, 2) == {}  # 2 more cost 100, 3 more 150: > 99
+    assert [(s.open, s.reason) for s in states] == [(False, "bin easy: n=2 (pool)"), (False, "bin hard: n=2 (pool)")]
+    table, sizes = allocator.table("majority")
+    assert table == {
+        "easy": {2: (0.9, 100.0), 4: (0.95, 200.0)},
+        "hard": {2: (0.3, 100.0), 4: (0.5, 200.0), 8: (0.7, 400.0)},
+    }
+    assert sizes == {"easy": 20, "hard": 40}
+    weighted, _ = allocator.table("weighted")
+    assert weighted == {"hard": {16: (1.0, 201.0)}}
+    with pytest.raises(ValueError, match="no per-difficulty best_of_n rows with selector 'best' at width >= 2"):
+        allocator.table("best")
+
+
+@pytest.mark.parametrize(
+    "total_flops, total_tokens, width",
+    [
+        (1050.0, None, 7),  # 3 problems x 50 FLOPs x 7 = 1050 fits exactly
+        (1049.0, None, 6),
+        (None, 210, 7),  # 3 x 10 tokens x 7 = 210 fits exactly
+        (None, 209, 6),
+        (1050.0, 180, 6),  # both caps: the tighter one
+        (1e9, None, 8),  # max_n
+        (149.0, None, 0),
+    ],
+)
+def test_uniform_takes_the_largest_width_whose_worst_case_fits(total_flops, total_tokens, width):
+    from infscale.search.allocators.uniform import Uniform
+
+    scheduler = _PlanScheduler(None)
+    scheduler.pool = SimpleNamespace(total_flops=total_flops, total_tokens=total_tokens)
+    states = _probed([[], [], []])
+    uniform = Uniform(max_n=8)
+    assert uniform.width(scheduler, states) == width
+    if width:
+        assert uniform.grants(scheduler, states, 0) == {"p0": width, "p1": width, "p2": width}
+        assert [s.estimate for s in states] == [{"n": width}] * 3
+        for state in states:
+            state.grants.append(width)
+        assert uniform.grants(scheduler, states, 1) == {}
+        assert [(s.open, s.reason) for s in states] == [(False, f"uniform n={width}")] * 3
+
+
+def test_probe_then_allocate_re_estimates_every_problem_with_new_solutions_and_only_those():
+    from infscale.search.allocators.probe_then_allocate import ProbeThenAllocate
+
+    allocator = ProbeThenAllocate(
+        probe_n=2,
+        step=2,
+        max_n=8,
+        wave_fraction=1.0,
+        min_flip=0.0,
+        hopeless_cap=8,
+        hopeless_agreement=0.0,
+        prior=1.0,
+        max_waves=10,
+    )
+    scheduler = _PlanScheduler(1e9)
+    scheduler.measured = lambda state: 50.0
+    states = _probed([["A", "B"], ["A", "B", "A"], ["C", "D"]])
+    stale = {"samples": 2, "agreement": 0.123, "flip": 0.5, "difficulty": 0.877, "mean_score": None}
+    states[0].estimate = dict(stale)  # nothing new since: kept as it is
+    states[1].estimate = dict(stale)  # one more solution since: estimated again
+    grants = allocator.grants(scheduler, states, 1)
+    assert states[0].estimate == stale
+    assert states[1].estimate["samples"] == 3 and states[1].estimate["agreement"] == pytest.approx(2 / 3, abs=1e-6)
+    assert states[2].estimate["samples"] == 2 and states[2].estimate["agreement"] == 0.5
+    assert grants == {"p0": 2, "p1": 2, "p2": 2}

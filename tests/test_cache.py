@@ -189,3 +189,54 @@ def test_an_incremental_reward_must_report_its_cost():
     parts.engine.reward = Forgetful(parts.reward)
     with pytest.raises(ValueError, match="did not report its computed tokens"):
         list(parts.engine.run(parts.task.problems()[:1], parts.strategy))
+
+
+def test_prefix_cache_edges_a_prefix_as_long_as_the_limit_and_nothing_empty_or_disabled():
+    def kv(length: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        return [(torch.zeros(1, length, 2), torch.zeros(1, length, 2))]
+
+    cache = PrefixCache(max_mb=1)
+    cache.put([1, 2, 3], kv(3))
+    assert cache.longest([1, 2, 3, 4], limit=3)[0] == 3  # a stored prefix exactly `limit` long is used
+    assert cache.longest([1, 2, 3, 4], limit=2) == (0, None)
+    cache.put([], [])
+    assert len(cache) == 1  # an empty sequence is never stored
+    off = PrefixCache(0)
+    off.put([1, 2], [])  # nothing to store, and the cache is off
+    off.put([1, 2], kv(2))
+    assert len(off) == 0 and off.longest([1, 2, 3], limit=9) == (0, None)
+
+
+def test_a_rows_keys_after_a_cached_prefix_are_the_full_pass_keys():
+    """`forward_with_prefixes` with the first 3 positions from a cache gives the keys, values
+    and hidden states of a full pass; `row_kv(row, length)` copies exactly `length` positions."""
+    from transformers import Qwen2Config, Qwen2Model
+
+    from infscale.search.prefix_cache import forward_with_prefixes
+
+    torch.manual_seed(0)
+    config = Qwen2Config(
+        vocab_size=16,
+        hidden_size=8,
+        intermediate_size=16,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        max_position_embeddings=32,
+    )
+    model = Qwen2Model(config).eval()
+    ids = [3, 1, 4, 1, 5, 9]
+    with torch.inference_mode():
+        full = forward_with_prefixes(model, [ids], [(0, None)], 0, torch.device("cpu"))
+        prefix = full.row_kv(0, 3)
+        assert [k.shape[1] for k, _ in prefix] == [3, 3]
+        part = forward_with_prefixes(model, [ids, [2, 7]], [(3, prefix), (0, None)], 0, torch.device("cpu"))
+    assert torch.allclose(part.output.last_hidden_state[0, -3:], full.output.last_hidden_state[0, 3:], atol=1e-5)
+    for length in (4, 6):  # 3 cached + 1 or 3 new positions
+        got, want = part.row_kv(0, length), full.row_kv(0, length)
+        for (k, v), (k_full, v_full) in zip(got, want):
+            assert (
+                k.shape[1] == length and torch.allclose(k, k_full, atol=1e-5) and torch.allclose(v, v_full, atol=1e-5)
+            )
+    short = part.row_kv(1, 2)  # the row without a prefix
+    assert [k.shape[1] for k, _ in short] == [2, 2]

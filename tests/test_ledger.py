@@ -6,8 +6,10 @@ import pytest
 
 from infscale.budgets.model_spec import ModelSpec
 from infscale.experiments.run import run
-from infscale.search.node import file_safe, load_tree
+from infscale.search.node import Tree, file_safe, load_tree
+from infscale.tasks.base import Problem, TextTask
 from tests.conftest import make_config, read_results
+from tests.engine_helpers import strategy
 
 
 @pytest.fixture(scope="module")
@@ -140,3 +142,26 @@ def test_every_strategy_charges_exactly_what_its_tree_holds(name, options):
         decode = sum(policy.flops_span(n["context"], n["tokens"]) for n in nodes if n["depth"] > 0)
         assert ledger.flops_decode == pytest.approx(decode, rel=1e-12)
         assert ledger.flops_reward == pytest.approx(sum(reward.flops_span(0, n["reward_tokens"]) for n in nodes))
+
+
+def test_trees_save_into_new_nested_folders_under_file_safe_names(tmp_path):
+    tree = Tree(Problem(id="Set A/item 7:x", prompt="Q", reference="1"))
+    child = tree.add_child(tree.root, text="s\n", tokens=2, context=1, finish="end", answer="1")
+    assert list(tree) == tree.nodes == [tree.root, child]
+    assert file_safe("Set A/item 7:x") == "Set_A_item_7_x" and file_safe("AZaz09._-") == "AZaz09._-"
+    path = tree.save(tmp_path / "new" / "nested")
+    assert path == tmp_path / "new" / "nested" / "Set_A_item_7_x.json"
+    assert sorted(p.name for p in path.parent.iterdir()) == ["Set_A_item_7_x.json"]
+    graph = load_tree(path)
+    assert list(graph.edges) == [(0, 1)] and graph.nodes[1]["answer"] == "1" and graph.nodes[1]["tokens"] == 2
+
+
+def test_a_strategy_ranks_best_value_first_and_ties_by_creation_order():
+    """`Strategy.ranked`, the helper a strategy written by a user (docs/tutorial.md) sorts with."""
+    rank = strategy("best_of_n", TextTask(), aggregation="min").ranked
+    tree = Tree(Problem(id="p", prompt="Q", reference="1"))
+    scores = [[0.5], [0.9, 0.2], [0.7], None, [0.7, 0.8]]
+    nodes = [tree.add_child(tree.root, text=f"{k}", step_scores=s) for k, s in enumerate(scores)]
+    # values (min): 0.5, 0.2, 0.7, 0 (unscored), 0.7
+    assert [n.text for n in rank(nodes)] == ["2", "4", "0", "1", "3"]
+    assert [n.text for n in rank(list(reversed(nodes)))] == ["2", "4", "0", "1", "3"]

@@ -170,3 +170,75 @@ def test_simulate_max_takes_the_first_best_and_random_ignores_the_rewards():
         draws = [simulate_choice(how, weights, rng) for _ in range(300)]
         assert draws == [twin.randrange(3) for _ in range(300)]
         assert set(draws) == {0, 1, 2}
+
+
+# --- MCTS's outputs, traced by hand -----------------------------------------------------
+#
+# Root children 1 (fast reward 0.6) and 2 (0.5); under 1 two weak ends, 1.1 (0.05, A) and
+# 1.2 (0.04, B); under 2 two strong ones, 2.1 (0.9, C) and 2.2 (0.8, D). c = 1, two children
+# per expansion, simulation by max reward. The iterations, with UCT = Q + sqrt(ln N / n):
+#  1. expand the root; simulate into 1 (0.6 > 0.5), expand it, into 1.1: returns 0.65 up the path
+#  2. N_root = 1, ln 1 = 0: Q decides, 1 (0.65) over 2 (0.5); under 1, 1.1 (0.05) over 1.2 (0.04): 1.1 again
+#  3. 1: 0.65 + sqrt(ln 2 / 2) = 1.24, 2: 0.5 + sqrt(ln 2) = 1.33: expand 2, simulate into 2.1 (return 1.4)
+#  4. 1: 0.65 + sqrt(ln 3 / 2) = 1.39, 2: 1.4 + sqrt(ln 3) = 2.45; under 2 (ln 1 = 0) 2.1 (0.9) again
+#  5. 2 again (2.23 > 1.48); under 2: 2.1 0.9 + sqrt(ln 2 / 2) = 1.49, 2.2 0.8 + sqrt(ln 2) = 1.63: 2.2 (return 1.3)
+#  6. 2 (2.10 > 1.55); 2.1 0.9 + sqrt(ln 3 / 2) = 1.64, 2.2 0.8 + sqrt(ln 3) = 1.85: 2.2 again
+#  7. 2 (2.02 > 1.60); 2.1 0.9 + sqrt(ln 4 / 2) = 1.73, 2.2 0.8 + sqrt(ln 4 / 2) = 1.63: 2.1
+# After 5 iterations the ended nodes are 1.1 (2 returns), 2.1 (2), 2.2 (1); after 7, 1.1 (2),
+# 2.1 (3), 2.2 (2). Path sums: 1.1 0.65, 2.1 1.4, 2.2 1.3.
+_MCTS_WORLD = Script(
+    scores={"1": 0.6, "2": 0.5, "1.1": 0.05, "1.2": 0.04, "2.1": 0.9, "2.2": 0.8},
+    answers={"1.1": "A", "1.2": "B", "2.1": "C", "2.2": "D"},
+)
+
+
+@pytest.mark.parametrize(
+    "n, output, selector, answer",
+    [
+        (5, "max_reward", "weighted", "C"),  # the largest path sum
+        (5, "follow_max", "weighted", "A"),  # greedy by fast reward from the root: 1, then 1.1
+        (5, "max_visit", "weighted", "A"),  # 1.1 and 2.1 both have 2 returns: the first ended one
+        (7, "max_visit", "weighted", "C"),  # 2.1 has 3
+        (5, "last_terminal_iter", "weighted", "D"),  # iteration 5 ended at 2.2
+        (7, "last_terminal_iter", "weighted", "C"),
+        (5, "vote", "weighted", "C"),  # A 0.05, C 0.9, D 0.8
+        (5, "vote", "majority", "A"),  # three groups of one: the first
+    ],
+)
+def test_mcts_outputs_pick_their_own_answer_in_a_world_traced_by_hand(n, output, selector, answer):
+    tree, decision = run_scripted(_MCTS_WORLD, "mcts", n=n, output=output, selector=selector, c=1.0, children=2)
+    assert children_labels(tree, "") == ["1", "2"]
+    assert children_labels(tree, "1") == ["1.1", "1.2"] and children_labels(tree, "2") == ["2.1", "2.2"]
+    assert [c.answer for c in decision.candidates] == ["A", "C", "D"]  # the ended nodes visited, in creation order
+    assert decision.answer == answer
+    assert decision.chosen is not None and decision.chosen.answer == answer
+
+
+def test_mcts_step_limit_is_not_an_end_and_a_dead_end_path_is_never_the_answer():
+    # max_depth = 2. Under 1 (0.3) nothing ends: 1.1 and 1.2 (0.3 each) stop at the step
+    # limit; under 2 (0.2), 2.1 (0.2) ends with X. Iterations 1-3 stay under 1 (1.1 twice, then
+    # 1.2: 0.3 + sqrt(ln 2) beats 1.1's 0.3 + sqrt(ln 2 / 2), and is not expanded: it is at the
+    # limit); in iteration 4, 2 (0.2 + sqrt(ln 3) = 1.25) beats 1 (0.6 + sqrt(ln 3 / 3) = 1.21)
+    # and the simulation ends at 2.1. Path sums: 1.1 0.6 but not an end, 2.1 0.4.
+    world = Script(
+        scores={"1": 0.3, "1.1": 0.3, "1.2": 0.3, "2": 0.2, "2.1": 0.2, "2.2": 0.1},
+        answers={"2.1": "X", "2.2": "Y"},
+    )
+    tree, decision = run_scripted(world, "mcts", n=4, max_depth=2, c=1.0, children=2, output="max_reward")
+    nodes = by_label(tree)
+    assert nodes["1.1"].finish == "depth" and nodes["1.1"].terminal and not nodes["1.1"].children
+    assert children_labels(tree, "2") == ["2.1", "2.2"]
+    assert [c.answer for c in decision.candidates] == ["X"]
+    assert decision.answer == "X" and decision.chosen is nodes["2.1"]
+    _, three = run_scripted(world, "mcts", n=3, max_depth=2, c=1.0, children=2, output="max_reward")
+    assert three.candidates == [] and three.answer is None and three.chosen is None  # only dead ends so far
+    _, greedy = run_scripted(world, "mcts", n=4, max_depth=2, c=1.0, children=2, output="follow_max")
+    assert greedy.answer is None and greedy.chosen.text == "1.1\n"  # greedy by reward walks into the limit
+
+
+@pytest.mark.parametrize("simulate", ["sample", "random"])
+def test_mcts_random_simulations_are_seeded_by_the_problem(simulate):
+    world = _subtree_world({"1": 0.5, "2": 0.5, "3": 0.5}, {"1": "X", "2": "Y", "3": "Z"})
+    runs = [run_scripted(world, "mcts", n=6, children=3, simulate=simulate) for _ in range(2)]
+    labels = [sorted(by_label(tree)) for tree, _ in runs]
+    assert labels[0] == labels[1] and runs[0][1].answer == runs[1][1].answer

@@ -96,3 +96,36 @@ def test_adaptive_scores_its_samples_for_a_weighted_vote():
     assert decision.answer == "B"
     _, majority, _ = _adaptive(answers, n=3, batch=3, agreement=1.0, selector="majority")
     assert majority.answer == "A"
+
+
+def test_adaptive_draws_whole_solutions():
+    # the answers sit two steps down: each round must run its samples to their ends
+    answers = {"1.1": "A", "2.1": "A", "3.1": "B"}
+    tree, decision, rounds = _adaptive(answers, n=4, batch=2, agreement=1.0)
+    assert rounds == [2] and decision.answer == "A"
+    assert [c.answer for c in tree.root.children] == ["A", "A"] and all(c.terminal for c in tree.root.children)
+
+
+def test_adaptive_stops_when_the_budget_refuses_a_round_and_still_decides(tmp_path):
+    summary = run(
+        make_config(
+            "strategy=adaptive",
+            "strategy.n=8",
+            "strategy.batch=2",
+            "strategy.agreement=1.0",
+            "budget.max_samples=3",
+            "n_problems=6",
+        ),
+        tmp_path,
+    )
+    records = read_results(tmp_path)
+    assert {r["samples"] for r in records} == {3} and summary["n_problems"] == 6
+    assert all(r["n_finished"] == 3 and r["answer"] is not None for r in records)
+
+
+def test_a_strategy_must_sample_until_a_step_or_an_end():
+    from infscale.search.ops import Expand
+
+    assert Expand([], n=1).until == "step" and Expand([], n=1, until="end").until == "end"
+    with pytest.raises(ValueError, match=r"^Expand\(until='END'\): a strategy samples until 'step' or 'end'$"):
+        Expand([], n=1, until="END")

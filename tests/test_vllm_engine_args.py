@@ -4,6 +4,7 @@ environment vLLM reads. Pure mapping, checked without vLLM (so `make test` cover
 from __future__ import annotations
 
 import os
+import sys
 
 import pytest
 from omegaconf import OmegaConf
@@ -76,7 +77,7 @@ def test_a_local_path_that_exists_is_accepted(tmp_path):
     "change, message",
     [
         ({"dtype": "float8"}, "dtype must be one of auto, float32, bfloat16, float16, got 'float8'"),
-        ({"path": ""}, "path must name a checkpoint"),
+        ({"path": ""}, r"path must name a checkpoint \(a local Hugging Face folder or a hub id\)$"),
         ({"path": None}, "path must name a checkpoint"),
         ({"path": "/no/such/folder"}, "path '/no/such/folder' does not exist"),
         ({"path": "./no/such"}, "path './no/such' does not exist"),
@@ -101,3 +102,14 @@ def test_plain_turns_a_config_into_nested_dicts():
     assert _plain(cfg) == {"a": 1, "b": {"c": [1, 2]}, "d": 1}
     assert type(_plain(cfg)["b"]) is dict
     assert _plain({"x": 2}) == {"x": 2}
+
+
+def test_without_vllm_the_backends_say_how_to_install_it(monkeypatch):
+    from infscale.search.vllm_engine_args import require_vllm
+
+    monkeypatch.setitem(sys.modules, "vllm", None)  # `import vllm` raises ImportError
+    with pytest.raises(ValueError) as error:
+        require_vllm()
+    assert str(error.value) == (
+        "the vLLM backends need vLLM: pip install 'infscale[vllm]' (GPU), or `make .venv-vllm` for the CPU build"
+    )

@@ -38,9 +38,6 @@ class ProblemState:
     def close(self, reason: str) -> None:
         self.open, self.reason = False, reason
 
-    def to_dict(self) -> dict[str, Any]:
-        return {**self._head(), "samples": [_sample(c) for c in self.tree.root.children]}
-
     def changes(self) -> dict[str, Any] | None:
         """What changed since the last call (the journal's entry for this problem: the head and
         the samples drawn since), or None if nothing did. Between waves a drawn solution never
