@@ -211,6 +211,10 @@ def test_probe_then_allocate_spends_more_on_split_problems(tmp_path):
             "the pool (budget.total_flops=1e+14) cannot pay the probe: allocator.probe_n=4 solutions of each of 10",
         ),
         (
+            ("allocator=probe_then_allocate", "budget.total_flops=1e14", "budget.total_tokens=1000000"),
+            "the pool (budget.total_flops=1e+14, budget.total_tokens=1e+06) cannot pay the probe",
+        ),
+        (
             ("allocator=probe_then_allocate", "budget.total_tokens=20000"),
             "the pool (budget.total_tokens=2e+04) cannot pay the probe: allocator.probe_n=4 solutions of each of 10",
         ),

@@ -31,7 +31,7 @@ class DVTS(Strategy):
         m = self.beam_width
         subtrees = self.n // m
         last_expansion: list[list[Node]] = [[] for _ in range(subtrees)]
-        heads: dict[int, Node] = {0: root}  # subtree -> the node it goes on from (the root: all of them)
+        heads: dict[int, Node] = {}  # subtree -> the node it goes on from (read from depth 1 on)
         for depth in range(self.max_depth):
             until = "end" if depth == self.max_depth - 1 else "step"
             if depth == 0:
