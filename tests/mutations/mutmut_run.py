@@ -80,14 +80,13 @@ DESELECT = (
     "tests/test_budget_tightness.py::test_a_binding_cap_is_spent_to_within_one_worst_case_sample",
     "tests/test_budget_tightness.py::test_best_of_n_takes_exactly_the_samples_that_fit",
 )
-# The same for the allocators' three hypothesis runs (10-18 s each, reached by every engine
-# function). Deselected through pytest's addopts rather than mutmut's own arguments: changing
-# those resets every verdict mutmut has stored, these do not. The allocators' and the
-# journal's behaviour tests stay (tests/test_allocators.py, tests/test_allocation_journal.py).
+# The same for the allocators' two hypothesis runs of whole allocated searches (10-18 s each,
+# reached by every engine function). Deselected through pytest's addopts rather than mutmut's
+# own arguments: changing those resets every verdict mutmut has stored, these do not. The
+# allocators' behaviour tests stay (tests/test_allocators.py, tests/test_allocation_journal.py).
 SLOW_FOR_MUTANTS = (
     "tests/test_allocators.py::test_engine_never_crosses_the_pool_with_any_strategy",
     "tests/test_allocators.py::test_pool_never_overdrawn_through_a_kill",
-    "tests/test_allocation_journal.py::test_incremental_estimate_equals_the_estimate_from_scratch",
 )
 
 PYPROJECT = """\
