@@ -163,3 +163,46 @@ def test_a_problem_state_survives_the_journal_field_for_field():
     for old, new in zip(state.tree.root.children, back.tree.root.children, strict=True):
         assert [getattr(new, f) for f in fields] == [getattr(old, f) for f in fields]
     assert back.changes() is None  # what was loaded counts as saved
+
+
+def test_flip_probability_by_hand():
+    from infscale.search.allocators.difficulty import flip_probability
+
+    # top 3, second 1 of 4, prior 1: shares (3+1)/7 and (1+1)/7, variance (6/7 - 4/49) / 8,
+    # z = (2/7) / sqrt(variance) = 0.91766; P(flip) = Phi(-z) (scipy.stats.norm.sf)
+    assert flip_probability(3, 1, 4, 1.0) == pytest.approx(0.1793976789, abs=1e-9)
+    assert flip_probability(2, 2, 4, 1.0) == pytest.approx(0.5, abs=1e-12)  # a tie: a coin
+    assert flip_probability(0, 0, 0, 0.0) == 0.0  # no weight anywhere: no variance, no flip
+    assert flip_probability(40, 0, 40, 1.0) < flip_probability(4, 0, 4, 1.0) < 0.05  # more agreement, surer
+
+
+def _nodes(rows):
+    tree = Tree(Problem(id="p", prompt="Q", reference="A"))
+    return [tree.add_child(tree.root, text="", answer=a, step_scores=s) for a, s in rows]
+
+
+def test_difficulty_estimate_by_hand():
+    task = _task("keyed")
+    rows = [("A", [0.1, 0.9]), ("A", [0.5]), ("B", [0.2]), (None, [0.4])]
+    majority = estimate(_nodes(rows), "majority", "last", task, 1.0)
+    # groups A: 2, B: 1 of 4 samples (the unanswered one counts in n, in no group); flip: shares
+    # 3/7 and 2/7, z = (1/7) / sqrt((5/7 - 1/49) / 8) = 0.48507, Phi(-z) = 0.313813
+    assert majority == {"samples": 4, "agreement": 0.5, "flip": 0.313813, "difficulty": 0.5, "mean_score": None}
+    weighted = estimate(_nodes(rows), "weighted", "last", task, 1.0)
+    # last scores: A 0.9 + 0.5 = 1.4, B 0.2, all four 2.0: rescaled to 4 samples A 2.8, B 0.4;
+    # flip: shares 3.8/7 and 1.4/7, Phi(-z) = 0.110035
+    assert weighted == {"samples": 4, "agreement": 0.7, "flip": 0.110035, "difficulty": 0.3, "mean_score": 0.5}
+    unscored = estimate(_nodes([("A", [0.9]), ("B", None), ("B", [0.1])]), "weighted", "last", task, 1.0)
+    assert unscored["mean_score"] is None and unscored["agreement"] == pytest.approx(2 / 3, abs=1e-6)  # counted
+    assert estimate([], "weighted", "last", task, 1.0) == {
+        "samples": 0,
+        "agreement": 0.0,
+        "flip": 1.0,
+        "difficulty": 1.0,
+        "mean_score": None,
+    }
+    for selector in ("majority", "weighted"):  # the same numbers when estimated as samples arrive
+        groups = AnswerGroups(task)
+        nodes = _nodes(rows)
+        estimate(nodes[:1], selector, "last", task, 1.0, groups)
+        assert estimate(nodes, selector, "last", task, 1.0, groups) == estimate(nodes, selector, "last", task, 1.0)

@@ -519,3 +519,152 @@ def test_probe_then_allocate_re_estimates_every_problem_with_new_solutions_and_o
     assert states[1].estimate["samples"] == 3 and states[1].estimate["agreement"] == pytest.approx(2 / 3, abs=1e-6)
     assert states[2].estimate["samples"] == 2 and states[2].estimate["agreement"] == 0.5
     assert grants == {"p0": 2, "p1": 2, "p2": 2}
+
+
+# --- the scheduler's arithmetic ---------------------------------------------------------
+
+
+def _scheduler(total_flops=None, total_tokens=None, selector="weighted", policy=None, allocator=None):
+    from infscale.search.allocators.scheduler import Scheduler
+    from infscale.search.engine import Engine, Sampling
+    from tests.engine_helpers import MODEL
+
+    task = load("task", "simulated", n=4)
+    engine = Engine(
+        task,
+        policy or load("policy", "simulated", model=MODEL),
+        load("reward", "simulated", model=MODEL),
+        sampling=Sampling(temperature=1.0, max_step_tokens=16, max_tokens=64),
+        max_batch=3,
+        pool=Pool(total_flops, total_tokens),
+    )
+    return Scheduler(engine, strategy("best_of_n", task, selector=selector), allocator), task
+
+
+def test_worst_case_is_one_prefill_per_call_and_the_longest_scored_solution():
+    from infscale.search.allocators.cost import SampleCost
+
+    scheduler, task = _scheduler(1e18)
+    engine, problem = scheduler.engine, task.problems()[0]
+    spec, length = engine.policy.spec, engine.policy.count_tokens(problem.prompt)
+    scored = worst_case(engine, problem, True, 25)
+    assert scored == SampleCost(
+        prefill=spec.flops_span(0, length),
+        each=spec.flops_span(length, 64) + engine.reward.spec.flops_span(0, length + 64 + 25),
+        tokens=64,
+    )
+    plain = worst_case(engine, problem, False, 25)
+    assert plain.each == spec.flops_span(length, 64) and plain.prefill == scored.prefill
+    # calls of at most max_batch = 3 samples: 7 samples are 3 calls, each with its prefill
+    assert scored.flops(7, 3) == 3 * scored.prefill + 7 * scored.each
+    assert scored.flops(3, 3) == scored.prefill + 3 * scored.each
+    assert scored.flops(0, 3) == 0.0 and scored.flops(-1, 3) == 0.0
+    assert SampleCost(None, 5.0, 1).flops(2, 3) is None and SampleCost(5.0, None, 1).flops(2, 3) is None
+    # the scheduler's view: cached per problem, in the pool's unit
+    state = ProblemState.fresh(problem, Ledger(None, None))
+    assert scheduler.worst_flops(state, 7) == scored.flops(7, 3) and scheduler.cost(state) is scheduler.cost(state)
+
+
+def test_a_pool_that_exactly_pays_is_accepted_and_one_flop_or_token_less_is_not():
+    probe = _scheduler(1e18)[0]
+    states = [ProblemState.fresh(p, Ledger(None, None)) for p in probe.engine.task.problems()]
+    one = min(probe.worst_flops(s, 1) for s in states)
+    for total, fits in ((one, True), (one * (1 - 1e-12), False)):
+        scheduler, _ = _scheduler(total, allocator=SimpleNamespace(check=lambda *a: None))
+        if fits:
+            scheduler.check(states)
+        else:
+            with pytest.raises(ValueError, match="is below one problem's minimum cost"):
+                scheduler.check(states)
+    for total, fits in ((64, True), (63, False)):
+        scheduler, _ = _scheduler(total_tokens=total, allocator=SimpleNamespace(check=lambda *a: None))
+        if fits:
+            scheduler.check(states)
+        else:
+            with pytest.raises(
+                ValueError,
+                match=r"budget.total_tokens=63 is below one problem's minimum cost \(one solution: 64 tokens",
+            ):
+                scheduler.check(states)
+    probe_cost = sum(probe.worst_flops(s, 2) for s in states)
+    _scheduler(probe_cost)[0].check_probe(states, 2)
+    with pytest.raises(ValueError, match="cannot pay the probe"):
+        _scheduler(probe_cost * (1 - 1e-12))[0].check_probe(states, 2)
+    _scheduler(total_tokens=4 * 2 * 64)[0].check_probe(states, 2)
+    with pytest.raises(ValueError, match="cannot pay the probe"):
+        _scheduler(total_tokens=4 * 2 * 64 - 1)[0].check_probe(states, 2)
+    # affords: exactly what is left fits
+    state = states[0]
+    assert probe.affords(state, 2, probe.worst_flops(state, 2), None)
+    assert not probe.affords(state, 2, probe.worst_flops(state, 2) * (1 - 1e-12), None)
+    assert probe.affords(state, 2, None, 128) and not probe.affords(state, 2, None, 127)
+
+
+def test_measured_cost_is_the_mean_so_far_in_the_pools_unit_or_the_worst_case_before_any():
+    flops_pool, task = _scheduler(1e18)
+    tokens_pool, _ = _scheduler(total_tokens=10**6)
+    state = ProblemState.fresh(task.problems()[0], Ledger(None, None))
+    assert flops_pool.measured(state) == flops_pool.worst_flops(state, 1)
+    assert tokens_pool.measured(state) == 64.0
+    state.ledger.samples, state.ledger.flops_decode, state.ledger.generated = 4, 400.0, 40
+    assert flops_pool.measured(state) == 100.0 and tokens_pool.measured(state) == 10.0
+
+
+class _Waves:
+    """An allocator that grants what a list says, wave by wave, and records its calls."""
+
+    def __init__(self, waves, pause=0.0):
+        self.waves, self.pause, self.calls = waves, pause, 0
+
+    def check(self, scheduler, states):
+        pass
+
+    def grants(self, scheduler, states, wave):
+        import time
+
+        self.calls += 1
+        time.sleep(self.pause)
+        return dict(self.waves[wave]) if wave < len(self.waves) else {}
+
+
+def test_the_scheduler_runs_the_waves_it_is_granted_and_adds_up_their_time():
+    waves = _Waves([{"sim-0-00000": 2, "sim-0-00001": 1}, {"sim-0-00000": 1, "sim-0-00001": 0}, {}], pause=0.01)
+    scheduler, task = _scheduler(1e18, allocator=waves)
+    states = [
+        ProblemState.fresh(p, Ledger(scheduler.engine.policy.spec, scheduler.engine.reward.spec))
+        for p in task.problems()
+    ]
+    walls, real_run = [], scheduler.engine.run
+
+    def timed_run(*args, **kwargs):
+        for outcome in real_run(*args, **kwargs):
+            walls.append((outcome.problem.id, outcome.wall_s))
+            yield outcome
+
+    scheduler.engine.run = timed_run
+    saved = []
+    assert scheduler.run(states, 0, saved.append) == 2
+    assert saved == [1, 2] and waves.calls == 3
+    assert [len(s.samples) for s in states] == [3, 1, 0, 0]
+    assert [s.grants for s in states] == [[2, 1], [1], [], []]  # a grant of 0 is no grant
+    assert states[0].wall_s == pytest.approx(sum(w for pid, w in walls if pid == "sim-0-00000"), abs=1e-12)
+    assert 0.03 <= scheduler.overhead_s < 1.0  # the three decisions, each pausing 10 ms
+    assert all(s.open for s in states)
+
+
+def test_a_wave_the_pool_cannot_pay_closes_its_problems_and_ends_the_run():
+    from tests.fake_backends import full_length_policy
+
+    first = {"sim-0-00000": 1, "sim-0-00001": 1}
+    probe, task = _scheduler(1e18, policy=full_length_policy(16))
+    states = [ProblemState.fresh(p, Ledger(None, None)) for p in task.problems()]
+    exact = sum(probe.worst_flops(s, 1) for s in states[:2])  # every sample costs its worst case
+    waves = _Waves([first, first, first])
+    scheduler, _ = _scheduler(exact, policy=full_length_policy(16), allocator=waves)
+    states = [
+        ProblemState.fresh(p, Ledger(scheduler.engine.policy.spec, scheduler.engine.reward.spec))
+        for p in task.problems()
+    ]
+    assert scheduler.run(states, 0, lambda wave: None) == 2
+    assert [len(s.samples) for s in states] == [1, 1, 0, 0] and waves.calls == 2
+    assert [(s.open, s.reason) for s in states] == [(False, "pool"), (False, "pool"), (True, ""), (True, "")]
