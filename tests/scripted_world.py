@@ -94,6 +94,16 @@ class ScriptedPolicy:
         return results
 
 
+class BlankFirstChild(ScriptedPolicy):
+    """The scripted policy, except that the root's first child is a blank step (no text)."""
+
+    def generate(self, requests: list[GenerationRequest]) -> list[GenerationResult]:
+        results = super().generate(requests)
+        for result in results:
+            result.samples[:] = [Sample("", 0, "step") if s.text == "1\n" else s for s in result.samples]
+        return results
+
+
 class ScriptedPRM:
     name, spec, outcome = "scripted", None, False
 

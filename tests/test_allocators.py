@@ -223,6 +223,18 @@ def test_probe_then_allocate_spends_more_on_split_problems(tmp_path):
         (("allocator=uniform", "budget.total_flops=-1"), "budget.total_flops must be a positive number"),
         (("allocator=probe_then_allocate", "budget.total_flops=1e15", "allocator.step=0"), "allocator.step must be"),
         (
+            ("allocator=probe_then_allocate", "budget.total_flops=1e15", "allocator.min_flip=1.01"),
+            "allocator.min_flip must lie in [0, 1], got 1.01",
+        ),
+        (
+            ("allocator=probe_then_allocate", "budget.total_flops=1e15", "allocator.hopeless_agreement=true"),
+            "allocator.hopeless_agreement must lie in [0, 1], got True",
+        ),
+        (
+            ("allocator=probe_then_allocate", "budget.total_flops=1e15", "allocator.wave_fraction=0"),
+            "allocator.wave_fraction must be > 0",
+        ),
+        (
             ("allocator=uniform", "budget.total_flops=1e15", "allocator.max_n=0"),
             "allocator.max_n must be a positive integer, got 0",
         ),

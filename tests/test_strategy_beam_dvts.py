@@ -12,6 +12,7 @@ import pytest
 
 from tests.engine_helpers import strategy
 from tests.parity_world import ScriptedTask, Step, World, scripted_engine
+from tests.scripted_world import BlankFirstChild, Script, children_labels, run_scripted
 
 PROMPT = "Problem 0:"
 
@@ -185,3 +186,34 @@ def test_default_width_is_four_but_never_wider_than_n(name):
 
     widths = [make_config(f"strategy={name}", f"strategy.n={n}").strategy.beam_width for n in (1, 2, 4, 16)]
     assert widths == [1, 2, 4, 4]
+
+
+class _Twins(Script):
+    """Root children 1 and 2 write the same step, "dup": two beams with the same text."""
+
+    def text(self, label: str) -> str:
+        return "dup\n" if label in ("1", "2") else super().text(label)
+
+
+@pytest.mark.parametrize("filter_duplicates", [True, False])
+def test_beam_filter_duplicates_drops_a_repeated_beam_before_choosing_survivors(filter_duplicates):
+    # N = 4, M = 2: two survivors. The twins score 0.9, 3 0.5, 4 0.4: without the filter both
+    # twins survive; with it the second twin is dropped and 3 survives beside the first
+    ends = {f"dup.{k}": "A" for k in range(1, 5)} | {"3.1": "B", "3.2": "B"}
+    world = _Twins(scores={"dup": 0.9, "3": 0.5, "4": 0.4}, answers=ends)
+    tree, decision = run_scripted(world, "beam", n=4, beam_width=2, max_depth=3, filter_duplicates=filter_duplicates)
+    if filter_duplicates:
+        assert children_labels(tree, "3") == ["3.1", "3.2"]
+        assert [c.answer for c in decision.candidates] == ["A", "B", "A", "B"]  # copy order: beam 0, 1, 0, 1
+    else:
+        assert children_labels(tree, "3") == []
+        assert [c.answer for c in decision.candidates] == ["A", "A", "A", "A"]
+
+
+def test_beam_treats_a_blank_step_as_finished():
+    script = Script(scores={"2": 0.1, "3": 0.2, "4": 0.3}, answers={"3.1": "X", "3.2": "X", "4.1": "Y", "4.2": "Y"})
+    tree, decision = run_scripted(script, "beam", policy=BlankFirstChild(script), n=4, beam_width=2, max_depth=3)
+    blank = tree.root.children[0]
+    assert blank.text == "" and blank.children == []
+    assert decision.candidates[0] is blank  # completed at once, before the survivors' ends
+    assert children_labels(tree, "2") == [] and children_labels(tree, "3") == ["3.1", "3.2"]

@@ -4,8 +4,7 @@ choice whatever they return, so the test holds across the issue 12 rewrite."""
 
 import pytest
 
-from infscale.search.backends import Sample
-from tests.scripted_world import Script, ScriptedPolicy, children_labels, run_scripted
+from tests.scripted_world import BlankFirstChild, Script, children_labels, run_scripted
 
 ENDS = {f"{a}.{b}": "A" for a in range(1, 5) for b in range(1, 5)}
 
@@ -33,21 +32,11 @@ def test_dvts_with_one_subtree_expands_the_root_n_wide():
     assert children_labels(tree, "2") == ["2.1", "2.2"] and children_labels(tree, "1") == []
 
 
-class _BlankFirstChild(ScriptedPolicy):
-    """The scripted policy, except that the root's first child is a blank step."""
-
-    def generate(self, requests):
-        results = super().generate(requests)
-        for result in results:
-            result.samples[:] = [Sample("", 0, "step") if s.text == "1\n" else s for s in result.samples]
-        return results
-
-
 def test_dvts_stops_a_subtree_whose_best_child_is_a_blank_step():
     # subtree 0 draws a blank step and "2", both scoring 0 (a blank step scores 0): the blank,
     # first, is its best, and ends the subtree; subtree 1 (3: 0.5, 4: 0.4) goes on from 3
     script = Script(scores={"2": 0.0, "3": 0.5, "4": 0.4}, answers={"3.1": "X", "3.2": "Y"})
-    policy = _BlankFirstChild(script)
+    policy = BlankFirstChild(script)
     tree, decision = run_scripted(script, "dvts", policy=policy, n=4, beam_width=2)
     blank = tree.root.children[0]
     assert blank.text == "" and blank.children == []
