@@ -1,11 +1,14 @@
 """Budget arithmetic on a ledger set by hand: how many samples fit, where the boundaries
 lie (a cost that lands exactly on the cap fits), and the errors when a count is unknown."""
 
+import re
+
 import pytest
 
 from infscale.budgets.budget import Budget
 from infscale.budgets.ledger import Ledger
 from infscale.budgets.model_spec import ModelSpec
+from infscale.budgets.pool import Pool, Reservation
 from infscale.experiments.build import build
 from tests.conftest import make_config
 from tests.test_flops_by_hand import TINY
@@ -95,3 +98,61 @@ def test_small_positive_caps_are_accepted_and_unknown_keys_named():
     assert build(make_config("budget.max_flops=0.5")).budget.max_flops == 0.5
     with pytest.raises(ValueError, match=r"budget 'none' has no option\(s\) max_time, wall$"):
         build(make_config("+budget.wall=3", "+budget.max_time=1"))
+
+
+def test_the_pool_reserves_worst_cases_and_settles_what_was_spent_by_hand():
+    pool = Pool(total_flops=1000.0, total_tokens=100)
+    assert (pool.left_flops, pool.left_tokens) == (1000.0, 100)
+    # tokens: 100 // 30 = 3 samples; FLOPs: (1000 - 100) / 250 = 3.6 -> 3
+    assert pool.affordable(5, 30, 100.0, 250.0) == 3 and pool.affordable(2, 30, 100.0, 250.0) == 2
+    assert pool.affordable(5, 10, 1001.0, 1.0) == 0  # the one-off part alone does not fit
+    assert pool.affordable(5, 10, 1000.0, 1.0) == 0 and pool.affordable(5, 10, 999.0, 0.5) == 2  # room 0, room 1
+    assert pool.affordable(5, 0, 0.0, 0.0) == 5  # free samples
+    reserved = pool.reserve(600.0, 60)
+    assert reserved == Reservation(600.0, 60) and (pool.left_flops, pool.left_tokens) == (400.0, 40)
+    assert pool.reserve(400.5, 1) is None and pool.reserve(1.0, 41) is None  # nothing reserved
+    assert (pool.reserved_flops, pool.reserved_tokens) == (600.0, 60)
+    exact = pool.reserve(400.0, 40)  # exactly what is left fits
+    pool.settle(reserved, 500.0, 50)
+    assert (pool.spent_flops, pool.spent_tokens, pool.reserved_flops, pool.reserved_tokens) == (500.0, 50, 400.0, 40)
+    pool.settle(exact, None, None)  # unknown counts charge nothing
+    assert (pool.left_flops, pool.left_tokens) == (500.0, 50)
+    over = pool.reserve(100.0, 10)
+    with pytest.raises(
+        ValueError, match=r"^a backend charged 200 FLOPs / 5 tokens, over the worst case reserved \(100 / 10\)"
+    ):
+        pool.settle(over, 200.0, 5)
+    with pytest.raises(ValueError, match="over the worst case reserved"):
+        pool.settle(over, 50.0, 11)
+    pool.settle(over, 100.00000001, 10)  # float rounding is no overcharge, and charges the reservation at most
+    assert (pool.spent_flops, pool.spent_tokens) == (600.0, 60)
+    pool.charge(25.0, 5)
+    pool.charge(None, None)
+    assert pool.to_dict() == {
+        "total_flops": 1000.0,
+        "total_tokens": 100,
+        "spent_flops": 625.0,
+        "spent_tokens": 65,
+        "left_flops": 375.0,
+        "left_tokens": 35,
+    }
+
+
+def test_a_pool_of_tokens_only_needs_no_flop_counts_and_bad_pools_are_refused():
+    tokens = Pool(total_flops=None, total_tokens=10)
+    assert tokens.reserve(None, 10) == Reservation(0.0, 10) and tokens.left_flops is None
+    assert tokens.affordable(5, 3, None, None) == 0  # all 10 reserved
+    flops = Pool(total_flops=10.0, total_tokens=None)
+    with pytest.raises(ValueError, match="budget.total_flops needs FLOP counts, and this backend reports none"):
+        flops.reserve(None, 1)
+    with pytest.raises(ValueError, match="budget.total_flops needs FLOP counts, and this backend reports none"):
+        flops.affordable(1, 1, None, 1.0)
+    assert flops.affordable(7, 1000, 0.0, 1.5) == 6 and flops.left_tokens is None  # tokens uncapped
+    for total_flops, total_tokens, message in [
+        (0, None, "budget.total_flops must be a positive number or null, got 0"),
+        (None, True, "budget.total_tokens must be a positive number or null, got True"),
+        (-1.0, 5, "budget.total_flops must be a positive number or null, got -1.0"),
+        (None, None, "a data-set pool needs budget.total_flops or budget.total_tokens"),
+    ]:
+        with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+            Pool(total_flops=total_flops, total_tokens=total_tokens)

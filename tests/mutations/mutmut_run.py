@@ -45,6 +45,8 @@ TESTS = {
         "tests/test_budget_rules.py",
         "tests/test_budget_tightness.py",
         "tests/test_ledger_recount.py",
+        "tests/test_engine_scheduling.py",  # the data-set pool (budgets/pool.py) through the engine
+        "tests/test_allocators.py",
     ],
     # Only tests that run in-process and fast: a surviving mutant runs every test that reaches
     # its function, and the engine's functions are reached by nearly all of them. The parity
