@@ -167,6 +167,11 @@ def main(argv: list[str]) -> int:
         action="store_true",
         help="with --open: leave out the survivors too (only mutants no test has run yet: not checked, no tests)",
     )
+    parser.add_argument(
+        "--survivors",
+        action="store_true",
+        help="with --open: only the mutants that survived or that no test reached (not those never run)",
+    )
     args = parser.parse_args(argv)
     script = Path(sys.executable).parent / "mutmut"
     mutmut = [str(script)] if script.exists() else [sys.executable, "-m", "mutmut"]
@@ -180,6 +185,7 @@ def main(argv: list[str]) -> int:
                 name
                 for name, verdict in parse_results(before.stdout).items()
                 if verdict not in ("killed", "timeout", *(("survived",) if args.unrun else ()))
+                and not (args.survivors and verdict == "not checked")
                 and any(fnmatch.fnmatch(name, p) for p in args.only or ["*"])
             ]
             print(f"{len(names)} open mutants", flush=True)
