@@ -5,6 +5,7 @@ fixed best_of_n run at n; bad input gets one-line errors."""
 from __future__ import annotations
 
 import json
+import re
 from types import SimpleNamespace
 
 import pytest
@@ -371,6 +372,9 @@ class _PlanScheduler:
     def cost(self, state):
         return SimpleNamespace(tokens=10)
 
+    def measured(self, state):
+        return 1.0
+
 
 def _probed(answers_by_problem: list[list[str]], spent: float = 10.0) -> list[ProblemState]:
     states = []
@@ -680,3 +684,87 @@ def test_a_wave_the_pool_cannot_pay_closes_its_problems_and_ends_the_run():
     assert scheduler.run(states, 0, lambda wave: None) == 2
     assert [len(s.samples) for s in states] == [1, 1, 0, 0] and waves.calls == 2
     assert [(s.open, s.reason) for s in states] == [(False, "pool"), (False, "pool"), (True, ""), (True, "")]
+
+
+def _probe_allocator(**changes):
+    from infscale.search.allocators.probe_then_allocate import ProbeThenAllocate
+
+    params = dict(
+        probe_n=2,
+        step=2,
+        max_n=8,
+        wave_fraction=1.0,
+        min_flip=0.05,
+        hopeless_cap=4,
+        hopeless_agreement=0.34,
+        prior=1.0,
+        max_waves=5,
+    )
+    return ProbeThenAllocate(**{**params, **changes})
+
+
+_PROBED = [
+    ["A", "A"],  # p0 unanimous
+    ["A", "B", "C", "D"],  # p1 hopeless: 4 >= hopeless_cap solutions, top answer 1/4 <= 0.34
+    ["A"] * 7 + ["B"],  # p2 at max_n
+    ["A"] * 5 + ["B"],  # p3 settled: flip(5, 1 of 6) = 0.0455 < min_flip
+    ["A", "B"],  # p4 open: flip 0.5, agreement 0.5, gain 0.25
+    ["A", "A", "B"],  # p5 open: flip 0.3116, agreement 2/3, gain 0.2077
+    [],  # p6 nothing drawn
+    ["A", "A", "A", "B", "B", "B", "C"],  # p7 open: flip 0.5, agreement 3/7, gain 0.2143; one more fits max_n
+]
+
+
+@pytest.mark.parametrize(
+    "flops_left, wave_fraction, grants",
+    [
+        # by gain per expected FLOP (measured cost p5 1, p4 2, p7 3): p5 0.208, p4 0.125, p7 0.071;
+        # worst case 50 FLOPs a solution
+        (1000.0, 1.0, {"p5": 2, "p4": 2, "p7": 1}),
+        (150.0, 1.0, {"p5": 2, "p7": 1}),  # p4's 100 no longer fits after p5's 100; p7's 50 does
+        (149.0, 1.0, {"p5": 2}),
+        (1000.0, 0.006, {"p5": 2, "p4": 2}),  # expected 2 + 4 = 6 <= 6 allowed; p7 would make 9
+        (1000.0, 0.005, {"p5": 2}),  # the first grant is made whatever its expected cost
+    ],
+)
+def test_probe_then_allocate_closes_by_its_rules_and_grants_by_gain_per_flop(flops_left, wave_fraction, grants):
+    allocator = _probe_allocator(wave_fraction=wave_fraction)
+    scheduler = _PlanScheduler(flops_left)
+    scheduler.measured = lambda state: {"p4": 2.0, "p5": 1.0, "p7": 3.0}[state.problem.id]
+    states = _probed(_PROBED)
+    assert allocator.grants(scheduler, states, 1) == grants
+    assert list(allocator.grants(scheduler, states, 1)) == list(grants)  # in that order
+    reasons = [(s.open, s.reason) for s in states]
+    assert reasons == [
+        (False, "unanimous"),
+        (False, "hopeless"),
+        (False, "max_n"),
+        (False, "settled"),
+        (True, ""),
+        (True, ""),
+        (False, "no solution drawn"),
+        (True, ""),
+    ]
+    assert states[3].estimate["flip"] == pytest.approx(0.0455, abs=1e-4)
+
+
+def test_probe_then_allocate_closes_what_the_pool_cannot_pay_and_stops_at_max_waves():
+    scheduler = _PlanScheduler(49.0)  # not one solution's worst case
+    states = _probed(_PROBED)
+    assert _probe_allocator().grants(scheduler, states, 1) == {}
+    assert [s.reason for s in states if s.problem.id in ("p4", "p5", "p7")] == ["pool"] * 3
+    states = _probed(_PROBED)
+    assert _probe_allocator(max_waves=3).grants(scheduler, states, 3) == {}
+    assert [s.reason for s in states if s.problem.id in ("p4", "p5", "p7")] == ["max_waves"] * 3
+    states = _probed(_PROBED)
+    _probe_allocator(max_waves=3).grants(_PlanScheduler(1e9), states, 2)
+    assert all(s.open for s in states if s.problem.id in ("p4", "p5", "p7"))  # wave 2 < 3: open
+    for key, value, message in [
+        ("prior", 0, "allocator.prior must be a positive number, got 0"),
+        ("prior", True, "allocator.prior must be a positive number, got True"),
+        ("probe_n", 9, "allocator.probe_n=9 exceeds allocator.max_n=8"),
+        ("wave_fraction", 0.0, "allocator.wave_fraction must be > 0"),
+    ]:
+        with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+            _probe_allocator(**{key: value})
+    assert _probe_allocator(probe_n=8).probe_n == 8  # probe_n = max_n is allowed
