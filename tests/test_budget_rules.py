@@ -156,3 +156,20 @@ def test_a_pool_of_tokens_only_needs_no_flop_counts_and_bad_pools_are_refused():
     ]:
         with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
             Pool(total_flops=total_flops, total_tokens=total_tokens)
+
+
+def test_pool_edges_free_samples_a_fixed_cost_alone_and_overcharges_by_a_hair():
+    pool = Pool(total_flops=1000.0, total_tokens=100)
+    assert pool.affordable(200, 0, 0.0, 0.0) == 100  # free tokens: 100 // 1
+    assert pool.affordable(5, 1, 2000.0, 0.0) == 0  # the one-off part alone is over: none, even if samples are free
+    assert pool.affordable(5, 1, 1000.0, 0.0) == 5  # it fits exactly: free samples all fit
+    assert pool.affordable(5, 1, 999.5, 0.25) == 2  # half a FLOP of room: two samples of a quarter
+    assert Pool(total_flops=1.0, total_tokens=1).left_tokens == 1  # the smallest pools are pools
+    reserved = pool.reserve(100.0, 10)
+    with pytest.raises(ValueError, match="over the worst case reserved"):
+        pool.settle(reserved, 100.5, 10)  # half a FLOP over: an inconsistent backend
+    pool.settle(reserved, 100.0 * (1 + 1e-9) + 1e-6, 10)  # exactly at the rounding allowance: accepted
+    flops_only = Pool(total_flops=10.0, total_tokens=None)
+    for call in (lambda: flops_only.reserve(None, 1), lambda: flops_only.affordable(1, 1, None, 1.0)):
+        with pytest.raises(ValueError, match="^budget.total_flops needs FLOP counts, and this backend reports none$"):
+            call()
