@@ -27,10 +27,10 @@ from __future__ import annotations
 from typing import Any
 
 from infscale.budgets.model_spec import ModelSpec
-from infscale.rewards.hf_prm import check_incremental, check_known, checkpoint_hash
+from infscale.rewards.hf_prm import check_known, checkpoint_hash
 from infscale.rewards.prm_adapters import Encoding, adapter_class
 from infscale.rewards.prm_adapters.plus_minus import PlusMinusAdapter
-from infscale.rewards.prm_cost import PRMInput
+from infscale.rewards.prm_cost import PRMInput, check_incremental
 from infscale.search.backends import ScoreRequest, ScoreResult
 from infscale.search.vllm_engine_args import CONFIG_KEYS, ENGINE_KEYS, _plain, engine_kwargs, require_vllm
 
