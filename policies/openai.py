@@ -6,15 +6,15 @@ thread pool (`concurrency` requests in flight). All requests of one problem go t
 replica (chosen by a stable hash of the problem's prompt), so that replica's prefix cache
 serves the problem's growing tree; a replica that fails is skipped for the next one.
 
-Transient failures (connection refused or reset, timeouts, HTTP 429 and 5xx) are retried
-with exponential backoff; `retry_timeout_s` is a total deadline for one sample, its tries and
-waits together (each try's timeout is cut to what is left), long enough to ride out a server
-restart. After it, or at once for a bad request (other 4xx) or a malformed reply (unreadable
-JSON, a wrong shape, token counts missing or negative), the call fails with one line: the
-endpoint, the HTTP status and the server's last message. Retry warnings are rate-limited
-(one per endpoint every `_WARN_EVERY_S`, with a count). Requests run on daemon threads and the
-caller waits in short slices, so Ctrl-C stops a call within a second. Nothing is lost: a
-sample is either returned whole or retried.
+Transient failures (connection refused or reset, a reply cut off mid-body, timeouts, HTTP 429
+and 5xx) are retried with exponential backoff; `retry_timeout_s` is a total deadline for one
+sample, its tries and waits together (each try's timeout is cut to what is left), long enough
+to ride out a server restart. After it, or at once for a bad request (other 4xx) or a malformed
+reply (unreadable JSON, a wrong shape, token counts missing or negative), the call fails with
+one line: the endpoint, the HTTP status and the server's last message. Retry warnings are
+rate-limited (one per endpoint every `_WARN_EVERY_S`, with a count). Requests run on daemon threads
+and the caller waits in short slices, so Ctrl-C stops a call within a second. Nothing is lost:
+a sample is either returned whole or retried.
 
 Accounting comes from each response's `usage`: `completion_tokens` (less the EOS token,
 which vLLM counts, so the numbers match `policy=vllm` and `policy=hf`), `prompt_tokens`,
@@ -26,6 +26,7 @@ with `policy=vllm`, a request's prompt is charged once, with its first sample's 
 from __future__ import annotations
 
 import hashlib
+import http.client
 import json
 import logging
 import queue
@@ -220,9 +221,9 @@ class OpenAIPolicy:
         headers = {"Content-Type": "application/json"}
         if self.api_key:
             headers["Authorization"] = f"Bearer {self.api_key}"
-        http = urllib.request.Request(f"{url}/completions", data=body, headers=headers, method="POST")
+        post = urllib.request.Request(f"{url}/completions", data=body, headers=headers, method="POST")
         try:
-            with urllib.request.urlopen(http, timeout=timeout) as response:
+            with urllib.request.urlopen(post, timeout=timeout) as response:
                 raw = response.read()
         except urllib.error.HTTPError as error:
             detail = _one_line(error.read().decode(errors="replace"))
@@ -231,8 +232,10 @@ class OpenAIPolicy:
             raise BackendError(
                 f"policy '{self.name}': {url}/completions refused the request (HTTP {error.code}): {detail}"
             ) from None
-        except (urllib.error.URLError, ConnectionError, TimeoutError, OSError) as error:
+        except (urllib.error.URLError, OSError) as error:
             raise TransientError(_one_line(str(getattr(error, "reason", error)))) from None
+        except http.client.HTTPException as error:
+            raise TransientError(f"reply cut off ({type(error).__name__}: {_one_line(str(error))})") from None
         try:
             return json.loads(raw)
         except (ValueError, UnicodeDecodeError):

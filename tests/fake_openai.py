@@ -1,6 +1,7 @@
 """A fake OpenAI-compatible `/completions` server on 127.0.0.1 that injects faults: each
 request takes the next mode from a script (then the last mode for ever). Modes: ok, 500, 400,
-hang, garbage, reset, negative (completion_tokens = -50), missing (no usage)."""
+hang, garbage, reset, truncated (headers sent, then the connection dies mid-body, as when the
+server is killed while replying), negative (completion_tokens = -50), missing (no usage)."""
 
 from __future__ import annotations
 
@@ -44,6 +45,15 @@ class FakeServer:
             return
         if mode in ("500", "400"):
             self._send(handler, int(mode), b'{"error": {"message": "injected failure ' + mode.encode() + b'"}}')
+            return
+        if mode == "truncated":
+            handler.send_response(200)
+            handler.send_header("Content-Type", "application/json")
+            handler.send_header("Content-Length", "616")
+            handler.end_headers()
+            handler.wfile.flush()
+            handler.connection.shutdown(2)
+            handler.close_connection = True
             return
         if mode == "garbage":
             self._send(handler, 200, b"<html>proxy says hello</html>")

@@ -56,7 +56,7 @@ def timed(fn):
 
 
 def test_transient_500s_and_resets_are_retried_with_rate_limited_warnings(serve, caplog):
-    server = serve(*["500"] * 30, *["reset"] * 10, "ok")
+    server = serve(*["500"] * 30, *["reset"] * 5, *["truncated"] * 5, "ok")
     backend = policy(server, retry_timeout_s=30)
     with caplog.at_level(logging.WARNING, logger="infscale.policies.openai"):
         (result,), seconds = timed(lambda: backend.generate([request(n=1)]))
@@ -72,6 +72,7 @@ def test_transient_500s_and_resets_are_retried_with_rate_limited_warnings(serve,
     [
         (["500"], "still failing after"),
         (["reset"], "still failing after"),
+        (["truncated"], "reply cut off (IncompleteRead"),
         (["hang"], "still failing after"),
         (["garbage"], "not JSON: '<html>proxy says hello</html>'"),
         (["400"], 'refused the request (HTTP 400): {"error": {"message": "injected failure 400"}}'),
