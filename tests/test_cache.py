@@ -232,6 +232,9 @@ def test_a_rows_keys_after_a_cached_prefix_are_the_full_pass_keys():
         assert [k.shape[1] for k, _ in prefix] == [3, 3]
         part = forward_with_prefixes(model, [ids, [2, 7]], [(3, prefix), (0, None)], 0, torch.device("cpu"))
     assert torch.allclose(part.output.last_hidden_state[0, -3:], full.output.last_hidden_state[0, 3:], atol=1e-5)
+    # columns: 3 past (row 0's cached prefix), then 3 new, each row's new tokens right-aligned; a
+    # LongTensor as transformers documents `attention_mask`
+    assert part.mask.dtype == torch.long and part.mask.tolist() == [[1, 1, 1, 1, 1, 1], [0, 0, 0, 0, 1, 1]]
     for length in (4, 6):  # 3 cached + 1 or 3 new positions
         got, want = part.row_kv(0, length), full.row_kv(0, length)
         for (k, v), (k_full, v_full) in zip(got, want):
