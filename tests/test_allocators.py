@@ -20,7 +20,9 @@ from infscale.experiments.run import run
 from infscale.policies.simulated import SimulatedPolicy
 from infscale.search.allocators.cost import worst_case
 from infscale.search.allocators.state import ProblemState
-from infscale.tasks.base import Problem, TextTask
+from tests.allocator_helpers import PlanScheduler as _PlanScheduler
+from tests.allocator_helpers import probe_allocator as _probe_allocator
+from tests.allocator_helpers import probed as _probed
 from tests.conftest import make_config, read_results
 from tests.engine_helpers import simulated_engine, strategy
 
@@ -352,42 +354,6 @@ def test_analysis_draws_one_curve_per_allocator_along_the_pool():
 # --- from_sweep's plan, worked out by hand --------------------------------------------
 
 
-class _PlanScheduler:
-    """What from_sweep reads of a Scheduler: the strategy, what is left of the pool, and a
-    worst case of 50 FLOPs per solution."""
-
-    def __init__(self, flops_left: float | None, selector: str = "majority"):
-        self.strategy = SimpleNamespace(selector=selector, aggregation="last", task=TextTask())
-        self.flops_left = flops_left
-
-    def left(self):
-        return self.flops_left, None
-
-    def worst_flops(self, state, n):
-        return 50.0 * n
-
-    def affords(self, state, n, flops_left, tokens_left):
-        return flops_left is None or 50.0 * n <= flops_left
-
-    def cost(self, state):
-        return SimpleNamespace(tokens=10)
-
-    def measured(self, state):
-        return 1.0
-
-
-def _probed(answers_by_problem: list[list[str]], spent: float = 10.0) -> list[ProblemState]:
-    states = []
-    for k, answers in enumerate(answers_by_problem):
-        state = ProblemState.fresh(Problem(id=f"p{k}", prompt=f"Q{k}", reference="A"), Ledger(None, None))
-        for answer in answers:
-            node = state.tree.add_child(state.tree.root, text=answer, tokens=1, context=0, finish="end", answer=answer)
-            node.terminal = True
-        state.ledger.flops_decode = spent
-        states.append(state)
-    return states
-
-
 # accuracy and mean FLOPs per problem of majority voting at each width, per difficulty bin,
 # and rows the plan must leave out: another selector or strategy, an allocation run, a width
 # below the probe's, a row without FLOPs (each would change the plan if it were read)
@@ -686,23 +652,6 @@ def test_a_wave_the_pool_cannot_pay_closes_its_problems_and_ends_the_run():
     assert [(s.open, s.reason) for s in states] == [(False, "pool"), (False, "pool"), (True, ""), (True, "")]
 
 
-def _probe_allocator(**changes):
-    from infscale.search.allocators.probe_then_allocate import ProbeThenAllocate
-
-    params = dict(
-        probe_n=2,
-        step=2,
-        max_n=8,
-        wave_fraction=1.0,
-        min_flip=0.05,
-        hopeless_cap=4,
-        hopeless_agreement=0.34,
-        prior=1.0,
-        max_waves=5,
-    )
-    return ProbeThenAllocate(**{**params, **changes})
-
-
 _PROBED = [
     ["A", "A"],  # p0 unanimous
     ["A", "B", "C", "D"],  # p1 hopeless: 4 >= hopeless_cap solutions, top answer 1/4 <= 0.34
@@ -725,6 +674,7 @@ _PROBED = [
         (149.0, 1.0, {"p5": 2}),
         (1000.0, 0.006, {"p5": 2, "p4": 2}),  # expected 2 + 4 = 6 <= 6 allowed; p7 would make 9
         (1000.0, 0.005, {"p5": 2}),  # the first grant is made whatever its expected cost
+        (1000.0, 0.008, {"p5": 2, "p4": 2}),  # 2 + 4 + p7's 3 = 9 > 8: the sum so far counts, not the last
     ],
 )
 def test_probe_then_allocate_closes_by_its_rules_and_grants_by_gain_per_flop(flops_left, wave_fraction, grants):
@@ -768,3 +718,6 @@ def test_probe_then_allocate_closes_what_the_pool_cannot_pay_and_stops_at_max_wa
         with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
             _probe_allocator(**{key: value})
     assert _probe_allocator(probe_n=8).probe_n == 8  # probe_n = max_n is allowed
+
+
+from tests.cases_allocator_pools import *  # noqa: E402,F401,F403  (collected here: the mutation selection lists this file)

@@ -1,0 +1,61 @@
+"""Fakes of the scheduler's view and probed problem states, for allocator tests written by hand."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+from infscale.budgets.ledger import Ledger
+from infscale.search.allocators.probe_then_allocate import ProbeThenAllocate
+from infscale.search.allocators.state import ProblemState
+from infscale.tasks.base import Problem, TextTask
+
+
+class PlanScheduler:
+    """What from_sweep reads of a Scheduler: the strategy, what is left of the pool, and a
+    worst case of 50 FLOPs per solution."""
+
+    def __init__(self, flops_left: float | None, selector: str = "majority"):
+        self.strategy = SimpleNamespace(selector=selector, aggregation="last", task=TextTask())
+        self.flops_left = flops_left
+
+    def left(self):
+        return self.flops_left, None
+
+    def worst_flops(self, state, n):
+        return 50.0 * n
+
+    def affords(self, state, n, flops_left, tokens_left):
+        return flops_left is None or 50.0 * n <= flops_left
+
+    def cost(self, state):
+        return SimpleNamespace(tokens=10)
+
+    def measured(self, state):
+        return 1.0
+
+
+def probed(answers_by_problem: list[list[str]], spent: float = 10.0) -> list[ProblemState]:
+    states = []
+    for k, answers in enumerate(answers_by_problem):
+        state = ProblemState.fresh(Problem(id=f"p{k}", prompt=f"Q{k}", reference="A"), Ledger(None, None))
+        for answer in answers:
+            node = state.tree.add_child(state.tree.root, text=answer, tokens=1, context=0, finish="end", answer=answer)
+            node.terminal = True
+        state.ledger.flops_decode = spent
+        states.append(state)
+    return states
+
+
+def probe_allocator(**changes) -> ProbeThenAllocate:
+    params = dict(
+        probe_n=2,
+        step=2,
+        max_n=8,
+        wave_fraction=1.0,
+        min_flip=0.05,
+        hopeless_cap=4,
+        hopeless_agreement=0.34,
+        prior=1.0,
+        max_waves=5,
+    )
+    return ProbeThenAllocate(**{**params, **changes})
