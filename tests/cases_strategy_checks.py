@@ -13,7 +13,7 @@ from infscale.search.strategies.beam import check_beam_width
 from infscale.search.strategies.mcts import simulate_choice
 from infscale.tasks.base import Problem
 from tests.engine_helpers import strategy
-from tests.scripted_world import TASK
+from tests.scripted_world import TASK, Script, by_label, run_scripted
 
 
 def test_mcts_children_must_be_a_positive_integer_and_one_is_enough():
@@ -70,3 +70,32 @@ def test_a_tree_starts_from_a_root_with_seed_zero_and_saves_terminal_and_finish(
     graph = load_tree(tree.save(tmp_path))
     assert graph.nodes[0]["finish"] == "root" and graph.nodes[0]["terminal"] is False
     assert graph.nodes[1]["finish"] == "stop" and graph.nodes[1]["terminal"] is True
+
+
+# The step-limit world of test_mcts_step_limit_is_not_an_end_and_a_dead_end_path_is_never_the_answer:
+# in 3 iterations nothing ends (1.1 and 1.2 stop at max_depth = 2), so no output has an ended node.
+_LIMIT_WORLD = Script(
+    scores={"1": 0.3, "1.1": 0.3, "1.2": 0.3, "2": 0.2, "2.1": 0.2, "2.2": 0.1},
+    answers={"2.1": "X", "2.2": "Y"},
+)
+
+
+@pytest.mark.parametrize("output", ["max_visit", "last_terminal_iter"])
+def test_mcts_outputs_with_no_ended_node_answer_none(output):
+    tree, decision = run_scripted(_LIMIT_WORLD, "mcts", n=3, max_depth=2, c=1.0, children=2, output=output)
+    assert by_label(tree)["1.1"].finish == "depth" and decision.candidates == [] and decision.answer is None
+    assert decision.chosen is None
+
+
+def test_mcts_max_reward_counts_the_first_step_in_the_path_sum():
+    # c = 5, two children, max simulation. 1. expand the root, into 1 (0.9 > 0.1), into 1.1
+    # (0.1 > 0.05): ends A. 2. N = 1, ln 1 = 0: 1 (Q 1.0) over 2 (0.1); 1.1 has ended. 3. N = 2:
+    # 1: 1.0 + 5 sqrt(ln 2 / 2) = 3.94, 2: 0.1 + 5 sqrt(ln 2) = 4.26: expand 2, into 2.1: ends C.
+    # Path sums from the first step: A 0.9 + 0.1 = 1.0 beats C 0.1 + 0.5 = 0.6 (without the first
+    # step C's 0.5 would beat A's 0.1).
+    world = Script(
+        scores={"1": 0.9, "2": 0.1, "1.1": 0.1, "1.2": 0.05, "2.1": 0.5, "2.2": 0.4},
+        answers={"1.1": "A", "1.2": "B", "2.1": "C", "2.2": "D"},
+    )
+    _, decision = run_scripted(world, "mcts", n=3, c=5.0, children=2, output="max_reward")
+    assert [c.answer for c in decision.candidates] == ["A", "C"] and decision.answer == "A"
