@@ -11,6 +11,7 @@ from infscale.search.node import Tree, load_tree
 from infscale.search.selection import select
 from infscale.search.strategies.beam import check_beam_width
 from infscale.search.strategies.mcts import simulate_choice
+from infscale.search.strategies.rebase import balance
 from infscale.tasks.base import Problem
 from tests.engine_helpers import strategy
 from tests.scripted_world import TASK, Script, by_label, run_scripted
@@ -99,3 +100,27 @@ def test_mcts_max_reward_counts_the_first_step_in_the_path_sum():
     )
     _, decision = run_scripted(world, "mcts", n=3, c=5.0, children=2, output="max_reward")
     assert [c.answer for c in decision.candidates] == ["A", "C"] and decision.answer == "A"
+
+
+def test_balance_gives_nothing_once_the_width_is_spent_even_to_underflowed_weights():
+    # T = 0.1: exp(-1000 / 0.1) underflows to 0.0, so after the top node (weight 1, all the weight)
+    # takes ceil(4 * 1 / 1) = 4, the rest have weight 0 and width 0 left: they get 0 (no 0 / 0)
+    assert balance([0.0, -1000.0, -1000.0], 4, 0.1) == [4, 0, 0]
+
+
+def test_rebase_softmax_with_truncate_expands_only_the_best_share():
+    # four unfinished depth-1 nodes, ratio 0.5: only the ceil(0.5 * 4) = 2 best (4 and 3) are expanded;
+    # T = 10: weights exp(-0.01 k). Untruncated: 4 / 3.941 -> 2, 2 * 0.990 / 2.941 -> 1, 0.980 / 1.950 -> 1,
+    # then 0 (node 2 would grow one child). Truncated to 4 and 3: ceil(4 / 1.990) = 3, then 1.
+    world = Script(scores={"1": 0.1, "2": 0.2, "3": 0.3, "4": 0.4}, answers={})
+    tree, _ = run_scripted(
+        world,
+        "rebase",
+        n=4,
+        max_depth=2,
+        select_method="softmax_with_truncate",
+        truncate_ratio=0.5,
+        balance_temperature=10.0,
+    )
+    grown = {label: len(node.children) for label, node in by_label(tree).items() if label in ("1", "2", "3", "4")}
+    assert grown == {"1": 0, "2": 0, "3": 1, "4": 3}
