@@ -13,6 +13,7 @@ import random
 import pytest
 
 from infscale.search.strategies.mcts import simulate_choice
+from tests.cases_strategy_checks import *  # noqa: F401,F403  (collected here: the mutation selection lists this file)
 from tests.engine_helpers import strategy
 from tests.scripted_world import TASK, Script, by_label, children_labels, run_scripted
 
