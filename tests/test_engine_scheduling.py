@@ -10,7 +10,7 @@ import re
 import pytest
 
 from infscale.search.dispatch import Job, pack
-from tests.engine_helpers import strategy
+from tests.engine_helpers import Recorder, recorded_engine, strategy
 
 
 def test_pack_fills_calls_up_to_max_batch_sequences_in_order():
@@ -27,52 +27,10 @@ def test_pack_fills_calls_up_to_max_batch_sequences_in_order():
 # --- the engine's call accounting and scheduling ------------------------------------------
 
 
-class _Recorder:
-    """A backend wrapper that records, per call, the problems (by prompt) and sequences in it."""
-
-    def __init__(self, inner, prompt_of):
-        self.inner, self.prompt_of, self.calls = inner, prompt_of, []
-        self.name, self.spec = inner.name, inner.spec
-        for attr in ("incremental", "outcome"):
-            if hasattr(inner, attr):
-                setattr(self, attr, getattr(inner, attr))
-
-    def count_tokens(self, x):
-        return self.inner.count_tokens(x)
-
-    def _record(self, requests):
-        self.calls.append(([self.prompt_of(r) for r in requests], sum(getattr(r, "n", 1) for r in requests)))
-
-    def generate(self, requests):
-        self._record(requests)
-        return self.inner.generate(requests)
-
-    def score(self, requests):
-        self._record(requests)
-        return self.inner.score(requests)
-
-
-def _recorded_engine(problems: int, **engine_kwargs):
-    from infscale.budgets.budget import Budget
-    from infscale.search.engine import Engine, Sampling
-    from tests.fake_backends import simulated_policy, simulated_prm, simulated_task
-
-    task = simulated_task(n=problems)
-    heads = {p.prompt: p.id for p in task.problems()}
-
-    def problem_of(prompt: str) -> str:
-        return next(i for head, i in heads.items() if prompt.startswith(head))
-
-    policy = _Recorder(simulated_policy(), lambda r: problem_of(r.prompt))
-    reward = _Recorder(simulated_prm(), lambda r: problem_of(r.prompt))
-    engine = Engine(task, policy, reward, Budget.unlimited(), Sampling(), **engine_kwargs)
-    return task, engine, policy, reward
-
-
 def test_calls_count_backend_calls_and_sequences():
     import time
 
-    task, engine, policy, reward = _recorded_engine(3, max_batch=4)
+    task, engine, policy, reward = recorded_engine(3, max_batch=4)
     started = time.perf_counter()
     outcomes = list(engine.run(task.problems(), strategy("best_of_n", task, n=5, selector="weighted")))
     elapsed = time.perf_counter() - started
@@ -92,14 +50,14 @@ def test_calls_count_backend_calls_and_sequences():
 
 
 def test_max_concurrent_bounds_the_problems_in_flight_and_keeps_the_order():
-    task, engine, policy, reward = _recorded_engine(5, max_concurrent=2)
+    task, engine, policy, reward = recorded_engine(5, max_concurrent=2)
     outcomes = list(engine.run(task.problems(), strategy("best_of_n", task, n=2, selector="weighted")))
     assert [o.problem.id for o in outcomes] == [p.id for p in task.problems()]
     # best-of-N takes two rounds (expand, score) per problem: problems go two at a time
     assert [sorted(set(ids)) for ids, _ in policy.calls] == [
         sorted({p.id for p in task.problems()[k : k + 2]}) for k in (0, 2, 4)
     ]
-    task, engine, _, _ = _recorded_engine(3, max_concurrent=3)
+    task, engine, _, _ = recorded_engine(3, max_concurrent=3)
     list(engine.run(task.problems(), strategy("best_of_n", task, n=2, selector="weighted")))
     assert engine.calls["policy"] == 1  # all three in one call
 
@@ -188,7 +146,7 @@ def test_requests_carry_the_limits_seeds_and_temperatures_worked_out_by_hand():
     from tests.fake_backends import full_length_policy, simulated_prm, simulated_task
 
     task = simulated_task(n=1, seed=3, level=5)  # 6-step chains: no solution ends early
-    policy = _Recorder(full_length_policy(64), lambda r: r)
+    policy = Recorder(full_length_policy(64), lambda r: r)
     sampling = Sampling(temperature=0.0, max_step_tokens=64, max_tokens=100)
     engine = Engine(task, policy, simulated_prm(), None, sampling, max_batch=3, seed=11)
     (outcome,) = engine.run(task.problems(), strategy("beam", task, n=4, beam_width=2, max_depth=5))
@@ -218,7 +176,7 @@ def test_an_operation_temperature_overrides_the_sampling_one():
     from tests.fake_backends import simulated_policy, simulated_prm, simulated_task
 
     task = simulated_task(n=1, seed=3, level=5)
-    policy = _Recorder(simulated_policy(), lambda r: r)
+    policy = Recorder(simulated_policy(), lambda r: r)
     engine = Engine(task, policy, simulated_prm(), None, Sampling(0.7, 256, 1024))
     list(engine.run(task.problems(), strategy("beam", task, n=4, beam_width=2, lookahead=1, max_depth=3)))
     temperatures = [(r.temperature, r.n) for call, _ in policy.calls for r in call]
@@ -311,83 +269,4 @@ def test_outcomes_come_in_the_order_given_unless_asked_as_they_finish():
     assert as_finished[0] == given[-1] or as_finished[0] in given[3:]  # an easy one ends first
 
 
-# --- what a strategy or a backend can get wrong, and the seeds the engine derives ----------
-
-
-def _scripted(ops, **engine_kwargs):
-    """A recorded engine on two problems and best_of_n's settings with `ops(root)` (a generator
-    of operations) as its run."""
-    task, engine, policy, _ = _recorded_engine(2, **engine_kwargs)
-    script = strategy("best_of_n", task, n=2)
-    object.__setattr__(script, "run", ops)
-    return task, engine, policy, script
-
-
-def test_trees_are_seeded_by_run_seed_and_problem_and_a_node_expanded_again_gets_new_seeds():
-    from infscale.search.ops import Expand
-    from infscale.tasks.base import derive_seed
-
-    def three_times(root):
-        for _ in range(3):
-            yield Expand([root], n=1, until="step")
-        return root.children  # anything but None ends a run
-
-    task, engine, policy, script = _scripted(three_times, seed=11)
-    policy.prompt_of = lambda request: request  # record the requests themselves
-    outcomes = list(engine.run(task.problems(), script))
-    for outcome in outcomes:
-        assert outcome.tree.seed == derive_seed(11, outcome.problem.id, "tree")
-        assert outcome.tree.root.expansions == 3
-    seeds = [r.seed for call, _ in policy.calls for r in call if r.prompt == task.problems()[0].prompt]
-    root = outcomes[0].tree.root
-    assert seeds == [derive_seed(11, task.problems()[0].id, root.id, k) for k in range(3)]
-
-
-def test_a_width_of_zero_skips_its_node_and_the_next_one_is_still_expanded():
-    from infscale.search.ops import Expand
-
-    def skip_first(root):
-        (child,) = yield Expand([root], n=1, until="step")
-        children = yield Expand([child, root], n=[0, 2], until="step")
-        return children
-
-    task, engine, _, script = _scripted(skip_first)
-    outcome = next(iter(engine.run(task.problems()[:1], script)))
-    assert [len(x.children) for x in outcome.tree.nodes if x.depth <= 1] == [3, 0, 0, 0]
-
-
-@pytest.mark.parametrize(
-    "fault, error, message",
-    [
-        ("yield", TypeError, "a strategy yielded str; only Expand and Score are operations"),
-        ("width", ValueError, "Expand widths must be non-negative integers, got [-1]"),
-        ("finished", ValueError, "strategy expanded finished node {node} of problem {problem}"),
-        ("samples", ValueError, "policy 'toy_small' returned 1 samples for n=2"),
-        ("results", ValueError, "policy 'toy_small' returned 0 results for 1 requests"),
-    ],
-)
-def test_what_a_strategy_or_policy_gets_wrong_is_one_line(fault, error, message):
-    from infscale.search.ops import Expand
-
-    def ops(root):
-        if fault == "yield":
-            yield "expand, please"
-        elif fault == "width":
-            yield Expand([root], n=[-1], until="step")
-        else:
-            children = yield Expand([root], n=2 if fault != "finished" else 1, until="end")
-            yield Expand(children, n=1, until="end")
-
-    task, engine, policy, script = _scripted(ops)
-    real = policy.inner.generate
-    if fault == "samples":
-        policy.inner.generate = lambda requests: [
-            type(r)(**{**r.__dict__, "samples": r.samples[:1]}) for r in real(requests)
-        ]
-    if fault == "results":
-        policy.inner.generate = lambda requests: real(requests)[:-1]
-    problem = task.problems()[0]
-    with pytest.raises(error) as raised:
-        list(engine.run([problem], script))
-    text = message.format(node=1, problem=problem.id).replace("toy_small", policy.name)
-    assert str(raised.value) == text
+from tests.cases_engine_faults import *  # noqa: E402,F401,F403  (collected here: the mutation selection lists this file)
