@@ -121,6 +121,9 @@ from infscale.policies.openai import OpenAIPolicy
 from tests.test_server_faults import _FIXED, request
 backend = OpenAIPolicy(model="toy_small", endpoints=[sys.argv[1]], concurrency=4, request_timeout_s=30,
                        retry_timeout_s=30, backoff_s=0.02, max_backoff_s=0.05, **_FIXED)
+# Python's own Ctrl-C handler, as in a terminal: a parent that ignores SIGINT (a shell's
+# background job does) hands that down, and a SIGINT would then be ignored before our code saw it
+signal.signal(signal.SIGINT, signal.default_int_handler)
 started = time.monotonic()
 try:  # the Ctrl-C is armed inside the try: on a loaded machine it must not land before it
     threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT)).start()
