@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from types import SimpleNamespace
 
 from infscale.budgets.ledger import Ledger
@@ -59,3 +61,11 @@ def probe_allocator(**changes) -> ProbeThenAllocate:
         max_waves=5,
     )
     return ProbeThenAllocate(**{**params, **changes})
+
+
+def write_sweep(folder: Path, rows: list[dict], selector: str = "majority") -> Path:
+    """A finished sweep's per-difficulty table (`levels.json`) of best_of_n rows with `selector`."""
+    folder.mkdir(exist_ok=True)
+    base = {"strategy.name": "best_of_n", "strategy.selector": selector}
+    (folder / "levels.json").write_text(json.dumps([{**base, **row} for row in rows]))
+    return folder

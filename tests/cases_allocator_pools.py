@@ -4,7 +4,6 @@ error texts, each case worked out by hand (written from the mutants that survive
 
 from __future__ import annotations
 
-import json
 import re
 from types import SimpleNamespace
 
@@ -16,7 +15,7 @@ from infscale.search.allocators.from_sweep import FromSweep
 from infscale.search.allocators.scheduler import Scheduler
 from infscale.search.allocators.uniform import Uniform
 from infscale.tasks.base import TextTask
-from tests.allocator_helpers import PlanScheduler, probe_allocator, probed
+from tests.allocator_helpers import PlanScheduler, probe_allocator, probed, write_sweep
 
 
 class PoolScheduler(PlanScheduler):
@@ -40,11 +39,7 @@ class PoolScheduler(PlanScheduler):
 
 
 def _sweep(tmp_path, rows, selector="majority"):
-    sweep = tmp_path / "sweep"
-    sweep.mkdir(exist_ok=True)
-    base = {"strategy.name": "best_of_n", "strategy.selector": selector}
-    (sweep / "levels.json").write_text(json.dumps([{**base, **row} for row in rows]))
-    return str(sweep)
+    return str(write_sweep(tmp_path / "sweep", rows, selector))
 
 
 # 5 FLOPs a solution by the table, while the scheduler's worst case is 50: the plan affords

@@ -46,11 +46,8 @@ class FakeServer:
         if mode in ("500", "400"):
             self._send(handler, int(mode), b'{"error": {"message": "injected failure ' + mode.encode() + b'"}}')
             return
-        if mode == "truncated":
-            handler.send_response(200)
-            handler.send_header("Content-Type", "application/json")
-            handler.send_header("Content-Length", "616")
-            handler.end_headers()
+        if mode == "truncated":  # promises 616 bytes, sends none, hangs up
+            self._send(handler, 200, b"", length=616)
             handler.wfile.flush()
             handler.connection.shutdown(2)
             handler.close_connection = True
@@ -67,10 +64,10 @@ class FakeServer:
         self._send(handler, 200, json.dumps(reply).encode())
 
     @staticmethod
-    def _send(handler: BaseHTTPRequestHandler, status: int, payload: bytes) -> None:
+    def _send(handler: BaseHTTPRequestHandler, status: int, payload: bytes, length: int | None = None) -> None:
         handler.send_response(status)
         handler.send_header("Content-Type", "application/json")
-        handler.send_header("Content-Length", str(len(payload)))
+        handler.send_header("Content-Length", str(len(payload) if length is None else length))
         handler.end_headers()
         handler.wfile.write(payload)
 

@@ -23,6 +23,7 @@ from infscale.search.allocators.state import ProblemState
 from tests.allocator_helpers import PlanScheduler as _PlanScheduler
 from tests.allocator_helpers import probe_allocator as _probe_allocator
 from tests.allocator_helpers import probed as _probed
+from tests.allocator_helpers import write_sweep
 from tests.conftest import make_config, read_results
 from tests.engine_helpers import simulated_engine, strategy
 
@@ -258,10 +259,7 @@ def test_unknown_allocator_name_is_refused():
 
 
 def _levels(folder, rows):
-    folder.mkdir()
-    base = {"strategy.name": "best_of_n", "strategy.selector": "weighted", "n_problems": 10, "source": "run"}
-    (folder / "levels.json").write_text(json.dumps([{**base, **r} for r in rows]))
-    return folder
+    return write_sweep(folder, [{"n_problems": 10, "source": "run", **r} for r in rows], selector="weighted")
 
 
 def test_from_sweep_gives_the_hard_bin_the_width_its_table_pays_for(tmp_path):
@@ -389,11 +387,7 @@ _TABLE = [
 def test_from_sweep_plans_widths_by_gain_per_flop_within_the_pool(tmp_path, flops_left, easy_width, hard_width):
     from infscale.search.allocators.from_sweep import FromSweep
 
-    sweep = tmp_path / "sweep"
-    sweep.mkdir()
-    base = {"strategy.name": "best_of_n", "strategy.selector": "majority"}
-    (sweep / "levels.json").write_text(json.dumps([{**base, **row} for row in _TABLE]))
-    allocator = FromSweep(sweep=str(sweep), probe_n=2, step=3)
+    allocator = FromSweep(sweep=str(write_sweep(tmp_path / "sweep", _TABLE)), probe_n=2, step=3)
     # three unanimous problems, three split ones; bins hold 20 and 40 problems: the two
     # easiest go to "easy", the other four (one unanimous) to "hard"
     states = _probed([["A", "A"], ["B", "C"], ["A", "A"], ["D", "E"], ["A", "A"], ["F", "G"]])
@@ -426,11 +420,7 @@ def test_from_sweep_plans_widths_by_gain_per_flop_within_the_pool(tmp_path, flop
 def test_from_sweep_closes_what_the_pool_cannot_pay_and_reads_only_its_selector(tmp_path):
     from infscale.search.allocators.from_sweep import FromSweep
 
-    sweep = tmp_path / "sweep"
-    sweep.mkdir()
-    base = {"strategy.name": "best_of_n", "strategy.selector": "majority"}
-    (sweep / "levels.json").write_text(json.dumps([{**base, **row} for row in _TABLE]))
-    allocator = FromSweep(sweep=str(sweep), probe_n=2, step=3)
+    allocator = FromSweep(sweep=str(write_sweep(tmp_path / "sweep", _TABLE)), probe_n=2, step=3)
     states = _probed([["A", "B"], ["C", "D"]])
     allocator.grants(_PlanScheduler(None), states, 1)  # no cap: p0 to "easy" (width 4), p1 to "hard" (8)
     assert allocator.grants(_PlanScheduler(99.0), states, 2) == {}  # 2 more cost 100, 3 more 150: > 99
