@@ -18,9 +18,9 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# The toy world (real trained models, tasks/toy_checkpoints/) is the default;
-# make demo DEMO=pareto_sim runs the simulated world's preset instead (conf/experiment/).
-DEMO ?= pareto_toy
+# The toy_sum ladder (real trained models, tasks/toy_checkpoints/) is the default;
+# make demo DEMO=pareto_toy runs the toy_arith world's preset, DEMO=pareto_sim the simulated one.
+DEMO ?= pareto_toy_sum
 
 demo: $(STAMP)
 	$(BIN)/python -m infscale.experiments.demo --experiment $(DEMO)

@@ -1,6 +1,6 @@
 """`make demo`: a preset sweep, then collect, analyze and plot; prints where everything is.
 
-    python -m infscale.experiments.demo [--experiment pareto_toy] [--dir .] [--docs docs/pareto.png]
+    python -m infscale.experiments.demo [--experiment pareto_toy_sum] [--dir .] [--docs docs/pareto.png]
 
 1. `infscale-run -m +experiment=<preset>`: the sweep (resumes if interrupted: the sweep
    folder `multirun/<preset>` and every job folder are fixed by the config);
@@ -8,9 +8,12 @@
    weighted best-of-N job per policy, whose samples give every smaller width and both
    voting curves by subsampling (a no-op when the preset's grid already holds that job);
 3. `infscale-run -m +experiment=<preset> strategy=greedy strategy.n=1`: the greedy
-   reference of each policy, into the same folder;
+   reference of each policy, into the same folder; where the preset sweeps several rewards
+   (pareto_toy_sum: the learned PRM and the oracle charged as it), steps 2 and 3 use the
+   first one listed, the learned PRM: the sampling curves are the learned PRM's and greedy
+   needs no verifier;
 4. `infscale-collect`, `infscale-analyze`, `infscale-plot` on that folder; the plot is
-   also copied to `docs/pareto.png` (the default preset, pareto_toy) or `docs/<preset>.png`;
+   also copied to `docs/pareto.png` (the default preset, pareto_toy_sum) or `docs/<preset>.png`;
 5. `infscale-report` on that folder: `multirun/<preset>/report.html` (path printed).
 """
 
@@ -23,9 +26,12 @@ import sys
 import time
 from pathlib import Path
 
-from infscale.experiments.analysis import analyze, collect, plot, report
+from omegaconf import OmegaConf
 
-DEFAULT_EXPERIMENT = "pareto_toy"
+from infscale.experiments.analysis import analyze, collect, plot, report
+from infscale.experiments.resolvers import package_path
+
+DEFAULT_EXPERIMENT = "pareto_toy_sum"
 
 
 def sweep(root: Path, experiment: str, *overrides: str) -> None:
@@ -34,6 +40,15 @@ def sweep(root: Path, experiment: str, *overrides: str) -> None:
     done = subprocess.run(command, cwd=root)
     if done.returncode != 0:
         raise SystemExit(f"demo: the sweep failed (exit {done.returncode}); rerun `make demo` to resume it")
+
+
+def first_swept_reward(experiment: str) -> str | None:
+    """The first reward a preset's own sweep lists, or None where it sweeps none."""
+    path = Path(package_path(f"conf/experiment/{experiment}.yaml"))
+    if not path.exists():
+        raise SystemExit(f"demo: no preset '{experiment}' (no {path})")
+    rewards = OmegaConf.select(OmegaConf.load(path), "hydra.sweeper.params.reward")
+    return str(rewards).split(",")[0].strip() if rewards else None
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -57,11 +72,13 @@ def main(argv: list[str] | None = None) -> None:
         )
     started = time.perf_counter()
     folder = args.dir / "multirun" / args.experiment
+    reward = first_swept_reward(args.experiment)
+    one_reward = [f"reward={reward}"] if reward else []
     sweep(args.dir, args.experiment)
     if args.sampling_n:
-        sweep(args.dir, args.experiment, "strategy=best_of_n", f"strategy.n={args.sampling_n}")
+        sweep(args.dir, args.experiment, "strategy=best_of_n", f"strategy.n={args.sampling_n}", *one_reward)
     if not args.no_greedy:
-        sweep(args.dir, args.experiment, "strategy=greedy", "strategy.n=1")
+        sweep(args.dir, args.experiment, "strategy=greedy", "strategy.n=1", *one_reward)
     swept = time.perf_counter()
     collection = collect.collect(folder)
     collect.report(collection)

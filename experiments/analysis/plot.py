@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import textwrap
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -44,13 +45,23 @@ LINESTYLES = ("-", "--", "-.", ":")
 MARKERS = ("o", "s", "^", "D", "v", "P")
 
 
-def _style(curves: dict[str, list[dict[str, Any]]]) -> tuple[dict[str, Any], dict[str, int]]:
-    strategies = sorted({(c[0]["strategy.name"], c[0].get("strategy.selector")) for c in curves.values()})
+def _color_key(point: dict[str, Any], by_reward: bool) -> tuple:
+    key = (point["strategy.name"], point.get("strategy.selector"))
+    return (*key, str(point.get("reward.name"))) if by_reward else key
+
+
+def _style(curves: dict[str, list[dict[str, Any]]]) -> tuple[dict[tuple, Any], dict[str, int], bool]:
+    """Colors per strategy (and per reward, where the methods use several), line style and
+    marker per policy."""
+    methods_ = [c[0] for c in curves.values() if c[0]["strategy.name"] != "greedy"]
+    by_reward = len({str(p.get("reward.name")) for p in methods_ if p.get("strategy.selector") != COVERAGE}) > 1
+    strategies = sorted({_color_key(c[0], by_reward) for c in curves.values()}, key=str)
     policies = sorted({c[0]["policy.name"] for c in curves.values()})
     palette = [plt.get_cmap("tab10")(i) for i in (0, 1, 2, 3, 4, 5, 6, 8, 9)]  # no gray: gray is for references
     if len(strategies) > len(palette):
         palette = [plt.get_cmap("tab20")(i) for i in (*range(0, 14), *range(16, 20))]
-    return {s: palette[i % len(palette)] for i, s in enumerate(strategies)}, {p: i for i, p in enumerate(policies)}
+    colors = {s: palette[i % len(palette)] for i, s in enumerate(strategies)}
+    return colors, {p: i for i, p in enumerate(policies)}, by_reward
 
 
 def title(points: list[dict[str, Any]], error: bool = False, x: str = "flops_total") -> str:
@@ -59,9 +70,10 @@ def title(points: list[dict[str, Any]], error: bool = False, x: str = "flops_tot
     rewards = sorted({str(p["reward.name"]) for p in points} - {"none"})
     problems = sorted({int(p["n_problems"]) for p in points})
     count = str(problems[0]) if len(problems) == 1 else f"{problems[0]}-{problems[-1]}"
-    return (
+    return textwrap.fill(
         f"{', '.join(task)}: {'error rate' if error else 'accuracy'} vs {x}, policies {', '.join(policies)}, "
-        f"PRM {', '.join(rewards) or 'none'}, {count} problems"
+        f"PRM {', '.join(rewards) or 'none'}, {count} problems",
+        100,
     )
 
 
@@ -82,7 +94,7 @@ def plot(
     if not points:
         raise ValueError(f"no point in {root} has {x}; choose another --x")
     named = label_curves(points)
-    colors, policy_index = _style(named)
+    colors, policy_index, by_reward = _style(named)
     y = (lambda p: 1 - p["accuracy"]) if error else (lambda p: p["accuracy"])
     band = (
         (lambda p: (1 - p["accuracy_hi"], 1 - p["accuracy_lo"]))
@@ -94,7 +106,7 @@ def plot(
     fig, ax = plt.subplots(figsize=(13, 7))
     for name, members in sorted(named.items()):
         first = members[0]
-        color = colors[(first["strategy.name"], first.get("strategy.selector"))]
+        color = colors[_color_key(first, by_reward)]
         k = policy_index[first["policy.name"]]
         xs, ys = [p[x] for p in members], [y(p) for p in members]
         if first["strategy.name"] == "greedy":
@@ -149,16 +161,15 @@ def plot(
     ax.set_ylabel("error rate (fraction of problems wrong)" if error else "accuracy (fraction of problems right)")
     ax.set_title(title(points, error, x), fontsize=11)
     ax.grid(True, which="both", alpha=0.25)
-    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
-    ax.text(
-        1.01,
-        0.0,
-        ("bands: 95% bootstrap CI over problems" + ("" if bands else "\n(only curves on the front; --bands: all)"))
+    ax.legend(
+        loc="upper left",
+        bbox_to_anchor=(1.01, 1.0),
+        fontsize=7 if len(named) > 20 else 8,
+        frameon=False,
+        title=("bands: 95% bootstrap CI over problems" + ("" if bands else " (only curves on the front; --bands: all)"))
         + "\nsmall numbers: the width n of each point",
-        transform=ax.transAxes,
-        fontsize=8,
-        va="bottom",
-        color="0.3",
+        title_fontsize=7,
+        alignment="left",
     )
     fig.tight_layout()
     out = Path(out) if out is not None else Path(root) / ("pareto.png" if x == "flops_total" else f"pareto_{x}.png")

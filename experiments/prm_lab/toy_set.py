@@ -19,30 +19,41 @@ from typing import Any
 from infscale.budgets.budget import Budget
 from infscale.experiments.build import build_engine, build_policy, load, load_config
 from infscale.experiments.prm_lab.synth import SynthSettings, sample_pool
+from infscale.experiments.resolvers import package_path
 from infscale.rewards.eval.data import write_items
 from infscale.tasks.toy_arith import CHECKPOINTS
 
 
 def toy_records(
-    policy_dirs: Sequence[Path], problems: int, samples: int, task_seed: int = 7, seed: int = 0
+    policy_dirs: Sequence[Path],
+    problems: int,
+    samples: int,
+    task_seed: int = 7,
+    seed: int = 0,
+    task: str = "toy_arith",
+    temperature: float | None = None,
 ) -> list[dict[str, Any]]:
-    """Per policy and problem: one greedy solution and `samples` at temperature 1 (greedy
-    solutions are right more often, which keeps the set from being all errors)."""
-    task = load("task", "toy_arith", seed=task_seed, n=problems)
+    """Per policy and problem: one greedy solution and `samples` sampled ones, at `temperature`
+    or, when None, at the policy preset's own (toy_arith's presets: 1; toy_sum's: chosen per
+    policy). Greedy solutions are right more often, which keeps the set from being all errors.
+    A folder named like a policy preset (`conf/policy/<name>.yaml`) takes that preset's settings."""
+    toy_task = load("task", task, seed=task_seed, n=problems)
     records = []
     for folder in policy_dirs:
-        cfg = load_config(
-            "policy=toy_small", f"policy.path={folder}", "policy.name=null", f"seed={seed}", "progress=false"
+        preset = (
+            Path(folder).name if Path(package_path(f"conf/policy/{Path(folder).name}.yaml")).exists() else "toy_small"
         )
-        policy = build_policy(cfg, task)
-        for temperature, n in ((0.0, 1), (1.0, samples)):
-            cfg.policy.temperature = temperature
-            engine = build_engine(cfg, task, policy, None, Budget.unlimited())
-            for record in sample_pool(engine, task.problems(), SynthSettings(samples=n)):
-                provenance = {**record["provenance"], "temperature": temperature}
-                records.append(
-                    {**record, "id": f"{Path(folder).name}:t{temperature:g}:{record['id']}", "provenance": provenance}
-                )
+        cfg = load_config(
+            f"policy={preset}", f"policy.path={folder}", "policy.name=null", f"seed={seed}", "progress=false"
+        )
+        policy = build_policy(cfg, toy_task)
+        sampled = cfg.policy.temperature if temperature is None else temperature
+        for t, n in ((0.0, 1), (sampled, samples)):
+            cfg.policy.temperature = t
+            engine = build_engine(cfg, toy_task, policy, None, Budget.unlimited())
+            for record in sample_pool(engine, toy_task.problems(), SynthSettings(samples=n)):
+                provenance = {**record["provenance"], "temperature": t}
+                records.append({**record, "id": f"{Path(folder).name}:t{t:g}:{record['id']}", "provenance": provenance})
     return records
 
 

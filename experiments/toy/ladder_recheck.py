@@ -122,6 +122,59 @@ def paired_intervals(samples_file: Path, resamples: int = 2000, seed: int = 0) -
     return out
 
 
+def pooled_auc(
+    samples_file: Path, prm: str = "toy_sum_prm", per_problem: int = 16, resamples: int = 200, threads: int = 2
+) -> dict[str, Any]:
+    """A PRM's step AUC on the GPU run's held-out samples (the first `per_problem` of each
+    problem's 64, every policy): pooled over the policies and per policy, each with a 95%
+    bootstrap interval over problems (steps of a resampled problem stay together)."""
+    import gzip
+
+    import numpy as np
+    import torch
+    from scipy.stats import mannwhitneyu
+
+    from infscale.rewards.qwen2_prm import Qwen2ForProcessRewardModel
+
+    torch.set_num_threads(threads)
+    data = json.loads(gzip.open(samples_file, "rt").read())
+    probs = [ops.ToySumTask.problem(data["task_seed"], 1 + i % 4, i // 4) for i in range(len(data["prompts"]))]
+    model = Qwen2ForProcessRewardModel.from_pretrained(str(CHECKPOINTS / prm)).eval()
+    scores, labels, owner = {}, {}, {}
+    for name, run in data["policies"].items():
+        records = [
+            (k, ops.label(p, t)) for k, (p, texts) in enumerate(zip(probs, run["texts"])) for t in texts[:per_problem]
+        ]
+        records = [(k, r) for k, r in records if r["steps"]]
+        values = ops.prm_scores(model, [(probs[k].prompt, r["steps"]) for k, r in records], batch=512)
+        scores[name] = np.array([v for row in values for v in row])
+        labels[name] = np.array([ok for _, r in records for ok in r["labels"]], dtype=bool)
+        owner[name] = np.array([k for k, r in records for _ in r["labels"]])
+    rng = np.random.default_rng(0)
+    picks = rng.integers(0, len(probs), size=(resamples, len(probs)))
+
+    def auc_with_interval(names: list[str]) -> list[float]:
+        s = np.concatenate([scores[n] for n in names])
+        y = np.concatenate([labels[n] for n in names])
+        k = np.concatenate([owner[n] for n in names])
+        by_problem = [np.flatnonzero(k == j) for j in range(len(probs))]
+
+        def auc(idx: np.ndarray) -> float:
+            pos, neg = s[idx][y[idx]], s[idx][~y[idx]]
+            return float(mannwhitneyu(pos, neg).statistic / (len(pos) * len(neg)))
+
+        boot = [auc(np.concatenate([by_problem[j] for j in pick])) for pick in picks]
+        return [auc(np.arange(len(s))), float(np.quantile(boot, 0.025)), float(np.quantile(boot, 0.975))]
+
+    out: dict[str, Any] = {"prm": prm, "problems": len(probs), "samples_per_problem": per_problem}
+    out["pooled"] = auc_with_interval(list(scores))
+    for name in scores:
+        out[name] = auc_with_interval([name])
+    out["steps"] = {name: int(len(v)) for name, v in labels.items()}
+    out["wrong_steps"] = {name: int((~v).sum()) for name, v in labels.items()}
+    return out
+
+
 def headline(run_folder: Path, samples_file: Path, policy: str = "toy_sum_m", n: int = 1) -> dict[str, Any]:
     """An engine run (e.g. toy_sum_xs + REBASE + oracle_toy_sum_prm) against `policy`'s
     majority@n from the GPU run's samples on the same problems, at their `flops.paper`:
@@ -172,6 +225,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--headline", type=Path, default=None, help="an engine run folder to set against --from-samples"
     )
+    parser.add_argument("--pooled-auc", default=None, help="a PRM's step AUC on --from-samples (e.g. toy_sum_prm)")
+    parser.add_argument("--auc-samples", type=int, default=16, help="samples per problem for --pooled-auc")
     parser.add_argument("--problems", type=int, default=50, help="per level")
     parser.add_argument("--samples", type=int, default=16)
     parser.add_argument("--threads", type=int, default=2)
@@ -179,6 +234,11 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.headline is not None:
         print(json.dumps(headline(args.headline, args.from_samples), indent=1))
+        return
+    if args.pooled_auc is not None:
+        print(
+            json.dumps(pooled_auc(args.from_samples, args.pooled_auc, args.auc_samples, threads=args.threads), indent=1)
+        )
         return
     if args.from_samples is not None:
         print(json.dumps(paired_intervals(args.from_samples), indent=1))
