@@ -89,6 +89,9 @@ def main(argv: list[str] | None = None) -> None:
     html = report.build(folder)
     args.docs.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(png, args.docs)
+    paper = folder / "pareto_flops_paper.png"  # the same in Wu et al.'s convention, written by analyze
+    if paper.exists():
+        shutil.copyfile(paper, args.docs.with_name(args.docs.stem + "_flops_paper.png"))
     total = time.perf_counter() - started
     print(f"\ndemo done in {total:.0f} s (sweep {swept - started:.0f} s, analysis {total - (swept - started):.0f} s)")
     print(f"  sweep folder      {folder}")
@@ -97,7 +100,7 @@ def main(argv: list[str] | None = None) -> None:
     for path in result["files"]:
         print(f"  table             {path}")
     print(f"  Pareto plot       {png}")
-    print(f"  copied to         {args.docs}")
+    print(f"  copied to         {args.docs} (and {args.docs.stem}_flops_paper.png beside it)")
     print(f"  report            {html}")
 
 

@@ -57,7 +57,7 @@ from infscale.tasks.toy_sum import ToySumTask
 from infscale.tasks.toy_tokenizer import build_char_tokenizer
 
 ROOT = Path("outputs/prm_lessons")
-DOCS = Path(__file__).resolve().parent.parent / "docs"
+DOCS = Path(__file__).resolve().parents[2] / "docs"  # the repository's docs/
 # toy_sum's policies train on seed TRAIN_SEED_BASE, its PRMs on + 1 and + 2: the pool is new data.
 POOL_SEED = TRAIN_SEED_BASE + 3
 # Held-out task seeds: 0 is the ladder's test set and 1 its selection set; these two are unused.

@@ -73,6 +73,8 @@ def _cell(values: list[float] | None, scale: float = 100.0, digits: int = 1) -> 
     if not values:
         return "–"
     mean, low, high = (scale * v for v in interval(values))
+    if scale == 100.0:  # shares: the interval is clipped to what a share can be
+        low, high = max(low, 0.0), min(high, 100.0)
     if len(values) == 1:
         return f"{mean:.{digits}f}"
     return f"{mean:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
