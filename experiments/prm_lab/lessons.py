@@ -222,7 +222,7 @@ def _grouped(items: Any, scores: Any) -> dict[str, tuple[list, list]]:
 
 
 def _step_auc(items: Any, scores: Any, to_first_error: bool = True) -> float | None:
-    """Step AUC (`train_toy_prm.auc`) on the held-out set. With `to_first_error`, ProcessBench's
+    """Step AUC (`processbench.auc`) on the held-out set. With `to_first_error`, ProcessBench's
     domain and the one every PRM here is trained on (`synth_train.training_examples` cuts a
     solution after its first wrong step): the steps before the first error are right, the first
     error is wrong, later steps carry no label. Otherwise every step, later ones counted wrong."""
@@ -250,18 +250,18 @@ def bon_samples(cfg: Lessons, ws: Workspace) -> tuple[Task, list]:
     return task, outcomes
 
 
-def run_seed(cfg: Lessons, ws: Workspace, heldout: Path, bon: tuple[Task, list], only: str | None) -> dict[str, Any]:
-    """One seed: synthesis, the five PRMs, their evaluation (cached in the seed's folder)."""
-    folder = ws.seed_folder(cfg.seed)
-    done = folder / "evaluation.json"
-    if done.exists() and only is None:
+def run_seed(cfg: Lessons, ws: Workspace, heldout: Path, bon: tuple[Task, list], stop: str | None) -> dict[str, Any]:
+    """One seed: synthesis, the five PRMs, their evaluation (cached in the seed's folder);
+    `stop` ("synth", "train") ends it after that stage."""
+    done = ws.seed_folder(cfg.seed) / "evaluation.json"
+    if done.exists():
         return json.loads(done.read_text())
     synth = synthesis(cfg, ws)
     print(f"seed {cfg.seed}:", json.dumps(synth["agreement"], indent=1))
-    if only == "synth":
+    if stop == "synth":
         return {"synthesis": synth}
     paths = {kind: train_prm(kind, cfg, ws) for kind in synth_train.LABEL_SETS}
-    if only == "train":
+    if stop == "train":
         return {"synthesis": synth}
     task, outcomes = bon
     rows = [evaluate("exact checker", load("reward", "oracle", task=task), heldout, outcomes, task)]
@@ -293,7 +293,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--policies", type=Path, default=CHECKPOINTS, help="folder holding toy_sum_xs and toy_sum_m")
     parser.add_argument("--root", type=Path, default=ROOT, help="working folder (resumable)")
     parser.add_argument("--docs", type=Path, default=DOCS, help="where the table, plot and numbers go")
-    parser.add_argument("--only", choices=("synth", "train", "eval"), default=None, help="stop after this stage")
+    parser.add_argument("--only", choices=("synth", "train"), default=None, help="stop after this stage")
     args = parser.parse_args(argv)
     if len(set(args.seeds)) != len(args.seeds):
         raise SystemExit(f"--seeds: each seed once (got {args.seeds})")
@@ -308,7 +308,7 @@ def main(argv: list[str] | None = None) -> None:
         )
     atomic_write(settings_path, json.dumps(asdict(cfg)))
     heldout = heldout_set(cfg, ws)
-    bon = bon_samples(cfg, ws) if args.only in (None, "eval") else (None, [])
+    bon = bon_samples(cfg, ws) if args.only is None else (None, [])
     results = [run_seed(replace(cfg, seed=seed), ws, heldout, bon, args.only) for seed in args.seeds]
     if args.only is not None:
         return

@@ -22,17 +22,20 @@ import matplotlib.pyplot as plt  # noqa: E402
 from infscale.experiments.store import atomic_write  # noqa: E402
 
 BON_COLUMNS = ("best_min", "best_last", "best_prod", "weighted_min", "weighted_last")
+SHARE = (0.0, 1.0)
 ORDERED_METRICS = {"step AUC (to first error)": "step_auc", "F1 (fitted tau)": "f1_fitted", "Best-of-N min": "best_min"}
 
 
-def interval(values: list[float]) -> tuple[float, float, float]:
-    """(mean, low, high): the 95% t interval of the mean; (x, x, x) for one value."""
+def interval(values: list[float], bounds: tuple[float, float] | None = None) -> tuple[float, float, float]:
+    """(mean, low, high): the 95% t interval of the mean, clipped to `bounds` (a share's
+    [0, 1]) where given; (x, x, x) for one value."""
     x = np.asarray(values, dtype=float)
     mean = float(x.mean())
     if len(x) < 2:
         return mean, mean, mean
     half = float(stats.t.ppf(0.975, len(x) - 1) * x.std(ddof=1) / np.sqrt(len(x)))
-    return mean, mean - half, mean + half
+    low, high = mean - half, mean + half
+    return (mean, max(low, bounds[0]), min(high, bounds[1])) if bounds else (mean, low, high)
 
 
 def _mean(values: list[float]) -> float | None:
@@ -43,7 +46,7 @@ def metrics(row: dict[str, Any]) -> dict[str, float | None]:
     """One PRM's numbers from one seed, flat."""
     subsets = row["step"]["subsets"].values()
     bon = row["bon"]
-    out = {
+    return {
         "f1": row["step"]["avg_f1"],
         "acc_err": _mean([m["acc_err"] for m in subsets if m["acc_err"] is not None]),
         "acc_cor": _mean([m["acc_cor"] for m in subsets if m["acc_cor"] is not None]),
@@ -55,7 +58,6 @@ def metrics(row: dict[str, Any]) -> dict[str, float | None]:
         "min_on_last": bon["min_on_last"]["share"],
         "wrong_process_caught": (bon["wrong_process"] or {}).get("caught"),
     }
-    return out
 
 
 def by_prm(results: list[dict[str, Any]]) -> dict[str, dict[str, list[float]]]:
@@ -72,9 +74,7 @@ def by_prm(results: list[dict[str, Any]]) -> dict[str, dict[str, list[float]]]:
 def _cell(values: list[float] | None, scale: float = 100.0, digits: int = 1) -> str:
     if not values:
         return "–"
-    mean, low, high = (scale * v for v in interval(values))
-    if scale == 100.0:  # shares: the interval is clipped to what a share can be
-        low, high = max(low, 0.0), min(high, 100.0)
+    mean, low, high = (scale * v for v in interval(values, SHARE if scale == 100.0 else None))
     if len(values) == 1:
         return f"{mean:.{digits}f}"
     return f"{mean:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
@@ -87,10 +87,11 @@ def table(results: list[dict[str, Any]]) -> str:
         + [(c.replace("_", " "), c) for c in BON_COLUMNS]
         + [("min on last step", "min_on_last"), ("wrong process caught", "wrong_process_caught")]
     )
+    prms = by_prm(results)
     lines = ["| PRM | " + " | ".join(name for name, _ in columns) + " |", "|" + "---|" * (len(columns) + 1)]
-    for name, values in by_prm(results).items():
+    for name, values in prms.items():
         lines.append("| " + name + " | " + " | ".join(_cell(values.get(key)) for _, key in columns) + " |")
-    taus = {name: _cell(v.get("tau"), 1.0, 3) for name, v in by_prm(results).items()}
+    taus = {name: _cell(v.get("tau"), 1.0, 3) for name, v in prms.items()}
     lines.append("")
     lines.append("Fitted tau: " + ", ".join(f"{name} {tau}" for name, tau in taus.items()) + ".")
     return "\n".join(lines)
@@ -156,11 +157,11 @@ def plot(results: list[dict[str, Any]], path: Path) -> None:
         ("Best-of-N accuracy, min", "best_min"),
         ("PRM-weighted voting, min", "weighted_min"),
     ]
-    majority = 100 * interval([r["prms"][0]["bon"]["accuracy"]["majority"]["accuracy"] for r in results])[0]
+    majority = 100 * float(np.mean([r["prms"][0]["bon"]["accuracy"]["majority"]["accuracy"] for r in results]))
     fig, ax = plt.subplots(figsize=(11, 4.4))
     width = 0.8 / len(series)
     for k, (label, key) in enumerate(series):
-        stats_ = [interval(table_[n][key]) if table_[n].get(key) else (0.0, 0.0, 0.0) for n in names]
+        stats_ = [interval(table_[n][key], SHARE) if table_[n].get(key) else (0.0, 0.0, 0.0) for n in names]
         means = [100 * m for m, _, _ in stats_]
         errors = [[100 * (m - lo) for m, lo, _ in stats_], [100 * (hi - m) for m, _, hi in stats_]]
         xs = [i + (k - (len(series) - 1) / 2) * width for i in range(len(names))]

@@ -132,8 +132,8 @@ def pooled_auc(
 
     import numpy as np
     import torch
-    from scipy.stats import mannwhitneyu
 
+    from infscale.rewards.eval.processbench import auc
     from infscale.rewards.qwen2_prm import Qwen2ForProcessRewardModel
 
     torch.set_num_threads(threads)
@@ -159,12 +159,11 @@ def pooled_auc(
         k = np.concatenate([owner[n] for n in names])
         by_problem = [np.flatnonzero(k == j) for j in range(len(probs))]
 
-        def auc(idx: np.ndarray) -> float:
-            pos, neg = s[idx][y[idx]], s[idx][~y[idx]]
-            return float(mannwhitneyu(pos, neg).statistic / (len(pos) * len(neg)))
+        def steps_auc(idx: np.ndarray) -> float:
+            return auc(s[idx][y[idx]], s[idx][~y[idx]])
 
-        boot = [auc(np.concatenate([by_problem[j] for j in pick])) for pick in picks]
-        return [auc(np.arange(len(s))), float(np.quantile(boot, 0.025)), float(np.quantile(boot, 0.975))]
+        boot = [steps_auc(np.concatenate([by_problem[j] for j in pick])) for pick in picks]
+        return [steps_auc(np.arange(len(s))), float(np.quantile(boot, 0.025)), float(np.quantile(boot, 0.975))]
 
     out: dict[str, Any] = {"prm": prm, "problems": len(probs), "samples_per_problem": per_problem}
     out["pooled"] = auc_with_interval(list(scores))
