@@ -23,15 +23,13 @@ install: $(STAMP)
 DEMO ?= pareto_toy_sum
 
 demo: $(STAMP)
-	$(BIN)/python -m infscale.experiments.demo --experiment $(DEMO)
+	$(BIN)/python -m infscale.experiments.studies.demo --experiment $(DEMO)
 
-# ruff, then the layer contract (pyproject.toml) on an installed copy: grimp reads one folder.
+# ruff, then the layer contract (pyproject.toml) read from the checkout through infscale/'s links.
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	rm -rf .lint && $(BIN)/pip install --quiet --no-deps --no-compile --target .lint/site . 2>&1 | grep -v "^WARNING: Location" || true
-	rm -rf build
-	cd .lint && PYTHONPATH=site ../$(BIN)/lint-imports --no-cache ../pyproject.toml
+	$(BIN)/lint-imports --no-cache
 
 # Headless Chromium (the distribution's package) for the report's browser test, tests/test_report.py.
 browser:

@@ -78,11 +78,10 @@ class HFPRM:
     question = PRMInput.question
     encode = PRMInput.encode
     count_tokens = PRMInput.count_tokens
+    encode_checked = PRMInput.encode_checked
 
     def score(self, requests: list[ScoreRequest]) -> list[ScoreResult]:
-        encodings = [self.encode(r) for r in requests]
-        for request, encoding in zip(requests, encodings):
-            check_known(request, len(encoding.positions), self.incremental, self.name)
+        encodings = self.encode_checked(requests)
         results = [ScoreResult([], 0, 0) for _ in requests]
         order = sorted(range(len(requests)), key=lambda i: len(encodings[i].ids))
         for start in range(0, len(order), self.batch_size):
@@ -133,13 +132,6 @@ class HFPRM:
         return self.model.base_model(
             input_ids=ids.to(self.device), attention_mask=mask.to(self.device), use_cache=False
         ).last_hidden_state
-
-
-def check_known(request: ScoreRequest, steps: int, incremental: bool, name: str) -> None:
-    if request.known and not incremental:
-        raise ValueError(f"reward '{name}' has reward.incremental=false but was asked to score only new steps")
-    if not 0 <= request.known < max(steps, 1):
-        raise ValueError(f"reward '{name}': {request.known} known steps of a {steps}-step trajectory")
 
 
 _WHOLE_FILE = 1 << 28

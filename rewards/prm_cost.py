@@ -119,6 +119,20 @@ class PRMInput:
             )
         return self._encodings[request]
 
+    def encode_checked(self, requests: list[ScoreRequest]) -> list[Encoding]:
+        """Each request encoded, after checking that its `known` steps may be skipped: only
+        with `reward.incremental` and fewer than its steps (`self.name` is the backend's)."""
+        encodings = [self.encode(r) for r in requests]
+        for request, encoding in zip(requests, encodings):
+            steps = len(encoding.positions)
+            if request.known and not self.incremental:
+                raise ValueError(
+                    f"reward '{self.name}' has reward.incremental=false but was asked to score only new steps"
+                )
+            if not 0 <= request.known < max(steps, 1):
+                raise ValueError(f"reward '{self.name}': {request.known} known steps of a {steps}-step trajectory")
+        return encodings
+
     def count_tokens(self, request: ScoreRequest) -> int:
         return len(self.encode(request).ids)
 

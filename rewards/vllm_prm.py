@@ -27,7 +27,7 @@ from __future__ import annotations
 from typing import Any
 
 from infscale.budgets.model_spec import ModelSpec
-from infscale.rewards.hf_prm import check_known, checkpoint_hash
+from infscale.rewards.hf_prm import checkpoint_hash
 from infscale.rewards.prm_adapters import Encoding, adapter_class
 from infscale.rewards.prm_adapters.plus_minus import PlusMinusAdapter
 from infscale.rewards.prm_cost import PRMInput, check_incremental
@@ -91,11 +91,10 @@ class VLLMPRM:
     question = PRMInput.question
     encode = PRMInput.encode
     count_tokens = PRMInput.count_tokens
+    encode_checked = PRMInput.encode_checked
 
     def score(self, requests: list[ScoreRequest]) -> list[ScoreResult]:
-        encodings = [self.encode(r) for r in requests]
-        for request, encoding in zip(requests, encodings):
-            check_known(request, len(encoding.positions), self.incremental, self.name)
+        encodings = self.encode_checked(requests)
         todo = [i for i, e in enumerate(encodings) if e.positions]
         results = [ScoreResult([], 0, 0) for _ in requests]
         first = self._pool([encodings[i] for i in todo], [requests[i].known for i in todo], self.incremental)

@@ -11,7 +11,7 @@ step of any text, used by the oracle reward, by PRM training and by the PRM lab.
 
 Problem `i` of `task.seed = s` at level `L` is drawn from `random.Random("toy_arith:s:L:i")`,
 so a problem never depends on `n` or on the other levels. Seeds from `TRAIN_SEED_BASE` on
-are reserved for training data (`experiments/toy/train.py`) and refused for evaluation.
+are reserved for training data (`experiments/training/train_toy.py`) and refused for evaluation.
 """
 
 from __future__ import annotations

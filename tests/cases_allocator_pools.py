@@ -262,7 +262,7 @@ def test_measured_cost_falls_back_to_the_worst_case_while_nothing_was_spent():
 
 
 def test_a_reward_model_without_a_model_spec_leaves_the_scored_worst_case_uncounted():
-    from infscale.experiments.build import load
+    from infscale.experiments.app.build import load
     from infscale.search.allocators.cost import worst_case
     from infscale.tasks.base import Problem
     from tests.engine_helpers import MODEL

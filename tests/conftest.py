@@ -14,7 +14,7 @@ from hydra import compose, initialize_config_module
 from omegaconf import DictConfig
 from tqdm import tqdm
 
-from infscale.experiments import resolvers
+from infscale.experiments.app import resolvers
 
 # Every engine run makes a tqdm bar (disabled ones too) and takes tqdm's lock, by default a
 # multiprocessing semaphore shared with every forked process. `make mutation` runs each

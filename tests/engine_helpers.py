@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from infscale.budgets.budget import Budget
-from infscale.experiments.build import instantiate, load, load_config, plain
+from infscale.experiments.app.build import instantiate, load, load_config, plain
 from infscale.search.engine import Engine, Sampling
 
 MODEL = dict(

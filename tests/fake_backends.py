@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from infscale.experiments.build import load
+from infscale.experiments.app.build import load
 from infscale.policies.simulated import SimulatedPolicy
 from infscale.rewards.simulated import SimulatedPRM
 from infscale.search.backends import GenerationRequest, GenerationResult

@@ -12,9 +12,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from infscale.experiments import allocate
-from infscale.experiments.build import build_task
-from infscale.experiments.run import run
+from infscale.experiments.app import allocate
+from infscale.experiments.app.build import build_task
+from infscale.experiments.app.run import run
 from infscale.search.allocators.difficulty import AnswerGroups, estimate
 from infscale.search.node import Tree
 from infscale.search.selection import aggregate

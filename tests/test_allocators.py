@@ -14,9 +14,9 @@ from hypothesis import strategies as st
 
 from infscale.budgets.ledger import Ledger
 from infscale.budgets.pool import Pool
-from infscale.experiments import allocate
-from infscale.experiments.build import build, load
-from infscale.experiments.run import run
+from infscale.experiments.app import allocate
+from infscale.experiments.app.build import build, load
+from infscale.experiments.app.run import run
 from infscale.policies.simulated import SimulatedPolicy
 from infscale.search.allocators.cost import worst_case
 from infscale.search.allocators.state import ProblemState

@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from infscale.experiments.build import SAMPLING_KEYS, load, load_config, plain
+from infscale.experiments.app.build import SAMPLING_KEYS, load, load_config, plain
 from infscale.search.engine import Engine
 from tests.conftest import run_cli
 from tests.engine_helpers import simulated_engine, strategy

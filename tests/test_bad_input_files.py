@@ -74,7 +74,7 @@ def test_recorded_score_that_is_not_a_number_names_file_and_record(tmp_path):
 
 
 def test_prm_eval_tau_outside_unit_interval_is_refused(tmp_path):
-    from infscale.experiments.prm_lab.cli import evaluate_prm
+    from infscale.experiments.app.prm_eval import evaluate_prm
     from tests.test_prm_eval import prm_config, write_fixture
 
     path = write_fixture(tmp_path / "set.jsonl")

@@ -9,7 +9,7 @@ from infscale.budgets.budget import Budget
 from infscale.budgets.ledger import Ledger
 from infscale.budgets.model_spec import ModelSpec
 from infscale.budgets.pool import Pool, Reservation
-from infscale.experiments.build import build
+from infscale.experiments.app.build import build
 from tests.conftest import make_config
 from tests.test_flops_by_hand import TINY
 

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from infscale.budgets.budget import Budget
-from infscale.experiments.resolvers import package_path
+from infscale.experiments.app.resolvers import package_path
 from infscale.search.engine import Engine, Sampling
 from tests.engine_helpers import strategy
 from tests.fake_backends import full_length_policy, simulated_prm, simulated_task

@@ -3,7 +3,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from infscale.budgets.budget import Budget
-from infscale.experiments.build import load
+from infscale.experiments.app.build import load
 from infscale.search.engine import Sampling
 from tests.engine_helpers import simulated_engine, strategy, strategy_names
 

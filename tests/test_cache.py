@@ -12,7 +12,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from infscale.experiments.build import build, load
+from infscale.experiments.app.build import build, load
 from infscale.rewards.hf_prm import HFPRM
 from infscale.search.backends import GenerationRequest, ScoreRequest, ScoreResult
 from infscale.search.prefix_cache import PrefixCache

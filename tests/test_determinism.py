@@ -2,7 +2,7 @@
 
 import pytest
 
-from infscale.experiments.run import run
+from infscale.experiments.app.run import run
 from tests.conftest import make_config, read_results
 from tests.engine_helpers import strategy_names
 

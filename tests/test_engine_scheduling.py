@@ -67,7 +67,7 @@ def test_the_engines_python_defaults_are_the_configs():
     # conf/config.yaml and conf/policy/*.yaml, or the fast suite tests another engine.
     import inspect
 
-    from infscale.experiments.build import build_sampling, load_config
+    from infscale.experiments.app.build import build_sampling, load_config
     from infscale.search.engine import Engine, Sampling
 
     cfg = load_config("policy=simulated")

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from infscale.budgets.model_spec import ModelSpec
-from infscale.experiments.run import run
+from infscale.experiments.app.run import run
 from infscale.search.node import Tree, file_safe, load_tree
 from infscale.tasks.base import Problem, TextTask
 from tests.conftest import make_config, read_results
@@ -127,7 +127,7 @@ def test_summary_fields(rebase_run):
 )
 def test_every_strategy_charges_exactly_what_its_tree_holds(name, options):
     from infscale.budgets.budget import Budget
-    from infscale.experiments.build import load
+    from infscale.experiments.app.build import load
     from tests.engine_helpers import simulated_engine, strategy
 
     task = load("task", "simulated", n=4, seed=3)

@@ -11,7 +11,7 @@ in the fast suite.
 import pytest
 
 from infscale.budgets.budget import Budget
-from infscale.experiments.build import build
+from infscale.experiments.app.build import build
 from infscale.search.engine import Engine, Sampling
 from tests.conftest import make_config
 from tests.engine_helpers import strategy, strategy_names

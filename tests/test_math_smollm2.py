@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from infscale.budgets.model_spec import ModelSpec
-from infscale.experiments.build import load
-from infscale.experiments.run import run
+from infscale.experiments.app.build import load
+from infscale.experiments.app.run import run
 from tests.conftest import make_config, read_results
 
 pytestmark = pytest.mark.slow

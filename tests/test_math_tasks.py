@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from infscale.experiments.build import load
+from infscale.experiments.app.build import load
 from infscale.tasks.gsm8k import reference_answer
 from infscale.tasks.prompts import QWEN_SYSTEM, extract_answer, family, last_boxed, strip_thousands
 

@@ -57,7 +57,7 @@ def test_toy_prm_count_matches_its_weights():
 
     from safetensors.torch import load_file
 
-    from infscale.experiments.resolvers import package_path
+    from infscale.experiments.app.resolvers import package_path
 
     folder = package_path("tasks/toy_checkpoints/toy_prm")
     config = json.load(open(f"{folder}/config.json"))

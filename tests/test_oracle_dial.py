@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from scipy.stats import binomtest
 
-from infscale.experiments.build import build, load
+from infscale.experiments.app.build import build, load
 from infscale.rewards.oracle import OraclePRM, expected_error
 from infscale.search.backends import ScoreRequest
 from infscale.tasks.toy_arith import ToyArithTask

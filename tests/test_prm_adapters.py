@@ -19,7 +19,7 @@ from transformers import (
 )
 
 from infscale.budgets.model_spec import ModelSpec
-from infscale.experiments.build import load
+from infscale.experiments.app.build import load
 from infscale.rewards.prm_adapters import ADAPTERS, adapter_class
 from infscale.rewards.prm_adapters.skywork import Qwen2ForPrmModel
 from infscale.rewards.qwen2_prm import Qwen2ForProcessRewardModel

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from hydra import compose, initialize_config_module
 
-from infscale.experiments import resolvers
-from infscale.experiments.prm_lab.cli import evaluate_prm
+from infscale.experiments.app import resolvers
+from infscale.experiments.app.prm_eval import evaluate_prm
 from infscale.rewards.eval import diagnostics, processbench
 from infscale.rewards.eval.data import load_items
 from infscale.rewards.eval.scoring import model_scores, saved_scores

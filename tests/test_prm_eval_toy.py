@@ -3,9 +3,9 @@ judged by the exact checker (the ceiling) and by a noisy one, at step and respon
 
 import pytest
 
-from infscale.experiments.build import load
-from infscale.experiments.prm_lab.cli import evaluate_prm
-from infscale.experiments.prm_lab.toy_set import CHECKPOINTS, toy_records, write_by_subset
+from infscale.experiments.app.build import load
+from infscale.experiments.app.prm_eval import evaluate_prm
+from infscale.experiments.studies.toy_processbench import CHECKPOINTS, toy_records, write_by_subset
 from infscale.rewards.eval.data import item_record, load_items, write_items
 from tests.test_prm_eval import prm_config
 

@@ -1,13 +1,14 @@
-"""The PRM-lessons study (experiments/prm_lab/lessons.py): intervals over seeds, orderings
+"""The PRM-lessons study (experiments/studies/prm_lessons.py): intervals over seeds, orderings
 claimed only where paired intervals separate, and a whole tiny run on the toy_sum world."""
 
 import json
 
 import pytest
 
-from infscale.experiments.prm_lab import lessons
-from infscale.experiments.prm_lab.lessons_report import by_prm, interval, orderings
-from infscale.experiments.prm_lab.toy_set import toy_records
+from infscale.experiments.stats import t_interval as interval
+from infscale.experiments.studies import prm_lessons as lessons
+from infscale.experiments.studies.prm_lessons_report import by_prm, orderings
+from infscale.experiments.studies.toy_processbench import toy_records
 from infscale.tasks.toy_arith import CHECKPOINTS
 
 

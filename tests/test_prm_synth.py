@@ -5,8 +5,8 @@ import os
 
 import pytest
 
-from infscale.experiments.build import load
-from infscale.experiments.prm_lab.synth import SynthSettings, consensus_stage, sample_pool, synthesize
+from infscale.experiments.app.build import load
+from infscale.experiments.training.prm_synth import SynthSettings, consensus_stage, sample_pool, synthesize
 from infscale.rewards.eval import processbench
 from infscale.rewards.eval.data import load_items
 from infscale.rewards.eval.scoring import model_scores
@@ -172,7 +172,7 @@ def test_pool_is_a_step_labelled_set_that_a_perfect_prm_aces(tmp_path, pool):
 
 
 def test_training_examples_cut_after_first_negative():
-    from infscale.experiments.prm_lab.train import training_examples
+    from infscale.experiments.training.synth_prm import training_examples
 
     record = {
         "id": "x",
@@ -198,7 +198,7 @@ def test_soft_target_loss_is_cross_entropy_for_hard_targets():
     import torch
     from transformers import Qwen2Config
 
-    from infscale.experiments.prm_lab.train import SoftTargetPRM, collate
+    from infscale.experiments.training.synth_prm import SoftTargetPRM, collate
     from infscale.rewards.qwen2_prm import Qwen2ForProcessRewardModel
 
     torch.manual_seed(0)

@@ -69,7 +69,7 @@ def test_the_store_refuses_a_read_only_folder_that_already_has_a_lock_file(tmp_p
         f"""
         from pathlib import Path
         from tests.conftest import make_config
-        from infscale.experiments.run import run
+        from infscale.experiments.app.run import run
         try:
             run(make_config("strategy=best_of_n", "strategy.n=2", "n_problems=2"), Path({str(folder)!r}))
         except ValueError as error:

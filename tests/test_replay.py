@@ -6,9 +6,9 @@ from pathlib import Path
 import pytest
 from hydra import compose, initialize_config_dir
 
-from infscale.experiments import resolvers
-from infscale.experiments.build import load
-from infscale.experiments.run import run
+from infscale.experiments.app import resolvers
+from infscale.experiments.app.build import load
+from infscale.experiments.app.run import run
 from infscale.search.backends import GenerationRequest, ScoreRequest
 from infscale.tasks.data import data_dir
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from infscale.experiments.analysis import report, trees
-from infscale.experiments.run import run
+from infscale.experiments.app.run import run
 from tests.conftest import make_config
 
 pytestmark = pytest.mark.slow

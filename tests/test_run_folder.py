@@ -8,8 +8,8 @@ import subprocess
 
 import pytest
 
-from infscale.experiments.run import run
-from infscale.experiments.store import RunStore
+from infscale.experiments.app.run import run
+from infscale.experiments.app.store import RunStore
 from tests.conftest import BIN, read_results, run_cli
 from tests.engine_helpers import load, simulated_engine, strategy
 

@@ -5,7 +5,7 @@ import pytest
 from hydra import compose, initialize_config_module
 from omegaconf import OmegaConf
 
-from infscale.experiments import resolvers
+from infscale.experiments.app import resolvers
 
 
 def composed(*overrides: str, hydra: bool = True):

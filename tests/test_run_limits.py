@@ -5,10 +5,10 @@ import time
 
 import pytest
 
-from infscale.experiments.build import build
-from infscale.experiments.preflight import plan_line
-from infscale.experiments.prm_lab.cli import evaluate_prm
-from infscale.experiments.run import run
+from infscale.experiments.app.build import build
+from infscale.experiments.app.preflight import plan_line
+from infscale.experiments.app.prm_eval import evaluate_prm
+from infscale.experiments.app.run import run
 from tests.conftest import read_results, run_cli
 from tests.test_bad_input_files import one_line_error
 from tests.test_prm_eval import prm_config

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from infscale.experiments.resolvers import package_path
+from infscale.experiments.app.resolvers import package_path
 from infscale.policies.openai import OpenAIPolicy
 from infscale.search.backends import BackendError, GenerationRequest
 from tests.conftest import REPO, run_cli

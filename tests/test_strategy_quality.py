@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from infscale.experiments.build import load
+from infscale.experiments.app.build import load
 from tests.engine_helpers import NOISE, PERFECT, accuracy, simulated_engine, strategy
 
 TASK = load("task", "simulated", n=300, seed=3)

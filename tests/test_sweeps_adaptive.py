@@ -2,8 +2,8 @@
 
 import pytest
 
-from infscale.experiments.build import build
-from infscale.experiments.run import run
+from infscale.experiments.app.build import build
+from infscale.experiments.app.run import run
 from tests.conftest import make_config, read_results
 from tests.scripted_world import Script, ScriptedPolicy, run_scripted
 

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from matplotlib import image
 
 from infscale.experiments.analysis import analyze, collect, fits, optimal, plot
-from infscale.experiments.run import run
+from infscale.experiments.app.run import run
 from infscale.experiments.stats import bootstrap_ci
 from tests.conftest import make_config
 

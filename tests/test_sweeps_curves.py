@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from infscale.experiments.analysis import curves
-from infscale.experiments.build import build_task
-from infscale.experiments.run import run
+from infscale.experiments.app.build import build_task
+from infscale.experiments.app.run import run
 from tests.conftest import make_config, read_results
 
 PROBLEMS = 80

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from infscale.experiments.analysis import analyze, collect, fits, outcomes, paired, robust
-from infscale.experiments.run import run
+from infscale.experiments.app.run import run
 from tests.conftest import make_config
 
 NS = (1, 2, 4, 8, 16)

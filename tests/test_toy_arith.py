@@ -4,7 +4,7 @@ import random
 
 import pytest
 
-from infscale.experiments.build import load
+from infscale.experiments.app.build import load
 from infscale.search.backends import ScoreRequest
 from infscale.tasks.toy_arith import LEVELS, MODULUS, TRAIN_SEED_BASE, ToyArithTask, draw, parse_prompt, worked_solution
 from infscale.tasks.toy_tokenizer import CHARACTERS, build_char_tokenizer

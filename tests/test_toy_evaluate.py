@@ -1,10 +1,10 @@
-"""experiments/toy/evaluate.py votes as the engine does: a solution without an answer votes
+"""experiments/studies/toy_evaluate.py votes as the engine does: a solution without an answer votes
 for "no answer" by default (strategy.unanswered: vote), or is left out with drop."""
 
 import pytest
 
-from infscale.experiments.build import load
-from infscale.experiments.toy.evaluate import vote
+from infscale.experiments.app.build import load
+from infscale.experiments.studies.toy_evaluate import vote
 
 
 @pytest.fixture(scope="module")

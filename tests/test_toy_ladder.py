@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from infscale.experiments.toy.ladder_recheck import measure
+from infscale.experiments.studies.ladder_recheck import measure
 
 NAMES = ("toy_sum_xs", "toy_sum_s", "toy_sum_m")
 

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from infscale.experiments.build import load
-from infscale.experiments.resolvers import package_path
+from infscale.experiments.app.build import load
+from infscale.experiments.app.resolvers import package_path
 from infscale.policies.hf import HFPolicy
 from infscale.policies.task_prompts import TaskPrompts
 from infscale.search.backends import GenerationRequest
@@ -137,7 +137,7 @@ def test_bad_input_is_refused(small):
 
 @pytest.mark.slow
 def test_toy_prm_ranks_correct_steps_above_wrong_ones(small):
-    from infscale.rewards.eval.processbench import auc
+    from infscale.experiments.stats import auc
     from infscale.search.backends import ScoreRequest
 
     task = load("task", "toy_arith", seed=1, n=48)
@@ -167,8 +167,8 @@ def test_prm_initialised_from_a_policy_starts_with_its_hidden_states():
     import torch
     from transformers import LlamaForCausalLM
 
-    from infscale.experiments.toy.policy import RECIPES, build_model
-    from infscale.experiments.toy.train_prm import load_policy_backbone
+    from infscale.experiments.training.toy_policy import RECIPES, build_model
+    from infscale.experiments.training.toy_prm import load_policy_backbone
     from infscale.tasks.toy_tokenizer import build_char_tokenizer
 
     tokenizer = build_char_tokenizer()

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from infscale.experiments.build import load
-from infscale.experiments.resolvers import package_path
+from infscale.experiments.app.build import load
+from infscale.experiments.app.resolvers import package_path
 from infscale.search.backends import BackendError, GenerationRequest
 from infscale.search.node import file_safe
 from tests.conftest import BIN, REPO, read_results

@@ -7,7 +7,7 @@ from collections import Counter
 
 import pytest
 
-from infscale.experiments.build import load
+from infscale.experiments.app.build import load
 from infscale.search.backends import GenerationRequest
 from infscale.tasks.toy_tokenizer import save_char_tokenizer
 from tests.vllm_helpers import CPU_ENGINE, release, tiny_causal_lm

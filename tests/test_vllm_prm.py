@@ -7,8 +7,8 @@ import random
 import pytest
 from transformers import LlamaConfig, LlamaForCausalLM, MistralConfig, MistralForCausalLM, Qwen2Config
 
-from infscale.experiments.build import load
-from infscale.experiments.resolvers import package_path
+from infscale.experiments.app.build import load
+from infscale.experiments.app.resolvers import package_path
 from infscale.rewards.qwen2_prm import Qwen2ForProcessRewardModel
 from infscale.search.backends import ScoreRequest
 from infscale.tasks.toy_arith import parse_prompt, worked_solution

@@ -9,8 +9,8 @@ import pytest
 from transformers import AutoConfig
 
 from infscale.budgets.model_spec import ModelSpec
-from infscale.experiments.build import load
-from infscale.experiments.resolvers import package_path
+from infscale.experiments.app.build import load
+from infscale.experiments.app.resolvers import package_path
 from infscale.search.node import file_safe, load_tree
 from infscale.tasks.toy_tokenizer import build_char_tokenizer
 from tests.conftest import read_results, run_cli

@@ -28,11 +28,11 @@ from typing import Any
 
 from omegaconf import OmegaConf
 
-from infscale.experiments import resolvers
 from infscale.experiments.analysis import curves, outcomes
 from infscale.experiments.analysis.difficulty import difficulty_of, level_rows
-from infscale.experiments.build import build_task
-from infscale.experiments.store import atomic_write
+from infscale.experiments.app import resolvers
+from infscale.experiments.app.build import build_task
+from infscale.experiments.app.store import atomic_write
 
 IDENTITY = ("task.name", "policy.name", "reward.name", "strategy.name", "strategy.selector", "strategy.n", "seed")
 METRICS = (

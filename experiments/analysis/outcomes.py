@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from infscale.experiments.analysis.paired import DRAWS, Outcomes, Resampler, stack
-from infscale.experiments.store import atomic_write
+from infscale.experiments.app.store import atomic_write
 
 COST_METRICS = ("flops_total", "flops_paper", "tokens_generated")
 FILE = "problems.json"

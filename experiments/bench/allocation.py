@@ -28,9 +28,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from infscale.experiments.allocation_study import config
-from infscale.experiments.build import build
-from infscale.experiments.run import run
+from infscale.experiments.app.build import build
+from infscale.experiments.app.run import run
+from infscale.experiments.studies.allocation_study import config
 from infscale.search.allocators.cost import worst_case
 
 WORLDS = {

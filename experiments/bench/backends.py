@@ -21,8 +21,8 @@ import time
 
 from hydra import compose, initialize_config_module
 
-from infscale.experiments import resolvers
-from infscale.experiments.build import build
+from infscale.experiments.app import resolvers
+from infscale.experiments.app.build import build
 
 
 def search_run(overrides: list[str], n_problems: int, n: int) -> tuple[object, dict[str, float]]:

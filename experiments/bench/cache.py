@@ -26,7 +26,7 @@ OFF = ["policy.cache_mb=0", "reward.cache_mb=0", "reward.incremental=false"]
 
 def measure(overrides: list[str], problems: int) -> dict[str, Any]:
     """One run in this process: totals, wall time, peak RSS and what it found."""
-    from infscale.experiments.build import build, load_config
+    from infscale.experiments.app.build import build, load_config
 
     cfg = load_config("progress=false", *overrides)
     parts = build(cfg)

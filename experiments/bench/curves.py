@@ -20,10 +20,10 @@ from pathlib import Path
 
 from hydra import compose, initialize_config_module
 
-from infscale.experiments import resolvers
 from infscale.experiments.analysis import curves
-from infscale.experiments.build import build_task
-from infscale.experiments.run import run
+from infscale.experiments.app import resolvers
+from infscale.experiments.app.build import build_task
+from infscale.experiments.app.run import run
 
 
 def _config(*overrides: str):

@@ -13,7 +13,7 @@ import platform
 import time
 
 from infscale.budgets.budget import Budget
-from infscale.experiments.build import load
+from infscale.experiments.app.build import load
 from infscale.search.engine import Engine, Sampling
 
 MODEL = dict(

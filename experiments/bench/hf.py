@@ -19,7 +19,7 @@ import time
 
 import torch
 
-from infscale.experiments.build import load
+from infscale.experiments.app.build import load
 from infscale.policies.hf import HFPolicy
 from infscale.search.backends import GenerationRequest
 from infscale.tasks.toy_arith import CHECKPOINTS

@@ -31,7 +31,7 @@ WORLD = ["task=simulated", "policy=simulated", "reward=simulated", "strategy=reb
 
 def worker(fail_at: int, overrides: list[str]) -> None:
     """`infscale-run overrides...`, with the simulated policy failing at call `fail_at` (0: never)."""
-    from infscale.experiments import launch
+    from infscale.experiments.app import launch
 
     for signum in (signal.SIGINT, signal.SIGTERM):  # as the command does, before the imports below
         signal.signal(signum, launch._before_the_run)

@@ -120,10 +120,3 @@ def fit_tau(subsets: Mapping[str, tuple[Sequence[int], Sequence[Sequence[float]]
     mean = np.mean(f1s, axis=0)
     best = np.flatnonzero(np.isclose(mean, mean.max(), rtol=0, atol=1e-12))
     return float(taus[best[np.argmin(np.abs(taus[best] - 0.5))]])
-
-
-def auc(positive: Sequence[float], negative: Sequence[float]) -> float:
-    """Step AUC: P(a correct step scores above a wrong one), ties counted half (Mann-Whitney)."""
-    from scipy.stats import mannwhitneyu
-
-    return float(mannwhitneyu(positive, negative).statistic / (len(positive) * len(negative)))

@@ -1,4 +1,4 @@
-"""The toy PRM (`experiments/toy/train.py`): Qwen2.5-Math-PRM's network on the toy task's
+"""The toy PRM (`experiments/training/train_toy.py`): Qwen2.5-Math-PRM's network on the toy task's
 text, no chat template. The input is the problem's prompt followed by the steps, each
 ending with the newline that is also the step tag (one is added to a step without it, such
 as the final `answer: N`); the score is P(positive) at that newline."""
