@@ -1,12 +1,14 @@
 """infscale-report on a small simulated sweep with saved trees: the HTML is self-contained and,
 opened in headless Chromium (the distribution's package, /usr/bin/chromium), loads without
-console errors and draws the known run's tree with the right number of nodes and chosen path.
-A screenshot of the tree viewer is kept in tests/artefacts/ (not a golden image: to look at)."""
+console errors, shows names holding markup as text (escaped once, by the template), and draws
+the known run's tree with the right number of nodes and chosen path. A screenshot of the tree
+viewer is kept in tests/artefacts/ (not a golden image: to look at)."""
 
 import json
 import re
 import shutil
 import subprocess
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -74,6 +76,52 @@ def test_report_is_one_offline_file_with_tables_figures_and_tree_links(sweep):
     done = _browse(out, "--dump-dom")
     assert done.returncode == 0, done.stderr[-2000:]
     assert "Sweep report" in done.stdout and _console_errors(done) == []
+
+
+class _Elements(HTMLParser):
+    """A page's elements in order, each (tag, attributes, the text up to the next tag), decoded."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.found: list[tuple[str, dict[str, str | None], str]] = []
+        self.feed(text)
+        self.close()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.found.append((tag, dict(attrs), ""))
+
+    def handle_data(self, data: str) -> None:
+        if self.found:
+            tag, attrs, text = self.found[-1]
+            self.found[-1] = (tag, attrs, text + data)
+
+
+HOSTILE = '<script>alert(1)</script>&"'
+ESCAPED = "&lt;script&gt;alert(1)&lt;/script&gt;&amp;&#34;"
+
+
+def test_names_holding_markup_are_escaped_once_and_shown_as_text(sweep, tmp_path):
+    # A job is named by its folder path under the sweep, so a folder `<script>alert(1)<` holding a
+    # run folder `script>&"` makes the job HOSTILE; the sweep's own name goes into title and h1.
+    root = tmp_path / 'sweep <b>&"'
+    for run_dir in sorted(p for p in sweep.iterdir() if (p / "summary.json").exists()):
+        job = HOSTILE if run_dir.name == "simulated-rebase-4" else run_dir.name
+        shutil.copytree(run_dir, root / job, ignore=shutil.ignore_patterns("trees.html"))
+    text = report.build(root, draws=50, fit_draws=5).read_text()
+    assert HOSTILE not in text and "<b>" not in text
+    assert not re.search(r"&amp;(amp|lt|gt|#34|quot);", text), "something was escaped twice"
+    assert text.count(f"<td>{ESCAPED}</td>") == 1  # the job column of the provenance table
+    assert text.count(f'<a href="{ESCAPED}/trees.html">script&gt;&amp;&#34;</a>') == 1
+    assert text.count("Sweep report: sweep &lt;b&gt;&amp;&#34;<") == 2  # title and h1
+
+    done = _browse(root / "report.html", "--dump-dom")
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert _console_errors(done) == []
+    elements = [(tag, attrs, text.strip()) for tag, attrs, text in _Elements(done.stdout).found]
+    assert not {"script", "b"} & {tag for tag, _, _ in elements}
+    assert [text for tag, _, text in elements if tag == "td"].count(HOSTILE) == 1
+    assert ("a", {"href": f"{HOSTILE}/trees.html"}, 'script>&"') in elements
+    assert [text for tag, _, text in elements if tag in ("title", "h1")] == ['Sweep report: sweep <b>&"'] * 2
 
 
 def test_tree_viewer_draws_the_known_run_in_chromium(sweep):

@@ -9,41 +9,43 @@ their paired 95% intervals, the compute-optimal table with ties, the compute-opt
 size, the scaling fits with their flags, and provenance (jobs, git commits, configs). Every
 run that saved its trees (save_trees=true) also gets `<run>/trees.html`, a tree viewer linked
 from the report (experiments/analysis/trees.py).
+
+This module prepares the data; the page's markup is templates/report.html (jinja2, autoescaped,
+so values are passed raw and escaped exactly once there).
 """
 
 from __future__ import annotations
 
 import argparse
 import base64
-import html
 import sys
 import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+import jinja2
+
 from infscale.experiments.analysis import analyze, collect, figures, paired, plot, robust, trees
 
 CONVENTIONS = ("flops_total", "flops_paper")
 
 
-def _img(path: Path, caption: str) -> str:
-    data = base64.b64encode(Path(path).read_bytes()).decode()
-    return f'<figure><img alt="{html.escape(caption)}" src="data:image/png;base64,{data}"><figcaption>{html.escape(caption)}</figcaption></figure>'
-
-
-def _fmt(value: Any) -> str:
+def _cell(value: Any) -> str:
+    """A table cell's text: floats to 3 significant digits, None blank."""
     if isinstance(value, float):
         return f"{value:.3g}"
     return "" if value is None else str(value)
 
 
-def _table(rows: list[dict[str, Any]], columns: list[str], css: str = "") -> str:
-    if not rows:
-        return "<p><em>(empty)</em></p>"
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(_fmt(r.get(c)))}</td>" for c in columns) + "</tr>" for r in rows)
-    return f'<table class="{css}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+TEMPLATES = jinja2.Environment(
+    loader=jinja2.PackageLoader("infscale.experiments.analysis", "templates"),
+    autoescape=True,
+    undefined=jinja2.StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+TEMPLATES.filters["cell"] = _cell
 
 
 def headline(rows: list[dict[str, Any]], limit: int = 12) -> list[str]:
@@ -86,111 +88,25 @@ def build(root: Path, out: Path | None = None, draws: int = paired.DRAWS, fit_dr
 def render(
     root: Path, results: dict[str, dict[str, Any]], images: list[tuple[Path, str]], viewers: list[Path], draws: int
 ) -> str:
-    main = results["flops_total"]
-    tables = main["tables"]
-    overall = [r for r in tables["compute_optimal"] if r["difficulty"] == "all" and r["group"] == "all"]
+    """The report page (templates/report.html) from the analyses of both conventions."""
+    tables = results["flops_total"]["tables"]
     jobs = collect.read_table(root / "collected.json")
-    parts = [
-        f"<h1>Sweep report: {html.escape(root.name)}</h1>",
-        f"<p>{len(jobs)} jobs; task {html.escape(', '.join(sorted({str(j['task.name']) for j in jobs})))}; "
-        f"generated {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}. All intervals are 95% paired "
-        f"bootstrap intervals over problems (seeds as a second level), {draws} replicates.</p>",
-        "<h2>Headline comparisons</h2>",
-    ]
-    for x in CONVENTIONS:
-        sentences = headline(results[x]["tables"]["flops_saved"])
-        parts.append(f"<h3>{html.escape(figures.CONVENTION[x])}</h3><ul>")
-        parts += [f"<li>{html.escape(s)}</li>" for s in sentences] or ["<li>(no comparison)</li>"]
-        parts.append("</ul>")
-    parts += [
-        "<h2>Compute-optimal configuration per budget (flops_total)</h2>",
-        "<p>tied_with: configurations not significantly worse than the winner (paired bootstrap); "
-        "a budget is a limit on the mean compute per problem.</p>",
-        _table(overall, ["budget", "best", "accuracy", "accuracy_lo", "accuracy_hi", "tied_curves", "n_problems"]),
-        "<h2>Compute-optimal model size per budget</h2>",
-    ]
-    for x in CONVENTIONS:
-        fit = results[x]["size_fit"]
-        parts.append(f"<h3>{html.escape(x)}</h3>")
-        parts.append(
-            _table(
-                results[x]["tables"]["optimal_size"],
-                ["budget", "policy.name", "params", "accuracy", "accuracy_lo", "accuracy_hi", "tied_sizes"],
-            )
-        )
-        parts.append(
-            f"<p>fit N_opt ~ C^{fit['slope']:.3f} over {fit['n_points']} untied budgets</p>"
-            if fit["slope"] is not None
-            else f"<p>no size fit ({fit['flags']}: {fit['n_points']} untied budgets, {fit['n_sizes']} model sizes; "
-            "3 of each are needed)</p>"
-        )
-    parts += [
-        "<h2>Scaling fits (flops_total)</h2>",
-        "<p>Flagged fits are not used for crossovers or extrapolation and are drawn dashed.</p>",
-        _table(
-            tables["scaling_fit"],
-            [
-                "curve",
-                "flags",
-                "n_points",
-                "e_inf",
-                "e_inf_lo",
-                "e_inf_hi",
-                "a",
-                "a_lo",
-                "a_hi",
-                "b",
-                "b_lo",
-                "b_hi",
-                "rmse",
-            ],
-        ),
-        "<h3>Crossovers (unflagged fits only)</h3>",
-        _table(
-            tables["crossover"],
-            ["first", "second", "crossover", "crossover_lo", "crossover_hi", "crossing_share", "better_above"],
-        ),
-        "<h2>Figures</h2>",
-        *(_img(path, caption) for path, caption in images),
-        "<h2>Per difficulty level (flops_total)</h2>",
-        _table(
-            [r for r in tables["compute_optimal"] if r["difficulty"] != "all"],
-            ["difficulty", "budget", "best", "accuracy", "accuracy_lo", "accuracy_hi", "tied_curves", "n_problems"],
-        ),
-        "<h2>Search trees</h2>",
-        "<ul>"
-        + "".join(
-            f'<li><a href="{html.escape(str(v.relative_to(root)))}">{html.escape(v.parent.name)}</a></li>'
-            for v in viewers
-        )
-        + "</ul>"
-        if viewers
-        else "<p>(no run saved its trees: save_trees=true)</p>",
-        "<h2>Provenance</h2>",
-        _table(
-            jobs,
-            [
-                "job",
-                "policy.name",
-                "reward.name",
-                "strategy.name",
-                "strategy.selector",
-                "strategy.n",
-                "seed",
-                "n_problems",
-                "accuracy",
-                "git_commit",
-                "finished_at",
-            ],
-        ),
-        "<h3>Messages</h3><ul>" + "".join(f"<li>{html.escape(m)}</li>" for m in main["messages"]) + "</ul>",
-    ]
-    style = (
-        "body{font-family:sans-serif;margin:2em;max-width:1400px;color:#222}table{border-collapse:collapse;font-size:12px;margin:0.5em 0}"
-        "td,th{border:1px solid #ccc;padding:2px 6px;text-align:left}th{background:#f3f3f3}img{max-width:100%}"
-        "figure{margin:1em 0}figcaption{font-size:12px;color:#555}"
+    return TEMPLATES.get_template("report.html").render(
+        sweep=root.name,
+        jobs=jobs,
+        tasks=", ".join(sorted({str(j["task.name"]) for j in jobs})),
+        generated=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        draws=draws,
+        headlines=[(figures.CONVENTION[x], headline(results[x]["tables"]["flops_saved"])) for x in CONVENTIONS],
+        overall=[r for r in tables["compute_optimal"] if r["difficulty"] == "all" and r["group"] == "all"],
+        per_difficulty=[r for r in tables["compute_optimal"] if r["difficulty"] != "all"],
+        sizes=[(x, results[x]["tables"]["optimal_size"], results[x]["size_fit"]) for x in CONVENTIONS],
+        scaling_fit=tables["scaling_fit"],
+        crossover=tables["crossover"],
+        figures=[{"caption": caption, "png": base64.b64encode(path.read_bytes()).decode()} for path, caption in images],
+        viewers=[{"href": str(v.relative_to(root)), "run": v.parent.name} for v in viewers],
+        messages=results["flops_total"]["messages"],
     )
-    return f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Sweep report: {html.escape(root.name)}</title><style>{style}</style></head><body>{"".join(parts)}</body></html>'
 
 
 def main(argv: Iterable[str] | None = None) -> None:
