@@ -142,7 +142,7 @@ class OpenAIPolicy:
             replies = _run_all(
                 lambda job, cancel: self._complete(client, requests[job[0]], job[1], cancel), jobs, self.concurrency
             )
-        except BaseException:
+        except BaseException:  # abandoned requests may hold the pool's connections until they time out
             self._client = self._new_client()
             client.close()
             raise
