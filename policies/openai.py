@@ -2,7 +2,8 @@
 (`vllm serve`, one or several replicas).
 
 Every sample is one `/completions` request with `n=1` and seed `seed + j`, sent from a
-thread pool (`concurrency` requests in flight). All requests of one problem go to the same
+thread pool through one kept httpx client (`concurrency` requests in flight over as many
+kept-alive connections; policies/openai_http.py). All requests of one problem go to the same
 replica (chosen by a stable hash of the problem's prompt), so that replica's prefix cache
 serves the problem's growing tree; a replica that fails is skipped for the next one.
 
@@ -13,8 +14,9 @@ to ride out a server restart. After it, or at once for a bad request (other 4xx)
 reply (unreadable JSON, a wrong shape, token counts missing or negative), the call fails with
 one line: the endpoint, the HTTP status and the server's last message. Retry warnings are
 rate-limited (one per endpoint every `_WARN_EVERY_S`, with a count). Requests run on daemon threads
-and the caller waits in short slices, so Ctrl-C stops a call within a second. Nothing is lost:
-a sample is either returned whole or retried.
+and the caller waits in short slices, so Ctrl-C stops a call within a second; the requests it
+abandons keep their connections until they end, and the policy takes a fresh client, so the
+next call never waits for them. Nothing is lost: a sample is either returned whole or retried.
 
 Accounting comes from each response's `usage`: `completion_tokens` (less the EOS token,
 which vLLM counts, so the numbers match `policy=vllm` and `policy=hf`), `prompt_tokens`,
@@ -26,32 +28,26 @@ with `policy=vllm`, a request's prompt is charged once, with its first sample's 
 from __future__ import annotations
 
 import hashlib
-import http.client
-import json
 import logging
 import queue
 import random
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from infscale.budgets.model_spec import ModelSpec
+from infscale.policies.openai_http import TransientError, new_client, one_line, post_completion
 from infscale.policies.task_prompts import TaskPrompts
 from infscale.policies.vllm import validate_request
 from infscale.search.backends import BackendError, GenerationRequest, GenerationResult, Sample
 
 log = logging.getLogger(__name__)
-_TRANSIENT_HTTP = {408, 409, 425, 429, 500, 502, 503, 504}
 _WARN_EVERY_S = 10.0
-
-
-class TransientError(RuntimeError):
-    """A failure worth retrying (the server is down, restarting or overloaded)."""
 
 
 class _Cancelled(Exception):
@@ -123,6 +119,10 @@ class OpenAIPolicy:
         self.retries = 0
         self._lock = threading.Lock()
         self._warned: dict[str, tuple[float, int]] = {}
+        self._client = self._new_client()
+
+    def _new_client(self) -> httpx.Client:
+        return new_client(self.concurrency, self.request_timeout_s, self.api_key)
 
     def count_tokens(self, text: str) -> int:
         return len(self.tokenizer.encode(text))
@@ -137,7 +137,15 @@ class OpenAIPolicy:
         for r in requests:
             validate_request(r)
         jobs = [(i, j) for i, r in enumerate(requests) if r.max_tokens > 0 for j in range(r.n)]
-        replies = _run_all(lambda job, cancel: self._complete(requests[job[0]], job[1], cancel), jobs, self.concurrency)
+        client = self._client
+        try:
+            replies = _run_all(
+                lambda job, cancel: self._complete(client, requests[job[0]], job[1], cancel), jobs, self.concurrency
+            )
+        except BaseException:  # abandoned requests may hold the pool's connections until they time out
+            self._client = self._new_client()
+            client.close()
+            raise
         results = []
         for i, r in enumerate(requests):
             if r.max_tokens == 0 or r.n == 0:
@@ -168,8 +176,8 @@ class OpenAIPolicy:
         body.update(self.extra_body)
         return body
 
-    def _complete(self, request: GenerationRequest, j: int, cancel: threading.Event) -> _Reply:
-        body = json.dumps(self._body(request, j)).encode()
+    def _complete(self, client: httpx.Client, request: GenerationRequest, j: int, cancel: threading.Event) -> _Reply:
+        body = self._body(request, j)
         start = self.replica(request.prompt)
         began = time.monotonic()
         deadline = began + self.retry_timeout_s
@@ -182,7 +190,7 @@ class OpenAIPolicy:
             left = deadline - time.monotonic()
             timeout = self.request_timeout_s if self.retry_timeout_s == 0 else min(self.request_timeout_s, left)
             try:
-                return self._parse(self._post(url, body, max(timeout, 0.05)), request, url)
+                return self._parse(post_completion(client, url, body, max(timeout, 0.05), self.name), request, url)
             except TransientError as error:
                 delay = min(self.max_backoff_s, self.backoff_s * 2 ** min(attempt, 16)) * (0.5 + rng.random() / 2)
                 if time.monotonic() + delay > deadline:
@@ -217,37 +225,10 @@ class OpenAIPolicy:
             extra,
         )
 
-    def _post(self, url: str, body: bytes, timeout: float) -> Any:
-        headers = {"Content-Type": "application/json"}
-        if self.api_key:
-            headers["Authorization"] = f"Bearer {self.api_key}"
-        post = urllib.request.Request(f"{url}/completions", data=body, headers=headers, method="POST")
-        try:
-            with urllib.request.urlopen(post, timeout=timeout) as response:
-                raw = response.read()
-        except urllib.error.HTTPError as error:
-            detail = _one_line(error.read().decode(errors="replace"))
-            if error.code in _TRANSIENT_HTTP:
-                raise TransientError(f"HTTP {error.code}: {detail}") from None
-            raise BackendError(
-                f"policy '{self.name}': {url}/completions refused the request (HTTP {error.code}): {detail}"
-            ) from None
-        except (urllib.error.URLError, OSError) as error:
-            raise TransientError(_one_line(str(getattr(error, "reason", error)))) from None
-        except http.client.HTTPException as error:
-            raise TransientError(f"reply cut off ({type(error).__name__}: {_one_line(str(error))})") from None
-        try:
-            return json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
-            raise BackendError(
-                f"policy '{self.name}': {url}/completions answered HTTP 200 with a body that is not JSON: "
-                f"{_one_line(raw.decode(errors='replace'))!r}"
-            ) from None
-
     def _parse(self, payload: Any, request: GenerationRequest, url: str) -> _Reply:
         def malformed(what: str) -> BackendError:
             return BackendError(
-                f"policy '{self.name}': {url}/completions sent a malformed reply ({what}): {_one_line(str(payload))!r}"
+                f"policy '{self.name}': {url}/completions sent a malformed reply ({what}): {one_line(str(payload))!r}"
             )
 
         try:
@@ -290,10 +271,6 @@ def _count(usage: Any, key: str) -> int | None:
     """A token count as the server reported it: a non-negative integer, else None."""
     value = usage.get(key) if isinstance(usage, Mapping) else None
     return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
-
-
-def _one_line(text: str, limit: int = 300) -> str:
-    return " ".join(text.split())[:limit]
 
 
 def _run_all(work: Callable[[Any, threading.Event], Any], jobs: list[Any], workers: int) -> dict[Any, Any]:

@@ -1,7 +1,10 @@
 """A fake OpenAI-compatible `/completions` server on 127.0.0.1 that injects faults: each
-request takes the next mode from a script (then the last mode for ever). Modes: ok, 500, 400,
-hang, garbage, reset, truncated (headers sent, then the connection dies mid-body, as when the
-server is killed while replying), negative (completion_tokens = -50), missing (no usage)."""
+request takes the next mode from a script (then the last mode for ever). Modes: ok, slow (ok
+after 0.2 s), 500, 400, hang, garbage, reset, truncated (headers sent, then the connection dies
+mid-body, as when the server is killed while replying), negative (completion_tokens = -50),
+missing (no usage). It speaks HTTP/1.1 with keep-alive, as `vllm serve` does, and counts the
+requests it served, the most it had in flight at once and the connections they came on, and
+keeps the last request's Authorization header."""
 
 from __future__ import annotations
 
@@ -14,16 +17,26 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 class FakeServer:
     def __init__(self, *modes: str, text: str = "3 + 4 = 7\nThe answer is 7\n") -> None:
         self.modes, self.text, self.served = list(modes) or ["ok"], text, 0
+        self.in_flight, self.most_in_flight, self.connections = 0, 0, set()
+        self.authorization: str | None = None
         self._lock, self._release = threading.Lock(), threading.Event()
         server = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # as uvicorn (asyncio) does: no 40 ms delayed-ACK stall per reply
+
             def log_message(self, *args: object) -> None:
                 pass
 
             def do_POST(self) -> None:  # noqa: N802 - http.server's name
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                server.answer(self, server.next_mode(), body)
+                server.authorization = self.headers.get("Authorization")
+                server.enter(self.client_address)
+                try:
+                    server.answer(self, server.next_mode(), body)
+                finally:
+                    server.leave()
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
@@ -35,10 +48,23 @@ class FakeServer:
             self.served += 1
             return self.modes.pop(0) if len(self.modes) > 1 else self.modes[0]
 
+    def enter(self, client: tuple[str, int]) -> None:
+        with self._lock:
+            self.in_flight += 1
+            self.most_in_flight = max(self.most_in_flight, self.in_flight)
+            self.connections.add(client)
+
+    def leave(self) -> None:
+        with self._lock:
+            self.in_flight -= 1
+
     def answer(self, handler: BaseHTTPRequestHandler, mode: str, body: dict) -> None:
         if mode == "hang":
             self._release.wait(120)
+            handler.close_connection = True
             return
+        if mode == "slow":
+            time.sleep(0.2)
         if mode == "reset":
             handler.connection.shutdown(2)
             handler.close_connection = True

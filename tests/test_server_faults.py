@@ -1,13 +1,18 @@
 """policy=openai against a fake server on 127.0.0.1 that injects 500s, hangs, garbage,
 connection resets and bad token counts: every call completes or fails with one line within
-its deadline; Ctrl-C stops a call within a second; warnings are rate-limited."""
+its deadline; a connect or read timeout ends a try within request_timeout_s; `concurrency`
+bounds the requests in flight and they share as many kept-alive connections; Ctrl-C stops a
+call within a second and the next call does not wait for what it abandoned; warnings are
+rate-limited."""
 
+import _thread
 import json
 import logging
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -38,9 +43,10 @@ _FIXED = dict(name=None, path=None, tokenizer=TOKENIZER, api_key=None, extra_bod
 
 
 def policy(server, **options):
+    """A policy for `server` (a FakeServer or a base URL)."""
     settings = dict(concurrency=4, request_timeout_s=30, retry_timeout_s=2.0, backoff_s=0.02, max_backoff_s=0.05)
     settings.update(options)
-    return OpenAIPolicy(model="toy_small", endpoints=[server.url], **_FIXED, **settings)
+    return OpenAIPolicy(model="toy_small", endpoints=[getattr(server, "url", server)], **{**_FIXED, **settings})
 
 
 def request(n=2):
@@ -72,7 +78,10 @@ def test_transient_500s_and_resets_are_retried_with_rate_limited_warnings(serve,
     [
         (["500"], "still failing after"),
         (["reset"], "still failing after"),
-        (["truncated"], "reply cut off (IncompleteRead"),
+        (
+            ["truncated"],
+            "reply cut off (peer closed connection without sending complete message body (received 0 bytes, expected 616))",
+        ),
         (["hang"], "still failing after"),
         (["garbage"], "not JSON: '<html>proxy says hello</html>'"),
         (["400"], 'refused the request (HTTP 400): {"error": {"message": "injected failure 400"}}'),
@@ -97,22 +106,76 @@ def test_a_refused_connection_ends_in_one_line_within_the_deadline():
     with socket.socket() as probe:  # a loopback port with nothing listening
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    backend = OpenAIPolicy(
-        model="toy_small",
-        endpoints=[f"http://127.0.0.1:{port}/v1"],
-        concurrency=2,
-        request_timeout_s=30,
-        retry_timeout_s=1.0,
-        backoff_s=0.02,
-        max_backoff_s=0.05,
-        **_FIXED,
-    )
+    backend = policy(f"http://127.0.0.1:{port}/v1", concurrency=2, retry_timeout_s=1.0)
     error, seconds = timed(lambda: backend.generate([request()]))
     assert isinstance(error, BackendError), error
     message = str(error)
     assert "\n" not in message and f"http://127.0.0.1:{port}/v1/completions still failing after" in message
     assert "Connection refused" in message and backend.retries >= 2
     assert seconds < 1.0 + 1.5
+
+
+def test_concurrency_bounds_the_requests_in_flight_over_as_many_kept_connections(serve):
+    server = serve("slow")  # each reply takes 0.2 s
+    backend = policy(server, concurrency=3)
+    (result,), seconds = timed(lambda: backend.generate([request(n=12)]))
+    assert len(result.samples) == 12 and server.served == 12 and backend.retries == 0
+    assert server.most_in_flight == 3 and len(server.connections) == 3
+    assert seconds >= 12 / 3 * 0.2
+
+
+def test_api_key_is_sent_as_a_bearer_token(serve):
+    server = serve("ok")
+    policy(server, api_key="sk-local").generate([request(n=1)])
+    assert server.authorization == "Bearer sk-local"
+    policy(server).generate([request(n=1)])
+    assert server.authorization is None
+
+
+@pytest.fixture
+def unanswered_port():
+    """A loopback port whose listen queue is full: a connection attempt waits for ever."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(0)
+        port, queued = listener.getsockname()[1], []
+        while True:
+            client = socket.socket()
+            client.settimeout(0.2)
+            try:
+                client.connect(("127.0.0.1", port))
+            except TimeoutError:
+                client.close()
+                break
+            queued.append(client)
+        yield port
+        for client in queued:
+            client.close()
+
+
+@pytest.mark.parametrize("fault, expected", [("hang", "read timeout (0.5 s)"), ("connect", "connect timeout (0.5 s)")])
+def test_a_timeout_ends_the_try_in_one_line_within_request_timeout_s(serve, unanswered_port, fault, expected):
+    url = serve("hang").url if fault == "hang" else f"http://127.0.0.1:{unanswered_port}/v1"
+    backend = policy(url, concurrency=2, request_timeout_s=0.5, retry_timeout_s=0)  # one try
+    error, seconds = timed(lambda: backend.generate([request()]))
+    assert isinstance(error, BackendError), error
+    message = str(error)
+    assert "\n" not in message and f"{url}/completions still failing after 1 tries" in message
+    assert message.endswith(f"last: {expected}")
+    assert 0.5 <= seconds < 0.5 + 1.0
+
+
+def test_a_call_after_ctrl_c_does_not_wait_for_the_requests_it_abandoned(serve):
+    server = serve("hang")
+    backend = policy(server, concurrency=1, retry_timeout_s=30)
+    with pytest.raises(KeyboardInterrupt):  # Ctrl-C in this process, once the request reached the server
+        threading.Thread(target=lambda: wait_for(lambda: server.served) and _thread.interrupt_main()).start()
+        backend.generate([request(n=1)])
+    assert server.in_flight == 1  # the abandoned request still holds its connection
+    server.modes = ["ok"]
+    (result,), seconds = timed(lambda: backend.generate([request(n=1)]))
+    assert [s.tokens for s in result.samples] == [6] and server.served == 2
+    assert seconds < 1.0  # not the 30 s the hanging request may hold the only connection for
 
 
 CTRL_C_PROBE = """
