@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast lint install clean test-vllm browser mutation mutation-audit
+.PHONY: demo test test-fast lint install clean test-vllm browser mutation mutation-audit layers
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -53,6 +53,10 @@ mutation: $(STAMP)
 
 mutation-audit: $(STAMP)
 	$(BIN)/python -m tests.mutations.reapply
+
+# docs/layers.png: the import graph by folder (tests/tools/layer_graph.py; tests/test_layer_graph.py checks it).
+layers: $(STAMP)
+	$(BIN)/python -m tests.tools.layer_graph
 
 clean:
 	rm -rf outputs multirun .pytest_cache mutants
