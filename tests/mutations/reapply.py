@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-# Present while a source file is mutated in place: `make mutation` refuses to stage the
-# package meanwhile (it would copy the mutated file).
+# Present while a source file is mutated in place: `make mutation` refuses to start meanwhile
+# (mutmut would copy the mutated file into mutants/).
 LOCK = REPO / ".mutation-audit.lock"
 
 
