@@ -26,8 +26,10 @@ def test_schedule_values_by_hand():
     # the ladder's policies: peak 3e-3, warm-up 200 of 8000 steps
     ladder = Schedule(lr=3e-3, steps=8000, warmup=200)
     assert ladder.lr_at(99) == pytest.approx(1.5e-3) and ladder.lr_at(4100) == pytest.approx(1.5e-3)
-    with pytest.raises(ValueError, match="warmup >= 1"):
-        Schedule(lr=1e-3, steps=10, warmup=0)
+    assert Schedule(lr=1e-3, steps=4, warmup=0).lr_at(0) == 1e-3  # no warm-up: the cosine from step 0
+    assert Schedule(lr=1e-3, steps=4, warmup=0).lr_at(2) == pytest.approx(5e-4)
+    with pytest.raises(ValueError, match="warmup >= 0"):
+        Schedule(lr=1e-3, steps=10, warmup=-1)
 
 
 class Tiny(nn.Module):

@@ -28,15 +28,16 @@ T = TypeVar("T")
 @dataclass(frozen=True)
 class Schedule:
     """Linear warm-up to `lr` over `warmup` steps (step k gets lr * (k + 1) / warmup), then
-    half a cosine from `lr` to 0 at step `steps`; after `steps` it stays at 0."""
+    half a cosine from `lr` to 0 at step `steps`; after `steps` it stays at 0. Warm-up 0
+    (the lessons' short runs) starts the cosine at step 0."""
 
     lr: float
     steps: int
     warmup: int
 
     def __post_init__(self) -> None:
-        if self.steps < 1 or self.warmup < 1 or self.lr <= 0:
-            raise ValueError(f"schedule needs steps >= 1, warmup >= 1 and lr > 0, got {self}")
+        if self.steps < 1 or self.warmup < 0 or self.lr <= 0:
+            raise ValueError(f"schedule needs steps >= 1, warmup >= 0 and lr > 0, got {self}")
 
     def lr_at(self, step: int) -> float:
         if step < self.warmup:
