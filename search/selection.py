@@ -4,13 +4,27 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Protocol, TypeVar
 
-from infscale.search.node import Node
 from infscale.tasks.base import Task, equivalence_is_key
 
 AGGREGATIONS = ("min", "last", "prod", "mean")
 SELECTORS = ("majority", "weighted", "best")
 UNANSWERED = ("vote", "drop")
+
+
+class Candidate(Protocol):
+    """What selection reads of a finished candidate: a search `Node`, or any record with
+    an extracted answer and per-step scores (the ladder's sampled solutions)."""
+
+    @property
+    def answer(self) -> str | None: ...
+
+    @property
+    def step_scores(self) -> list[float] | None: ...
+
+
+C = TypeVar("C", bound=Candidate)
 
 
 def aggregate(step_scores: Sequence[float] | None, how: str) -> float | None:
@@ -56,9 +70,7 @@ def group_answers(answers: Sequence[str], task: Task) -> list[list[int]]:
     return groups
 
 
-def select(
-    candidates: Sequence[Node], selector: str, aggregation: str, task: Task, unanswered: str = "vote"
-) -> Node | None:
+def select(candidates: Sequence[C], selector: str, aggregation: str, task: Task, unanswered: str = "vote") -> C | None:
     """The chosen candidate (its answer is the decision), or None if there is none.
 
     `majority` picks the largest group, `weighted` the group with the largest summed score,
@@ -95,7 +107,7 @@ def answer_groups(answers: Sequence[str | None], task: Task) -> list[list[int]]:
     return sorted(groups + ([missing] if missing else []), key=lambda g: g[0])
 
 
-def _score(node: Node, aggregation: str) -> float:
+def _score(node: Candidate, aggregation: str) -> float:
     value = aggregate(node.step_scores, aggregation)
     if value is None:
         raise ValueError("a score-based selector needs scored candidates: the strategy did not score them")

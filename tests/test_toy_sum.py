@@ -1,5 +1,5 @@
 """The many-paths toy task (`tasks/toy_sum.py`): its checker, and the ladder's data,
-encoding and metrics (`experiments/training/ladder_ops.py`)."""
+encoding (`experiments/training/ladder_ops.py`) and metrics (`ladder_metrics.py`)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import random
 import pytest
 
 from infscale.experiments.training import ladder_ops as ops
+from infscale.experiments.training.ladder_metrics import choose, selection_curves
 from infscale.rewards.prm_adapters.toy import ToyAdapter
 from infscale.tasks.toy_arith import TRAIN_SEED_BASE
 from infscale.tasks.toy_sum import SUM_LEVELS, ToySumTask, parse_sum_prompt, random_path
@@ -86,10 +87,12 @@ def test_voting_curves_and_auc_on_hand_made_cases():
 
     records = [[rec("7"), rec("3"), rec("3"), rec("7"), rec("7"), rec(None), rec("2"), rec("7")]]
     scores = [[[0.9], [0.2], [0.3], [0.8], [0.1], [0.5], [0.99], [0.6]]]
-    curves = ops.selection_curves(records, ["7"], [1, 2, 4, 8], scores)
+    curves = selection_curves(records, ["7"], [1, 2, 4, 8], scores)
     assert curves["majority"][1] == 4 / 8  # one sample: 4 of 8 right
     assert curves["majority"][2] == 2 / 4  # pairs (7,3) (3,7) (7,None) (2,7): ties go to the first seen
     assert curves["majority"][4] == 1.0 and curves["majority"][8] == 1.0  # (7,3,3,7): the tie goes to 7
     assert curves["weighted"][2] == 3 / 4 and curves["best"][8] == 0.0  # 0.99 on the wrong "2"
     assert curves["weighted"][8] == 1.0
-    assert ops.vote(["3", "7", "7", None]) == "7" and ops.vote([None]) is None
+    # (7 at 0.1, no answer at 0.5): it does not vote, so weighted picks 7, but best-of-N picks it and misses
+    assert curves["best"][2] == 2 / 4
+    assert choose(["3", "7", "7", None]) == "7" and choose([None]) is None

@@ -18,6 +18,7 @@ from typing import Any
 
 from infscale.experiments.stats import draws_summary, labelled_auc, problem_draws
 from infscale.experiments.training import ladder_ops as ops
+from infscale.experiments.training.ladder_metrics import choose, policy_summary, selection_curves
 from infscale.experiments.training.ladder_ops import POLICIES, PRMS, TEST_SEED
 from infscale.search.backends import GenerationRequest, ScoreRequest
 from infscale.tasks.toy_arith import CHECKPOINTS
@@ -55,9 +56,9 @@ def measure(
         )
         greedy = [ops.label(p, r.samples[0].text) for p, r in zip(probs, greedy_out)]
         records = [[ops.label(p, s.text) for s in r.samples] for p, r in zip(probs, sampled)]
-        row: dict[str, Any] = {"temperature": temperature, **ops.policy_summary(greedy, records, refs)}
+        row: dict[str, Any] = {"temperature": temperature, **policy_summary(greedy, records, refs)}
         ns = [n for n in (1, 2, 4, 8, 16, 32, 64) if n <= samples]
-        row["majority"] = ops.selection_curves(records, refs, ns)["majority"]
+        row["majority"] = selection_curves(records, refs, ns)["majority"]
         flat = [(p, r) for p, rs in zip(probs, records) for r in rs]
         for prm_name, prm in scorers.items():
             it = iter(prm.score([ScoreRequest(p.prompt, tuple(r["steps"])) for p, r in flat if r["steps"]]))
@@ -66,7 +67,7 @@ def measure(
             values = [s for rs in per for row_ in rs for s in row_]
             pooled[prm_name][0].extend(values)
             pooled[prm_name][1].extend(labels)
-            curves = ops.selection_curves(records, refs, ns, per)
+            curves = selection_curves(records, refs, ns, per)
             row[prm_name] = {
                 "step_auc": labelled_auc(values, labels),
                 "weighted": curves["weighted"],
@@ -96,7 +97,7 @@ def paired_intervals(samples_file: Path, resamples: int = 2000, seed: int = 0) -
         right = [[ops.TASK.extract_answer(t) == p.reference for t in texts] for p, texts in zip(probs, run["texts"])]
         answers = [[ops.TASK.extract_answer(t) for t in texts] for texts in run["texts"]]
         majority = [
-            np.mean([ops.vote(a[g : g + 16]) == p.reference for g in range(0, len(a) - 15, 16)])
+            np.mean([ops.TASK.is_correct(choose(a[g : g + 16]), p.reference) for g in range(0, len(a) - 15, 16)])
             for p, a in zip(probs, answers)
         ]
         per[name] = {
@@ -193,7 +194,7 @@ def headline(run_folder: Path, samples_file: Path, policy: str = "toy_sum_m", n:
     voted = [
         np.mean(
             [
-                ops.vote([ops.TASK.extract_answer(t) for t in ts[g : g + n]]) == p.reference
+                ops.TASK.is_correct(choose([ops.TASK.extract_answer(t) for t in ts[g : g + n]]), p.reference)
                 for g in range(0, len(ts) - n + 1, n)
             ]
         )

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import random
 import warnings
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -41,8 +40,9 @@ from infscale.experiments.app.store import atomic_write
 from infscale.experiments.stats import auc
 from infscale.experiments.studies.toy_processbench import toy_records, write_by_subset
 from infscale.experiments.training import synth_prm as synth_train
+from infscale.experiments.training.loop import epoch_batch
 from infscale.experiments.training.prm_synth import SynthSettings, synthesize
-from infscale.experiments.training.toy_policy import RECIPES, Recipe, build_model, save, train
+from infscale.experiments.training.toy_policy import RECIPES, build_model, save, train
 from infscale.experiments.training.toy_prm import load_policy_backbone
 from infscale.rewards.eval import processbench
 from infscale.rewards.eval.data import load_items
@@ -148,17 +148,17 @@ def train_prm(kind: str, cfg: Lessons, ws: Workspace) -> Path:
         extra={"init_from": PRM_INIT, "lessons_seed": cfg.seed},
     )
     special = {"pad": tokenizer.pad_token_id, "bos": tokenizer.bos_token_id, "eos": tokenizer.eos_token_id}
-    torch.manual_seed(cfg.seed)
-    prm = build_model(f"lessons_{kind}", recipe, len(tokenizer), special)
-    load_policy_backbone(prm, ws.policies / PRM_INIT)
-    model = synth_train.SoftTargetPRM(prm)
-    card = train(
-        f"prm[{kind}, seed {cfg.seed}]",
-        recipe,
-        model,
-        lambda s: synth_train.collate(_batch(rows, s, recipe, cfg.seed), special["pad"]),
-        out / "state",
-    )
+
+    def build() -> synth_train.SoftTargetPRM:
+        prm = build_model(f"lessons_{kind}", recipe, len(tokenizer), special)
+        load_policy_backbone(prm, ws.policies / PRM_INIT)
+        return synth_train.SoftTargetPRM(prm)
+
+    def batch(step: int) -> dict:
+        key = lambda epoch: f"lessons:{recipe.train_seed}:{cfg.seed}:{epoch}"  # noqa: E731
+        return synth_train.collate(epoch_batch(rows, step, recipe.batch, key), special["pad"])
+
+    model, card = train(f"prm[{kind}, seed {cfg.seed}]", recipe, build, batch, out / "state", cfg.seed)
     card.update(
         {
             "label_set": kind,
@@ -174,14 +174,6 @@ def train_prm(kind: str, cfg: Lessons, ws: Workspace) -> Path:
 
 def _stage_file(kind: str) -> str:
     return {"ground_truth": "pool.jsonl", "mc_hard": "mc.jsonl", "mc_soft": "mc.jsonl"}.get(kind, f"{kind}.jsonl")
-
-
-def _batch(rows: list, step: int, recipe: Recipe, seed: int) -> list:
-    per_epoch = max(1, len(rows) // recipe.batch)
-    epoch, index = divmod(step, per_epoch)
-    order = list(range(len(rows)))
-    random.Random(f"lessons:{recipe.train_seed}:{seed}:{epoch}").shuffle(order)
-    return [rows[i] for i in order[index * recipe.batch : (index + 1) * recipe.batch]]
 
 
 def evaluate(name: str, reward: Any, heldout: Path, bon_outcomes: list, task: Task) -> dict[str, Any]:

@@ -50,8 +50,13 @@ import torch
 
 from infscale.experiments.stats import labelled_auc
 from infscale.experiments.training import ladder_ops as ops
-from infscale.experiments.training.ladder_ops import POLICIES, PRMS, SELECTION_SEED, TEST_SEED, architecture, lr_at
+from infscale.experiments.training import loop
+from infscale.experiments.training.ladder_metrics import answer_entropy, policy_summary, selection_curves
+from infscale.experiments.training.ladder_ops import POLICIES, PRMS, SELECTION_SEED, TEST_SEED, architecture
+from infscale.experiments.training.loop import LoopSettings, Schedule
 from infscale.tasks.toy_arith import TRAIN_SEED_BASE
+
+POLICY_WARMUP = 200
 
 
 def log(message: str) -> None:
@@ -78,36 +83,27 @@ def make_data(work: Path, rows: int, width: int = 128) -> None:
 def train_policy(name: str, work: Path, device: str, args: argparse.Namespace) -> None:
     from transformers import LlamaConfig, LlamaForCausalLM
 
-    torch.manual_seed(0)
     torch.backends.cuda.matmul.allow_tf32 = True
     data = torch.from_numpy(np.load(work / "data.npy")).to(device)
-    model = LlamaForCausalLM(LlamaConfig(**architecture(name))).to(device)
-    peak = POLICIES[name]["lr"]
-    optimizer = torch.optim.AdamW(model.parameters(), lr=peak, weight_decay=0.01)
-    generator = torch.Generator(device=device).manual_seed(0)
-    per_epoch = len(data) // args.batch
-    order, losses, tic, done = None, [], time.perf_counter(), 0
-    folder = work / name
-    for step in range(args.policy_steps):
-        if step % per_epoch == 0:
-            order = torch.randperm(len(data), device=device, generator=generator)
-        rows = data[order[(step % per_epoch) * args.batch : (step % per_epoch + 1) * args.batch]]
-        for group in optimizer.param_groups:
-            group["lr"] = lr_at(peak, step, 200, args.policy_steps)
-        loss = model(**ops.policy_batch(rows)).loss
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        done = step + 1
+    order = ops.EpochOrder(len(data), args.batch, seed=0, device=device)
+    peak, folder, losses = POLICIES[name]["lr"], work / name, []
+
+    def on_step(model: torch.nn.Module, done: int, loss: torch.Tensor, last: bool) -> None:
         if done % 50 == 0:
-            losses.append((done, float(loss)))
-        out_of_time = time.perf_counter() - tic > args.policy_seconds
-        if done in args.checkpoints or done == args.policy_steps or out_of_time:
+            losses.append((done, float(loss.detach())))
+        if done in args.checkpoints or last:
             model.save_pretrained(str(folder / f"step_{done}"), safe_serialization=True)
-            if out_of_time:
-                break
-    info = {"steps": done, "seconds": round(time.perf_counter() - tic, 1), "losses": losses, "lr": peak}
+
+    settings = LoopSettings(
+        Schedule(peak, args.policy_steps, POLICY_WARMUP), seconds=args.policy_seconds, progress=False, name=name
+    )
+    result = loop.train(
+        lambda: LlamaForCausalLM(LlamaConfig(**architecture(name))).to(device),
+        lambda step: ops.policy_batch(data[order(step)]),
+        settings,
+        on_step,
+    )
+    info = {"steps": result.steps, "seconds": round(result.seconds, 1), "losses": losses, "lr": peak}
     (folder / "train.json").write_text(json.dumps(info) + "\n")
 
 
@@ -119,7 +115,7 @@ def measure(model: torch.nn.Module, probs: list, n: int, temperature: float, see
     greedy = [ops.label(p, t[0]) for p, t in zip(probs, ops.sample(model, prompts, 1, 0.0, seed))]
     texts = ops.sample(model, prompts, n, temperature, seed + 1)
     records = [[ops.label(p, t) for t in ts] for p, ts in zip(probs, texts)]
-    return {**ops.policy_summary(greedy, records, refs), "distinct_answers": ops.answer_entropy(records)}
+    return {**policy_summary(greedy, records, refs), "distinct_answers": answer_entropy(records)}
 
 
 def conditions(rows: dict[str, dict[str, Any]]) -> int:
@@ -216,12 +212,12 @@ def evaluate(work: Path, device: str, args: argparse.Namespace, kept: dict[str, 
         greedy = [ops.label(p, x[0]) for p, x in zip(probs, ops.sample(model, prompts, 1, 0.0, 31))]
         texts = ops.sample(model, prompts, args.test_samples, t, 32)
         records = [[ops.label(p, x) for x in xs] for p, xs in zip(probs, texts)]
-        row: dict[str, Any] = {"temperature": t, **ops.policy_summary(greedy, records, refs)}
-        row["majority"] = ops.selection_curves(records, refs, ns)["majority"]
+        row: dict[str, Any] = {"temperature": t, **policy_summary(greedy, records, refs)}
+        row["majority"] = selection_curves(records, refs, ns)["majority"]
         row["by_level"] = {}
         for level in (1, 2, 3, 4):
             at = [k for k, p in enumerate(probs) if p.level == level]
-            row["by_level"][level] = ops.policy_summary(
+            row["by_level"][level] = policy_summary(
                 [greedy[k] for k in at], [records[k] for k in at], [refs[k] for k in at]
             )
         items = [(p.prompt, r["steps"]) for p, rs in zip(probs, records) for r in rs]
@@ -231,7 +227,7 @@ def evaluate(work: Path, device: str, args: argparse.Namespace, kept: dict[str, 
             scores = ops.prm_scores(prm, items)
             n = args.test_samples
             per_problem = [scores[k * n : (k + 1) * n] for k in range(len(probs))]
-            curves = ops.selection_curves(records, refs, ns, per_problem)
+            curves = selection_curves(records, refs, ns, per_problem)
             row["prm"][prm_name] = {
                 "step_auc": labelled_auc([s for r in scores for s in r], flat_labels),
                 "weighted": curves["weighted"],

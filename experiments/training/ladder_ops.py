@@ -1,31 +1,32 @@
-"""The pieces `experiments/training/ladder.py` is built from: training sequences of `toy_sum`,
-the toy PRM's input encoding, batched sampling on one device, checker labels and the
-sampling / voting / PRM metrics.
+"""What only the ladder (`experiments/training/ladder.py`) needs: training sequences of
+`toy_sum` as a device-resident matrix and its batches, the toy PRM's input encoding and
+scoring in large batches, batched sampling on one device, checker labels, the ladder's shapes.
 
-Only torch, numpy, transformers and the task are imported (no Hydra or OmegaConf), so the
-ladder runs on a bare GPU machine from a copy of the source tree.
+The main stack's pieces are used where they fit: the task (`ToySumTask`: problems, steps,
+answers, labels), the character tokenizer's vocabulary, the training loop (`loop.py`) and
+the engine's answer selection (`ladder_metrics.py`). Only torch, numpy, transformers and the
+task are imported (no Hydra or OmegaConf), so the ladder runs on a bare GPU machine from a
+copy of the source tree.
 """
 
 from __future__ import annotations
 
-import math
 import random
-from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import torch
 
+from infscale.rewards.qwen2_prm import IGNORE_INDEX
 from infscale.tasks.base import Problem
 from infscale.tasks.toy_arith import TRAIN_SEED_BASE
 from infscale.tasks.toy_sum import SUM_LEVELS, ToySumTask, draw_sum, format_sum_prompt, random_path
-from infscale.tasks.toy_tokenizer import CHARACTERS, SPECIAL_TOKENS
+from infscale.tasks.toy_tokenizer import build_char_tokenizer
 
-VOCAB = {token: i for i, token in enumerate(SPECIAL_TOKENS + CHARACTERS)}
+VOCAB: dict[str, int] = build_char_tokenizer().get_vocab()
 PAD, BOS, EOS = VOCAB["<pad>"], VOCAB["<s>"], VOCAB["</s>"]
 INVERSE = {i: token for token, i in VOCAB.items()}
-IGNORE_INDEX = -100
 STEP_TAG = "\n"
 MAX_NEW_TOKENS = 100
 TASK = ToySumTask(seed=0, level="mixed", n=1)  # the checker; it does not depend on the seed
@@ -71,6 +72,28 @@ def policy_batch(block: torch.Tensor) -> dict[str, torch.Tensor]:
     return {"input_ids": tokens, "attention_mask": mask, "labels": labels}
 
 
+class EpochOrder:
+    """Row indices of batch `step` when each epoch reads the rows in a fresh `torch.randperm`
+    drawn from one seeded generator on the device (epochs drawn in turn, so a later step,
+    e.g. of a resumed run, replays the earlier epochs' draws)."""
+
+    def __init__(self, rows: int, batch: int, seed: int, device: str | torch.device) -> None:
+        if rows < batch:
+            raise ValueError(f"{rows} training rows do not fill one batch of {batch}")
+        self.rows, self.batch, self.per_epoch = rows, batch, rows // batch
+        self.generator = torch.Generator(device=device).manual_seed(seed)
+        self.device, self.epoch, self.order = device, -1, torch.empty(0)
+
+    def __call__(self, step: int) -> torch.Tensor:
+        epoch, index = divmod(step, self.per_epoch)
+        if epoch < self.epoch:
+            raise ValueError(f"step {step} is in epoch {epoch}, before the one already drawn ({self.epoch})")
+        while self.epoch < epoch:
+            self.order = torch.randperm(self.rows, device=self.device, generator=self.generator)
+            self.epoch += 1
+        return self.order[index * self.batch : (index + 1) * self.batch]
+
+
 def problems(seed: int | str, count_per_level: int) -> list[Problem]:
     """Problems of `toy_sum` seed `seed`, levels in turn (`ToySumTask`'s mixed order); a string
     seed names a training-side set (e.g. `"1000001-prm"`)."""
@@ -81,7 +104,12 @@ def problems(seed: int | str, count_per_level: int) -> list[Problem]:
 def sample(
     model: torch.nn.Module, prompts: Sequence[str], n: int, temperature: float, seed: int, batch: int = 16384
 ) -> list[list[str]]:
-    """n completions per prompt (temperature 0: greedy, n must be 1), decoded to text."""
+    """n completions per prompt (temperature 0: greedy, n must be 1), decoded to text.
+
+    Not the engine's `policies/hf` backend, which is built from a Hydra config and seeds a
+    generator per request: the ladder draws whole solutions (no steps, ledger or search
+    tree) for up to 16k left-padded prompts per `generate` call from one global seed, and
+    the samples behind its model cards depend on exactly that seeding."""
     if temperature == 0.0 and n != 1:
         raise ValueError("greedy decoding gives one completion per prompt")
     device = next(model.parameters()).device
@@ -166,63 +194,7 @@ def prm_scores(
     return out
 
 
-def vote(answers: Sequence[str | None], weights: Sequence[float] | None = None) -> str | None:
-    """The answer with the largest total weight (1 each: majority); ties go to the answer seen
-    first; solutions without an answer do not vote."""
-    totals: dict[str, float] = {}
-    for k, answer in enumerate(answers):
-        if answer is not None:
-            key = str(int(answer))
-            totals[key] = totals.get(key, 0.0) + (1.0 if weights is None else weights[k])
-    return max(totals, key=lambda a: totals[a]) if totals else None  # dicts keep first-seen order on ties
-
-
-def selection_curves(
-    records: Sequence[Sequence[dict[str, Any]]], refs: Sequence[str], ns: Sequence[int], scores: Any = None
-) -> dict[str, dict[int, float]]:
-    """Accuracy of majority (and, given per-record step `scores`, PRM-weighted voting and PRM
-    best-of-N, a solution worth its lowest step score) on the first n samples of each
-    problem, averaged over the disjoint groups of n samples the problem has."""
-    curves: dict[str, dict[int, float]] = {"majority": {}, "weighted": {}, "best": {}}
-    for n in ns:
-        hits: dict[str, list[float]] = {"majority": [], "weighted": [], "best": []}
-        for p, (rows, ref) in enumerate(zip(records, refs)):
-            groups = range(0, len(rows) - n + 1, n)
-            for kind in hits:
-                if kind != "majority" and scores is None:
-                    continue
-                right = 0
-                for g in groups:
-                    answers = [r["answer"] for r in rows[g : g + n]]
-                    if kind == "majority":
-                        pick = vote(answers)
-                    else:
-                        worth = [min(s) if s else 0.0 for s in scores[p][g : g + n]]
-                        if kind == "weighted":
-                            pick = vote(answers, worth)
-                        else:
-                            pick = answers[max(range(n), key=lambda k: (worth[k], -k))]
-                    right += pick is not None and str(int(pick)) == ref
-                hits[kind].append(right / len(groups))
-        for kind, values in hits.items():
-            if values:
-                curves[kind][n] = float(np.mean(values))
-    return {k: v for k, v in curves.items() if v}
-
-
-def policy_summary(greedy: Sequence[dict[str, Any]], records: Sequence[Sequence[dict[str, Any]]], refs: Sequence[str]):
-    """Greedy, one-sample (mean over all samples) and majority@16 accuracy."""
-    one = float(np.mean([np.mean([r["correct"] for r in rows]) for rows in records]))
-    majority = selection_curves(records, refs, [16])["majority"][16] if len(records[0]) >= 16 else None
-    return {"greedy": float(np.mean([g["correct"] for g in greedy])), "one_sample": one, "majority@16": majority}
-
-
-def answer_entropy(records: Sequence[Sequence[dict[str, Any]]]) -> float:
-    """Mean number of distinct answers among a problem's samples (how much errors scatter)."""
-    return float(np.mean([len(Counter(r["answer"] for r in rows)) for rows in records]))
-
-
-# The ladder's shapes and schedule (shared by policy and PRM training).
+# The ladder's shapes (shared by policy and PRM training).
 POLICIES: dict[str, dict[str, Any]] = {
     "toy_sum_xs": {"hidden": 32, "layers": 2, "heads": 2, "mlp": 96, "lr": 3e-3},
     "toy_sum_s": {"hidden": 64, "layers": 3, "heads": 2, "mlp": 192, "lr": 2e-3},
@@ -252,9 +224,3 @@ def architecture(name: str, model_type: str = "llama") -> dict[str, Any]:
         "bos_token_id": BOS,
         "eos_token_id": EOS,
     }
-
-
-def lr_at(peak: float, step: int, warmup: int, total: int) -> float:
-    if step < warmup:
-        return peak * (step + 1) / warmup
-    return peak * 0.5 * (1.0 + math.cos(math.pi * min(1.0, (step - warmup) / max(1, total - warmup))))

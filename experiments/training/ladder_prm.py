@@ -5,7 +5,6 @@ AUC and best-of-N together."""
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import Any
 
@@ -14,9 +13,13 @@ import torch
 
 from infscale.experiments.stats import labelled_auc
 from infscale.experiments.training import ladder_ops as ops
+from infscale.experiments.training import loop
+from infscale.experiments.training.ladder_metrics import choose, selection_curves
+from infscale.experiments.training.loop import LoopSettings, Schedule
 from infscale.tasks.toy_arith import TRAIN_SEED_BASE
 
 PRM_TRAIN_SEED, PRM_VAL_SEED = TRAIN_SEED_BASE + 1, TRAIN_SEED_BASE + 2
+PRM_WARMUP = 100
 
 
 def policy_samples(model: torch.nn.Module, probs: list, n: int, temperature: float, seed: int) -> dict[str, Any]:
@@ -30,8 +33,11 @@ def policy_samples(model: torch.nn.Module, probs: list, n: int, temperature: flo
 def hard_negatives(samples: list[dict[str, Any]], greedy: dict[str, Any]) -> list[dict[str, Any]]:
     """A policy's confident mistakes on one problem: wrong solutions whose answer is its own
     majority answer, and its greedy solution when wrong."""
-    answer = ops.vote([r["answer"] for r in samples])
-    hard = [r for r in samples if not r["correct"] and r["answer"] is not None and r["answer"] == answer]
+    answer = choose([r["answer"] for r in samples])
+    key = None if answer is None else ops.TASK.answer_key(answer)
+    hard = [
+        r for r in samples if not r["correct"] and r["answer"] is not None and ops.TASK.answer_key(r["answer"]) == key
+    ]
     return hard + ([greedy] if not greedy["correct"] and greedy["steps"] else [])
 
 
@@ -82,7 +88,7 @@ def validate(model: torch.nn.Module, val: dict[str, Any]) -> dict[str, Any]:
         n = len(data["samples"][0])
         per_problem = [scores[k * n : (k + 1) * n] for k in range(len(data["samples"]))]
         refs = [p.reference for p in val["problems"]]
-        curves = ops.selection_curves(data["samples"], refs, [16], per_problem)
+        curves = selection_curves(data["samples"], refs, [16], per_problem)
         best.append(curves["best"][16])
         weighted.append(curves["weighted"][16])
         majority.append(curves["majority"][16])
@@ -95,50 +101,49 @@ def validate(model: torch.nn.Module, val: dict[str, Any]) -> dict[str, Any]:
 
 
 def train_prm(name: str, init: str, work: Path, device: str, args: Any) -> None:
-    """One PRM: Qwen2 of the init policy's shape, its backbone copied in, head fresh."""
+    """One PRM: Qwen2 of the init policy's shape, its backbone copied in, head fresh; the
+    checkpoint with the highest step AUC + mean best-of-16 on validation is kept."""
+    torch.backends.cuda.matmul.allow_tf32 = True
+    data = torch.load(work / "prm_data.pt", weights_only=False)
+    ids, labels = data["ids"].to(device).long(), data["labels"].to(device).long()
+    order = ops.EpochOrder(len(ids), args.prm_batch, seed=1, device=device)
+    history: list[dict[str, Any]] = []
+    best: list[tuple[float, int]] = []
+
+    def batch(step: int) -> dict[str, torch.Tensor]:
+        pick = order(step)
+        width = int((ids[pick] != ops.PAD).sum(1).max())
+        batch_ids = ids[pick, :width]
+        return {"input_ids": batch_ids, "attention_mask": (batch_ids != ops.PAD).long(), "labels": labels[pick, :width]}
+
+    def on_step(model: torch.nn.Module, done: int, loss: torch.Tensor, last: bool) -> None:
+        if done % args.val_every and not last:
+            return
+        metrics = {"step": done, "loss": float(loss.detach()), **validate(model, data["val"])}
+        history.append(metrics)
+        print(name, json.dumps({k: v for k, v in metrics.items() if not isinstance(v, dict)}), flush=True)
+        score = (metrics["step_auc"] or 0.0) + metrics["best@16_mean"]
+        if not best or score > best[-1][0]:
+            best.append((score, done))
+            model.save_pretrained(str(work / name), safe_serialization=True)
+
+    settings = LoopSettings(
+        Schedule(args.prm_lr, args.prm_steps, PRM_WARMUP), seconds=args.prm_seconds, progress=False, name=name
+    )
+    result = loop.train(lambda: prm_from_policy(init, work / "kept" / init).to(device), batch, settings, on_step)
+    info = {"steps": result.steps, "kept_step": best[-1][1], "seconds": round(result.seconds, 1), "history": history}
+    (work / f"{name}.train.json").write_text(json.dumps(info) + "\n")
+
+
+def prm_from_policy(init: str, policy_dir: Path) -> torch.nn.Module:
+    """A Qwen2 PRM of the ladder policy `init`'s shape with that policy's backbone."""
     from transformers import Qwen2Config
 
-    from infscale.experiments.training.ladder_ops import architecture, lr_at
     from infscale.experiments.training.toy_prm import load_policy_backbone
     from infscale.rewards.qwen2_prm import Qwen2ForProcessRewardModel
 
-    torch.manual_seed(0)
-    torch.backends.cuda.matmul.allow_tf32 = True
-    config = Qwen2Config(**architecture(init, "qwen2"))
+    config = Qwen2Config(**ops.architecture(init, "qwen2"))
     config.architectures = ["Qwen2ForProcessRewardModel"]
     model = Qwen2ForProcessRewardModel(config)
-    load_policy_backbone(model, work / "kept" / init)
-    model.to(device).train()
-    data = torch.load(work / "prm_data.pt", weights_only=False)
-    ids, labels = data["ids"].to(device).long(), data["labels"].to(device).long()
-    val = data["val"]
-    optimizer = torch.optim.AdamW(model.parameters(), lr=args.prm_lr, weight_decay=0.01)
-    generator = torch.Generator(device=device).manual_seed(1)
-    per_epoch, history, best, tic, done = len(ids) // args.prm_batch, [], None, time.perf_counter(), 0
-    for step in range(args.prm_steps):
-        if step % per_epoch == 0:
-            order = torch.randperm(len(ids), device=device, generator=generator)
-        pick = order[(step % per_epoch) * args.prm_batch : (step % per_epoch + 1) * args.prm_batch]
-        width = int((ids[pick] != ops.PAD).sum(1).max())
-        batch_ids, batch_labels = ids[pick, :width], labels[pick, :width]
-        for group in optimizer.param_groups:
-            group["lr"] = lr_at(args.prm_lr, step, 100, args.prm_steps)
-        loss = model(input_ids=batch_ids, attention_mask=(batch_ids != ops.PAD).long(), labels=batch_labels).loss
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        done = step + 1
-        out_of_time = time.perf_counter() - tic > args.prm_seconds
-        if done % args.val_every == 0 or done == args.prm_steps or out_of_time:
-            metrics = {"step": done, "loss": float(loss.detach()), **validate(model, val)}
-            history.append(metrics)
-            print(name, json.dumps({k: v for k, v in metrics.items() if not isinstance(v, dict)}), flush=True)
-            score = (metrics["step_auc"] or 0.0) + metrics["best@16_mean"]
-            if best is None or score > best[0]:
-                best = (score, done)
-                model.save_pretrained(str(work / name), safe_serialization=True)
-        if out_of_time:
-            break
-    info = {"steps": done, "kept_step": best[1], "seconds": round(time.perf_counter() - tic, 1), "history": history}
-    (work / f"{name}.train.json").write_text(json.dumps(info) + "\n")
+    load_policy_backbone(model, policy_dir)
+    return model

@@ -1,21 +1,21 @@
-"""Training the toy world's policies: recipes, model shapes, the training loop, checkpoints.
+"""Training the toy world's policies: recipes, model shapes, batches, checkpoints (the
+training loop itself is `loop.py`).
 
 The command line is `python -m infscale.experiments.training.train_toy` (train.py)."""
 
 from __future__ import annotations
 
 import json
-import math
 import random
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
-from tqdm import tqdm
 
+from infscale.experiments.training import loop
+from infscale.experiments.training.loop import LoopSettings, Schedule
 from infscale.rewards.qwen2_prm import IGNORE_INDEX
 from infscale.tasks.toy_arith import LEVELS, TRAIN_SEED_BASE, draw, format_prompt, worked_solution
 from infscale.tasks.toy_tokenizer import build_char_tokenizer, save_char_tokenizer
@@ -118,13 +118,6 @@ def collate(rows: list[tuple[list[int], list[int]]], pad: int) -> dict[str, torc
     return {"input_ids": ids, "labels": labels, "attention_mask": mask}
 
 
-def lr_at(recipe: Recipe, step: int) -> float:
-    if step < recipe.warmup:
-        return recipe.lr * (step + 1) / recipe.warmup
-    progress = (step - recipe.warmup) / max(1, recipe.steps - recipe.warmup)
-    return recipe.lr * 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
-
-
 def build_model(name: str, recipe: Recipe, vocab_size: int, special: dict[str, int]) -> torch.nn.Module:
     from transformers import LlamaConfig, LlamaForCausalLM, Qwen2Config
 
@@ -147,58 +140,18 @@ def build_model(name: str, recipe: Recipe, vocab_size: int, special: dict[str, i
 def train(
     name: str,
     recipe: Recipe,
-    model: torch.nn.Module,
+    build: Callable[[], torch.nn.Module],
     batches: Callable[[int], dict[str, torch.Tensor]],
     state_dir: Path,
-    save_every: int = 250,
-) -> dict[str, Any]:
-    """Seeded AdamW with warm-up and cosine decay; resumes from `state_dir/state.pt`."""
-    optimizer = torch.optim.AdamW(model.parameters(), lr=recipe.lr, weight_decay=recipe.weight_decay)
-    state_path = state_dir / "state.pt"
-    start, elapsed, losses = 0, 0.0, []
-    if state_path.exists():
-        state = torch.load(state_path, weights_only=False)
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        start, elapsed, losses = state["step"], state["elapsed"], state["losses"]
-    model.train()
-    end = recipe.stop or recipe.steps
-    bar = tqdm(range(start, end), initial=start, total=end, desc=name)
-    tic = time.perf_counter()
-    tokens = 0
-    for step in bar:
-        for group in optimizer.param_groups:
-            group["lr"] = lr_at(recipe, step)
-        batch = batches(step)
-        loss = model(**batch).loss
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        tokens += int(batch["attention_mask"].sum())
-        losses.append(float(loss))
-        if step % 20 == 0:
-            rate = tokens / max(1e-9, time.perf_counter() - tic)
-            bar.set_postfix(loss=f"{sum(losses[-20:]) / len(losses[-20:]):.4f}", tok_s=f"{rate:.0f}")
-        if (step + 1) % save_every == 0 and step + 1 < end:
-            state_dir.mkdir(parents=True, exist_ok=True)
-            torch.save(
-                {
-                    "model": model.state_dict(),
-                    "optimizer": optimizer.state_dict(),
-                    "step": step + 1,
-                    "elapsed": elapsed + time.perf_counter() - tic,
-                    "losses": losses,
-                },
-                state_path,
-            )
-    elapsed += time.perf_counter() - tic
-    return {
-        "steps": end,
-        "schedule_steps": recipe.steps,
-        "train_seconds": round(elapsed, 1),
-        "final_loss": sum(losses[-50:]) / max(1, len(losses[-50:])),
-    }
+    seed: int = 0,
+) -> tuple[torch.nn.Module, dict[str, Any]]:
+    """A recipe through the one training loop (`loop.py`): the trained model and its card fields."""
+    schedule = Schedule(recipe.lr, recipe.steps, recipe.warmup)
+    settings = LoopSettings(
+        schedule, seed=seed, weight_decay=recipe.weight_decay, stop=recipe.stop, state_dir=state_dir, name=name
+    )
+    result = loop.train(build, batches, settings)
+    return result.model, result.card(recipe.steps)
 
 
 def save(name: str, model: torch.nn.Module, recipe: Recipe, card: dict[str, Any], out: Path) -> None:
@@ -253,7 +206,9 @@ def staged_card(name: str, recipe: Recipe, stages: list[dict[str, Any]], card: d
     }
 
 
-def train_policy(name: str, recipe: Recipe, out: Path, state_dir: Path, continue_steps: int | None = None) -> None:
+def train_policy(
+    name: str, recipe: Recipe, out: Path, state_dir: Path, continue_steps: int | None = None, seed: int = 0
+) -> None:
     """Train from scratch, or with `continue_steps` a further stage from the checkpoint in
     `out` (fresh warm-up and cosine over the new steps, on the batches after the old ones)."""
     from transformers import LlamaForCausalLM
@@ -264,18 +219,19 @@ def train_policy(name: str, recipe: Recipe, out: Path, state_dir: Path, continue
     stages: list[dict[str, Any]] = []
     offset = 0
     if continue_steps is None:
-        model = build_model(name, recipe, len(vocab), special)
+        build = lambda: build_model(name, recipe, len(vocab), special)  # noqa: E731
     else:
         stages, offset = previous_stages(out)
-        model = LlamaForCausalLM.from_pretrained(str(out))
+        build = lambda: LlamaForCausalLM.from_pretrained(str(out))  # noqa: E731
         recipe = Recipe(**{**recipe.__dict__, "steps": continue_steps, "stop": None})
         state_dir = state_dir.with_name(f"{state_dir.name}-after{offset}")
-    card = train(
+    model, card = train(
         name,
         recipe,
-        model,
+        build,
         lambda s: collate(policy_batch(recipe, s, vocab, special["eos"], offset), special["pad"]),
         state_dir,
+        seed,
     )
     card = {
         **staged_card(name, recipe, stages, card),

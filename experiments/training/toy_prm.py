@@ -21,6 +21,7 @@ from tqdm import tqdm
 
 from infscale.experiments.app.build import load
 from infscale.experiments.stats import auc
+from infscale.experiments.training.loop import epoch_batch
 from infscale.rewards.eval.processbench import evaluate, fit_tau
 from infscale.rewards.eval.truth import first_error
 from infscale.rewards.prm_adapters.toy import ToyAdapter
@@ -99,17 +100,6 @@ def encode_all(records: list[dict[str, Any]], adapter: ToyAdapter) -> list[tuple
     return rows
 
 
-def batch_for(
-    rows: list[tuple[list[int], list[int]]], step: int, size: int, seed: int
-) -> list[tuple[list[int], list[int]]]:
-    """Epoch-wise shuffled batches, a pure function of the step (so training resumes exactly)."""
-    per_epoch = len(rows) // size
-    epoch, index = divmod(step, per_epoch)
-    order = list(range(len(rows)))
-    random.Random(f"{seed}:epoch:{epoch}").shuffle(order)
-    return [rows[i] for i in order[index * size : (index + 1) * size]]
-
-
 @torch.no_grad()
 def step_scores(model: torch.nn.Module, rows: list[tuple[list[int], list[int]]], pad: int) -> list[list[float]]:
     from infscale.experiments.training.toy_policy import collate
@@ -174,7 +164,9 @@ def load_policy_backbone(prm: torch.nn.Module, policy_dir: Path) -> None:
             torch.nn.init.zeros_(parameter)
 
 
-def train_prm(name: str, recipe: Any, out: Path, state_dir: Path, continue_steps: int | None = None) -> None:
+def train_prm(
+    name: str, recipe: Any, out: Path, state_dir: Path, continue_steps: int | None = None, seed: int = 0
+) -> None:
     """Train from the recipe's initialisation, or with `continue_steps` a further stage from
     the PRM in `out` (fresh warm-up and cosine, on the batches after the old ones)."""
     from infscale.experiments.training.toy_policy import (
@@ -201,20 +193,28 @@ def train_prm(name: str, recipe: Any, out: Path, state_dir: Path, continue_steps
     stages: list[dict[str, Any]] = []
     offset = 0
     if continue_steps is None:
-        model = build_model(name, recipe, len(tokenizer), special)
-        if recipe.extra.get("init_from"):
-            load_policy_backbone(model, CHECKPOINTS / recipe.extra["init_from"])
+
+        def build() -> torch.nn.Module:
+            model = build_model(name, recipe, len(tokenizer), special)
+            if recipe.extra.get("init_from"):
+                load_policy_backbone(model, CHECKPOINTS / recipe.extra["init_from"])
+            return model
+
     else:
         stages, offset = previous_stages(out)
-        model = Qwen2ForProcessRewardModel.from_pretrained(str(out))
+        build = lambda: Qwen2ForProcessRewardModel.from_pretrained(str(out))  # noqa: E731
         recipe = Recipe(**{**recipe.__dict__, "steps": continue_steps, "stop": None})
         state_dir = state_dir / f"after{offset}"
-    card = train(
+    model, card = train(
         name,
         recipe,
-        model,
-        lambda s: collate(batch_for(train_rows, s + offset, recipe.batch, recipe.train_seed), special["pad"]),
+        build,
+        lambda s: collate(
+            epoch_batch(train_rows, s + offset, recipe.batch, lambda epoch: f"{recipe.train_seed}:epoch:{epoch}"),
+            special["pad"],
+        ),
         state_dir,
+        seed,
     )
     card = staged_card(name, recipe, stages, card)
     card.update(

@@ -36,16 +36,15 @@ def main(argv: list[str] | None = None) -> None:
     )
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
-    torch.manual_seed(args.seed)
     recipe = RECIPES[args.name]
     if args.steps is not None:
         recipe = Recipe(**{**recipe.__dict__, "steps": args.steps})
     out = args.out or CHECKPOINTS / args.name
     state_dir = STATE_ROOT / args.name
     if args.name == "toy_prm":
-        train_prm(args.name, recipe, out, state_dir, args.continue_steps)
+        train_prm(args.name, recipe, out, state_dir, args.continue_steps, args.seed)
     else:
-        train_policy(args.name, recipe, out, state_dir, args.continue_steps)
+        train_policy(args.name, recipe, out, state_dir, args.continue_steps, args.seed)
     print(f"saved {args.name} to {out}")
 
 
