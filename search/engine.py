@@ -5,7 +5,7 @@ engine gathers the pending `Expand`s of all problems into policy calls and the p
 `Score`s into reward calls, each call at most `max_batch` sequences, sends every result back
 to the generator that asked, and charges each problem's ledger. Budgets are checked per
 problem against an operation's worst case before it is issued, and, with a data-set `Pool`,
-reserved from the pool too (settled with the actual charge afterwards; see search/dispatch.py).
+reserved from the pool too (settled with the actual charge afterwards; see search/jobs.py).
 An allocator continues problems across calls of `run` (`resume`). Sampling seeds derive from
 (run seed, problem id, node id, expansion count), so results do not depend on batching.
 """
@@ -32,7 +32,7 @@ from infscale.search.backends import (
     ScoreRequest,
     ScoreResult,
 )
-from infscale.search.dispatch import Job, pack, reserve_chunks, settle
+from infscale.search.jobs import Job, pack, reserve_chunks, settle_reservation
 from infscale.search.node import Node, Tree
 from infscale.search.ops import Decision, Expand, Score
 from infscale.search.strategy import Strategy
@@ -159,7 +159,7 @@ class Engine:
     ) -> _ProblemRun:
         tree, ledger = continued or (
             Tree(problem, derive_seed(self.seed, problem.id, "tree")),
-            Ledger(self.policy.spec, getattr(self.reward, "spec", None)),
+            Ledger(self.policy.spec, None if self.reward is None else self.reward.spec),
         )
         run = _ProblemRun(index, tree, ledger, strategy.run(tree.root))
         self._advance(run, None)
@@ -263,11 +263,11 @@ class Engine:
             child = run.tree.add_child(
                 node, text=sample.text, tokens=sample.tokens, context=context, finish=sample.finish
             )
-            self._settle(child, max_depth)
+            self._mark_finish(child, max_depth)
             job.children.append(child)
-        settle(self.pool, job, before, run.ledger)
+        settle_reservation(self.pool, job, before, run.ledger)
 
-    def _settle(self, child: Node, max_depth: int) -> None:
+    def _mark_finish(self, child: Node, max_depth: int) -> None:
         """Decide whether a new node ends its solution, and with which answer."""
         if child.finish == "step" and self.task.extract_answer(child.text) is not None:
             child.finish = "end"
@@ -322,14 +322,14 @@ class Engine:
                 job.node.reward_tokens, job.node.reward_cached = computed, cached
                 before = (job.run.ledger.flops_total, job.run.ledger.generated)
                 job.run.ledger.charge_reward(computed, cached)
-                settle(self.pool, job, before, job.run.ledger)
+                settle_reservation(self.pool, job, before, job.run.ledger)
         for run in runs:
             run.reply = [node for node in run.op.nodes if node.step_scores is not None]
 
     def _known_scores(self, node: Node, steps: tuple[str, ...]) -> tuple[int, list[float]]:
         """(k, scores of the first k steps) from the nearest scored ancestor whose steps
         begin this path, when the reward model scores incrementally; else (0, [])."""
-        if not getattr(self.reward, "incremental", False) or getattr(self.reward, "outcome", False):
+        if not self.reward.incremental or self.reward.outcome:
             return 0, []
         ancestor = node.parent
         while ancestor is not None and ancestor.step_scores is None:
@@ -343,9 +343,8 @@ class Engine:
 
     def _reward_cost(self, job: Job, values: list[float]) -> tuple[int | None, int | None]:
         """(computed, cached) reward tokens of one request, as the backend reports them."""
-        computed, cached = getattr(values, "computed", None), getattr(values, "cached", None)
         if isinstance(values, ScoreResult):
-            return computed, cached
+            return values.computed, values.cached
         if job.request.known:
             raise ValueError(
                 f"reward '{self.reward.name}' scores incrementally but did not report its computed tokens "
@@ -355,7 +354,7 @@ class Engine:
 
     def _checked(self, values: list[float], job: Job) -> list[float]:
         request = job.request
-        expected = 1 if getattr(self.reward, "outcome", False) else len(request.steps) - request.known
+        expected = 1 if self.reward.outcome else len(request.steps) - request.known
         where = f"problem {job.run.tree.problem.id}, node {job.node.id}"
         if len(values) != expected:
             raise ValueError(
