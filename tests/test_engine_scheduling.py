@@ -78,6 +78,7 @@ def test_the_engines_python_defaults_are_the_configs():
         cfg.engine.max_concurrent,
         cfg.seed,
     )
+    assert defaults["scheduler"] == cfg.engine.scheduler == "lockstep"
     assert defaults["progress"] is False  # (a run's progress bar is on: conf/config.yaml says so)
     assert defaults["budget"] is defaults["sampling"] is defaults["pool"] is None
     engine = Engine(None, None, None)
