@@ -219,7 +219,7 @@ def test_a_reward_model_without_flags_scores_every_step_and_unknown_costs_stay_u
 
 
 def test_an_incremental_prm_without_an_outcome_flag_is_asked_incrementally():
-    class Incremental:  # `_StepPRM` without the `outcome` attribute
+    class Incremental(RewardModel):  # `_StepPRM` leaving `outcome` at the protocol's default
         spec, name, incremental = None, "no-outcome", True
         count_tokens = _StepPRM.count_tokens
         score = _StepPRM.score
