@@ -233,7 +233,7 @@ def test_uniform_reads_each_problems_own_token_cost():
     assert Uniform(max_n=8).width(runner, states) == 1
 
 
-def test_the_schedulers_costs_are_per_problem_and_its_flop_counts_required_only_by_a_flop_pool():
+def test_the_wave_runners_costs_are_per_problem_and_its_flop_counts_required_only_by_a_flop_pool():
     states = probed([[], []])
     known = {"p0": SampleCost(1.0, 2.0, 3), "p1": SampleCost(4.0, 5.0, 6)}
     assert WaveRunner.cost(SimpleNamespace(_costs=known), states[1]) is known["p1"]
@@ -269,10 +269,9 @@ def test_a_reward_model_without_a_model_spec_leaves_the_scored_worst_case_uncoun
 
     policy = load("policy", "simulated", model=MODEL)
     problem = Problem(id="p", prompt="1 + 2 =", reference="3")
-    for reward in (SimpleNamespace(), SimpleNamespace(spec=None)):
-        engine = SimpleNamespace(policy=policy, sampling=SimpleNamespace(max_tokens=64), reward=reward)
-        cost = worst_case(engine, problem, True, 25)
-        assert cost.each is None and cost.prefill == policy.spec.flops_span(0, policy.count_tokens("1 + 2 ="))
+    engine = SimpleNamespace(policy=policy, sampling=SimpleNamespace(max_tokens=64), reward=SimpleNamespace(spec=None))
+    cost = worst_case(engine, problem, True, 25)
+    assert cost.each is None and cost.prefill == policy.spec.flops_span(0, policy.count_tokens("1 + 2 ="))
 
 
 def test_the_minimum_cost_is_one_solution_of_the_problem_cheapest_for_one():

@@ -496,7 +496,7 @@ def test_probe_then_allocate_re_estimates_every_problem_with_new_solutions_and_o
 # --- the runner's arithmetic ---------------------------------------------------------
 
 
-def _scheduler(total_flops=None, total_tokens=None, selector="weighted", policy=None, allocator=None):
+def _runner(total_flops=None, total_tokens=None, selector="weighted", policy=None, allocator=None):
     from infscale.search.allocators.waves import WaveRunner
     from infscale.search.engine import Engine, Sampling
     from tests.engine_helpers import MODEL
@@ -516,7 +516,7 @@ def _scheduler(total_flops=None, total_tokens=None, selector="weighted", policy=
 def test_worst_case_is_one_prefill_per_call_and_the_longest_scored_solution():
     from infscale.search.allocators.cost import SampleCost
 
-    runner, task = _scheduler(1e18)
+    runner, task = _runner(1e18)
     engine, problem = runner.engine, task.problems()[0]
     spec, length = engine.policy.spec, engine.policy.count_tokens(problem.prompt)
     scored = worst_case(engine, problem, True, 25)
@@ -538,18 +538,18 @@ def test_worst_case_is_one_prefill_per_call_and_the_longest_scored_solution():
 
 
 def test_a_pool_that_exactly_pays_is_accepted_and_one_flop_or_token_less_is_not():
-    probe = _scheduler(1e18)[0]
+    probe = _runner(1e18)[0]
     states = [ProblemState.fresh(p, Ledger(None, None)) for p in probe.engine.task.problems()]
     one = min(probe.worst_flops(s, 1) for s in states)
     for total, fits in ((one, True), (one * (1 - 1e-12), False)):
-        runner, _ = _scheduler(total, allocator=SimpleNamespace(check=lambda *a: None))
+        runner, _ = _runner(total, allocator=SimpleNamespace(check=lambda *a: None))
         if fits:
             runner.check(states)
         else:
             with pytest.raises(ValueError, match="is below one problem's minimum cost"):
                 runner.check(states)
     for total, fits in ((64, True), (63, False)):
-        runner, _ = _scheduler(total_tokens=total, allocator=SimpleNamespace(check=lambda *a: None))
+        runner, _ = _runner(total_tokens=total, allocator=SimpleNamespace(check=lambda *a: None))
         if fits:
             runner.check(states)
         else:
@@ -559,12 +559,12 @@ def test_a_pool_that_exactly_pays_is_accepted_and_one_flop_or_token_less_is_not(
             ):
                 runner.check(states)
     probe_cost = sum(probe.worst_flops(s, 2) for s in states)
-    _scheduler(probe_cost)[0].check_probe(states, 2)
+    _runner(probe_cost)[0].check_probe(states, 2)
     with pytest.raises(ValueError, match="cannot pay the probe"):
-        _scheduler(probe_cost * (1 - 1e-12))[0].check_probe(states, 2)
-    _scheduler(total_tokens=4 * 2 * 64)[0].check_probe(states, 2)
+        _runner(probe_cost * (1 - 1e-12))[0].check_probe(states, 2)
+    _runner(total_tokens=4 * 2 * 64)[0].check_probe(states, 2)
     with pytest.raises(ValueError, match="cannot pay the probe"):
-        _scheduler(total_tokens=4 * 2 * 64 - 1)[0].check_probe(states, 2)
+        _runner(total_tokens=4 * 2 * 64 - 1)[0].check_probe(states, 2)
     # affords: exactly what is left fits
     state = states[0]
     assert probe.affords(state, 2, probe.worst_flops(state, 2), None)
@@ -573,8 +573,8 @@ def test_a_pool_that_exactly_pays_is_accepted_and_one_flop_or_token_less_is_not(
 
 
 def test_measured_cost_is_the_mean_so_far_in_the_pools_unit_or_the_worst_case_before_any():
-    flops_pool, task = _scheduler(1e18)
-    tokens_pool, _ = _scheduler(total_tokens=10**6)
+    flops_pool, task = _runner(1e18)
+    tokens_pool, _ = _runner(total_tokens=10**6)
     state = ProblemState.fresh(task.problems()[0], Ledger(None, None))
     assert flops_pool.measured(state) == flops_pool.worst_flops(state, 1)
     assert tokens_pool.measured(state) == 64.0
@@ -599,9 +599,9 @@ class _Waves:
         return dict(self.waves[wave]) if wave < len(self.waves) else {}
 
 
-def test_the_scheduler_runs_the_waves_it_is_granted_and_adds_up_their_time():
+def test_the_wave_runner_runs_the_waves_it_is_granted_and_adds_up_their_time():
     waves = _Waves([{"sim-0-00000": 2, "sim-0-00001": 1}, {"sim-0-00000": 1, "sim-0-00001": 0}, {}], pause=0.01)
-    runner, task = _scheduler(1e18, allocator=waves)
+    runner, task = _runner(1e18, allocator=waves)
     states = [
         ProblemState.fresh(p, Ledger(runner.engine.policy.spec, runner.engine.reward.spec)) for p in task.problems()
     ]
@@ -627,11 +627,11 @@ def test_a_wave_the_pool_cannot_pay_closes_its_problems_and_ends_the_run():
     from tests.fake_backends import full_length_policy
 
     first = {"sim-0-00000": 1, "sim-0-00001": 1}
-    probe, task = _scheduler(1e18, policy=full_length_policy(16))
+    probe, task = _runner(1e18, policy=full_length_policy(16))
     states = [ProblemState.fresh(p, Ledger(None, None)) for p in task.problems()]
     exact = sum(probe.worst_flops(s, 1) for s in states[:2])  # every sample costs its worst case
     waves = _Waves([first, first, first])
-    runner, _ = _scheduler(exact, policy=full_length_policy(16), allocator=waves)
+    runner, _ = _runner(exact, policy=full_length_policy(16), allocator=waves)
     states = [
         ProblemState.fresh(p, Ledger(runner.engine.policy.spec, runner.engine.reward.spec)) for p in task.problems()
     ]
