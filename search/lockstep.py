@@ -8,9 +8,9 @@ waits for the round's slowest.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
-from infscale.search.scheduler import Admission, Executor, ProblemRun
+from infscale.search.scheduler import Admission, Executor, ProblemRun, StopHook
 from infscale.tasks.base import Problem
 
 
@@ -19,12 +19,7 @@ class Lockstep:
         self.max_concurrent = max_concurrent
 
     def run(
-        self,
-        problems: Sequence[Problem],
-        executor: Executor,
-        *,
-        ordered: bool,
-        stop: Callable[[], bool] | None,
+        self, problems: Sequence[Problem], executor: Executor, *, ordered: bool, stop: StopHook | None
     ) -> Iterator[ProblemRun]:
         admission = Admission(problems, executor, self.max_concurrent, ordered)
         while stop is None or not stop():

@@ -21,6 +21,8 @@ from infscale.search.ops import Decision, Expand, Score
 from infscale.search.strategy import Run
 from infscale.tasks.base import Problem
 
+StopHook = Callable[[], bool]  # asked before more work is submitted; true ends the run
+
 
 @dataclass
 class ProblemRun:
@@ -64,12 +66,7 @@ class Scheduler(Protocol):
     max_concurrent: int
 
     def run(
-        self,
-        problems: Sequence[Problem],
-        executor: Executor,
-        *,
-        ordered: bool,
-        stop: Callable[[], bool] | None,
+        self, problems: Sequence[Problem], executor: Executor, *, ordered: bool, stop: StopHook | None
     ) -> Iterator[ProblemRun]: ...
 
 
