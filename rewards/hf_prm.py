@@ -27,13 +27,13 @@ from transformers import AutoTokenizer
 from infscale.budgets.model_spec import ModelSpec
 from infscale.rewards.prm_adapters import Encoding, PRMAdapter, adapter_class
 from infscale.rewards.prm_cost import PRMInput, check_incremental
-from infscale.search.backends import ScoreRequest, ScoreResult
+from infscale.search.backends import RewardModel, ScoreRequest, ScoreResult
 from infscale.search.prefix_cache import PrefixCache, check_cache_mb, forward_with_prefixes
 
 _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16, "auto": "auto"}
 
 
-class HFPRM:
+class HFPRM(RewardModel):
     outcome = False
 
     def __init__(

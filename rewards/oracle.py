@@ -29,7 +29,7 @@ from collections.abc import Mapping
 from statistics import NormalDist
 from typing import Any
 
-from infscale.search.backends import ScoreRequest, ScoreResult
+from infscale.search.backends import RewardModel, ScoreRequest, ScoreResult
 from infscale.tasks.base import Problem, StepCheckingTask
 
 _NORMAL = NormalDist()
@@ -42,7 +42,7 @@ def expected_error(label_noise: float, score_noise: float) -> float:
     return label_noise * (1.0 - across) + (1.0 - label_noise) * across
 
 
-class OraclePRM:
+class OraclePRM(RewardModel):
     outcome = False
 
     def __init__(

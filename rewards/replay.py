@@ -9,13 +9,14 @@ probabilities with `reward.transform: sigmoid`; `none` passes the numbers throug
 from __future__ import annotations
 
 from infscale.rewards.transforms import TRANSFORMS
-from infscale.search.backends import ScoreRequest
+from infscale.search.backends import RewardModel, ScoreRequest
 from infscale.tasks.recordings import RecordedTask, Recording, text_key
 
 
-class ReplayReward:
+class ReplayReward(RewardModel):
     name = "replay"
     spec = None
+    incremental = False  # a recording is looked up by its whole path
 
     def __init__(self, task: RecordedTask, transform: str) -> None:
         if not isinstance(task, RecordedTask):

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from infscale.budgets.model_spec import ModelSpec
-from infscale.search.backends import ScoreRequest
+from infscale.search.backends import RewardModel, ScoreRequest
 from infscale.tasks.base import derive_seed
 from infscale.tasks.simulated import count_tokens, parse_prompt, step_values
 
@@ -30,8 +30,9 @@ def _draw(dist: Mapping[str, Any], rng: random.Random) -> float:
     raise ValueError(f"unknown score distribution '{kind}' (known: const, beta, uniform)")
 
 
-class SimulatedPRM:
+class SimulatedPRM(RewardModel):
     outcome = False
+    incremental = False
 
     def __init__(
         self,

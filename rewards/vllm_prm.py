@@ -31,14 +31,14 @@ from infscale.rewards.hf_prm import checkpoint_hash
 from infscale.rewards.prm_adapters import Encoding, adapter_class
 from infscale.rewards.prm_adapters.plus_minus import PlusMinusAdapter
 from infscale.rewards.prm_cost import PRMInput, check_incremental
-from infscale.search.backends import ScoreRequest, ScoreResult
+from infscale.search.backends import RewardModel, ScoreRequest, ScoreResult
 from infscale.search.vllm_engine_args import CONFIG_KEYS, ENGINE_KEYS, _plain, engine_kwargs, require_vllm
 
 _OWN_KEYS = {"name", "adapter", "incremental", "max_length", "batch_size", "device", *CONFIG_KEYS, *ENGINE_KEYS}
 _NATIVE = {"qwen", "toy"}
 
 
-class VLLMPRM:
+class VLLMPRM(RewardModel):
     outcome = False
 
     def __init__(self, task: Any = None, **options: Any) -> None:

@@ -95,13 +95,16 @@ class ScoreResult(list):
 class RewardModel(Protocol):
     """A PRM returns len(steps) - known scores per request; an ORM (`outcome = True`) one.
 
-    `incremental` (optional, False if absent) says the engine may send `known` > 0: the
-    reward model is prefix-stable and configured to score only new steps.
+    Capabilities the engine reads, with their defaults (a backend subclassing this protocol
+    inherits them, and sets the ones it has): `outcome`, one score per trajectory instead of
+    one per step; `incremental`, the engine may send `known` > 0 (the reward model is
+    prefix-stable and configured to score only new steps).
     """
 
     name: str
     spec: ModelSpec | None
-    outcome: bool
+    outcome: bool = False
+    incremental: bool = False
 
     def score(self, requests: list[ScoreRequest]) -> list[list[float]]: ...
 

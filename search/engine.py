@@ -1,11 +1,12 @@
 """The engine: strategies written for one problem, run for many problems at once.
 
-Every active problem's strategy is a generator parked on one operation. Each round the
-engine gathers the pending `Expand`s of all problems into policy calls and the pending
+Every live problem's strategy is a generator parked on one operation. Its scheduler
+(`engine.scheduler`, search/scheduler.py) decides which problems start and whose pending
+operations go out together; the engine gathers those `Expand`s into policy calls and those
 `Score`s into reward calls, each call at most `max_batch` sequences, sends every result back
 to the generator that asked, and charges each problem's ledger. Budgets are checked per
 problem against an operation's worst case before it is issued, and, with a data-set `Pool`,
-reserved from the pool too (settled with the actual charge afterwards; see search/dispatch.py).
+reserved from the pool too (settled with the actual charge afterwards; see search/jobs.py).
 An allocator continues problems across calls of `run` (`resume`). Sampling seeds derive from
 (run seed, problem id, node id, expansion count), so results do not depend on batching.
 """
@@ -15,8 +16,8 @@ from __future__ import annotations
 import copy
 import math
 import time
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from tqdm import tqdm
@@ -32,9 +33,11 @@ from infscale.search.backends import (
     ScoreRequest,
     ScoreResult,
 )
-from infscale.search.dispatch import Job, pack, reserve_chunks, settle
+from infscale.search.jobs import Job, pack, reserve_chunks, settle_reservation
+from infscale.search.lockstep import Lockstep
 from infscale.search.node import Node, Tree
 from infscale.search.ops import Decision, Expand, Score
+from infscale.search.scheduler import ProblemRun, Scheduler
 from infscale.search.strategy import Strategy
 from infscale.tasks.base import Problem, Task, derive_seed
 
@@ -55,16 +58,8 @@ class Outcome:
     wall_s: float
 
 
-@dataclass
-class _ProblemRun:
-    index: int
-    tree: Tree
-    ledger: Ledger
-    steps: Any
-    op: Expand | Score | None = None
-    reply: list[Node] = field(default_factory=list)
-    decision: Decision | None = None
-    wall_s: float = 0.0
+# engine.scheduler: name -> the scheduler, given engine.max_concurrent.
+SCHEDULERS: dict[str, Callable[[int], Scheduler]] = {"lockstep": Lockstep}
 
 
 class Engine:
@@ -80,15 +75,19 @@ class Engine:
         seed: int = 0,
         progress: bool = False,
         pool: Pool | None = None,
+        scheduler: str = "lockstep",
     ):
         if max_batch < 1 or max_concurrent < 1:
             raise ValueError(
                 f"engine.max_batch and engine.max_concurrent must be >= 1, got {max_batch}, {max_concurrent}"
             )
+        if scheduler not in SCHEDULERS:
+            raise ValueError(f"unknown engine.scheduler '{scheduler}' (known: {', '.join(SCHEDULERS)})")
         self.task, self.policy, self.reward = task, policy, reward
         self.budget = budget or Budget.unlimited()
         self.sampling = sampling or Sampling()
-        self.max_batch, self.max_concurrent = max_batch, max_concurrent
+        self.max_batch = max_batch
+        self.scheduler = SCHEDULERS[scheduler](max_concurrent)
         self.seed, self.progress = seed, progress
         self.pool = pool
         self.calls = {
@@ -100,6 +99,10 @@ class Engine:
             "reward_s": 0.0,
         }
 
+    @property
+    def max_concurrent(self) -> int:
+        return self.scheduler.max_concurrent
+
     def run(
         self,
         problems: Iterable[Problem],
@@ -110,62 +113,39 @@ class Engine:
         resume: dict[str, tuple[Tree, Ledger]] | None = None,
     ) -> Iterator[Outcome]:
         """Yield one `Outcome` per problem: in the order given, or (`ordered=False`) the moment
-        each finishes, so a caller can save it at once. `stop()`, asked before every round,
-        ends the run early: no new work is issued and unfinished problems are dropped. A
+        each finishes, so a caller can save it at once. `stop()`, asked by the scheduler before
+        it submits more work, ends the run early: no new work is issued and unfinished problems
+        are dropped. A
         problem listed in `resume` continues its tree and ledger (its root keeps its expansion
         count, so new samples get new seeds) instead of starting afresh."""
-        resume = resume or {}
         problems = list(problems)
-        queue = iter(enumerate(problems))
-        active: dict[int, _ProblemRun] = {}
-        finished: dict[int, Outcome] = {}
-        emitted, exhausted = 0, False
-        bar = tqdm(
+        executor = _BoundRun(self, strategy, resume or {})
+        with tqdm(
             total=len(problems), disable=not self.progress, desc=f"{strategy.__class__.__name__}", unit="problem"
-        )
-        while stop is None or not stop():
-            while not exhausted and len(active) + len(finished) < self.max_concurrent:
-                item = next(queue, None)
-                if item is None:
-                    exhausted = True
-                    break
-                run = self._start(*item, strategy, resume.get(item[1].id))
-                if run.decision is None:
-                    active[run.index] = run
-                else:
-                    finished[run.index] = self._outcome(run)
-            while not ordered and finished:
-                yield finished.pop(next(iter(finished)))
+        ) as bar:
+            for run in self.scheduler.run(problems, executor, ordered=ordered, stop=stop):
+                yield self._outcome(run)
                 bar.update()
-            while emitted in finished:
-                yield finished.pop(emitted)
-                emitted += 1
-                bar.update()
-            if not active:
-                if exhausted:
-                    break
-                continue
-            self._expand([r for r in active.values() if isinstance(r.op, Expand)], strategy.max_depth)
-            self._score([r for r in active.values() if isinstance(r.op, Score)])
-            for index in list(active):
-                run = active[index]
-                self._advance(run, run.reply)
-                if run.decision is not None:
-                    finished[index] = self._outcome(active.pop(index))
-        bar.close()
 
     def _start(
         self, index: int, problem: Problem, strategy: Strategy, continued: tuple[Tree, Ledger] | None
-    ) -> _ProblemRun:
+    ) -> ProblemRun:
         tree, ledger = continued or (
             Tree(problem, derive_seed(self.seed, problem.id, "tree")),
-            Ledger(self.policy.spec, getattr(self.reward, "spec", None)),
+            Ledger(self.policy.spec, None if self.reward is None else self.reward.spec),
         )
-        run = _ProblemRun(index, tree, ledger, strategy.run(tree.root))
+        run = ProblemRun(index, tree, ledger, strategy.run(tree.root))
         self._advance(run, None)
         return run
 
-    def _advance(self, run: _ProblemRun, reply: list[Node] | None) -> None:
+    def _execute(self, runs: Sequence[ProblemRun], max_depth: int) -> None:
+        """Issue the pending operations of `runs` and send each result to its strategy."""
+        self._expand([r for r in runs if isinstance(r.op, Expand)], max_depth)
+        self._score([r for r in runs if isinstance(r.op, Score)])
+        for run in runs:
+            self._advance(run, run.reply)
+
+    def _advance(self, run: ProblemRun, reply: list[Node] | None) -> None:
         started = time.perf_counter()
         try:
             op = run.steps.send(reply)
@@ -176,12 +156,12 @@ class Engine:
             raise TypeError(f"a strategy yielded {type(op).__name__}; only Expand and Score are operations")
         run.op, run.reply = op, []
 
-    def _outcome(self, run: _ProblemRun) -> Outcome:
+    def _outcome(self, run: ProblemRun) -> Outcome:
         return Outcome(run.tree.problem, run.decision, run.ledger, run.tree, run.wall_s)
 
     # --- expansion -------------------------------------------------------------------
 
-    def _expand(self, runs: list[_ProblemRun], max_depth: int) -> None:
+    def _expand(self, runs: list[ProblemRun], max_depth: int) -> None:
         jobs = [job for run in runs for job in self._expand_jobs(run)]
         for batch in pack(jobs, self.max_batch):
             results = self._call("policy", self.policy.generate, batch)
@@ -194,7 +174,7 @@ class Engine:
         for job in jobs:
             job.run.reply.extend(job.children)
 
-    def _expand_jobs(self, run: _ProblemRun) -> list[Job]:
+    def _expand_jobs(self, run: ProblemRun) -> list[Job]:
         op, problem, sampling = run.op, run.tree.problem, self.sampling
         widths = op.widths()
         if any(not isinstance(w, int) or w < 0 for w in widths):
@@ -263,11 +243,11 @@ class Engine:
             child = run.tree.add_child(
                 node, text=sample.text, tokens=sample.tokens, context=context, finish=sample.finish
             )
-            self._settle(child, max_depth)
+            self._mark_finish(child, max_depth)
             job.children.append(child)
-        settle(self.pool, job, before, run.ledger)
+        settle_reservation(self.pool, job, before, run.ledger)
 
-    def _settle(self, child: Node, max_depth: int) -> None:
+    def _mark_finish(self, child: Node, max_depth: int) -> None:
         """Decide whether a new node ends its solution, and with which answer."""
         if child.finish == "step" and self.task.extract_answer(child.text) is not None:
             child.finish = "end"
@@ -282,7 +262,7 @@ class Engine:
 
     # --- scoring -----------------------------------------------------------------------
 
-    def _score(self, runs: list[_ProblemRun]) -> None:
+    def _score(self, runs: list[ProblemRun]) -> None:
         if runs and self.reward is None:
             raise ValueError("this strategy scores steps, but reward=none: choose a reward model")
         jobs = []
@@ -322,14 +302,14 @@ class Engine:
                 job.node.reward_tokens, job.node.reward_cached = computed, cached
                 before = (job.run.ledger.flops_total, job.run.ledger.generated)
                 job.run.ledger.charge_reward(computed, cached)
-                settle(self.pool, job, before, job.run.ledger)
+                settle_reservation(self.pool, job, before, job.run.ledger)
         for run in runs:
             run.reply = [node for node in run.op.nodes if node.step_scores is not None]
 
     def _known_scores(self, node: Node, steps: tuple[str, ...]) -> tuple[int, list[float]]:
         """(k, scores of the first k steps) from the nearest scored ancestor whose steps
         begin this path, when the reward model scores incrementally; else (0, [])."""
-        if not getattr(self.reward, "incremental", False) or getattr(self.reward, "outcome", False):
+        if not self.reward.incremental or self.reward.outcome:
             return 0, []
         ancestor = node.parent
         while ancestor is not None and ancestor.step_scores is None:
@@ -343,9 +323,8 @@ class Engine:
 
     def _reward_cost(self, job: Job, values: list[float]) -> tuple[int | None, int | None]:
         """(computed, cached) reward tokens of one request, as the backend reports them."""
-        computed, cached = getattr(values, "computed", None), getattr(values, "cached", None)
         if isinstance(values, ScoreResult):
-            return computed, cached
+            return values.computed, values.cached
         if job.request.known:
             raise ValueError(
                 f"reward '{self.reward.name}' scores incrementally but did not report its computed tokens "
@@ -355,7 +334,7 @@ class Engine:
 
     def _checked(self, values: list[float], job: Job) -> list[float]:
         request = job.request
-        expected = 1 if getattr(self.reward, "outcome", False) else len(request.steps) - request.known
+        expected = 1 if self.reward.outcome else len(request.steps) - request.known
         where = f"problem {job.run.tree.problem.id}, node {job.node.id}"
         if len(values) != expected:
             raise ValueError(
@@ -385,3 +364,19 @@ class Engine:
     def _budget_text(self) -> str:
         caps = {k: v for k, v in self.budget.to_dict().items() if v is not None}
         return ", ".join(f"budget.{k}={v}" for k, v in caps.items())
+
+
+@dataclass(frozen=True)
+class _BoundRun:
+    """The engine as the scheduler's `Executor` in one `Engine.run` call: the strategy and the
+    resumed problems fixed."""
+
+    engine: Engine
+    strategy: Strategy
+    resume: dict[str, tuple[Tree, Ledger]]
+
+    def start(self, index: int, problem: Problem) -> ProblemRun:
+        return self.engine._start(index, problem, self.strategy, self.resume.get(problem.id))
+
+    def execute(self, runs: Sequence[ProblemRun]) -> None:
+        self.engine._execute(runs, self.strategy.max_depth)

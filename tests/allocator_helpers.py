@@ -1,4 +1,4 @@
-"""Fakes of the scheduler's view and probed problem states, for allocator tests written by hand."""
+"""Fakes of the runner's view and probed problem states, for allocator tests written by hand."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from infscale.search.allocators.state import ProblemState
 from infscale.tasks.base import Problem, TextTask
 
 
-class PlanScheduler:
-    """What from_sweep reads of a Scheduler: the strategy, what is left of the pool, and a
+class PlanRunner:
+    """What from_sweep reads of a WaveRunner: the strategy, what is left of the pool, and a
     worst case of 50 FLOPs per solution."""
 
     def __init__(self, flops_left: float | None, selector: str = "majority"):

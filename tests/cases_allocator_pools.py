@@ -12,15 +12,15 @@ import pytest
 from infscale.search.allocators.cost import SampleCost
 from infscale.search.allocators.difficulty import estimate, flip_probability
 from infscale.search.allocators.from_sweep import FromSweep
-from infscale.search.allocators.scheduler import Scheduler
 from infscale.search.allocators.uniform import Uniform
+from infscale.search.allocators.waves import WaveRunner
 from infscale.tasks.base import TextTask
-from tests.allocator_helpers import PlanScheduler, probe_allocator, probed, write_sweep
+from tests.allocator_helpers import PlanRunner, probe_allocator, probed, write_sweep
 
 
-class PoolScheduler(PlanScheduler):
-    """The fake scheduler with a token pool too (10 tokens a solution, 12 for p1) and the real
-    `Scheduler.affords` rule on top of its worst cases."""
+class PoolRunner(PlanRunner):
+    """The fake runner with a token pool too (10 tokens a solution, 12 for p1) and the real
+    `WaveRunner.affords` rule on top of its worst cases."""
 
     def __init__(self, flops_left: float | None, tokens_left: int | None, each: float = 50.0, **kwargs):
         super().__init__(flops_left, **kwargs)
@@ -35,14 +35,14 @@ class PoolScheduler(PlanScheduler):
     def cost(self, state):
         return SampleCost(0.0, self.each, {"p1": 12}.get(state.problem.id, 10))
 
-    affords = Scheduler.affords
+    affords = WaveRunner.affords
 
 
 def _sweep(tmp_path, rows, selector="majority"):
     return str(write_sweep(tmp_path / "sweep", rows, selector))
 
 
-# 5 FLOPs a solution by the table, while the scheduler's worst case is 50: the plan affords
+# 5 FLOPs a solution by the table, while the runner's worst case is 50: the plan affords
 # what the pool then cannot pay for all at once
 _CHEAP = [
     {"difficulty": "easy", "strategy.n": 2, "accuracy": 0.9, "flops_total": 10, "n_problems": 10},
@@ -67,13 +67,13 @@ def test_from_sweep_grants_stop_where_the_pool_stops_paying(tmp_path, flops_left
     allocator = FromSweep(sweep=_sweep(tmp_path, _CHEAP), probe_n=2, step=3)
     states = probed([["A", "A"], ["A", "B"], ["C", "D"]])
     states[0].close("closed before")  # a closed problem before open ones is passed over, not the end
-    assert allocator.grants(PoolScheduler(flops_left, tokens_left), states, 1) == grants
+    assert allocator.grants(PoolRunner(flops_left, tokens_left), states, 1) == grants
     assert [s.estimate["target"] for s in states[1:]] == [4, 8]
     assert states[2].open  # not granted this wave, but the wave granted something: still open
     # a problem one solution short of its target wants exactly one
     node = states[1].tree.add_child(states[1].tree.root, text="A", tokens=1, context=0, finish="end", answer="A")
     node.terminal = True
-    assert allocator.grants(PoolScheduler(None, None), states, 2)["p1"] == 1
+    assert allocator.grants(PoolRunner(None, None), states, 2)["p1"] == 1
 
 
 def test_from_sweep_reads_unanimity_from_votes_not_scores_and_splits_bins_to_the_last_problem(tmp_path):
@@ -90,7 +90,7 @@ def test_from_sweep_reads_unanimity_from_votes_not_scores_and_splits_bins_to_the
     for state, scores in zip(states, ([0.5, 0.5], [0.98, 0.01, 0.01], [0.5, 0.5], [0.5, 0.5])):
         for node, score in zip(state.samples, scores):
             node.step_scores = [score]
-    allocator.grants(PoolScheduler(None, None), states, 1)
+    allocator.grants(PoolRunner(None, None), states, 1)
     assert [s.estimate["bin"] for s in states] == ["a", "c", "b", "c"]
     assert states[1].estimate == {
         "samples": 3,
@@ -113,7 +113,7 @@ def test_from_sweep_ranks_equally_hard_problems_by_mean_score(tmp_path):
     for state, score in zip(states, (0.0, 0.5)):
         for node in state.samples:
             node.step_scores = [score]
-    allocator.grants(PoolScheduler(None, None, selector="weighted"), states, 1)
+    allocator.grants(PoolRunner(None, None, selector="weighted"), states, 1)
     assert [(s.estimate["difficulty"], s.estimate["mean_score"], s.estimate["bin"]) for s in states] == [
         (1.0, 0.0, "hard"),
         (1.0, 0.5, "easy"),
@@ -148,7 +148,7 @@ def test_from_sweep_plans_in_difficulty_order_and_by_gain_per_flop(tmp_path, flo
     allocator = FromSweep(sweep=_sweep(tmp_path, _ORDERED), probe_n=2, step=3)
     # easiest first: unanimous p0, then p1 (2 of 3), then p2 and p3 split evenly; one bin each
     states = probed([["A", "A"], ["A", "A", "B"], ["A", "B"], ["C", "D"]], spent=0.0)
-    allocator.grants(PoolScheduler(flops_left, None), states, 1)
+    allocator.grants(PoolRunner(flops_left, None), states, 1)
     assert [(s.estimate["bin"], s.estimate["target"]) for s in states] == [
         ("z_easy", 2),
         ("m_mid", 2),
@@ -196,17 +196,17 @@ def _probe_allocator(**changes):
 )
 def test_probe_then_allocate_grants_within_a_token_pool(tokens_left, grants):
     states = probed([["A", "B"], ["C", "D"], ["E", "F"]])
-    assert _probe_allocator().grants(PoolScheduler(None, tokens_left), states, 1) == grants
+    assert _probe_allocator().grants(PoolRunner(None, tokens_left), states, 1) == grants
 
 
 def test_probe_then_allocate_probes_only_open_problems_with_nothing_drawn_and_closes_at_its_boundaries():
     states = probed([[], [], ["A"]])
     states[1].close("closed")
-    assert _probe_allocator().grants(PlanScheduler(None), states, 0) == {"p0": 2}
+    assert _probe_allocator().grants(PlanRunner(None), states, 0) == {"p0": 2}
     states = probed([["A", "B", "C", "D"], ["A"] * 5 + ["B"]])
     flip = estimate(states[1].samples, "majority", "last", TextTask(), 1.0)["flip"]
     # hopeless at exactly the agreement limit (1/4 <= 0.25); a flip exactly at min_flip stays open
-    _probe_allocator(min_flip=flip).grants(PlanScheduler(1e9), states, 1)
+    _probe_allocator(min_flip=flip).grants(PlanRunner(1e9), states, 1)
     assert [(s.open, s.reason) for s in states] == [(False, "hopeless"), (True, "")]
 
 
@@ -225,40 +225,40 @@ def test_difficulty_estimates_are_rounded_to_six_places_and_padded_with_empty_gr
 
 
 def test_uniform_reads_each_problems_own_token_cost():
-    scheduler = PoolScheduler(None, None)
-    scheduler.pool = SimpleNamespace(total_flops=None, total_tokens=64)
+    runner = PoolRunner(None, None)
+    runner.pool = SimpleNamespace(total_flops=None, total_tokens=64)
     states = probed([[], [], []])  # 10 + 12 + 10 = 32 tokens a solution each: 2 fit in 64
-    assert Uniform(max_n=8).width(scheduler, states) == 2
-    scheduler.pool.total_tokens = 63
-    assert Uniform(max_n=8).width(scheduler, states) == 1
+    assert Uniform(max_n=8).width(runner, states) == 2
+    runner.pool.total_tokens = 63
+    assert Uniform(max_n=8).width(runner, states) == 1
 
 
-def test_the_schedulers_costs_are_per_problem_and_its_flop_counts_required_only_by_a_flop_pool():
+def test_the_wave_runners_costs_are_per_problem_and_its_flop_counts_required_only_by_a_flop_pool():
     states = probed([[], []])
     known = {"p0": SampleCost(1.0, 2.0, 3), "p1": SampleCost(4.0, 5.0, 6)}
-    assert Scheduler.cost(SimpleNamespace(_costs=known), states[1]) is known["p1"]
+    assert WaveRunner.cost(SimpleNamespace(_costs=known), states[1]) is known["p1"]
     uncounted = SimpleNamespace(
         cost=lambda state: SampleCost(None, None, 10),
         engine=SimpleNamespace(max_batch=3),
         pool=SimpleNamespace(total_flops=None),
     )
-    assert Scheduler.worst_flops(uncounted, states[0], 2) == 0.0
+    assert WaveRunner.worst_flops(uncounted, states[0], 2) == 0.0
     assert SampleCost(None, None, 10).flops(0, 3) == 0.0  # nothing asked: nothing, counts or not
     uncounted.pool.total_flops = 1e9
     with pytest.raises(ValueError, match="^budget.total_flops needs FLOP counts, and this backend reports none$"):
-        Scheduler.worst_flops(uncounted, states[0], 2)
+        WaveRunner.worst_flops(uncounted, states[0], 2)
     with pytest.raises(ValueError, match="^an allocator needs a data-set pool: set budget.total_flops or budget"):
-        Scheduler(SimpleNamespace(pool=None), None, None)
+        WaveRunner(SimpleNamespace(pool=None), None, None)
 
 
 def test_measured_cost_falls_back_to_the_worst_case_while_nothing_was_spent():
     state = probed([["A", "B"]], spent=0.0)[0]
     state.ledger.samples = 2  # two solutions, no FLOPs or tokens counted (a free backend)
-    scheduler = PoolScheduler(None, None)
-    scheduler.pool = SimpleNamespace(total_flops=1e9)
-    assert Scheduler.measured(scheduler, state) == 50.0
-    scheduler.pool.total_flops = None
-    assert Scheduler.measured(scheduler, state) == 10.0
+    runner = PoolRunner(None, None)
+    runner.pool = SimpleNamespace(total_flops=1e9)
+    assert WaveRunner.measured(runner, state) == 50.0
+    runner.pool.total_flops = None
+    assert WaveRunner.measured(runner, state) == 10.0
 
 
 def test_a_reward_model_without_a_model_spec_leaves_the_scored_worst_case_uncounted():
@@ -269,27 +269,26 @@ def test_a_reward_model_without_a_model_spec_leaves_the_scored_worst_case_uncoun
 
     policy = load("policy", "simulated", model=MODEL)
     problem = Problem(id="p", prompt="1 + 2 =", reference="3")
-    for reward in (SimpleNamespace(), SimpleNamespace(spec=None)):
-        engine = SimpleNamespace(policy=policy, sampling=SimpleNamespace(max_tokens=64), reward=reward)
-        cost = worst_case(engine, problem, True, 25)
-        assert cost.each is None and cost.prefill == policy.spec.flops_span(0, policy.count_tokens("1 + 2 ="))
+    engine = SimpleNamespace(policy=policy, sampling=SimpleNamespace(max_tokens=64), reward=SimpleNamespace(spec=None))
+    cost = worst_case(engine, problem, True, 25)
+    assert cost.each is None and cost.prefill == policy.spec.flops_span(0, policy.count_tokens("1 + 2 ="))
 
 
 def test_the_minimum_cost_is_one_solution_of_the_problem_cheapest_for_one():
     """p0: prefill 1 + 5 a solution (one: 6, two in one call: 11); p1: 5 + 2 (one: 7, two: 9).
     The cheapest problem is the one cheapest for one solution, p0, whatever two would cost."""
     costs = {"p0": SampleCost(1.0, 5.0, 10), "p1": SampleCost(5.0, 2.0, 10)}
-    scheduler = SimpleNamespace(
+    runner = SimpleNamespace(
         engine=SimpleNamespace(max_batch=4),
         pool=SimpleNamespace(total_flops=6.0, total_tokens=None),
         cost=lambda state: costs[state.problem.id],
-        allocator=SimpleNamespace(check=lambda scheduler, states: None),
+        allocator=SimpleNamespace(check=lambda runner, states: None),
     )
-    scheduler.worst_flops = lambda state, n: Scheduler.worst_flops(scheduler, state, n)
-    Scheduler.check(scheduler, probed([[], []]))
-    scheduler.pool.total_flops = 5.999
+    runner.worst_flops = lambda state, n: WaveRunner.worst_flops(runner, state, n)
+    WaveRunner.check(runner, probed([[], []]))
+    runner.pool.total_flops = 5.999
     with pytest.raises(ValueError, match=r"below one problem's minimum cost \(one solution of problem p0: 6 FLOPs"):
-        Scheduler.check(scheduler, probed([[], []]))
+        WaveRunner.check(runner, probed([[], []]))
 
 
 def test_probe_then_allocate_estimates_with_its_selector():
@@ -298,5 +297,5 @@ def test_probe_then_allocate_estimates_with_its_selector():
     states = probed([["A", "B", "B"]])
     for node, score in zip(states[0].samples, (0.98, 0.01, 0.01)):
         node.step_scores = [score]
-    _probe_allocator().grants(PlanScheduler(1e9), states, 1)
+    _probe_allocator().grants(PlanRunner(1e9), states, 1)
     assert states[0].estimate["agreement"] == 0.666667 and states[0].estimate["mean_score"] is None

@@ -30,7 +30,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 
 from infscale.budgets.model_spec import ModelSpec
-from infscale.search.backends import GenerationRequest, GenerationResult, Sample, ScoreRequest
+from infscale.search.backends import GenerationRequest, GenerationResult, RewardModel, Sample, ScoreRequest
 from infscale.search.engine import Engine, Sampling
 from infscale.tasks.base import Problem, TextTask, derive_seed
 
@@ -170,7 +170,7 @@ class ScriptedPolicy:
         return results
 
 
-class ScriptedPRM:
+class ScriptedPRM(RewardModel):
     name, outcome = "scripted", False
 
     def __init__(self, world: World):

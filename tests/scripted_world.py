@@ -16,7 +16,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 
-from infscale.search.backends import GenerationRequest, GenerationResult, Sample, ScoreRequest
+from infscale.search.backends import GenerationRequest, GenerationResult, RewardModel, Sample, ScoreRequest
 from infscale.search.engine import Engine, Sampling
 from infscale.search.node import Node, Tree
 from infscale.search.ops import Decision
@@ -104,7 +104,7 @@ class BlankFirstChild(ScriptedPolicy):
         return results
 
 
-class ScriptedPRM:
+class ScriptedPRM(RewardModel):
     name, spec, outcome = "scripted", None, False
 
     def __init__(self, script: Script):

@@ -20,7 +20,7 @@ from infscale.experiments.app.run import run
 from infscale.policies.simulated import SimulatedPolicy
 from infscale.search.allocators.cost import worst_case
 from infscale.search.allocators.state import ProblemState
-from tests.allocator_helpers import PlanScheduler as _PlanScheduler
+from tests.allocator_helpers import PlanRunner as _PlanRunner
 from tests.allocator_helpers import probe_allocator as _probe_allocator
 from tests.allocator_helpers import probed as _probed
 from tests.allocator_helpers import write_sweep
@@ -391,9 +391,9 @@ def test_from_sweep_plans_widths_by_gain_per_flop_within_the_pool(tmp_path, flop
     # three unanimous problems, three split ones; bins hold 20 and 40 problems: the two
     # easiest go to "easy", the other four (one unanimous) to "hard"
     states = _probed([["A", "A"], ["B", "C"], ["A", "A"], ["D", "E"], ["A", "A"], ["F", "G"]])
-    scheduler = _PlanScheduler(flops_left)
-    assert allocator.grants(scheduler, states, 0) == {}  # every problem already has its probe
-    grants = allocator.grants(scheduler, states, 1)
+    runner = _PlanRunner(flops_left)
+    assert allocator.grants(runner, states, 0) == {}  # every problem already has its probe
+    grants = allocator.grants(runner, states, 1)
     bins = {s.problem.id: (s.estimate["bin"], s.estimate["target"]) for s in states}
     assert bins == {
         "p0": ("easy", easy_width),
@@ -422,8 +422,8 @@ def test_from_sweep_closes_what_the_pool_cannot_pay_and_reads_only_its_selector(
 
     allocator = FromSweep(sweep=str(write_sweep(tmp_path / "sweep", _TABLE)), probe_n=2, step=3)
     states = _probed([["A", "B"], ["C", "D"]])
-    allocator.grants(_PlanScheduler(None), states, 1)  # no cap: p0 to "easy" (width 4), p1 to "hard" (8)
-    assert allocator.grants(_PlanScheduler(99.0), states, 2) == {}  # 2 more cost 100, 3 more 150: > 99
+    allocator.grants(_PlanRunner(None), states, 1)  # no cap: p0 to "easy" (width 4), p1 to "hard" (8)
+    assert allocator.grants(_PlanRunner(99.0), states, 2) == {}  # 2 more cost 100, 3 more 150: > 99
     assert [(s.open, s.reason) for s in states] == [(False, "bin easy: n=2 (pool)"), (False, "bin hard: n=2 (pool)")]
     table, sizes = allocator.table("majority")
     assert table == {
@@ -452,17 +452,17 @@ def test_from_sweep_closes_what_the_pool_cannot_pay_and_reads_only_its_selector(
 def test_uniform_takes_the_largest_width_whose_worst_case_fits(total_flops, total_tokens, width):
     from infscale.search.allocators.uniform import Uniform
 
-    scheduler = _PlanScheduler(None)
-    scheduler.pool = SimpleNamespace(total_flops=total_flops, total_tokens=total_tokens)
+    runner = _PlanRunner(None)
+    runner.pool = SimpleNamespace(total_flops=total_flops, total_tokens=total_tokens)
     states = _probed([[], [], []])
     uniform = Uniform(max_n=8)
-    assert uniform.width(scheduler, states) == width
+    assert uniform.width(runner, states) == width
     if width:
-        assert uniform.grants(scheduler, states, 0) == {"p0": width, "p1": width, "p2": width}
+        assert uniform.grants(runner, states, 0) == {"p0": width, "p1": width, "p2": width}
         assert [s.estimate for s in states] == [{"n": width}] * 3
         for state in states:
             state.grants.append(width)
-        assert uniform.grants(scheduler, states, 1) == {}
+        assert uniform.grants(runner, states, 1) == {}
         assert [(s.open, s.reason) for s in states] == [(False, f"uniform n={width}")] * 3
 
 
@@ -480,24 +480,24 @@ def test_probe_then_allocate_re_estimates_every_problem_with_new_solutions_and_o
         prior=1.0,
         max_waves=10,
     )
-    scheduler = _PlanScheduler(1e9)
-    scheduler.measured = lambda state: 50.0
+    runner = _PlanRunner(1e9)
+    runner.measured = lambda state: 50.0
     states = _probed([["A", "B"], ["A", "B", "A"], ["C", "D"]])
     stale = {"samples": 2, "agreement": 0.123, "flip": 0.5, "difficulty": 0.877, "mean_score": None}
     states[0].estimate = dict(stale)  # nothing new since: kept as it is
     states[1].estimate = dict(stale)  # one more solution since: estimated again
-    grants = allocator.grants(scheduler, states, 1)
+    grants = allocator.grants(runner, states, 1)
     assert states[0].estimate == stale
     assert states[1].estimate["samples"] == 3 and states[1].estimate["agreement"] == pytest.approx(2 / 3, abs=1e-6)
     assert states[2].estimate["samples"] == 2 and states[2].estimate["agreement"] == 0.5
     assert grants == {"p0": 2, "p1": 2, "p2": 2}
 
 
-# --- the scheduler's arithmetic ---------------------------------------------------------
+# --- the runner's arithmetic ---------------------------------------------------------
 
 
-def _scheduler(total_flops=None, total_tokens=None, selector="weighted", policy=None, allocator=None):
-    from infscale.search.allocators.scheduler import Scheduler
+def _runner(total_flops=None, total_tokens=None, selector="weighted", policy=None, allocator=None):
+    from infscale.search.allocators.waves import WaveRunner
     from infscale.search.engine import Engine, Sampling
     from tests.engine_helpers import MODEL
 
@@ -510,14 +510,14 @@ def _scheduler(total_flops=None, total_tokens=None, selector="weighted", policy=
         max_batch=3,
         pool=Pool(total_flops, total_tokens),
     )
-    return Scheduler(engine, strategy("best_of_n", task, selector=selector), allocator), task
+    return WaveRunner(engine, strategy("best_of_n", task, selector=selector), allocator), task
 
 
 def test_worst_case_is_one_prefill_per_call_and_the_longest_scored_solution():
     from infscale.search.allocators.cost import SampleCost
 
-    scheduler, task = _scheduler(1e18)
-    engine, problem = scheduler.engine, task.problems()[0]
+    runner, task = _runner(1e18)
+    engine, problem = runner.engine, task.problems()[0]
     spec, length = engine.policy.spec, engine.policy.count_tokens(problem.prompt)
     scored = worst_case(engine, problem, True, 25)
     assert scored == SampleCost(
@@ -532,39 +532,39 @@ def test_worst_case_is_one_prefill_per_call_and_the_longest_scored_solution():
     assert scored.flops(3, 3) == scored.prefill + 3 * scored.each
     assert scored.flops(0, 3) == 0.0 and scored.flops(-1, 3) == 0.0
     assert SampleCost(None, 5.0, 1).flops(2, 3) is None and SampleCost(5.0, None, 1).flops(2, 3) is None
-    # the scheduler's view: cached per problem, in the pool's unit
+    # the runner's view: cached per problem, in the pool's unit
     state = ProblemState.fresh(problem, Ledger(None, None))
-    assert scheduler.worst_flops(state, 7) == scored.flops(7, 3) and scheduler.cost(state) is scheduler.cost(state)
+    assert runner.worst_flops(state, 7) == scored.flops(7, 3) and runner.cost(state) is runner.cost(state)
 
 
 def test_a_pool_that_exactly_pays_is_accepted_and_one_flop_or_token_less_is_not():
-    probe = _scheduler(1e18)[0]
+    probe = _runner(1e18)[0]
     states = [ProblemState.fresh(p, Ledger(None, None)) for p in probe.engine.task.problems()]
     one = min(probe.worst_flops(s, 1) for s in states)
     for total, fits in ((one, True), (one * (1 - 1e-12), False)):
-        scheduler, _ = _scheduler(total, allocator=SimpleNamespace(check=lambda *a: None))
+        runner, _ = _runner(total, allocator=SimpleNamespace(check=lambda *a: None))
         if fits:
-            scheduler.check(states)
+            runner.check(states)
         else:
             with pytest.raises(ValueError, match="is below one problem's minimum cost"):
-                scheduler.check(states)
+                runner.check(states)
     for total, fits in ((64, True), (63, False)):
-        scheduler, _ = _scheduler(total_tokens=total, allocator=SimpleNamespace(check=lambda *a: None))
+        runner, _ = _runner(total_tokens=total, allocator=SimpleNamespace(check=lambda *a: None))
         if fits:
-            scheduler.check(states)
+            runner.check(states)
         else:
             with pytest.raises(
                 ValueError,
                 match=r"budget.total_tokens=63 is below one problem's minimum cost \(one solution: 64 tokens",
             ):
-                scheduler.check(states)
+                runner.check(states)
     probe_cost = sum(probe.worst_flops(s, 2) for s in states)
-    _scheduler(probe_cost)[0].check_probe(states, 2)
+    _runner(probe_cost)[0].check_probe(states, 2)
     with pytest.raises(ValueError, match="cannot pay the probe"):
-        _scheduler(probe_cost * (1 - 1e-12))[0].check_probe(states, 2)
-    _scheduler(total_tokens=4 * 2 * 64)[0].check_probe(states, 2)
+        _runner(probe_cost * (1 - 1e-12))[0].check_probe(states, 2)
+    _runner(total_tokens=4 * 2 * 64)[0].check_probe(states, 2)
     with pytest.raises(ValueError, match="cannot pay the probe"):
-        _scheduler(total_tokens=4 * 2 * 64 - 1)[0].check_probe(states, 2)
+        _runner(total_tokens=4 * 2 * 64 - 1)[0].check_probe(states, 2)
     # affords: exactly what is left fits
     state = states[0]
     assert probe.affords(state, 2, probe.worst_flops(state, 2), None)
@@ -573,8 +573,8 @@ def test_a_pool_that_exactly_pays_is_accepted_and_one_flop_or_token_less_is_not(
 
 
 def test_measured_cost_is_the_mean_so_far_in_the_pools_unit_or_the_worst_case_before_any():
-    flops_pool, task = _scheduler(1e18)
-    tokens_pool, _ = _scheduler(total_tokens=10**6)
+    flops_pool, task = _runner(1e18)
+    tokens_pool, _ = _runner(total_tokens=10**6)
     state = ProblemState.fresh(task.problems()[0], Ledger(None, None))
     assert flops_pool.measured(state) == flops_pool.worst_flops(state, 1)
     assert tokens_pool.measured(state) == 64.0
@@ -588,10 +588,10 @@ class _Waves:
     def __init__(self, waves, pause=0.0):
         self.waves, self.pause, self.calls = waves, pause, 0
 
-    def check(self, scheduler, states):
+    def check(self, runner, states):
         pass
 
-    def grants(self, scheduler, states, wave):
+    def grants(self, runner, states, wave):
         import time
 
         self.calls += 1
@@ -599,28 +599,27 @@ class _Waves:
         return dict(self.waves[wave]) if wave < len(self.waves) else {}
 
 
-def test_the_scheduler_runs_the_waves_it_is_granted_and_adds_up_their_time():
+def test_the_wave_runner_runs_the_waves_it_is_granted_and_adds_up_their_time():
     waves = _Waves([{"sim-0-00000": 2, "sim-0-00001": 1}, {"sim-0-00000": 1, "sim-0-00001": 0}, {}], pause=0.01)
-    scheduler, task = _scheduler(1e18, allocator=waves)
+    runner, task = _runner(1e18, allocator=waves)
     states = [
-        ProblemState.fresh(p, Ledger(scheduler.engine.policy.spec, scheduler.engine.reward.spec))
-        for p in task.problems()
+        ProblemState.fresh(p, Ledger(runner.engine.policy.spec, runner.engine.reward.spec)) for p in task.problems()
     ]
-    walls, real_run = [], scheduler.engine.run
+    walls, real_run = [], runner.engine.run
 
     def timed_run(*args, **kwargs):
         for outcome in real_run(*args, **kwargs):
             walls.append((outcome.problem.id, outcome.wall_s))
             yield outcome
 
-    scheduler.engine.run = timed_run
+    runner.engine.run = timed_run
     saved = []
-    assert scheduler.run(states, 0, saved.append) == 2
+    assert runner.run(states, 0, saved.append) == 2
     assert saved == [1, 2] and waves.calls == 3
     assert [len(s.samples) for s in states] == [3, 1, 0, 0]
     assert [s.grants for s in states] == [[2, 1], [1], [], []]  # a grant of 0 is no grant
     assert states[0].wall_s == pytest.approx(sum(w for pid, w in walls if pid == "sim-0-00000"), abs=1e-12)
-    assert 0.03 <= scheduler.overhead_s < 1.0  # the three decisions, each pausing 10 ms
+    assert 0.03 <= runner.overhead_s < 1.0  # the three decisions, each pausing 10 ms
     assert all(s.open for s in states)
 
 
@@ -628,16 +627,15 @@ def test_a_wave_the_pool_cannot_pay_closes_its_problems_and_ends_the_run():
     from tests.fake_backends import full_length_policy
 
     first = {"sim-0-00000": 1, "sim-0-00001": 1}
-    probe, task = _scheduler(1e18, policy=full_length_policy(16))
+    probe, task = _runner(1e18, policy=full_length_policy(16))
     states = [ProblemState.fresh(p, Ledger(None, None)) for p in task.problems()]
     exact = sum(probe.worst_flops(s, 1) for s in states[:2])  # every sample costs its worst case
     waves = _Waves([first, first, first])
-    scheduler, _ = _scheduler(exact, policy=full_length_policy(16), allocator=waves)
+    runner, _ = _runner(exact, policy=full_length_policy(16), allocator=waves)
     states = [
-        ProblemState.fresh(p, Ledger(scheduler.engine.policy.spec, scheduler.engine.reward.spec))
-        for p in task.problems()
+        ProblemState.fresh(p, Ledger(runner.engine.policy.spec, runner.engine.reward.spec)) for p in task.problems()
     ]
-    assert scheduler.run(states, 0, lambda wave: None) == 2
+    assert runner.run(states, 0, lambda wave: None) == 2
     assert [len(s.samples) for s in states] == [1, 1, 0, 0] and waves.calls == 2
     assert [(s.open, s.reason) for s in states] == [(False, "pool"), (False, "pool"), (True, ""), (True, "")]
 
@@ -669,11 +667,11 @@ _PROBED = [
 )
 def test_probe_then_allocate_closes_by_its_rules_and_grants_by_gain_per_flop(flops_left, wave_fraction, grants):
     allocator = _probe_allocator(wave_fraction=wave_fraction)
-    scheduler = _PlanScheduler(flops_left)
-    scheduler.measured = lambda state: {"p4": 2.0, "p5": 1.0, "p7": 3.0}[state.problem.id]
+    runner = _PlanRunner(flops_left)
+    runner.measured = lambda state: {"p4": 2.0, "p5": 1.0, "p7": 3.0}[state.problem.id]
     states = _probed(_PROBED)
-    assert allocator.grants(scheduler, states, 1) == grants
-    assert list(allocator.grants(scheduler, states, 1)) == list(grants)  # in that order
+    assert allocator.grants(runner, states, 1) == grants
+    assert list(allocator.grants(runner, states, 1)) == list(grants)  # in that order
     reasons = [(s.open, s.reason) for s in states]
     assert reasons == [
         (False, "unanimous"),
@@ -689,15 +687,15 @@ def test_probe_then_allocate_closes_by_its_rules_and_grants_by_gain_per_flop(flo
 
 
 def test_probe_then_allocate_closes_what_the_pool_cannot_pay_and_stops_at_max_waves():
-    scheduler = _PlanScheduler(49.0)  # not one solution's worst case
+    runner = _PlanRunner(49.0)  # not one solution's worst case
     states = _probed(_PROBED)
-    assert _probe_allocator().grants(scheduler, states, 1) == {}
+    assert _probe_allocator().grants(runner, states, 1) == {}
     assert [s.reason for s in states if s.problem.id in ("p4", "p5", "p7")] == ["pool"] * 3
     states = _probed(_PROBED)
-    assert _probe_allocator(max_waves=3).grants(scheduler, states, 3) == {}
+    assert _probe_allocator(max_waves=3).grants(runner, states, 3) == {}
     assert [s.reason for s in states if s.problem.id in ("p4", "p5", "p7")] == ["max_waves"] * 3
     states = _probed(_PROBED)
-    _probe_allocator(max_waves=3).grants(_PlanScheduler(1e9), states, 2)
+    _probe_allocator(max_waves=3).grants(_PlanRunner(1e9), states, 2)
     assert all(s.open for s in states if s.problem.id in ("p4", "p5", "p7"))  # wave 2 < 3: open
     for key, value, message in [
         ("prior", 0, "allocator.prior must be a positive number, got 0"),

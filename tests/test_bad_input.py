@@ -5,6 +5,7 @@ import math
 import pytest
 
 from infscale.experiments.app.build import SAMPLING_KEYS, load, load_config, plain
+from infscale.search.backends import RewardModel
 from infscale.search.engine import Engine
 from tests.conftest import run_cli
 from tests.engine_helpers import simulated_engine, strategy
@@ -35,7 +36,7 @@ def test_cli_reports_bad_input_in_one_line(tmp_path, override, expected):
         assert result.stderr.strip().count("\n") == 0
 
 
-class WrongCountPRM:
+class WrongCountPRM(RewardModel):
     name, spec, outcome = "wrong-count", None, False
 
     def count_tokens(self, request):

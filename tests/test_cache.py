@@ -14,7 +14,7 @@ import torch
 
 from infscale.experiments.app.build import build, load
 from infscale.rewards.hf_prm import HFPRM
-from infscale.search.backends import GenerationRequest, ScoreRequest, ScoreResult
+from infscale.search.backends import GenerationRequest, RewardModel, ScoreRequest, ScoreResult
 from infscale.search.prefix_cache import PrefixCache
 from tests.conftest import make_config
 
@@ -173,7 +173,7 @@ def test_caches_are_on_by_default():
 
 
 def test_an_incremental_reward_must_report_its_cost():
-    class Forgetful:
+    class Forgetful(RewardModel):
         name, outcome, incremental = "forgetful", False, True
 
         def __init__(self, real):

@@ -8,12 +8,13 @@ import re
 
 import pytest
 
+from infscale.search.backends import RewardModel
 from tests.engine_helpers import strategy
 
 # --- what the engine accepts from a reward model --------------------------------------------
 
 
-class _FixedPRM:
+class _FixedPRM(RewardModel):
     """Scores every step with `value`; `outcome=True` scores a trajectory once."""
 
     spec = None
@@ -77,7 +78,7 @@ def test_a_wrong_score_count_is_refused_with_the_counts_and_where():
 # --- incremental scoring -------------------------------------------------------------------
 
 
-class _StepPRM:
+class _StepPRM(RewardModel):
     """A prefix-stable PRM: a step's score depends on its text only (len % 7 / 10). With
     `incremental`, it scores steps[known:] and reports 5 tokens computed per new step and
     5 per known step as cached (`plain`: a bare list, no cost report)."""
@@ -195,9 +196,9 @@ def test_known_scores_are_reused_only_where_the_ancestor_path_is_a_prefix():
     assert engine._known_scores(c, steps) == (0, [])
 
 
-class _NoFlagsPRM:
-    """A per-step PRM that declares neither `outcome` nor `incremental` (the engine reads both
-    with a default: absent means a PRM scoring whole paths) and cannot count its tokens."""
+class _NoFlagsPRM(RewardModel):
+    """A per-step PRM that sets neither `outcome` nor `incremental` (it has the RewardModel
+    protocol's defaults: a PRM scoring whole paths) and cannot count its tokens."""
 
     spec, name = None, "no-flags"
 
@@ -218,7 +219,7 @@ def test_a_reward_model_without_flags_scores_every_step_and_unknown_costs_stay_u
 
 
 def test_an_incremental_prm_without_an_outcome_flag_is_asked_incrementally():
-    class Incremental:  # `_StepPRM` without the `outcome` attribute
+    class Incremental(RewardModel):  # `_StepPRM` leaving `outcome` at the protocol's default
         spec, name, incremental = None, "no-outcome", True
         count_tokens = _StepPRM.count_tokens
         score = _StepPRM.score

@@ -1,4 +1,4 @@
-"""The engine's scheduling, calls and requests, and search/dispatch.py (packing, a job's share
+"""The engine's scheduling, calls and requests, and search/jobs.py (packing, a job's share
 of a data-set pool), with numbers worked out by hand. Written to kill surviving mutants of
 search/ (`make mutation`, docs/testing.md): each pins down a behaviour the rest of the suite
 left open."""
@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from infscale.search.dispatch import Job, pack
+from infscale.search.jobs import Job, pack
 from tests.engine_helpers import Recorder, recorded_engine, strategy
 
 
@@ -78,6 +78,7 @@ def test_the_engines_python_defaults_are_the_configs():
         cfg.engine.max_concurrent,
         cfg.seed,
     )
+    assert defaults["scheduler"] == cfg.engine.scheduler == "lockstep"
     assert defaults["progress"] is False  # (a run's progress bar is on: conf/config.yaml says so)
     assert defaults["budget"] is defaults["sampling"] is defaults["pool"] is None
     engine = Engine(None, None, None)
@@ -197,12 +198,12 @@ def test_a_step_at_the_depth_limit_ends_the_solution_by_depth():
     assert max(depth) == 2 and all(n.finish == "depth" and n.terminal for n in outcome.tree.nodes if n.depth == 2)
 
 
-# --- a job's share of a data-set pool (search/dispatch.py) ----------------------------------
+# --- a job's share of a data-set pool (search/jobs.py) ----------------------------------
 
 
 def test_reserve_chunks_splits_by_max_batch_and_stops_where_the_pool_runs_out():
     from infscale.budgets.pool import Pool, Reservation
-    from infscale.search.dispatch import reserve_chunks
+    from infscale.search.jobs import reserve_chunks
 
     # no pool: calls of at most 3, nothing reserved
     assert reserve_chunks(None, 3, 7, 10, 100.0, 50.0) == [(0, 3, None), (3, 3, None), (6, 1, None)]
@@ -219,10 +220,10 @@ def test_reserve_chunks_splits_by_max_batch_and_stops_where_the_pool_runs_out():
     assert pool.reserved_flops == 500.0 and pool.left_flops == 100.0
 
 
-def test_settle_charges_the_pool_what_the_ledger_was_charged():
+def test_settle_reservation_charges_the_pool_what_the_ledger_was_charged():
     from infscale.budgets.ledger import Ledger
     from infscale.budgets.pool import Pool
-    from infscale.search.dispatch import Job, settle
+    from infscale.search.jobs import Job, settle_reservation
     from tests.fake_backends import simulated_policy
 
     spec = simulated_policy().spec
@@ -232,10 +233,10 @@ def test_settle_charges_the_pool_what_the_ledger_was_charged():
     ledger.charge_prompt(20, 0)
     before = (ledger.flops_total, ledger.generated)
     ledger.charge_sample(20, 30)
-    settle(pool, job, before, ledger)
+    settle_reservation(pool, job, before, ledger)
     assert (pool.reserved_flops, pool.reserved_tokens) == (0.0, 0)
     assert pool.spent_tokens == 30 and pool.spent_flops == ledger.flops_total - before[0] == spec.flops_span(20, 30)
-    settle(pool, Job(None, None, None), before, ledger)  # nothing reserved: nothing to settle
+    settle_reservation(pool, Job(None, None, None), before, ledger)  # nothing reserved: nothing to settle
     assert pool.spent_tokens == 30
     # counts the pool caps must be known
     unknown = Ledger(None, None)
@@ -247,7 +248,7 @@ def test_settle_charges_the_pool_what_the_ledger_was_charged():
         job = Job(None, None, None, reservation=pool.reserve(0.0 if total_flops else None, 10))
         unknown.generated = None
         with pytest.raises(ValueError, match=f"^{message}$"):
-            settle(pool, job, (None, None), unknown)
+            settle_reservation(pool, job, (None, None), unknown)
 
 
 def test_outcomes_come_in_the_order_given_unless_asked_as_they_finish():

@@ -16,6 +16,7 @@ from infscale.experiments.app.prm_eval import evaluate_prm
 from infscale.rewards.eval import diagnostics, processbench
 from infscale.rewards.eval.data import load_items
 from infscale.rewards.eval.scoring import model_scores, saved_scores
+from infscale.search.backends import RewardModel
 
 BIN = Path(sys.executable).parent
 REPO = Path(__file__).resolve().parents[1]
@@ -176,7 +177,7 @@ def test_bad_input_names_the_line(tmp_path, change, message):
         evaluate_prm(prm_config(f"data.path={path}"))
 
 
-class ShortPRM:
+class ShortPRM(RewardModel):
     """A broken PRM: drops the last step's score."""
 
     name, spec, outcome = "short", None, False

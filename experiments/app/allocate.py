@@ -31,8 +31,8 @@ from omegaconf import DictConfig
 from infscale.budgets.ledger import Ledger
 from infscale.experiments.app.build import Components
 from infscale.experiments.app.store import RunStore, atomic_write
-from infscale.search.allocators.scheduler import Scheduler
 from infscale.search.allocators.state import SAMPLE_FIELDS, ProblemState
+from infscale.search.allocators.waves import WaveRunner
 from infscale.search.engine import Outcome
 from infscale.search.records import outcome_record
 from infscale.tasks.base import Problem
@@ -50,11 +50,11 @@ def run_allocated(
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Run or resume the waves; return the records and the summary's allocation fields."""
     engine, store = parts.engine, RunStore(folder)
-    scheduler = Scheduler(engine, parts.strategy, parts.allocator)
+    runner = WaveRunner(engine, parts.strategy, parts.allocator)
     path = folder / STATE_FILE
     states, wave = load_states(path, problems, engine, cfg.allocator.name)
     if wave == 0 and not any(s.grants for s in states):
-        scheduler.check(states)
+        runner.check(states)
     for state in states:
         engine.pool.charge(state.ledger.flops_total, state.ledger.generated)
 
@@ -86,16 +86,16 @@ def run_allocated(
         saving[0] += ended - started
         last[:] = [ended, ended - started]
 
-    wave = scheduler.run(states, wave, save)
+    wave = runner.run(states, wave, save)
     save(wave, final=True)
-    records = [allocation_record(scheduler, state, parts, info) for state in states]
+    records = [allocation_record(runner, state, parts, info) for state in states]
     atomic_write(store.results_path, "".join(json.dumps(r) + "\n" for r in records))
     extra = {
         "pool": engine.pool.to_dict(),
         "allocation": {
             "allocator": cfg.allocator.name,
             "waves": wave,
-            "scheduling_s": scheduler.overhead_s,  # the allocator's decisions
+            "scheduling_s": runner.overhead_s,  # the allocator's decisions
             "saving_s": saving[0],  # serialising and writing allocation.jsonl
             "reasons": dict(Counter(s.reason for s in states)),
             "samples_mean": sum(len(s.samples) for s in states) / max(len(states), 1),
@@ -185,9 +185,9 @@ def load_states(path: Path, problems: list[Problem], engine: Any, allocator: str
 
 
 def allocation_record(
-    scheduler: Scheduler, state: ProblemState, parts: Components, info: dict[str, Any]
+    runner: WaveRunner, state: ProblemState, parts: Components, info: dict[str, Any]
 ) -> dict[str, Any]:
-    decision = scheduler.decide(state)
+    decision = runner.decide(state)
     outcome = Outcome(state.problem, decision, state.ledger, state.tree, state.wall_s)
     record = outcome_record(outcome, parts.task, {**info, "n": len(state.samples)}, parts.strategy.aggregation)
     record["allocation"] = {

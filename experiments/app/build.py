@@ -158,6 +158,7 @@ def build_engine(
         seed=int(cfg.seed),
         progress=bool(cfg.progress),
         pool=pool,
+        scheduler=str(cfg.engine.scheduler),
     )
 
 

@@ -32,7 +32,7 @@ def model_scores(
     items: Sequence[Item], reward: RewardModel, batch_size: int = 64, progress: bool = False
 ) -> list[list[float]]:
     """Score every item's steps with `reward`, `batch_size` trajectories per call."""
-    if getattr(reward, "outcome", False):
+    if reward.outcome:
         raise ValueError(
             f"reward '{reward.name}' is an outcome model (one score per solution); step-level evaluation needs a PRM"
         )

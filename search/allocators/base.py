@@ -3,7 +3,7 @@
 An allocator sees every problem's state (its solutions so far, its ledger, its last
 estimate) and the pool, and answers each wave with `grants`: how many more full solutions
 each open problem draws next; it closes the problems it is done with, saying why. The
-`Scheduler` (search/allocators/scheduler.py) runs the waves on the engine. An allocator keeps
+`WaveRunner` (search/allocators/waves.py) runs the waves on the engine. An allocator keeps
 no state of its own: everything it decides is in the problem states, which are saved after
 each wave, so a killed run resumes with the same decisions.
 """
@@ -15,9 +15,9 @@ from typing import Any
 
 from infscale.search.allocators.state import ProblemState
 
-# The `scheduler` argument is the search.allocators.scheduler.Scheduler running the waves;
+# The `runner` argument is the search.allocators.waves.WaveRunner running the waves;
 # typed Any here so that this module does not import it back (the package stays acyclic).
-Scheduler = Any
+WaveRunner = Any
 
 
 def positive_int(key: str, value: object) -> None:
@@ -34,8 +34,8 @@ def unit_interval(key: str, value: object) -> None:
 class Allocator:
     """The base of every allocator; subclasses implement `grants` and may override `check`."""
 
-    def check(self, scheduler: Scheduler, states: list[ProblemState]) -> None:
+    def check(self, runner: WaveRunner, states: list[ProblemState]) -> None:
         """Raise a one-line ValueError if the pool cannot serve this allocator at all."""
 
-    def grants(self, scheduler: Scheduler, states: list[ProblemState], wave: int) -> dict[str, int]:
+    def grants(self, runner: WaveRunner, states: list[ProblemState], wave: int) -> dict[str, int]:
         raise NotImplementedError

@@ -35,7 +35,7 @@ def worst_case(engine: Engine, problem: Problem, scored: bool, max_depth: int) -
     length = policy.count_tokens(problem.prompt)
     each = span_flops(policy.spec, length, limit)
     if scored and engine.reward is not None:
-        reward_spec = getattr(engine.reward, "spec", None)
+        reward_spec = engine.reward.spec
         each = (
             None
             if each is None or reward_spec is None

@@ -25,8 +25,8 @@ from pathlib import Path
 
 from infscale.search.allocators.base import Allocator, positive_int
 from infscale.search.allocators.difficulty import estimate
-from infscale.search.allocators.scheduler import Scheduler
 from infscale.search.allocators.state import ProblemState
+from infscale.search.allocators.waves import WaveRunner
 
 Table = dict[str, dict[int, tuple[float, float]]]  # bin -> width -> (accuracy, mean FLOPs)
 
@@ -62,16 +62,16 @@ class FromSweep(Allocator):
             )
         return table, sizes
 
-    def check(self, scheduler: Scheduler, states: list[ProblemState]) -> None:
-        self.table(scheduler.strategy.selector)
-        scheduler.check_probe(states, self.probe_n)
+    def check(self, runner: WaveRunner, states: list[ProblemState]) -> None:
+        self.table(runner.strategy.selector)
+        runner.check_probe(states, self.probe_n)
 
-    def grants(self, scheduler: Scheduler, states: list[ProblemState], wave: int) -> dict[str, int]:
+    def grants(self, runner: WaveRunner, states: list[ProblemState], wave: int) -> dict[str, int]:
         if wave == 0:
             return {s.problem.id: self.probe_n for s in states if s.open and not s.samples}
         if wave == 1:
-            self._plan(scheduler, states)
-        flops_left, tokens_left = scheduler.left()
+            self._plan(runner, states)
+        flops_left, tokens_left = runner.left()
         grants = {}
         for state in states:
             if not state.open:
@@ -80,18 +80,18 @@ class FromSweep(Allocator):
             if want <= 0:
                 state.close(f"bin {state.estimate['bin']}: n={len(state.samples)}")
                 continue
-            if scheduler.affords(state, want, flops_left, tokens_left):
+            if runner.affords(state, want, flops_left, tokens_left):
                 grants[state.problem.id] = want
-                flops_left = None if flops_left is None else flops_left - scheduler.worst_flops(state, want)
-                tokens_left = None if tokens_left is None else tokens_left - want * scheduler.cost(state).tokens
+                flops_left = None if flops_left is None else flops_left - runner.worst_flops(state, want)
+                tokens_left = None if tokens_left is None else tokens_left - want * runner.cost(state).tokens
         if not grants:
             for state in states:
                 if state.open:
                     state.close(f"bin {state.estimate['bin']}: n={len(state.samples)} (pool)")
         return grants
 
-    def _plan(self, scheduler: Scheduler, states: list[ProblemState]) -> None:
-        strategy = scheduler.strategy
+    def _plan(self, runner: WaveRunner, states: list[ProblemState]) -> None:
+        strategy = runner.strategy
         table, sizes = self.table(strategy.selector)
         bins = sorted(table, key=lambda b: -table[b][min(table[b])][0])  # easiest first
         for state in states:
@@ -103,7 +103,7 @@ class FromSweep(Allocator):
             members[name] = ranked[start:end]
             start = end
         widths = {b: min(table[b]) for b in bins}
-        flops_left, _ = scheduler.left()
+        flops_left, _ = runner.left()
         budget = (flops_left if flops_left is not None else float("inf")) + sum(
             s.ledger.flops_total or 0.0 for s in states
         )

@@ -23,8 +23,8 @@ from dataclasses import dataclass
 
 from infscale.search.allocators.base import Allocator, positive_int, unit_interval
 from infscale.search.allocators.difficulty import AnswerGroups, estimate
-from infscale.search.allocators.scheduler import Scheduler
 from infscale.search.allocators.state import ProblemState
+from infscale.search.allocators.waves import WaveRunner
 
 
 @dataclass
@@ -51,13 +51,13 @@ class ProbeThenAllocate(Allocator):
         if self.probe_n > self.max_n:
             raise ValueError(f"allocator.probe_n={self.probe_n} exceeds allocator.max_n={self.max_n}")
 
-    def check(self, scheduler: Scheduler, states: list[ProblemState]) -> None:
-        scheduler.check_probe(states, self.probe_n)
+    def check(self, runner: WaveRunner, states: list[ProblemState]) -> None:
+        runner.check_probe(states, self.probe_n)
 
-    def grants(self, scheduler: Scheduler, states: list[ProblemState], wave: int) -> dict[str, int]:
+    def grants(self, runner: WaveRunner, states: list[ProblemState], wave: int) -> dict[str, int]:
         if wave == 0:
             return {s.problem.id: self.probe_n for s in states if s.open and not s.samples}
-        strategy = scheduler.strategy
+        strategy = runner.strategy
         for state in states:
             if not state.open:
                 continue
@@ -74,24 +74,24 @@ class ProbeThenAllocate(Allocator):
             for state in candidates:
                 state.close("max_waves")
             return {}
-        flops_left, tokens_left = scheduler.left()
+        flops_left, tokens_left = runner.left()
         allowance = self.wave_fraction * (flops_left if flops_left is not None else tokens_left)
-        cost = {s.problem.id: scheduler.measured(s) for s in candidates}
+        cost = {s.problem.id: runner.measured(s) for s in candidates}
         candidates.sort(key=lambda s: -gain(s.estimate) / cost[s.problem.id])
         grants, expected = {}, 0.0
         for state in candidates:
             n = min(self.step, self.max_n - state.estimate["samples"])
             if grants and expected + n * cost[state.problem.id] > allowance:
                 break
-            worst = scheduler.worst_flops(state, n) if flops_left is not None else 0.0
-            if (flops_left is not None and worst > flops_left) or not scheduler.affords(state, n, None, tokens_left):
+            worst = runner.worst_flops(state, n) if flops_left is not None else 0.0
+            if (flops_left is not None and worst > flops_left) or not runner.affords(state, n, None, tokens_left):
                 continue
             grants[state.problem.id] = n
             expected += n * cost[state.problem.id]
             if flops_left is not None:
                 flops_left -= worst
             if tokens_left is not None:
-                tokens_left -= n * scheduler.cost(state).tokens
+                tokens_left -= n * runner.cost(state).tokens
         if not grants:
             for state in candidates:
                 state.close("pool")

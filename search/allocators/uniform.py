@@ -8,8 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from infscale.search.allocators.base import Allocator, positive_int
-from infscale.search.allocators.scheduler import Scheduler
 from infscale.search.allocators.state import ProblemState
+from infscale.search.allocators.waves import WaveRunner
 
 
 @dataclass
@@ -19,14 +19,14 @@ class Uniform(Allocator):
     def __post_init__(self) -> None:
         positive_int("max_n", self.max_n)
 
-    def width(self, scheduler: Scheduler, states: list[ProblemState]) -> int:
+    def width(self, runner: WaveRunner, states: list[ProblemState]) -> int:
         """The largest n <= max_n whose worst case, for every problem, fits in the pool."""
-        pool = scheduler.pool
+        pool = runner.pool
 
         def fits(n: int) -> bool:
-            if pool.total_flops is not None and sum(scheduler.worst_flops(s, n) for s in states) > pool.total_flops:
+            if pool.total_flops is not None and sum(runner.worst_flops(s, n) for s in states) > pool.total_flops:
                 return False
-            return pool.total_tokens is None or sum(n * scheduler.cost(s).tokens for s in states) <= pool.total_tokens
+            return pool.total_tokens is None or sum(n * runner.cost(s).tokens for s in states) <= pool.total_tokens
 
         low, high = 0, self.max_n
         while low < high:
@@ -34,16 +34,16 @@ class Uniform(Allocator):
             low, high = (mid, high) if fits(mid) else (low, mid - 1)
         return low
 
-    def check(self, scheduler: Scheduler, states: list[ProblemState]) -> None:
-        if self.width(scheduler, states) == 0:
+    def check(self, runner: WaveRunner, states: list[ProblemState]) -> None:
+        if self.width(runner, states) == 0:
             raise ValueError(
-                f"the pool ({scheduler.pool_text()}) affords no solution for each of the {len(states)} problems "
-                f"(one each costs {sum(scheduler.worst_flops(s, 1) for s in states):.4g} FLOPs worst case)"
+                f"the pool ({runner.pool_text()}) affords no solution for each of the {len(states)} problems "
+                f"(one each costs {sum(runner.worst_flops(s, 1) for s in states):.4g} FLOPs worst case)"
             )
 
-    def grants(self, scheduler: Scheduler, states: list[ProblemState], wave: int) -> dict[str, int]:
+    def grants(self, runner: WaveRunner, states: list[ProblemState], wave: int) -> dict[str, int]:
         if wave == 0:
-            n = self.width(scheduler, states)
+            n = self.width(runner, states)
             for state in states:
                 state.estimate = {"n": n}
             return {s.problem.id: n for s in states if s.open}

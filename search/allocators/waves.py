@@ -23,7 +23,7 @@ from infscale.search.strategies.best_of_n import BestOfN
 from infscale.search.strategy import Strategy
 
 
-class Scheduler:
+class WaveRunner:
     def __init__(self, engine: Engine, strategy: Strategy, allocator: Allocator):
         if engine.pool is None:
             raise ValueError("an allocator needs a data-set pool: set budget.total_flops or budget.total_tokens")

@@ -64,7 +64,7 @@ def reserve_chunks(
     return chunks
 
 
-def settle(pool: Pool | None, job: Job, before: tuple[float | None, int | None], ledger: Ledger) -> None:
+def settle_reservation(pool: Pool | None, job: Job, before: tuple[float | None, int | None], ledger: Ledger) -> None:
     """Release a job's pool reservation, charging the pool what its ledger was charged since
     `before` (the ledger's FLOPs and generated tokens when the job's result came in)."""
     if job.reservation is None:
