@@ -4,6 +4,7 @@ line (nothing has been written yet), never with a traceback from the middle of a
 
 from __future__ import annotations
 
+import importlib.resources
 import os
 import signal
 import sys
@@ -41,7 +42,7 @@ def unknown_option(argv: list[str]) -> str | None:
     extra config search path every option is left to Hydra."""
     if any(a.startswith(("--config-dir", "-cd", "hydra.searchpath")) for a in argv):
         return None
-    conf = Path(__file__).resolve().parents[1] / "conf"
+    conf = Path(str(importlib.resources.files("infscale.conf")))
     for arg in argv:
         key, _, value = arg.lstrip("+").partition("=")
         if arg.startswith("-") or not value or not key.isidentifier() or not (conf / key).is_dir():
