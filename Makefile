@@ -40,11 +40,13 @@ browser:
 	  { if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium; \
 	    else sudo apt-get update -qq && sudo apt-get install -y -qq chromium; fi; }
 
-# make test: the default tier (a few minutes on 2 cores), property tests on hypothesis's short
-# "dev" profile. make test-all (CI): every test, the slow ones too, on the long "ci" profile,
-# then the vLLM tests in their own venv.
+# make test: the default tier, property tests on hypothesis's short "dev" profile, in WORKERS
+# pytest-xdist processes (2: about twice as fast on 2 cores). make test-all (CI): every test,
+# the slow ones too, in one process (several time subprocesses, signals and timeouts), on the
+# long "ci" profile, then the vLLM tests in their own venv. docs/testing.md: tiers and times.
+WORKERS ?= 2
 test: lint browser
-	$(BIN)/pytest -q -m "not slow and not vllm"
+	$(BIN)/pytest -q -m "not slow and not vllm" -n $(WORKERS)
 
 test-all: lint browser
 	HYPOTHESIS_PROFILE=ci $(BIN)/pytest -q -m "not vllm"

@@ -32,6 +32,7 @@ def options(name: str, n: int, data: st.DataObject) -> dict:
     return drawn
 
 
+@pytest.mark.slow
 @settings(suppress_health_check=[HealthCheck.too_slow])
 @given(
     name=st.sampled_from(NAMES),
