@@ -86,7 +86,7 @@ def test_a_binding_cap_is_spent_to_within_one_worst_case_sample(name, n, cap, fr
     check_a_binding_cap_is_spent_to_within_one_worst_case_sample(name, n, cap, fraction)
 
 
-@pytest.mark.parametrize("name, cap", zip(STRATEGIES, itertools.cycle(["tokens", "flops"])))
+@pytest.mark.parametrize("name, cap", list(zip(STRATEGIES, itertools.cycle(["tokens", "flops"]))))
 def test_a_binding_cap_at_half_the_free_run_is_spent_to_within_one_worst_case_sample(name, cap):
     """Every strategy on one cap, token and FLOP caps in turn (the property above draws many; slow)."""
     check_a_binding_cap_is_spent_to_within_one_worst_case_sample(name, 4, cap, 0.5)
