@@ -1,10 +1,11 @@
-# Quickstart: `make demo` runs the main job on the embedded default; `make test` runs the tests.
+# Quickstart: `make demo` runs the main job on the embedded default; `make test` runs the fast tests,
+# `make test-all` (CI) every test.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast lint install clean test-vllm browser mutation mutation-audit layers
+.PHONY: demo test test-all lint install clean test-vllm browser mutation mutation-audit layers
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,11 +38,17 @@ browser:
 	  { if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium; \
 	    else sudo apt-get update -qq && sudo apt-get install -y -qq chromium; fi; }
 
+# make test: the default tier, property tests on hypothesis's short "dev" profile, in WORKERS
+# pytest-xdist processes (2: about twice as fast on 2 cores). make test-all (CI): every test,
+# the slow ones too, in one process (several time subprocesses, signals and timeouts), on the
+# long "ci" profile, then the vLLM tests in their own venv. docs/testing.md: tiers and times.
+WORKERS ?= 2
 test: lint browser
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -m "not slow and not vllm" -n $(WORKERS)
 
-test-fast: $(STAMP)
-	$(BIN)/pytest -q -m "not slow and not train and not vllm"
+test-all: lint browser
+	HYPOTHESIS_PROFILE=ci $(BIN)/pytest -q -m "not vllm"
+	HYPOTHESIS_PROFILE=ci $(MAKE) test-vllm
 
 # Mutation testing, on demand (not part of make test; docs/testing.md has the score): mutmut
 # over budgets/, search/ and rewards/eval/ (pyproject.toml's [tool.mutmut]) on the checkout,

@@ -1,7 +1,11 @@
-"""Shared fixtures: configs composed exactly as `infscale-run` composes them."""
+"""Shared fixtures: configs composed exactly as `infscale-run` composes them, hypothesis's
+profiles, and the `data` marker that skips a test whose data set is absent."""
 
 from __future__ import annotations
 
+import copy
+import functools
+import importlib.util
 import json
 import os
 import subprocess
@@ -11,10 +15,12 @@ from pathlib import Path
 
 import pytest
 from hydra import compose, initialize_config_module
+from hypothesis import settings
 from omegaconf import DictConfig
 from tqdm import tqdm
 
 from infscale.experiments.app import resolvers
+from infscale.tasks.data import data_dir
 
 # Every engine run makes a tqdm bar (disabled ones too) and takes tqdm's lock, by default a
 # multiprocessing semaphore shared with every forked process. `make mutation` runs each
@@ -24,6 +30,12 @@ tqdm.set_lock(threading.RLock())
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
+
+# `make test` runs each property test on a few examples; `make test-all` (CI) on many. A test's
+# own `@settings(max_examples=...)` overrides both, so the property tests leave the count to these.
+settings.register_profile("dev", max_examples=10, deadline=None)
+settings.register_profile("ci", max_examples=100, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
 
 SIMULATED_WORLD = {"task": "simulated", "policy": "simulated", "reward": "simulated"}
@@ -36,9 +48,16 @@ def simulated_world(overrides: tuple[str, ...]) -> list[str]:
 
 
 def make_config(*overrides: str) -> DictConfig:
+    """A fresh copy of the composed config, so a test may change it without touching another's."""
+    return copy.deepcopy(_composed(("progress=false", *simulated_world(overrides), *overrides)))
+
+
+@functools.cache
+def _composed(overrides: tuple[str, ...]) -> DictConfig:
+    """Hydra composes each override list once per session (tens of ms each, thousands of calls)."""
     resolvers.register()
     with initialize_config_module(config_module="infscale.conf", version_base=None):
-        return compose(config_name="config", overrides=["progress=false", *simulated_world(overrides), *overrides])
+        return compose(config_name="config", overrides=list(overrides))
 
 
 def read_results(folder: Path) -> list[dict]:
@@ -65,3 +84,15 @@ def run_cli(
 @pytest.fixture
 def config():
     return make_config
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Skip a `vllm` test where vLLM is not installed, and a `@pytest.mark.data("gsm8k", ...)`
+    test, naming the data set, when the data folder ($INFSCALE_DATA_DIR, else ../shared/data
+    beside the repository) lacks it."""
+    if item.get_closest_marker("vllm") and importlib.util.find_spec("vllm") is None:
+        pytest.skip("needs vLLM: make test-vllm runs it in .venv-vllm")
+    for marker in item.iter_markers("data"):
+        missing = [name for name in marker.args if not (data_dir() / name).is_dir()]
+        if missing:
+            pytest.skip(f"data set {', '.join(missing)} not found in {data_dir()}")

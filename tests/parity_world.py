@@ -27,7 +27,10 @@ from __future__ import annotations
 import random
 import re
 from collections import Counter, defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
+
+import pytest
 
 from infscale.budgets.model_spec import ModelSpec
 from infscale.search.backends import GenerationRequest, GenerationResult, RewardModel, Sample, ScoreRequest
@@ -217,3 +220,10 @@ def assert_same(outcome, steps: Counter, texts: list[str], answers: list[str | N
     assert [c.solution for c in outcome.decision.candidates] == texts
     assert [c.answer for c in outcome.decision.candidates] == answers
     assert outcome.decision.answer == decision
+
+
+def first_world_fast(worlds: Iterable) -> list:
+    """A grid of worlds as two pytest cases: its first world runs in the default tier (make
+    test), the rest is marked slow (make test-all runs both)."""
+    worlds = list(worlds)
+    return [pytest.param(worlds[:1], id="first"), pytest.param(worlds[1:], marks=pytest.mark.slow, id="rest")]

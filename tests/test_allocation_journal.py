@@ -75,7 +75,7 @@ def _task(kind: str):
     return build_task(make_config("task.n=1")) if kind == "keyed" else _LooseTask()
 
 
-@settings(max_examples=60, deadline=None)
+@settings()
 @given(
     answers=st.lists(st.sampled_from(["1", "2", " 2", "3", "3 ", None]), min_size=1, max_size=40),
     selector=st.sampled_from(["majority", "weighted"]),

@@ -28,6 +28,7 @@ from tests.conftest import make_config, read_results
 from tests.engine_helpers import simulated_engine, strategy
 
 WORLD = ("strategy=best_of_n", "task.n=40")
+POOLED_STRATEGIES = ["best_of_n", "beam", "dvts", "rebase", "mcts", "adaptive"]
 
 
 class Killed(Exception):
@@ -64,7 +65,8 @@ def _check_pool(folder):
     return summary, records
 
 
-@settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck))
+@pytest.mark.slow
+@settings(suppress_health_check=list(HealthCheck))
 @given(
     allocator=st.sampled_from(["uniform", "probe_then_allocate"]),
     selector=st.sampled_from(["majority", "weighted"]),
@@ -86,6 +88,15 @@ def test_pool_never_overdrawn_through_a_kill(
 ):
     with pytest.MonkeyPatch.context() as monkeypatch:
         _killed_and_resumed(tmp_path_factory, monkeypatch, allocator, selector, scale, n_problems, kill_after, where)
+
+
+@pytest.mark.parametrize("allocator", ["uniform", "probe_then_allocate"])
+@pytest.mark.parametrize("where", ["state save", "torn state save", "policy call"])
+def test_pool_never_overdrawn_through_a_kill_at_each_kind_of_kill_point(
+    tmp_path_factory, monkeypatch, allocator, where
+):
+    """One case of each allocator and kill point (the property above draws many; slow)."""
+    _killed_and_resumed(tmp_path_factory, monkeypatch, allocator, "weighted", 12.0, 5, 3, where)
 
 
 def _killed_and_resumed(tmp_path_factory, monkeypatch, allocator, selector, scale, n_problems, kill_after, where):
@@ -139,9 +150,10 @@ def _killed_and_resumed(tmp_path_factory, monkeypatch, allocator, selector, scal
     assert _without_wall(killed_records) == _without_wall(clean_records)
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck))
+@pytest.mark.slow
+@settings(suppress_health_check=list(HealthCheck))
 @given(
-    name=st.sampled_from(["best_of_n", "beam", "dvts", "rebase", "mcts", "adaptive"]),
+    name=st.sampled_from(POOLED_STRATEGIES),
     total=st.floats(min_value=1e11, max_value=3e14),
     max_batch=st.sampled_from([1, 3, 256]),
 )
@@ -150,6 +162,14 @@ def test_engine_never_crosses_the_pool_with_any_strategy(name, total, max_batch)
     with pytest.MonkeyPatch.context() as monkeypatch:
         _watch_pool(monkeypatch)
         _strategy_under_pool(name, total, max_batch)
+
+
+@pytest.mark.parametrize("name", POOLED_STRATEGIES)
+def test_engine_never_crosses_a_pool_of_a_few_problems_with_any_strategy(monkeypatch, name):
+    """Each strategy, in calls of 3, on a pool under every strategy's free run (0.8e12 to 4.5e12
+    FLOPs on these 12 problems), so it runs out; the property above draws many pools (slow)."""
+    _watch_pool(monkeypatch)
+    _strategy_under_pool(name, 4e11, 3)
 
 
 def _strategy_under_pool(name, total, max_batch):

@@ -5,6 +5,7 @@ The policy writes every step exactly `max_step_tokens` long (tests/fake_backends
 each sample costs exactly the worst case the engine reserves and the arithmetic is exact.
 """
 
+import itertools
 from pathlib import Path
 
 import pytest
@@ -39,7 +40,8 @@ def spec():
     return full_length_policy(STEP).spec
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@pytest.mark.slow  # tests/test_engine_scheduling.py checks fixed caps in the default tier
+@settings(suppress_health_check=[HealthCheck.too_slow])
 @given(k=st.integers(1, 10), rest=st.floats(0.0, 0.99), cap=st.sampled_from(["samples", "tokens", "flops"]))
 def test_best_of_n_takes_exactly_the_samples_that_fit(k, rest, cap):
     check_best_of_n_takes_exactly_the_samples_that_fit(k, rest, cap)
@@ -72,7 +74,8 @@ def test_a_cap_of_exactly_one_first_step_runs_and_one_less_is_refused():
             list(engine(budget).run(TASK.problems(), strategy("rebase", TASK, n=4)))
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@pytest.mark.slow
+@settings(suppress_health_check=[HealthCheck.too_slow])
 @given(
     name=st.sampled_from(STRATEGIES),
     n=st.sampled_from([4, 8]),
@@ -80,6 +83,16 @@ def test_a_cap_of_exactly_one_first_step_runs_and_one_less_is_refused():
     fraction=st.floats(0.05, 0.95),
 )
 def test_a_binding_cap_is_spent_to_within_one_worst_case_sample(name, n, cap, fraction):
+    check_a_binding_cap_is_spent_to_within_one_worst_case_sample(name, n, cap, fraction)
+
+
+@pytest.mark.parametrize("name, cap", list(zip(STRATEGIES, itertools.cycle(["tokens", "flops"]))))
+def test_a_binding_cap_at_half_the_free_run_is_spent_to_within_one_worst_case_sample(name, cap):
+    """Every strategy on one cap, token and FLOP caps in turn (the property above draws many; slow)."""
+    check_a_binding_cap_is_spent_to_within_one_worst_case_sample(name, 4, cap, 0.5)
+
+
+def check_a_binding_cap_is_spent_to_within_one_worst_case_sample(name: str, n: int, cap: str, fraction: float) -> None:
     # Run uncapped, then with a cap at a fraction of what that run spent. If the cap cut
     # the search (fewer samples), what is left under it must be less than the worst case
     # of one more sample: a step (or a whole solution) at the longest possible context,

@@ -32,7 +32,8 @@ def options(name: str, n: int, data: st.DataObject) -> dict:
     return drawn
 
 
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@pytest.mark.slow
+@settings(suppress_health_check=[HealthCheck.too_slow])
 @given(
     name=st.sampled_from(NAMES),
     n=st.integers(min_value=1, max_value=12),

@@ -18,7 +18,7 @@ from infscale.experiments.app.build import load
 from infscale.experiments.app.run import run
 from tests.conftest import make_config, read_results
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.data("gsm8k")]
 GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 # SmolLM2-135M: 30 layers, hidden 576, 9 heads (3 KV), MLP 1536, vocabulary 49152, tied.
 SPEC = ModelSpec(576, 30, 9, 3, 64, 1536, 49152, True, True)

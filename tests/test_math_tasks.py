@@ -45,6 +45,7 @@ def test_prompt_families():
         family("llama")
 
 
+@pytest.mark.data("gsm8k")
 def test_gsm8k_loader(gsm8k):
     problems = gsm8k.problems()
     assert len(problems) == 1319
@@ -61,6 +62,7 @@ def _number(text: str) -> float | None:
 
 
 @pytest.mark.slow
+@pytest.mark.data("gsm8k")
 def test_every_gsm8k_reference_grades_its_equivalent_forms_and_rejects_its_neighbour(gsm8k):
     """Pairs a string-equality grader gets wrong: each reference r against "r.0" and
     "\\frac{2r}{2}" (equivalent) and against r + 1 (not)."""
@@ -71,6 +73,7 @@ def test_every_gsm8k_reference_grades_its_equivalent_forms_and_rejects_its_neigh
     assert sum(gsm8k.is_correct(str(int(r) + 1), r) for r in references) == 0
 
 
+@pytest.mark.data("math500")
 def test_math500_loader(math500):
     problems = math500.problems()
     assert len(problems) == 500
@@ -98,6 +101,7 @@ MATH500_PAIRS = [
 ]
 
 
+@pytest.mark.data("math500")
 def test_math500_answers_graded_by_equivalence_not_by_text(math500):
     references = {p.reference for p in math500.problems()}
     for reference, same, different in MATH500_PAIRS:
@@ -107,6 +111,7 @@ def test_math500_answers_graded_by_equivalence_not_by_text(math500):
 
 
 @pytest.mark.slow
+@pytest.mark.data("math500")
 def test_every_numeric_math500_reference_grades_its_equivalent_form_and_rejects_its_neighbour(math500):
     numbers = [p.reference for p in math500.problems() if _number(p.reference) is not None]
     assert len(numbers) > 250
@@ -114,6 +119,7 @@ def test_every_numeric_math500_reference_grades_its_equivalent_form_and_rejects_
     assert sum(math500.is_correct(f"{_number(r) + 1:g}", r) for r in numbers) == 0
 
 
+@pytest.mark.data("math_cot_100")
 def test_math_cot_100_matches_the_recorders_labels():
     task = load("task", "math_cot_100")
     problems = task.problems()
@@ -128,6 +134,7 @@ def test_math_cot_100_matches_the_recorders_labels():
     assert disagreements == [("72", "10{,}000", "10000")]
 
 
+@pytest.mark.data("math500")  # "no problems at level 9" reads the file
 def test_bad_inputs(tmp_path):
     with pytest.raises(ValueError, match="is not a file"):
         load("task", "math500", path=str(tmp_path / "missing.jsonl")).problems()

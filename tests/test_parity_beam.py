@@ -20,7 +20,7 @@ import pytest
 
 from infscale.search.selection import aggregate
 from tests.engine_helpers import strategy
-from tests.parity_world import Draws, ScriptedTask, World, assert_same, sal_vote, scripted_engine
+from tests.parity_world import Draws, ScriptedTask, World, assert_same, first_world_fast, sal_vote, scripted_engine
 
 
 class _Beam:
@@ -117,14 +117,16 @@ def run_both(seed, ties, n, m, depth, lookahead=0, filter_duplicates=False, sort
 SHAPES = [(4, 2), (8, 4), (16, 4), (12, 3), (6, 6), (5, 1), (16, 8)]
 
 
+@pytest.mark.parametrize("worlds", first_world_fast(itertools.product(range(8), SHAPES, (3, 6))))
 @pytest.mark.parametrize("ties", [False, True])
-def test_beam_matches_search_and_learn(ties):
-    for seed, (n, m), depth in itertools.product(range(8), SHAPES, (3, 6)):
+def test_beam_matches_search_and_learn(ties, worlds):
+    for seed, (n, m), depth in worlds:
         run_both(seed, ties, n, m, depth)
 
 
+@pytest.mark.parametrize("worlds", first_world_fast(itertools.product(range(6), (False, True), SHAPES[:3])))
 @pytest.mark.parametrize("option", ["lookahead", "filter_duplicates", "sort_completed", "majority", "best"])
-def test_beam_options_match_search_and_learn(option):
+def test_beam_options_match_search_and_learn(option, worlds):
     kwargs = {
         "lookahead": dict(lookahead=2),
         "filter_duplicates": dict(filter_duplicates=True),
@@ -132,5 +134,5 @@ def test_beam_options_match_search_and_learn(option):
         "majority": dict(selector="majority"),
         "best": dict(selector="best"),
     }[option]
-    for seed, ties, (n, m) in itertools.product(range(6), (False, True), SHAPES[:3]):
+    for seed, ties, (n, m) in worlds:
         run_both(1000 + seed, ties, n, m, 5, **kwargs)

@@ -16,7 +16,7 @@ import pytest
 
 from infscale.search.selection import aggregate
 from tests.engine_helpers import strategy
-from tests.parity_world import Draws, ScriptedTask, World, assert_same, sal_vote, scripted_engine
+from tests.parity_world import Draws, ScriptedTask, World, assert_same, first_world_fast, sal_vote, scripted_engine
 
 
 def sal_dvts(world, prompt, n, m, iterations, agg, selector):
@@ -54,13 +54,17 @@ def run_both(seed, ties, n, m, depth, selector="weighted"):
         assert_same(outcome, steps, texts, answers, decision)
 
 
+@pytest.mark.parametrize(
+    "worlds", first_world_fast(itertools.product(range(15), [(4, 2), (16, 4), (12, 3), (8, 8), (6, 1)], (3, 6)))
+)
 @pytest.mark.parametrize("ties", [False, True])
-def test_dvts_matches_search_and_learn(ties):
-    for seed, (n, m), depth in itertools.product(range(15), [(4, 2), (16, 4), (12, 3), (8, 8), (6, 1)], (3, 6)):
+def test_dvts_matches_search_and_learn(ties, worlds):
+    for seed, (n, m), depth in worlds:
         run_both(seed, ties, n, m, depth)
 
 
+@pytest.mark.parametrize("worlds", first_world_fast(itertools.product(range(20), (False, True))))
 @pytest.mark.parametrize("selector", ["majority", "best"])
-def test_dvts_selectors_match_search_and_learn(selector):
-    for seed, ties in itertools.product(range(20), (False, True)):
+def test_dvts_selectors_match_search_and_learn(selector, worlds):
+    for seed, ties in worlds:
         run_both(500 + seed, ties, 8, 2, 5, selector)

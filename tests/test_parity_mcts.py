@@ -26,7 +26,7 @@ import pytest
 from infscale.search.selection import aggregate
 from infscale.tasks.base import derive_seed
 from tests.engine_helpers import strategy
-from tests.parity_world import Draws, ScriptedTask, World, generated_steps, sal_vote, scripted_engine
+from tests.parity_world import Draws, ScriptedTask, World, first_world_fast, generated_steps, sal_vote, scripted_engine
 
 
 class _Node:
@@ -153,19 +153,22 @@ def run_both(seed, ties, n, children, depth, simulate="max", output="max_reward"
         assert outcome.decision.answer == expected
 
 
+@pytest.mark.parametrize("worlds", first_world_fast(itertools.product(range(10), (1, 4, 16), (1, 2, 3), (3, 6))))
 @pytest.mark.parametrize("ties", [False, True])
-def test_mcts_matches_llm_reasoners(ties):
-    for seed, n, children, depth in itertools.product(range(10), (1, 4, 16), (1, 2, 3), (3, 6)):
+def test_mcts_matches_llm_reasoners(ties, worlds):
+    for seed, n, children, depth in worlds:
         run_both(seed, ties, n, children, depth)
 
 
+@pytest.mark.parametrize("worlds", first_world_fast(itertools.product(range(25), (False, True))))
 @pytest.mark.parametrize("simulate", ["sample", "random"])
-def test_mcts_simulation_choices_match(simulate):
-    for seed, ties in itertools.product(range(25), (False, True)):
+def test_mcts_simulation_choices_match(simulate, worlds):
+    for seed, ties in worlds:
         run_both(200 + seed, ties, 8, 2, 5, simulate=simulate)
 
 
+@pytest.mark.parametrize("worlds", first_world_fast(itertools.product(range(25), (False, True))))
 @pytest.mark.parametrize("output", ["follow_max", "max_visit", "last_terminal_iter", "vote"])
-def test_mcts_outputs_match(output):
-    for seed, ties in itertools.product(range(25), (False, True)):
+def test_mcts_outputs_match(output, worlds):
+    for seed, ties in worlds:
         run_both(400 + seed, ties, 8, 2, 5, output=output, c=0.5 + seed % 3)

@@ -23,7 +23,7 @@ import pytest
 from infscale.search.selection import aggregate
 from infscale.search.strategies.rebase import balance
 from tests.engine_helpers import strategy
-from tests.parity_world import Draws, ScriptedTask, World, assert_same, sal_vote, scripted_engine
+from tests.parity_world import Draws, ScriptedTask, World, assert_same, first_world_fast, sal_vote, scripted_engine
 
 
 def ref_select(nodes, weights, width, temperature, ratio):
@@ -100,21 +100,24 @@ def run_both(seed, ties, n, depth, temperature=0.1, ratio=1.0, selector="weighte
         assert_same(outcome, steps, texts, answers, decision)
 
 
+@pytest.mark.parametrize("worlds", first_world_fast(itertools.product(range(5), (4, 16, 27), (3, 6), (0.1, 0.2, 1.0))))
 @pytest.mark.parametrize("ties", [False, True])
-def test_rebase_matches_reference(ties):
-    for seed, n, depth, temperature in itertools.product(range(5), (4, 16, 27), (3, 6), (0.1, 0.2, 1.0)):
+def test_rebase_matches_reference(ties, worlds):
+    for seed, n, depth, temperature in worlds:
         run_both(seed, ties, n, depth, temperature)
 
 
+@pytest.mark.parametrize("worlds", first_world_fast(itertools.product(range(15), (False, True))))
 @pytest.mark.parametrize("ratio", [0.5, 0.3, 0.75])
-def test_rebase_truncation_matches_reference(ratio):
-    for seed, ties in itertools.product(range(15), (False, True)):
+def test_rebase_truncation_matches_reference(ratio, worlds):
+    for seed, ties in worlds:
         run_both(300 + seed, ties, 16, 5, 0.2, ratio)
 
 
+@pytest.mark.parametrize("worlds", first_world_fast(itertools.product(range(12), (False, True))))
 @pytest.mark.parametrize("selector,aggregation", [("majority", "last"), ("best", "min"), ("weighted", "prod")])
-def test_rebase_voting_matches_reference(selector, aggregation):
-    for seed, ties in itertools.product(range(12), (False, True)):
+def test_rebase_voting_matches_reference(selector, aggregation, worlds):
+    for seed, ties in worlds:
         run_both(600 + seed, ties, 8, 5, 0.1, 1.0, selector, aggregation)
 
 

@@ -249,6 +249,7 @@ def test_long_steps_are_truncated_with_a_warning_keeping_every_tag(checkpoints, 
         prm(checkpoints, name, max_length=20).score([ScoreRequest("", ("a",) * 30)])
 
 
+@pytest.mark.data("math500")
 def test_task_prompt_is_mapped_back_to_the_question(checkpoints):
 
     task = load("task", "math500")

@@ -200,6 +200,7 @@ def test_saved_logits_through_sigmoid(tmp_path):
         saved_scores(items, "none")
 
 
+@pytest.mark.slow
 def test_cli_writes_report_and_errors_cleanly(tmp_path):
     path = write_fixture(tmp_path / "set.jsonl")
     env = {**os.environ, "HYDRA_FULL_ERROR": "0"}

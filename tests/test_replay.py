@@ -14,6 +14,7 @@ from infscale.tasks.data import data_dir
 
 CONF = str(Path(__file__).resolve().parent.parent / "conf")
 DATA = data_dir() / "math_cot_100" / "math_cot_100.jsonl"
+pytestmark = pytest.mark.data("math_cot_100")
 
 
 def replay_run(tmp_path, *overrides):
@@ -116,6 +117,7 @@ def test_seeded_order_rotates_and_steps_concatenate():
     assert solution == texts[0] and steps == texts[0].rstrip("\n").count("\n\n") + 1
 
 
+@pytest.mark.data("gsm8k")
 def test_clear_errors():
     task = load("task", "math_cot_100")
     problem = task.problems()[0]

@@ -39,6 +39,7 @@ def test_stop_hook_ends_the_engine_without_unfinished_problems():
     assert engine.calls["policy"] > 0
 
 
+@pytest.mark.slow
 def test_second_run_on_a_locked_folder_stops_at_once_naming_the_holder(tmp_path):
     holder = RunStore(tmp_path)
     holder.lock()

@@ -197,6 +197,7 @@ except KeyboardInterrupt:
 """
 
 
+@pytest.mark.slow
 def test_ctrl_c_stops_a_hanging_call_within_a_second(serve):
     # A real SIGINT in a fresh interpreter, as a user's Ctrl-C (no handler left by another test).
     # retry_timeout_s=30: a call that ignored Ctrl-C would hang for 30 s (600 s by default).

@@ -117,6 +117,7 @@ def sweep(tmp_path_factory):
     return root
 
 
+@pytest.mark.slow  # analysis at its default draws; test_compare_... runs it with fewer, fast
 def test_analyze_writes_every_table(sweep):
     result = analyze.analyze(sweep)
     tables = result["tables"]
@@ -139,6 +140,7 @@ def test_analyze_writes_every_table(sweep):
     assert tables["flops_saved"] and all(r["b"].split(" ")[1].startswith("best_of_n") for r in tables["flops_saved"])
 
 
+@pytest.mark.slow  # analysis at its default draws; test_compare_... runs it with fewer, fast
 def test_other_cost_measures_write_their_own_tables(sweep):
     result = analyze.analyze(sweep, x="tokens_generated")
     assert [p.name for p in result["files"]][0] == "pareto_tokens_generated.csv"

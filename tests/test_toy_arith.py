@@ -72,15 +72,14 @@ def test_right_answer_through_a_wrong_step_exists_and_is_caught():
 
 def test_injected_errors_follow_the_rate():
     rng = random.Random(1)
+    task = load("task", "toy_arith")
     wrong = total = 0
     for _ in range(400):
         start, ops = draw(rng, 4)
         problem = type(ToyArithTask.problem(0, 1, 0))(
             id="x", prompt=" ".join([str(start)] + [f"{o}{k}" for o, k in ops]) + "\n", reference=""
         )
-        labels = load("task", "toy_arith").label_steps(
-            problem, load("task", "toy_arith").split_steps(worked_solution(start, ops, rng, 0.1))
-        )
+        labels = task.label_steps(problem, task.split_steps(worked_solution(start, ops, rng, 0.1)))
         wrong += labels.count(False)
         total += len(labels) - 1
     assert 0.08 < wrong / total < 0.12

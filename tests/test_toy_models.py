@@ -49,7 +49,7 @@ def test_trained_policy_greedy_accuracy_on_easy_problems(name):
     assert accuracy >= GREEDY_FLOOR_LEVEL_1[name]
 
 
-@pytest.mark.parametrize("name", ["tokenizer", "toy_small", "toy_large"])
+@pytest.mark.parametrize("name", ["tokenizer", "toy_small", pytest.param("toy_large", marks=pytest.mark.slow)])
 def test_shipped_tokenizers_round_trip_generated_text(name, small, task):
     from transformers import AutoTokenizer
 
@@ -67,6 +67,7 @@ def test_spec_counts_the_checkpoint_parameters(small):
     assert small.spec.head_dim >= 32 and small.spec.gated_mlp
 
 
+@pytest.mark.slow
 def test_token_counts_equal_the_tokenizer_count_of_the_text(small, task):
     problems = task.problems()[:8]
     requests = [
@@ -89,6 +90,7 @@ def test_token_counts_equal_the_tokenizer_count_of_the_text(small, task):
                 assert "answer:" in s.text
 
 
+@pytest.mark.slow
 def test_sampling_does_not_depend_on_batch_composition(small, task):
     problems = task.problems()
     target = GenerationRequest(problems[7].prompt + "", 4, "end", "\n", 64, 1.0, 1234)
@@ -105,6 +107,7 @@ def test_sampling_does_not_depend_on_batch_composition(small, task):
     assert len({s.text for s in alone.samples}) > 1  # different seeds, different samples
 
 
+@pytest.mark.slow
 def test_greedy_ignores_the_seed_and_length_limit_is_exact(small, task):
     p = task.problems()[1]
     a = small.generate([GenerationRequest(p.prompt, 2, "end", "\n", 128, 0.0, 1)])[0].samples

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import fnmatch
+import os
 import subprocess
 import sys
 import tomllib
@@ -75,7 +76,9 @@ def main(argv: list[str]) -> int:
             print(f"{len(names)} open mutants", flush=True)
             if not names:
                 return 0
-        subprocess.run(mutmut("run", "--max-children", str(args.max_children), *names), cwd=REPO, check=False)
+        # property tests on the long profile (tests/conftest.py): at least the counts of the stored verdicts
+        env = {**os.environ, "HYPOTHESIS_PROFILE": os.environ.get("HYPOTHESIS_PROFILE", "ci")}
+        subprocess.run(mutmut("run", "--max-children", str(args.max_children), *names), cwd=REPO, check=False, env=env)
     results = chosen(verdicts(), patterns)
     equivalent = read_equivalent()
     for name, verdict in results.items():
