@@ -22,11 +22,12 @@ def test_the_targets_are_package_folders_reached_through_infscales_links() -> No
 def test_every_selected_and_deselected_test_file_exists() -> None:
     # pytest stops mutmut's first run on a missing file; a renamed test file must be renamed here too
     deselected = [
-        a.split("=", 1)[1].split("::")[0] for a in SETTINGS["pytest_add_cli_args"] if a.startswith("--deselect=")
+        a.split("=", 1)[1].split("::") for a in SETTINGS["pytest_add_cli_args"] if a.startswith("--deselect=")
     ]
-    assert len(deselected) == 4
-    missing = [t for t in [*SETTINGS["pytest_add_cli_args_test_selection"], *deselected] if not (REPO / t).is_file()]
-    assert missing == []
+    assert len(deselected) == 7
+    files = [*SETTINGS["pytest_add_cli_args_test_selection"], *(path for path, _ in deselected)]
+    assert [t for t in files if not (REPO / t).is_file()] == []
+    assert [name for path, name in deselected if f"def {name}(" not in (REPO / path).read_text()] == []
 
 
 def test_the_score_leaves_out_equivalent_and_unrun_mutants_and_counts_timeouts_as_killed() -> None:
