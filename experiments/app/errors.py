@@ -7,8 +7,9 @@ keeps its traceback. `HYDRA_FULL_ERROR=1` set by the user shows the traceback of
 failures too.
 
 Hydra catches a task's exceptions and prints them itself (a dozen lines, or a traceback);
-`command` has it re-raise them instead (it sets HYDRA_FULL_ERROR for the process), so that
-they reach this boundary.
+`command` has it re-raise them instead (it sets HYDRA_FULL_ERROR while the command runs), so
+that they reach this boundary. A Hydra job's own failure is stopped earlier, in the job
+callback (experiments/app/job_outcomes.py), with `fail`.
 """
 
 from __future__ import annotations
