@@ -92,6 +92,11 @@ def test_an_unknown_key_names_the_closest_key(monkeypatch, override, expected):
     assert expected in line and "\n" not in line
 
 
+def test_an_added_key_the_class_does_not_take_names_the_closest_option(tmp_path):
+    with pytest.raises(ValueError, match=r"^strategy 'beam' has no option\(s\) beam_widht; did you mean beam_width\?$"):
+        run(make_config("strategy=beam", "+strategy.beam_widht=4", "n_problems=1"), tmp_path)
+
+
 def test_the_closest_key_comes_from_the_chosen_options(monkeypatch):
     """strategy=beam composes beam's keys: a misspelt beam_width finds beam_width."""
     monkeypatch.setattr(sys, "argv", ["infscale-run", "strategy=beam", "strategy.beam_widht=4"])
