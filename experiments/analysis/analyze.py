@@ -45,6 +45,7 @@ from infscale.experiments.analysis.optimal import (
     size_fit,
 )
 from infscale.experiments.analysis.outcomes import COST_METRICS, Stats
+from infscale.experiments.app import errors
 
 COSTS = ("flops_total", "flops_paper", "tokens_generated", "wall_s")
 NOT_CONFIG = {
@@ -357,6 +358,7 @@ def _pair(text: str) -> tuple[str, str]:
     return a.strip(), b.strip()
 
 
+@errors.command("infscale-analyze")
 def main(argv: Iterable[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="infscale-analyze", description=__doc__.split("\n\n")[0])
     parser.add_argument("sweep", type=Path)
@@ -372,13 +374,7 @@ def main(argv: Iterable[str] | None = None) -> None:
     parser.add_argument("--draws", type=int, default=paired.DRAWS, help="bootstrap replicates (paired statistics)")
     parser.add_argument("--fit-draws", type=int, default=robust.FIT_DRAWS, help="bootstrap refits per scaling fit")
     args = parser.parse_args(None if argv is None else list(argv))
-    try:
-        result = analyze(
-            args.sweep, args.x, args.per_decade, not args.no_curves, args.compare, args.draws, args.fit_draws
-        )
-    except ValueError as error:
-        print(f"infscale-analyze: error: {error}", file=sys.stderr)
-        sys.exit(2)
+    result = analyze(args.sweep, args.x, args.per_decade, not args.no_curves, args.compare, args.draws, args.fit_draws)
     print_report(result, args.x)
     print(f"tables in {args.sweep}: " + ", ".join(path.name for path in result["files"]))
 

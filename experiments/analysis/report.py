@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import base64
-import sys
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -27,6 +26,7 @@ from typing import Any
 import jinja2
 
 from infscale.experiments.analysis import analyze, collect, figures, paired, plot, robust, trees
+from infscale.experiments.app import errors
 
 CONVENTIONS = ("flops_total", "flops_paper")
 
@@ -109,6 +109,7 @@ def render(
     )
 
 
+@errors.command("infscale-report")
 def main(argv: Iterable[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="infscale-report", description=__doc__.split("\n\n")[0])
     parser.add_argument("sweep", type=Path)
@@ -116,11 +117,7 @@ def main(argv: Iterable[str] | None = None) -> None:
     parser.add_argument("--draws", type=int, default=paired.DRAWS, help="bootstrap replicates")
     parser.add_argument("--fit-draws", type=int, default=robust.FIT_DRAWS, help="bootstrap refits per scaling fit")
     args = parser.parse_args(None if argv is None else list(argv))
-    try:
-        out = build(args.sweep, args.out, args.draws, args.fit_draws)
-    except ValueError as error:
-        print(f"infscale-report: error: {error}", file=sys.stderr)
-        sys.exit(2)
+    out = build(args.sweep, args.out, args.draws, args.fit_draws)
     print(f"wrote {out}")
 
 

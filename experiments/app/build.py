@@ -19,7 +19,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from infscale.budgets.budget import Budget
 from infscale.budgets.pool import Pool
-from infscale.experiments.app import resolvers
+from infscale.experiments.app import errors, resolvers
 from infscale.search.allocators.base import Allocator
 from infscale.search.backends import Policy, RewardModel
 from infscale.search.engine import Engine, Sampling
@@ -68,7 +68,10 @@ def instantiate(group: str, cfg: DictConfig | dict, *, skip: tuple[str, ...] = (
         params.pop("name", None)
     unknown = sorted(set(params) - set(accepted)) if not takes_anything else []
     if unknown:
-        raise ValueError(f"{group} '{label}' has no option(s) {', '.join(unknown)}")
+        options = [k for k in accepted if k != "task"]
+        raise ValueError(
+            f"{group} '{label}' has no option(s) {', '.join(unknown)}{errors.closest(unknown[0], options)}"
+        )
     wanted = {k: v for k, v in context.items() if k in accepted or takes_anything}
     missing = [
         k for k, p in accepted.items() if p.default is inspect.Parameter.empty and k not in params and k not in wanted

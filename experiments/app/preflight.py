@@ -4,6 +4,7 @@ Each failure is one `ValueError` line naming the key, file or problem."""
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,8 @@ from infscale.tasks.base import Problem
 log = logging.getLogger("infscale.run")
 
 _PATH_KEYS = ("policy.path", "policy.tokenizer", "reward.path", "reward.tokenizer")
+# A model folder's small JSON files, read whole by the libraries before any weight.
+_MODEL_JSON = ("config.json", "generation_config.json", "tokenizer_config.json", "special_tokens_map.json")
 
 
 def check_config(cfg: DictConfig) -> None:
@@ -33,10 +36,30 @@ def check_config(cfg: DictConfig) -> None:
     check_width(cfg.strategy.get("n"), cfg.engine.get("max_n"), "strategy.n")
     for key in _PATH_KEYS:
         value = OmegaConf.select(cfg, key)
-        if isinstance(value, str) and value and Path(value).expanduser().is_dir():
-            folder = Path(value).expanduser()
-            if not any(folder.glob("*.json")) and not any(folder.glob("*.gguf")):
-                raise ValueError(f"{key}={value} is a folder without a model (no config.json or tokenizer files)")
+        if isinstance(value, str) and value:
+            check_model_path(key, value)
+
+
+def check_model_path(key: str, value: str) -> None:
+    """A model folder that is missing, holds no model, or whose small JSON files do not
+    parse (the model libraries would fail on them with a long traceback). A value that is
+    not a local path (`namespace/name`, a hub id) is left to the backend."""
+    path = Path(value).expanduser()
+    if not path.exists():
+        if value.startswith(("/", ".", "~")) or value.count("/") > 1:
+            raise ValueError(f"{key}={value}: no such file or folder")
+        return
+    if not path.is_dir():
+        return
+    if not any(path.glob("*.json")) and not any(path.glob("*.gguf")):
+        raise ValueError(f"{key}={value} is a folder without a model (no config.json or tokenizer files)")
+    for name in _MODEL_JSON:
+        try:
+            json.loads((path / name).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            continue
+        except (OSError, ValueError) as error:
+            raise ValueError(f"{key}={value}: {path / name} is not valid JSON ({error})") from None
 
 
 def check_width(n: Any, ceiling: Any, key: str) -> None:

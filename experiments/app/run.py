@@ -19,14 +19,12 @@ from typing import Any
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
-from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from infscale.experiments.app import preflight, resolvers
 from infscale.experiments.app.allocate import run_allocated
 from infscale.experiments.app.build import Components, build, plain
 from infscale.experiments.app.store import RunStore
-from infscale.search.backends import BackendError
 from infscale.search.records import outcome_record
 
 resolvers.register()
@@ -185,11 +183,6 @@ def main(cfg: DictConfig) -> None:
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(128 + stop.signum)
-    except (ValueError, BackendError) as error:
-        log.error("error: %s", error)
-        if HydraConfig.get().mode == RunMode.MULTIRUN:
-            raise  # Hydra records the failed job and goes on with the others
-        sys.exit(2)
     line = (
         f"accuracy {summary['accuracy']:.3f} [{summary['accuracy_lo']:.3f}, {summary['accuracy_hi']:.3f}] "
         f"over {summary['n_problems']} problems; results in {folder}"

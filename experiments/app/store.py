@@ -15,6 +15,7 @@ Nothing is lost and nothing is mislabelled:
 
 from __future__ import annotations
 
+import fcntl
 import functools
 import json
 import os
@@ -85,14 +86,9 @@ class RunStore:
         """Who holds the lock. The holder writes its owner file just after taking the lock,
         so a launch that lost the race by a moment waits up to a second for it."""
         deadline = time.monotonic() + 1.0
-        while True:
-            try:
-                owner = json.loads((self.folder / OWNER_NAME).read_text())
-                return f"pid {owner['pid']} on {owner['host']} (since {owner['since']})"
-            except (OSError, ValueError, KeyError, TypeError):
-                if time.monotonic() >= deadline:
-                    return "another run (holder unknown)"
-                time.sleep(0.05)
+        while (holder := owner(self.folder)) is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return holder or "another run (holder unknown)"
 
     def release(self) -> None:
         self.close()
@@ -291,6 +287,50 @@ def unwritable(folder: Path, error: OSError) -> ValueError:
         f"run folder {folder} is not writable ({where}{error.strerror}); make it writable or choose another "
         "hydra.run.dir (finished problems on disk are kept)"
     )
+
+
+def owner(folder: Path) -> str | None:
+    """'pid N on HOST, since T' from the run folder's owner file, None when there is none."""
+    try:
+        record = json.loads((Path(folder) / OWNER_NAME).read_text())
+        return f"pid {record['pid']} on {record['host']}, since {record['since']}"
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def running(folder: Path) -> str | None:
+    """Who is running in `folder` now (its lock is held), else None. Reads only: a folder
+    never locked, or one this process cannot lock (read-only), counts as not running."""
+    try:
+        fd = os.open(Path(folder) / LOCK_NAME, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        # The probe is flock itself, as filelock's lock: a FileLock in the prober's own process
+        # could answer from filelock's per-process registry instead.
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return owner(folder) or "holder unknown"
+    except OSError:
+        return None
+    finally:
+        os.close(fd)  # closing releases a probe that won
+    return None
+
+
+def corrupt_line(path: Path) -> int | None:
+    """The number of the first complete line of a results file that is not a JSON record
+    (a torn last line, without its newline, is a run cut short, not corruption)."""
+    with Path(path).open("rb") as handle:
+        for number, raw in enumerate(handle, 1):
+            if not raw.endswith(b"\n"):
+                return None
+            try:
+                if not isinstance(json.loads(raw), dict):
+                    return number
+            except ValueError:
+                return number
+    return None
 
 
 def _now() -> str:
