@@ -86,7 +86,8 @@ def run(cfg: DictConfig, folder: Path, signals: Signals | None = None) -> dict[s
         finished = set(done)
         todo = [p for p in problems if p.id not in finished]
         preflight.check_prompts(todo, parts.policy, parts.reward)
-        log.info(preflight.plan_line(cfg, len(problems), len(done), folder))
+        if parts.allocator is None:
+            log.info(preflight.plan_line(cfg, len(problems), len(done), folder))
         store.keep_config(fingerprint)
         info = run_info(cfg, parts)
         if parts.allocator is not None:

@@ -62,6 +62,15 @@ class FromSweep(Allocator):
             )
         return table, sizes
 
+    def plan(self, scheduler: Scheduler, states: list[ProblemState]) -> str:
+        table, _ = self.table(scheduler.strategy.selector)
+        widest = max(max(widths) for widths in table.values())
+        return (
+            f"{self.probe_n} to {widest} solutions per problem (allocator=from_sweep: a probe of "
+            f"allocator.probe_n={self.probe_n}, then per difficulty the width allocator.sweep={self.sweep} "
+            f"found compute-optimal, at most allocator.step={self.step} more per wave)"
+        )
+
     def check(self, scheduler: Scheduler, states: list[ProblemState]) -> None:
         self.table(scheduler.strategy.selector)
         scheduler.check_probe(states, self.probe_n)
