@@ -92,7 +92,7 @@ def run(cfg: DictConfig, folder: Path, signals: Signals | None = None) -> dict[s
         info = run_info(cfg, parts)
         if parts.allocator is not None:
             _, allocation = run_allocated(cfg, folder, parts, problems, info)
-            return store.finalize(ids, {**allocation, **provenance(cfg, parts)})
+            return store.finalize(ids, {**allocation, "provenance": provenance(cfg, parts)})
         saved = len(done)
         try:
             for outcome in parts.engine.run(todo, parts.strategy, ordered=False, stop=signals.stopped):
@@ -106,7 +106,7 @@ def run(cfg: DictConfig, folder: Path, signals: Signals | None = None) -> dict[s
                     raise Interrupted(signals.signum)
             if signals.signum is not None:
                 raise Interrupted(signals.signum)
-            return store.finalize(ids, provenance(cfg, parts))
+            return store.finalize(ids, {"provenance": provenance(cfg, parts)})
         except Interrupted as stop:
             store.close()
             stop.args = (f"{saved} of {len(problems)} problems are saved in {folder}",)
@@ -135,6 +135,7 @@ def run_info(cfg: DictConfig, parts: Components) -> dict[str, Any]:
 
 
 def provenance(cfg: DictConfig, parts: Components) -> dict[str, Any]:
+    """summary.json's `provenance` object: what the numbers were computed with, and when."""
     versions = {}
     for name in _LIBRARIES:
         try:
