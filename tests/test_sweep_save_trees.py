@@ -1,6 +1,7 @@
 """`save_trees` changes how a job runs, not what it computes: a sweep job run again with
 `save_trees=true` resumes the same job folder (same name, same run id) instead of making a
-second folder that analysis would count as another configuration."""
+second folder that analysis would count as another configuration, and says that the problems
+finished before have no trees."""
 
 from __future__ import annotations
 
@@ -21,3 +22,4 @@ def test_save_trees_reuses_the_sweep_jobs_folder(tmp_path):
     assert "save_trees" not in folder.name
     assert len(read_results(folder)) == 3
     assert "(3 already finished, 0 to run)" in again.stderr
+    assert "save_trees=true: 3 problems finished before without saving their trees" in again.stderr

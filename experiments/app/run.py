@@ -27,6 +27,7 @@ from infscale.experiments.app.allocate import run_allocated
 from infscale.experiments.app.build import Components, build, plain
 from infscale.experiments.app.store import RunStore
 from infscale.search.backends import BackendError
+from infscale.search.node import file_safe
 from infscale.search.records import outcome_record
 
 resolvers.register()
@@ -88,6 +89,14 @@ def run(cfg: DictConfig, folder: Path, signals: Signals | None = None) -> dict[s
         preflight.check_prompts(todo, parts.policy, parts.reward)
         if parts.allocator is None:
             log.info(preflight.plan_line(cfg, len(problems), len(done), folder))
+        if cfg.get("save_trees"):
+            treeless = [i for i in done if not (folder / "trees" / f"{file_safe(i)}.json").exists()]
+            if treeless:
+                log.warning(
+                    f"save_trees=true: {len(treeless)} problems finished before without saving their trees "
+                    f"(e.g. {treeless[0]}); trees are saved for problems run now only "
+                    f"(move {folder / 'results.jsonl'} away to rerun them)"
+                )
         store.keep_config(fingerprint)
         info = run_info(cfg, parts)
         if parts.allocator is not None:
