@@ -217,6 +217,15 @@ def _reach(pa: list[dict[str, Any]], pb: list[dict[str, Any]], x: str, stats: St
     return {**result, "ratio_lo": None, "ratio_hi": None}
 
 
+def trivial_saving(row: dict[str, Any]) -> bool:
+    """A "compute to reach" row that says nothing: a ratio that prints as 0.00x (B's best
+    is reached by A's cheapest point, as by a weak baseline) or an interval that is
+    unbounded or reaches 0. Such rows are listed after the informative ones."""
+    low, high = row.get("ratio_lo"), row.get("ratio_hi")
+    unbounded = low is None or high is None or low <= 0 or not math.isfinite(high)
+    return row["ratio"] < 0.005 or unbounded
+
+
 def saved_sentence(row: dict[str, Any]) -> str:
     target = f"{row['b']}'s best accuracy {row['target_accuracy']:.3f}"
     if row["ratio"] is None:
@@ -334,7 +343,9 @@ def print_report(result: dict[str, Any], x: str, stream: Any = sys.stdout) -> No
             f"{c['better_above']} is better above it",
             file=stream,
         )
-    saved = sorted((r for r in tables["flops_saved"] if r["ratio"] is not None), key=lambda r: r["ratio"])
+    saved = sorted(
+        (r for r in tables["flops_saved"] if r["ratio"] is not None), key=lambda r: (trivial_saving(r), r["ratio"])
+    )
     print(
         f"Compute to reach (best {min(8, len(saved))} of {len(tables['flops_saved'])}; flops_saved.csv):", file=stream
     )

@@ -32,7 +32,7 @@ from infscale.experiments.analysis import curves, outcomes
 from infscale.experiments.analysis.difficulty import difficulty_of, level_rows
 from infscale.experiments.app import errors, resolvers
 from infscale.experiments.app.build import build_task
-from infscale.experiments.app.store import atomic_write, corrupt_line, running
+from infscale.experiments.app.store import atomic_write, corrupt_line, provenance_of, running
 
 IDENTITY = ("task.name", "policy.name", "reward.name", "strategy.name", "strategy.selector", "strategy.n", "seed")
 METRICS = (
@@ -113,7 +113,7 @@ def load_job(folder: Path, root: Path) -> Job | str:
         return f"{where}: unreadable ({error.__class__.__name__}: {error})"
     if len(records) != summary.get("n_problems"):
         return f"{where}: summary.json says {summary.get('n_problems')} problems, results.jsonl holds {len(records)}"
-    config = summary.get("config") or _config(folder)
+    config = provenance_of(summary).get("config") or _config(folder)
     if config is None:
         return f"{where}: no config (neither summary.json nor .hydra/config.yaml has one)"
     return Job(folder, config, summary, records)
@@ -188,8 +188,8 @@ def job_row(job: Job, columns: list[str], root: Path) -> dict[str, Any]:
         {
             "source": "run",
             "job": _relative(job.folder, root),
-            "git_commit": job.summary.get("git_commit"),
-            "finished_at": job.summary.get("finished_at"),
+            "git_commit": provenance_of(job.summary).get("git_commit"),
+            "finished_at": provenance_of(job.summary).get("finished_at"),
         }
     )
     return row

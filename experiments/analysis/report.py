@@ -52,7 +52,9 @@ def headline(rows: list[dict[str, Any]], limit: int = 12) -> list[str]:
     """The comparisons a reader looks for first: tree search and larger models against
     best-of-N, each "A reaches B's best accuracy at r x the compute [interval]"."""
     usable = [r for r in rows if r["ratio"] is not None and "greedy" not in r["a"]]
-    usable.sort(key=lambda r: r["ratio_hi"] if r.get("ratio_hi") is not None else r["ratio"])
+    usable.sort(
+        key=lambda r: (analyze.trivial_saving(r), r["ratio_hi"] if r.get("ratio_hi") is not None else r["ratio"])
+    )
     return [analyze.saved_sentence(r) for r in usable[:limit]]
 
 

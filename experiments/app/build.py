@@ -15,6 +15,7 @@ from typing import Any
 
 import hydra.utils
 from hydra import compose, initialize_config_module
+from hydra.core.global_hydra import GlobalHydra
 from omegaconf import DictConfig, OmegaConf
 
 from infscale.budgets.budget import Budget
@@ -195,6 +196,8 @@ def build(cfg: DictConfig) -> Components:
 def load_config(*overrides: str, config_name: str = "config") -> DictConfig:
     """The composed run config, as `infscale-run` would see it with these overrides."""
     resolvers.register()
+    if GlobalHydra.instance().is_initialized():  # inside a Hydra app (infscale-prm-eval): compose from its search path
+        return compose(config_name=config_name, overrides=list(overrides))
     with initialize_config_module(config_module="infscale.conf", version_base=None):
         return compose(config_name=config_name, overrides=list(overrides))
 

@@ -116,14 +116,30 @@ def check_prompts(problems: list[Problem], policy: Any, reward: Any) -> None:
                 )
 
 
-def plan_line(cfg: DictConfig, total: int, done: int, folder: Path) -> str:
-    """What the run will do, said before it starts."""
+def plan_line(cfg: DictConfig, total: int, done: int, folder: Path, allocation: str | None = None) -> str:
+    """What the run will do, said before it starts: the width it will use (the allocator's,
+    `allocation`, where one decides it) and the caps that bound it."""
     n, max_tokens = int(cfg.strategy.n), int(cfg.policy.max_tokens)
-    per_problem = n * max_tokens
-    cap = OmegaConf.select(cfg, "budget.max_tokens")
-    if isinstance(cap, int):
-        per_problem = min(per_problem, cap)
     todo = total - done
+    if allocation is not None:
+        return (
+            f"{total} problems ({done} already finished, {todo} to run) x {allocation} x up to {max_tokens} "
+            f"tokens each, from one pool ({pool_text(cfg)}); run folder {folder}"
+        )
+    samples, caps = n, []
+    max_samples = OmegaConf.select(cfg, "budget.max_samples")
+    if isinstance(max_samples, int) and max_samples < n:
+        samples = max_samples
+        caps.append(f"budget.max_samples={max_samples} samples")
+    per_problem = samples * max_tokens
+    cap = OmegaConf.select(cfg, "budget.max_tokens")
+    if isinstance(cap, int) and cap < per_problem:
+        per_problem = cap
+        caps.append(f"budget.max_tokens={cap} tokens")
+    max_flops = OmegaConf.select(cfg, "budget.max_flops")
+    if max_flops is not None:
+        caps.append(f"budget.max_flops={float(max_flops):.3g} FLOPs")
+    capped = f" (at most {', '.join(caps)} per problem)" if caps else ""
     at_once = concurrency(cfg)
     throttled = (
         f"; {at_once} problems at once (engine.max_n={cfg.engine.max_n} samples in memory / strategy.n)"
@@ -131,6 +147,11 @@ def plan_line(cfg: DictConfig, total: int, done: int, folder: Path) -> str:
         else ""
     )
     return (
-        f"{total} problems ({done} already finished, {todo} to run) x strategy.n={n} x up to "
+        f"{total} problems ({done} already finished, {todo} to run) x strategy.n={n}{capped} x up to "
         f"{max_tokens} tokens: at most {per_problem * todo:.3g} generated tokens{throttled}; run folder {folder}"
     )
+
+
+def pool_text(cfg: DictConfig) -> str:
+    caps = {key: OmegaConf.select(cfg, f"budget.{key}") for key in ("total_flops", "total_tokens")}
+    return ", ".join(f"budget.{key}={float(value):.3g}" for key, value in caps.items() if value is not None)

@@ -25,6 +25,8 @@ from infscale.experiments.app import preflight, resolvers
 from infscale.experiments.app.allocate import run_allocated
 from infscale.experiments.app.build import Components, build, plain
 from infscale.experiments.app.store import RunStore
+from infscale.search.backends import BackendError
+from infscale.search.node import file_safe
 from infscale.search.records import outcome_record
 
 resolvers.register()
@@ -84,12 +86,21 @@ def run(cfg: DictConfig, folder: Path, signals: Signals | None = None) -> dict[s
         finished = set(done)
         todo = [p for p in problems if p.id not in finished]
         preflight.check_prompts(todo, parts.policy, parts.reward)
-        log.info(preflight.plan_line(cfg, len(problems), len(done), folder))
+        if parts.allocator is None:
+            log.info(preflight.plan_line(cfg, len(problems), len(done), folder))
+        if cfg.get("save_trees"):
+            treeless = [i for i in done if not (folder / "trees" / f"{file_safe(i)}.json").exists()]
+            if treeless:
+                log.warning(
+                    f"save_trees=true: {len(treeless)} problems finished before without saving their trees "
+                    f"(e.g. {treeless[0]}); trees are saved for problems run now only "
+                    f"(move {folder / 'results.jsonl'} away to rerun them)"
+                )
         store.keep_config(fingerprint)
         info = run_info(cfg, parts)
         if parts.allocator is not None:
             _, allocation = run_allocated(cfg, folder, parts, problems, info)
-            return store.finalize(ids, {**allocation, **provenance(cfg, parts)})
+            return store.finalize(ids, {**allocation, "provenance": provenance(cfg, parts)})
         saved = len(done)
         try:
             for outcome in parts.engine.run(todo, parts.strategy, ordered=False, stop=signals.stopped):
@@ -103,7 +114,7 @@ def run(cfg: DictConfig, folder: Path, signals: Signals | None = None) -> dict[s
                     raise Interrupted(signals.signum)
             if signals.signum is not None:
                 raise Interrupted(signals.signum)
-            return store.finalize(ids, provenance(cfg, parts))
+            return store.finalize(ids, {"provenance": provenance(cfg, parts)})
         except Interrupted as stop:
             store.close()
             stop.args = (f"{saved} of {len(problems)} problems are saved in {folder}",)
@@ -132,6 +143,7 @@ def run_info(cfg: DictConfig, parts: Components) -> dict[str, Any]:
 
 
 def provenance(cfg: DictConfig, parts: Components) -> dict[str, Any]:
+    """summary.json's `provenance` object: what the numbers were computed with, and when."""
     versions = {}
     for name in _LIBRARIES:
         try:

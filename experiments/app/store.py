@@ -119,7 +119,7 @@ class RunStore:
                 raise ValueError(f"{path} is unreadable; move {self.folder} away and rerun") from None
             self._refuse(differing_keys(stored, fingerprint))
         elif has_results and (self.folder / "summary.json").exists():  # a folder from before run_config.json
-            stored = json.loads((self.folder / "summary.json").read_text()).get("config") or {}
+            stored = provenance_of(json.loads((self.folder / "summary.json").read_text())).get("config") or {}
             self._refuse(differing_keys({k: v for k, v in stored.items() if k in fingerprint}, fingerprint))
 
     def _refuse(self, differ: list[str]) -> None:
@@ -199,9 +199,10 @@ class RunStore:
             self._handle = None
 
     @_writes
-    def finalize(self, ids: list[str], provenance: dict[str, Any]) -> dict[str, Any]:
+    def finalize(self, ids: list[str], extra: dict[str, Any]) -> dict[str, Any]:
         """Rewrite `results.jsonl` in the order of `ids` (on disk, a record at a time) and
-        write `summary.json` from the stream."""
+        write `summary.json` from the stream, with `extra` (its `provenance`, the pool) after
+        the totals."""
         self.close()
         if not ids:
             raise ValueError("no problems in this run: n_problems is 0 or the task is empty")
@@ -221,9 +222,17 @@ class RunStore:
             target.flush()
             os.fsync(target.fileno())
         os.replace(tmp, self.results_path)
-        summary = {**totals.result(), **provenance}
+        summary = {**totals.result(), **extra}
         atomic_write(self.folder / "summary.json", json.dumps(summary, indent=2, default=str))
         return summary
+
+
+def provenance_of(summary: dict[str, Any]) -> dict[str, Any]:
+    """A summary's provenance (`config`, `git_commit`, `versions`, `checkpoints`,
+    `engine_calls`, `finished_at`): its `provenance` object, or, in a summary written before
+    that object existed, the same keys at the top level."""
+    nested = summary.get("provenance")
+    return nested if isinstance(nested, dict) else summary
 
 
 class Summary:
