@@ -28,7 +28,7 @@ from typing import Any
 
 from omegaconf import OmegaConf
 
-from infscale.experiments.analysis import curves, outcomes
+from infscale.experiments.analysis import curves, outcomes, shards
 from infscale.experiments.analysis.difficulty import difficulty_of, level_rows
 from infscale.experiments.app import errors, resolvers
 from infscale.experiments.app.build import build_task
@@ -265,14 +265,17 @@ def collect(root: Path, task: str | None = None, draws: int = 64) -> Collection:
     root = Path(root)
     if not root.is_dir():
         raise ValueError(f"no such sweep folder: {root}")
-    messages, jobs = [], []
+    messages, jobs, unfinished = [], [], []
     for folder in find_job_folders(root):
         loaded = load_job(folder, root)
         (messages.append if isinstance(loaded, str) else jobs.append)(loaded)
+        if isinstance(loaded, str):
+            unfinished.append(folder)
     if not jobs:
         raise ValueError(
             f"no finished job under {root}" + (f" ({len(messages)} unfinished or failed)" if messages else "")
         )
+    jobs = shards.merge(jobs, unfinished, root, messages)
     jobs = _one_task(jobs, task, messages)
     columns = varying_keys([j.config for j in jobs])
     rows = [job_row(j, columns, root) for j in jobs]

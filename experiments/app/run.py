@@ -22,6 +22,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from infscale.experiments.app import preflight, resolvers
+from infscale.experiments.app import shard as shards
 from infscale.experiments.app.allocate import run_allocated
 from infscale.experiments.app.build import Components, build, plain
 from infscale.experiments.app.store import RunStore
@@ -70,13 +71,16 @@ def run(cfg: DictConfig, folder: Path, signals: Signals | None = None) -> dict[s
     """Run (or resume) the configuration in `cfg`, writing into `folder`; return the summary."""
     signals = signals or Signals()
     preflight.check_config(cfg)
+    shard = shards.check(cfg)
     store = RunStore(folder)
     with store:
         done = store.finished()
         fingerprint = config_fingerprint(cfg)
         store.check_config(fingerprint, has_results=bool(done))
         parts = build(cfg)
-        problems = preflight.select_problems(parts.task.problems(), cfg.get("n_problems"), parts.task.name)
+        problems = shard.select(
+            preflight.select_problems(parts.task.problems(), cfg.get("n_problems"), parts.task.name)
+        )
         ids = [p.id for p in problems]
         stale = set(done) - set(ids)
         if stale:
@@ -123,8 +127,9 @@ def run(cfg: DictConfig, folder: Path, signals: Signals | None = None) -> dict[s
 
 def config_fingerprint(cfg: DictConfig) -> dict[str, Any]:
     """Everything that determines each problem's result: the keys of the run id less
-    `n_problems` (a finished run may be extended to more problems; fewer are refused)."""
-    resolved = resolvers.portable(OmegaConf.to_container(cfg, resolve=True))
+    `n_problems` (a finished run may be extended to more problems; fewer are refused), with
+    the shard where there is one."""
+    resolved = shards.without_default(resolvers.portable(OmegaConf.to_container(cfg, resolve=True)))
     return {k: v for k, v in resolved.items() if k not in resolvers.NOT_IN_RUN_ID | {"n_problems"}}
 
 
@@ -150,12 +155,14 @@ def provenance(cfg: DictConfig, parts: Components) -> dict[str, Any]:
             versions[name] = importlib.metadata.version(name)
         except importlib.metadata.PackageNotFoundError:
             versions[name] = None
+    shard = shards.shard_of(cfg)
     checkpoints = {
         role: getattr(backend, "checkpoint_hash", None)
         for role, backend in (("policy", parts.policy), ("reward", parts.reward))
     }
     return {
         "config": OmegaConf.to_container(cfg, resolve=True),
+        "shard": {"count": shard.count, "index": shard.index},
         "git_commit": git_commit(),
         "versions": versions,
         "checkpoints": checkpoints,
