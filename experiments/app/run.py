@@ -26,7 +26,6 @@ from infscale.experiments.app import shard as shards
 from infscale.experiments.app.allocate import run_allocated
 from infscale.experiments.app.build import Components, build, plain
 from infscale.experiments.app.store import RunStore
-from infscale.search.backends import BackendError
 from infscale.search.node import file_safe
 from infscale.search.records import outcome_record
 
