@@ -83,12 +83,17 @@ def test_summary_fields(rebase_run):
         "flops_paper",
         "tokens_generated",
         "wall_s",
-        "config",
-        "git_commit",
-        "versions",
-        "checkpoints",
     ):
         assert key in summary
+    assert sorted(summary["provenance"]) == [
+        "checkpoints",
+        "config",
+        "engine_calls",
+        "finished_at",
+        "git_commit",
+        "versions",
+    ]
+    assert not {"config", "git_commit", "versions"} & set(summary)  # in the provenance object only
     assert summary["accuracy_lo"] <= summary["accuracy"] <= summary["accuracy_hi"]
     assert summary["n_problems"] == 12
     record = read_results(folder)[0]

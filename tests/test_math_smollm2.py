@@ -62,7 +62,7 @@ def test_runs_within_five_minutes(smollm2_run):
         "gsm8k-0002",
     ]
     assert [r["reference"] for r in records] == ["18", "3", "70000"]
-    assert summary["config"]["policy"]["gguf_file"] == GGUF
+    assert summary["provenance"]["config"]["policy"]["gguf_file"] == GGUF
 
 
 def test_ledger_matches_the_model(smollm2_run):

@@ -56,15 +56,15 @@ def test_wheel_holds_only_infscale_and_lives_beside_an_unrelated_tasks_package(t
     )
     assert result.returncode == 0, result.stderr
     assert "over 3 problems" in result.stdout
-    summaries = list(workdir.glob("outputs/toy_arith/*/summary.json"))  # the default world, models from the wheel
+    summaries = list(workdir.glob("outputs/toy_sum/*/summary.json"))  # the default world, models from the wheel
     assert len(summaries) == 1
     here = tmp_path / "editable"
     here.mkdir()
     args = ["n_problems=3", "strategy=beam", "progress=false"]
     subprocess.run([BIN / "infscale-run", *args], cwd=here, capture_output=True, check=True, timeout=600)
-    editable = [p.parent.name for p in here.glob("outputs/toy_arith/*/summary.json")]
+    editable = [p.parent.name for p in here.glob("outputs/toy_sum/*/summary.json")]
     assert editable == [summaries[0].parent.name], "the run id must not depend on where infscale is installed"
-    assert (here / "outputs/toy_arith" / editable[0] / "run_config.json").read_text() == (
+    assert (here / "outputs/toy_sum" / editable[0] / "run_config.json").read_text() == (
         summaries[0].parent / "run_config.json"
     ).read_text()
     probe = "import tasks, infscale.conf, infscale.tasks; print(tasks.WHO); print(infscale.conf.__file__)"

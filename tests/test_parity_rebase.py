@@ -122,6 +122,7 @@ def test_rebase_voting_matches_reference(selector, aggregation, worlds):
 
 
 def test_whole_shares_are_not_rounded_up():
-    # the case: float32 gives [13, 8, 6]; 14 * e^2.5 / (2 * e^2.5) is exactly 7
+    # 14 * e^2.5 / (2 * e^2.5) is exactly 7; 10 * e^9 / (2 * e^9) exactly 5 (float32 gives [6, 4])
     assert balance([0.6, 0.5, 0.5], 27, 0.2) == [13, 7, 7]
+    assert balance([0.9, 0.9], 10, 0.1) == [5, 5]
     assert balance([0.5, 0.5, 0.5, 0.5], 8, 0.1) == [2, 2, 2, 2]

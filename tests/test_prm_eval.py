@@ -260,3 +260,22 @@ def test_nothing_to_evaluate_is_an_error():
         evaluate_prm(prm_config())
     with pytest.raises(ValueError, match="needs a policy"):
         evaluate_prm(prm_config("task=simulated", "reward=sim_perfect"))
+
+
+@pytest.mark.slow
+def test_cli_runs_best_of_n_inside_its_hydra_app(tmp_path):
+    # the README's `infscale-prm-eval ... task=... policy=... bon.n=8` stopped with "GlobalHydra is
+    # already initialized": Best-of-N composed its strategy with a second Hydra initialisation
+    out = tmp_path / "run"
+    world = ["task=simulated", "policy=simulated", "reward=sim_perfect", "task.n=6", "bon.n=2", "bon.n_problems=6"]
+    done = subprocess.run(
+        [str(BIN / "infscale-prm-eval"), *world, f"hydra.run.dir={out}"],
+        cwd=REPO,
+        env={**os.environ, "HYDRA_FULL_ERROR": "0"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    bon = json.loads((out / "report.json").read_text())["bon"]
+    assert bon["n_problems"] == 6 and bon["n"] == 2

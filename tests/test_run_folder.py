@@ -74,7 +74,7 @@ def test_other_configuration_on_an_old_folder_refuses_naming_the_keys(config, tm
         run(config("strategy=best_of_n", "strategy.n=16", "n_problems=20", "seed=1"), tmp_path)
     assert (tmp_path / "results.jsonl").read_bytes() == before
     summary = json.loads((tmp_path / "summary.json").read_text())
-    assert summary["config"]["strategy"]["name"] == "rebase"
+    assert summary["provenance"]["config"]["strategy"]["name"] == "rebase"
     run(config(*SMALL, "engine.max_batch=7", "progress=true"), tmp_path)  # how it runs is not what it computes
 
 

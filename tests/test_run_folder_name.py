@@ -11,7 +11,9 @@ from infscale.experiments.app import resolvers
 def composed(*overrides: str, hydra: bool = True):
     resolvers.register()
     with initialize_config_module(config_module="infscale.conf", version_base=None):
-        return compose(config_name="config", overrides=["reward=none", *overrides], return_hydra_config=hydra)
+        return compose(
+            config_name="config", overrides=["task=toy_arith", "reward=none", *overrides], return_hydra_config=hydra
+        )
 
 
 def run_dir(*overrides: str) -> tuple[str, str]:

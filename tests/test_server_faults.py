@@ -265,7 +265,7 @@ def test_cli_names_the_run_folder_and_records_after_the_model(serve, tmp_path):
     records = [json.loads(line) for line in (folder / "results.jsonl").read_text().splitlines()]
     assert [r["policy"] for r in records] == ["toy_small", "toy_small"]
     assert json.loads((folder / "run_config.json").read_text())["policy"]["name"] == "toy_small"
-    assert json.loads((folder / "summary.json").read_text())["config"]["policy"]["name"] == "toy_small"
+    assert json.loads((folder / "summary.json").read_text())["provenance"]["config"]["policy"]["name"] == "toy_small"
 
 
 @pytest.mark.slow

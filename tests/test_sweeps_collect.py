@@ -34,7 +34,7 @@ def sweep(tmp_path_factory):
     foreign = root / "foreign"
     shutil.copytree(good[1], foreign)
     summary = json.loads((foreign / "summary.json").read_text())
-    summary["config"]["task"].update(name="other_task", kind="simulated")
+    summary["provenance"]["config"]["task"].update(name="other_task", kind="simulated")
     (foreign / "summary.json").write_text(json.dumps(summary))
     return root
 
@@ -47,7 +47,7 @@ def test_finished_jobs_become_rows_with_their_summaries(sweep):
         for key in collect.METRICS:
             assert row[key] == summary[key]
         assert row["task.name"] == "simulated" and row["strategy.name"] == "best_of_n"
-        assert row["source"] == "run" and row["git_commit"] == summary["git_commit"]
+        assert row["source"] == "run" and row["git_commit"] == summary["provenance"]["git_commit"]
     assert {(r["policy.name"], r["strategy.n"]) for r in result.rows} == {
         ("simulated", 2),
         ("simulated", 4),

@@ -45,6 +45,7 @@ from infscale.experiments.analysis.optimal import (
     size_fit,
 )
 from infscale.experiments.analysis.outcomes import COST_METRICS, Stats
+from infscale.experiments.app import errors
 
 COSTS = ("flops_total", "flops_paper", "tokens_generated", "wall_s")
 NOT_CONFIG = {
@@ -216,6 +217,15 @@ def _reach(pa: list[dict[str, Any]], pb: list[dict[str, Any]], x: str, stats: St
     return {**result, "ratio_lo": None, "ratio_hi": None}
 
 
+def trivial_saving(row: dict[str, Any]) -> bool:
+    """A "compute to reach" row that says nothing: a ratio that prints as 0.00x (B's best
+    is reached by A's cheapest point, as by a weak baseline) or an interval that is
+    unbounded or reaches 0. Such rows are listed after the informative ones."""
+    low, high = row.get("ratio_lo"), row.get("ratio_hi")
+    unbounded = low is None or high is None or low <= 0 or not math.isfinite(high)
+    return row["ratio"] < 0.005 or unbounded
+
+
 def saved_sentence(row: dict[str, Any]) -> str:
     target = f"{row['b']}'s best accuracy {row['target_accuracy']:.3f}"
     if row["ratio"] is None:
@@ -333,7 +343,9 @@ def print_report(result: dict[str, Any], x: str, stream: Any = sys.stdout) -> No
             f"{c['better_above']} is better above it",
             file=stream,
         )
-    saved = sorted((r for r in tables["flops_saved"] if r["ratio"] is not None), key=lambda r: r["ratio"])
+    saved = sorted(
+        (r for r in tables["flops_saved"] if r["ratio"] is not None), key=lambda r: (trivial_saving(r), r["ratio"])
+    )
     print(
         f"Compute to reach (best {min(8, len(saved))} of {len(tables['flops_saved'])}; flops_saved.csv):", file=stream
     )
@@ -357,6 +369,7 @@ def _pair(text: str) -> tuple[str, str]:
     return a.strip(), b.strip()
 
 
+@errors.command("infscale-analyze")
 def main(argv: Iterable[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="infscale-analyze", description=__doc__.split("\n\n")[0])
     parser.add_argument("sweep", type=Path)
@@ -372,13 +385,7 @@ def main(argv: Iterable[str] | None = None) -> None:
     parser.add_argument("--draws", type=int, default=paired.DRAWS, help="bootstrap replicates (paired statistics)")
     parser.add_argument("--fit-draws", type=int, default=robust.FIT_DRAWS, help="bootstrap refits per scaling fit")
     args = parser.parse_args(None if argv is None else list(argv))
-    try:
-        result = analyze(
-            args.sweep, args.x, args.per_decade, not args.no_curves, args.compare, args.draws, args.fit_draws
-        )
-    except ValueError as error:
-        print(f"infscale-analyze: error: {error}", file=sys.stderr)
-        sys.exit(2)
+    result = analyze(args.sweep, args.x, args.per_decade, not args.no_curves, args.compare, args.draws, args.fit_draws)
     print_report(result, args.x)
     print(f"tables in {args.sweep}: " + ", ".join(path.name for path in result["files"]))
 

@@ -28,11 +28,11 @@ from typing import Any
 
 from omegaconf import OmegaConf
 
-from infscale.experiments.analysis import curves, outcomes
+from infscale.experiments.analysis import curves, outcomes, shards
 from infscale.experiments.analysis.difficulty import difficulty_of, level_rows
-from infscale.experiments.app import resolvers
+from infscale.experiments.app import errors, resolvers
 from infscale.experiments.app.build import build_task
-from infscale.experiments.app.store import atomic_write
+from infscale.experiments.app.store import atomic_write, corrupt_line, provenance_of, running
 
 IDENTITY = ("task.name", "policy.name", "reward.name", "strategy.name", "strategy.selector", "strategy.n", "seed")
 METRICS = (
@@ -89,6 +89,11 @@ def load_job(folder: Path, root: Path) -> Job | str:
         config = _config(folder)
         if config is not None and config.get("n_problems") == 0:
             return f"{where}: zero problems (n_problems=0); nothing to collect"
+        holder = running(folder)
+        if holder is not None:
+            return f"{where}: running ({holder}); collect again when it has finished"
+        if results_path.exists() and (number := corrupt_line(results_path)) is not None:
+            return f"{where}: {_corrupt(number, results_path)}"
         why = _failure(folder)
         if not results_path.exists():
             return f"{where}: failed before its first problem (no results.jsonl): {why}"
@@ -103,13 +108,19 @@ def load_job(folder: Path, root: Path) -> Job | str:
         summary = json.loads(summary_path.read_text())
         records = [json.loads(line) for line in results_path.read_text().splitlines()]
     except (OSError, json.JSONDecodeError) as error:
+        if results_path.exists() and (number := corrupt_line(results_path)) is not None:
+            return f"{where}: {_corrupt(number, results_path)}"
         return f"{where}: unreadable ({error.__class__.__name__}: {error})"
     if len(records) != summary.get("n_problems"):
         return f"{where}: summary.json says {summary.get('n_problems')} problems, results.jsonl holds {len(records)}"
-    config = summary.get("config") or _config(folder)
+    config = provenance_of(summary).get("config") or _config(folder)
     if config is None:
         return f"{where}: no config (neither summary.json nor .hydra/config.yaml has one)"
     return Job(folder, config, summary, records)
+
+
+def _corrupt(number: int, path: Path) -> str:
+    return f"corrupt line {number} of {path}; delete that line and rerun the job to recompute its problem"
 
 
 def _config(folder: Path) -> dict[str, Any] | None:
@@ -177,8 +188,8 @@ def job_row(job: Job, columns: list[str], root: Path) -> dict[str, Any]:
         {
             "source": "run",
             "job": _relative(job.folder, root),
-            "git_commit": job.summary.get("git_commit"),
-            "finished_at": job.summary.get("finished_at"),
+            "git_commit": provenance_of(job.summary).get("git_commit"),
+            "finished_at": provenance_of(job.summary).get("finished_at"),
         }
     )
     return row
@@ -254,14 +265,17 @@ def collect(root: Path, task: str | None = None, draws: int = 64) -> Collection:
     root = Path(root)
     if not root.is_dir():
         raise ValueError(f"no such sweep folder: {root}")
-    messages, jobs = [], []
+    messages, jobs, unfinished = [], [], []
     for folder in find_job_folders(root):
         loaded = load_job(folder, root)
         (messages.append if isinstance(loaded, str) else jobs.append)(loaded)
+        if isinstance(loaded, str):
+            unfinished.append(folder)
     if not jobs:
         raise ValueError(
             f"no finished job under {root}" + (f" ({len(messages)} unfinished or failed)" if messages else "")
         )
+    jobs = shards.merge(jobs, unfinished, root, messages)
     jobs = _one_task(jobs, task, messages)
     columns = varying_keys([j.config for j in jobs])
     rows = [job_row(j, columns, root) for j in jobs]
@@ -350,17 +364,14 @@ def report(collection: Collection, stream: Any = None) -> None:
         print(f"infscale-collect: {message}", file=stream)
 
 
+@errors.command("infscale-collect")
 def main(argv: Iterable[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="infscale-collect", description=__doc__.split("\n\n")[0])
     parser.add_argument("sweep", type=Path, help="a multirun folder (or any folder holding run folders)")
     parser.add_argument("--task", help="the task to collect when the jobs span several")
     parser.add_argument("--draws", type=int, default=64, help="random subsets per (problem, n) for subsampled curves")
     args = parser.parse_args(None if argv is None else list(argv))
-    try:
-        collection = collect(args.sweep, args.task, args.draws)
-    except ValueError as error:
-        print(f"infscale-collect: error: {error}", file=sys.stderr)
-        sys.exit(2)
+    collection = collect(args.sweep, args.task, args.draws)
     report(collection)
     paths = write_collection(collection, args.sweep)
     print(

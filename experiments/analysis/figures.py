@@ -107,6 +107,15 @@ def _form() -> str:
     return "e_inf + a (C/C0)^-b"
 
 
+def size_fit_curve(fit: dict[str, Any], budgets: list[float], sizes: list[float]) -> tuple[np.ndarray, np.ndarray]:
+    """The fitted N_opt(C) over the measured budgets, only where it stays within the model
+    sizes measured (a fit extrapolated past the largest model says nothing about it)."""
+    grid = np.geomspace(min(budgets), max(budgets), 200)
+    values = 10 ** (fit["intercept"] + fit["slope"] * np.log10(grid))
+    inside = (values >= min(sizes)) & (values <= max(sizes))
+    return grid[inside], values[inside]
+
+
 def optimal_size(result: dict[str, Any], x: str, out: Path) -> Path:
     """(b): the compute-optimal model size per budget (hollow: other sizes tied), with its fit."""
     rows = [r for r in result["tables"]["optimal_size"] if r["params"]]
@@ -120,10 +129,8 @@ def optimal_size(result: dict[str, Any], x: str, out: Path) -> Path:
         ax.plot(*zip(*tied), "o", markerfacecolor="none", color="C0", label="size tied with it (paired bootstrap)")
     fit = result["size_fit"]
     if fit["slope"] is not None:
-        grid = np.geomspace(min(r["budget"] for r in rows), max(r["budget"] for r in rows), 50)
         ax.plot(
-            grid,
-            10 ** (fit["intercept"] + fit["slope"] * np.log10(grid)),
+            *size_fit_curve(fit, [r["budget"] for r in rows], [*params.values(), *(r["params"] for r in rows)]),
             "-",
             color="C1",
             label=f"fit N_opt ~ C^{fit['slope']:.2f}",

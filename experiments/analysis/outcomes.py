@@ -58,9 +58,9 @@ def load(root: Path) -> dict[str, Outcomes]:
         costs = {
             k: np.array([[np.nan if v is None else v for v in data[k]]], dtype=float) for k in COST_METRICS if k in data
         }
-        out[point] = Outcomes(
-            tuple(data["problem_id"]), (data["seed"],), np.array([data["correct"]], dtype=float), costs
-        )
+        correct = np.array([data["correct"]], dtype=float)
+        label = f"configuration {point} of {Path(root)}"
+        out[point] = Outcomes(tuple(data["problem_id"]), (data["seed"],), correct, costs, label)
     return out
 
 

@@ -33,6 +33,7 @@ class Outcomes:
     seeds: tuple[str, ...]
     correct: np.ndarray  # (seeds, problems), each in [0, 1] (subsampled points: expected correctness)
     costs: dict[str, np.ndarray] = field(default_factory=dict)  # metric -> (seeds, problems)
+    label: str = "this configuration"  # which configuration, in which folder: for error lines
 
     def __post_init__(self) -> None:
         shape = (len(self.seeds), len(self.problems))
@@ -44,11 +45,14 @@ class Outcomes:
         index = {pid: i for i, pid in enumerate(self.problems)}
         missing = [pid for pid in problems if pid not in index]
         if missing:
-            raise ValueError(f"outcomes: problem {missing[0]} was not run by this configuration")
+            raise ValueError(
+                f"problem {missing[0]} was not run by {self.label} (it ran {len(self.problems)} problems, the "
+                f"comparison needs {len(problems)}); compare configurations run on the same problems "
+                "(task, n_problems)"
+            )
         cols = [index[pid] for pid in problems]
-        return Outcomes(
-            tuple(problems), self.seeds, self.correct[:, cols], {k: v[:, cols] for k, v in self.costs.items()}
-        )
+        costs = {k: v[:, cols] for k, v in self.costs.items()}
+        return Outcomes(tuple(problems), self.seeds, self.correct[:, cols], costs, self.label)
 
     def metric(self, name: str) -> np.ndarray:
         return self.correct if name == "accuracy" else self.costs[name]
@@ -68,6 +72,7 @@ def stack(members: Sequence[Outcomes]) -> Outcomes:
         tuple(s for m in aligned for s in m.seeds),
         np.vstack([m.correct for m in aligned]),
         {k: np.vstack([m.costs[k] for m in aligned]) for k in aligned[0].costs},
+        members[0].label + (f" (pooled with {len(members) - 1} more run(s) of it)" if len(members) > 1 else ""),
     )
 
 

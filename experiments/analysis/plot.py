@@ -13,7 +13,6 @@ Reads `infscale-collect`'s tables.
 from __future__ import annotations
 
 import argparse
-import sys
 import textwrap
 from collections.abc import Iterable
 from pathlib import Path
@@ -34,6 +33,7 @@ from infscale.experiments.analysis.analyze import (  # noqa: E402
     seed_intervals,
 )
 from infscale.experiments.analysis.curves import COVERAGE  # noqa: E402
+from infscale.experiments.app import errors
 
 X_LABELS = {
     "flops_total": "flops_total per problem (policy prefill + decode + PRM, with attention)",
@@ -183,6 +183,7 @@ def plot(
     return written
 
 
+@errors.command("infscale-plot")
 def main(argv: Iterable[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="infscale-plot", description=__doc__.split("\n\n")[0])
     parser.add_argument("sweep", type=Path)
@@ -195,11 +196,7 @@ def main(argv: Iterable[str] | None = None) -> None:
         "--bands", action="store_true", help="draw every curve's CI band (default: curves on the front)"
     )
     args = parser.parse_args(None if argv is None else list(argv))
-    try:
-        written = plot(args.sweep, args.x, args.error, args.out, args.svg, not args.no_curves, args.bands)
-    except ValueError as error:
-        print(f"infscale-plot: error: {error}", file=sys.stderr)
-        sys.exit(2)
+    written = plot(args.sweep, args.x, args.error, args.out, args.svg, not args.no_curves, args.bands)
     for path in written:
         print(f"wrote {path}")
 

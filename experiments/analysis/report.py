@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import base64
-import sys
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -27,6 +26,7 @@ from typing import Any
 import jinja2
 
 from infscale.experiments.analysis import analyze, collect, figures, paired, plot, robust, trees
+from infscale.experiments.app import errors
 
 CONVENTIONS = ("flops_total", "flops_paper")
 
@@ -52,7 +52,9 @@ def headline(rows: list[dict[str, Any]], limit: int = 12) -> list[str]:
     """The comparisons a reader looks for first: tree search and larger models against
     best-of-N, each "A reaches B's best accuracy at r x the compute [interval]"."""
     usable = [r for r in rows if r["ratio"] is not None and "greedy" not in r["a"]]
-    usable.sort(key=lambda r: r["ratio_hi"] if r.get("ratio_hi") is not None else r["ratio"])
+    usable.sort(
+        key=lambda r: (analyze.trivial_saving(r), r["ratio_hi"] if r.get("ratio_hi") is not None else r["ratio"])
+    )
     return [analyze.saved_sentence(r) for r in usable[:limit]]
 
 
@@ -109,6 +111,7 @@ def render(
     )
 
 
+@errors.command("infscale-report")
 def main(argv: Iterable[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="infscale-report", description=__doc__.split("\n\n")[0])
     parser.add_argument("sweep", type=Path)
@@ -116,11 +119,7 @@ def main(argv: Iterable[str] | None = None) -> None:
     parser.add_argument("--draws", type=int, default=paired.DRAWS, help="bootstrap replicates")
     parser.add_argument("--fit-draws", type=int, default=robust.FIT_DRAWS, help="bootstrap refits per scaling fit")
     args = parser.parse_args(None if argv is None else list(argv))
-    try:
-        out = build(args.sweep, args.out, args.draws, args.fit_draws)
-    except ValueError as error:
-        print(f"infscale-report: error: {error}", file=sys.stderr)
-        sys.exit(2)
+    out = build(args.sweep, args.out, args.draws, args.fit_draws)
     print(f"wrote {out}")
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import gc
 import json
+import logging
 import time
 from collections import Counter
 from collections.abc import Iterable
@@ -30,12 +31,15 @@ from omegaconf import DictConfig
 
 from infscale.budgets.ledger import Ledger
 from infscale.experiments.app.build import Components
+from infscale.experiments.app.preflight import plan_line
 from infscale.experiments.app.store import RunStore, atomic_write
 from infscale.search.allocators.state import SAMPLE_FIELDS, ProblemState
 from infscale.search.allocators.waves import WaveRunner
 from infscale.search.engine import Outcome
 from infscale.search.records import outcome_record
 from infscale.tasks.base import Problem
+
+log = logging.getLogger("infscale.run")
 
 # A wave is saved unless less than SAVE_SPACING x the last save's duration has passed since it
 # ended: saving stays under 1 / (1 + SAVE_SPACING) of the wall (about 2.4%), and a kill loses
@@ -55,6 +59,8 @@ def run_allocated(
     states, wave = load_states(path, problems, engine, cfg.allocator.name)
     if wave == 0 and not any(s.grants for s in states):
         runner.check(states)
+    closed = sum(not s.open for s in states)
+    log.info(plan_line(cfg, len(states), closed, folder, allocation=parts.allocator.plan(runner, states)))
     for state in states:
         engine.pool.charge(state.ledger.flops_total, state.ledger.generated)
 

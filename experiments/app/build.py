@@ -15,11 +15,12 @@ from typing import Any
 
 import hydra.utils
 from hydra import compose, initialize_config_module
+from hydra.core.global_hydra import GlobalHydra
 from omegaconf import DictConfig, OmegaConf
 
 from infscale.budgets.budget import Budget
 from infscale.budgets.pool import Pool
-from infscale.experiments.app import resolvers
+from infscale.experiments.app import errors, resolvers
 from infscale.search.allocators.base import Allocator
 from infscale.search.backends import Policy, RewardModel
 from infscale.search.engine import Engine, Sampling
@@ -68,7 +69,10 @@ def instantiate(group: str, cfg: DictConfig | dict, *, skip: tuple[str, ...] = (
         params.pop("name", None)
     unknown = sorted(set(params) - set(accepted)) if not takes_anything else []
     if unknown:
-        raise ValueError(f"{group} '{label}' has no option(s) {', '.join(unknown)}")
+        options = [k for k in accepted if k != "task"]
+        raise ValueError(
+            f"{group} '{label}' has no option(s) {', '.join(unknown)}{errors.closest(unknown[0], options)}"
+        )
     wanted = {k: v for k, v in context.items() if k in accepted or takes_anything}
     missing = [
         k for k, p in accepted.items() if p.default is inspect.Parameter.empty and k not in params and k not in wanted
@@ -192,6 +196,8 @@ def build(cfg: DictConfig) -> Components:
 def load_config(*overrides: str, config_name: str = "config") -> DictConfig:
     """The composed run config, as `infscale-run` would see it with these overrides."""
     resolvers.register()
+    if GlobalHydra.instance().is_initialized():  # inside a Hydra app (infscale-prm-eval): compose from its search path
+        return compose(config_name=config_name, overrides=list(overrides))
     with initialize_config_module(config_module="infscale.conf", version_base=None):
         return compose(config_name=config_name, overrides=list(overrides))
 

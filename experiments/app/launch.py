@@ -11,6 +11,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from infscale.experiments.app import errors
+
 
 def _before_the_run(signum: int, frame: Any) -> None:
     sys.stderr.write(f"infscale-run: interrupted by {signal.Signals(signum).name} while starting; nothing written\n")
@@ -51,18 +53,24 @@ def unknown_option(argv: list[str]) -> str | None:
             continue  # interpolations, sweep functions (choice(...), glob(...)): Hydra's to resolve
         for option in value.split(","):
             if option != "null" and not (conf / key / f"{option}.yaml").exists():
-                known = ", ".join(sorted(p.stem for p in (conf / key).glob("*.yaml")))
-                return f"{key}={option}: no such {key} (known: {known})"
+                known = sorted(p.stem for p in (conf / key).glob("*.yaml"))
+                return f"{key}={option}: no such {key} (known: {', '.join(known)}){errors.closest(option, known)}"
     return None
 
 
+def _multirun_summary(error: BaseException) -> str | None:
+    from infscale.experiments.app import job_outcomes
+
+    return job_outcomes.summary(error)
+
+
+@errors.command("infscale-run", explain=_multirun_summary)
 def main() -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, _before_the_run)
     problem = unwritable(sys.argv[1:]) or unknown_option(sys.argv[1:])
     if problem is not None:
-        sys.stderr.write(f"infscale-run: error: {problem}\n")
-        sys.exit(2)
+        raise ValueError(problem)
     from infscale.experiments.app.run import main as run_main
 
     run_main()

@@ -4,6 +4,7 @@ Each failure is one `ValueError` line naming the key, file or problem."""
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,8 @@ from infscale.tasks.base import Problem
 log = logging.getLogger("infscale.run")
 
 _PATH_KEYS = ("policy.path", "policy.tokenizer", "reward.path", "reward.tokenizer")
+# A model folder's small JSON files, read whole by the libraries before any weight.
+_MODEL_JSON = ("config.json", "generation_config.json", "tokenizer_config.json", "special_tokens_map.json")
 
 
 def check_config(cfg: DictConfig) -> None:
@@ -33,10 +36,30 @@ def check_config(cfg: DictConfig) -> None:
     check_width(cfg.strategy.get("n"), cfg.engine.get("max_n"), "strategy.n")
     for key in _PATH_KEYS:
         value = OmegaConf.select(cfg, key)
-        if isinstance(value, str) and value and Path(value).expanduser().is_dir():
-            folder = Path(value).expanduser()
-            if not any(folder.glob("*.json")) and not any(folder.glob("*.gguf")):
-                raise ValueError(f"{key}={value} is a folder without a model (no config.json or tokenizer files)")
+        if isinstance(value, str) and value:
+            check_model_path(key, value)
+
+
+def check_model_path(key: str, value: str) -> None:
+    """A model folder that is missing, holds no model, or whose small JSON files do not
+    parse (the model libraries would fail on them with a long traceback). A value that is
+    not a local path (`namespace/name`, a hub id) is left to the backend."""
+    path = Path(value).expanduser()
+    if not path.exists():
+        if value.startswith(("/", ".", "~")) or value.count("/") > 1:
+            raise ValueError(f"{key}={value}: no such file or folder")
+        return
+    if not path.is_dir():
+        return
+    if not any(path.glob("*.json")) and not any(path.glob("*.gguf")):
+        raise ValueError(f"{key}={value} is a folder without a model (no config.json or tokenizer files)")
+    for name in _MODEL_JSON:
+        try:
+            json.loads((path / name).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            continue
+        except (OSError, ValueError) as error:
+            raise ValueError(f"{key}={value}: {path / name} is not valid JSON ({error})") from None
 
 
 def check_width(n: Any, ceiling: Any, key: str) -> None:
@@ -93,14 +116,30 @@ def check_prompts(problems: list[Problem], policy: Any, reward: Any) -> None:
                 )
 
 
-def plan_line(cfg: DictConfig, total: int, done: int, folder: Path) -> str:
-    """What the run will do, said before it starts."""
+def plan_line(cfg: DictConfig, total: int, done: int, folder: Path, allocation: str | None = None) -> str:
+    """What the run will do, said before it starts: the width it will use (the allocator's,
+    `allocation`, where one decides it) and the caps that bound it."""
     n, max_tokens = int(cfg.strategy.n), int(cfg.policy.max_tokens)
-    per_problem = n * max_tokens
-    cap = OmegaConf.select(cfg, "budget.max_tokens")
-    if isinstance(cap, int):
-        per_problem = min(per_problem, cap)
     todo = total - done
+    if allocation is not None:
+        return (
+            f"{total} problems ({done} already finished, {todo} to run) x {allocation} x up to {max_tokens} "
+            f"tokens each, from one pool ({pool_text(cfg)}); run folder {folder}"
+        )
+    samples, caps = n, []
+    max_samples = OmegaConf.select(cfg, "budget.max_samples")
+    if isinstance(max_samples, int) and max_samples < n:
+        samples = max_samples
+        caps.append(f"budget.max_samples={max_samples} samples")
+    per_problem = samples * max_tokens
+    cap = OmegaConf.select(cfg, "budget.max_tokens")
+    if isinstance(cap, int) and cap < per_problem:
+        per_problem = cap
+        caps.append(f"budget.max_tokens={cap} tokens")
+    max_flops = OmegaConf.select(cfg, "budget.max_flops")
+    if max_flops is not None:
+        caps.append(f"budget.max_flops={float(max_flops):.3g} FLOPs")
+    capped = f" (at most {', '.join(caps)} per problem)" if caps else ""
     at_once = concurrency(cfg)
     throttled = (
         f"; {at_once} problems at once (engine.max_n={cfg.engine.max_n} samples in memory / strategy.n)"
@@ -108,6 +147,11 @@ def plan_line(cfg: DictConfig, total: int, done: int, folder: Path) -> str:
         else ""
     )
     return (
-        f"{total} problems ({done} already finished, {todo} to run) x strategy.n={n} x up to "
+        f"{total} problems ({done} already finished, {todo} to run) x strategy.n={n}{capped} x up to "
         f"{max_tokens} tokens: at most {per_problem * todo:.3g} generated tokens{throttled}; run folder {folder}"
     )
+
+
+def pool_text(cfg: DictConfig) -> str:
+    caps = {key: OmegaConf.select(cfg, f"budget.{key}") for key in ("total_flops", "total_tokens")}
+    return ", ".join(f"budget.{key}={float(value):.3g}" for key, value in caps.items() if value is not None)

@@ -23,7 +23,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from infscale.budgets.budget import Budget
-from infscale.experiments.app import preflight, resolvers
+from infscale.experiments.app import errors, preflight, resolvers
 from infscale.experiments.app.build import build_engine, build_policy, build_reward, build_task
 from infscale.experiments.app.prm_bon import evaluate_bon, sample_and_score
 from infscale.experiments.app.run import git_commit
@@ -209,14 +209,11 @@ def pct_text(x: float | None) -> str:
     return "n/a" if x is None else f"{100 * x:.1f}%"
 
 
+@errors.command("infscale-prm-eval")
 @hydra.main(version_base=None, config_path="pkg://infscale.conf", config_name="prm_eval")
 def main(cfg: DictConfig) -> None:
     folder = Path(HydraConfig.get().runtime.output_dir)
-    try:
-        report = evaluate_prm(cfg)
-    except ValueError as error:
-        print(f"infscale-prm-eval: error: {error}", file=sys.stderr)
-        sys.exit(2)
+    report = evaluate_prm(cfg)
     for message in report["warnings"]:
         print(f"infscale-prm-eval: warning: {message}", file=sys.stderr)
     folder.mkdir(parents=True, exist_ok=True)

@@ -12,6 +12,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 import infscale
+from infscale.experiments.app.shard import shard_of
 
 # Keys that change how a run executes but not what it computes.
 NOT_IN_RUN_ID = {"hydra", "engine", "save_trees", "progress"}
@@ -54,14 +55,19 @@ def portable(value: Any, roots: dict[str, str] | None = None) -> Any:
 
 
 def run_id(*, _root_: DictConfig) -> str:
-    """A short hash of everything that determines a run's results."""
+    """A short hash of everything that determines a run's results, less the shard, which is
+    appended in words (`1a2b3c4d-shard2of8`): the shards of one configuration share the hash."""
     resolved = {
         k: OmegaConf.to_container(v, resolve=True) if isinstance(v, DictConfig) else v
         for k, v in _root_.items_ex(resolve=False)
-        if k not in NOT_IN_RUN_ID
+        if k not in NOT_IN_RUN_ID | {"shard"}
     }
     text = json.dumps(portable(resolved), sort_keys=True, default=str)
-    return hashlib.blake2b(text.encode(), digest_size=4).hexdigest()
+    try:
+        suffix = shard_of(_root_).suffix()
+    except ValueError:
+        suffix = ""  # a bad pair: the run stops on it before writing a result (experiments/app/shard.py)
+    return hashlib.blake2b(text.encode(), digest_size=4).hexdigest() + suffix
 
 
 def basename(key: str, *, _parent_: DictConfig) -> str | None:

@@ -19,14 +19,14 @@ from typing import Any
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
-from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from infscale.experiments.app import preflight, resolvers
+from infscale.experiments.app import shard as shards
 from infscale.experiments.app.allocate import run_allocated
 from infscale.experiments.app.build import Components, build, plain
 from infscale.experiments.app.store import RunStore
-from infscale.search.backends import BackendError
+from infscale.search.node import file_safe
 from infscale.search.records import outcome_record
 
 resolvers.register()
@@ -70,13 +70,16 @@ def run(cfg: DictConfig, folder: Path, signals: Signals | None = None) -> dict[s
     """Run (or resume) the configuration in `cfg`, writing into `folder`; return the summary."""
     signals = signals or Signals()
     preflight.check_config(cfg)
+    shard = shards.check(cfg)
     store = RunStore(folder)
     with store:
         done = store.finished()
         fingerprint = config_fingerprint(cfg)
         store.check_config(fingerprint, has_results=bool(done))
         parts = build(cfg)
-        problems = preflight.select_problems(parts.task.problems(), cfg.get("n_problems"), parts.task.name)
+        problems = shard.select(
+            preflight.select_problems(parts.task.problems(), cfg.get("n_problems"), parts.task.name)
+        )
         ids = [p.id for p in problems]
         stale = set(done) - set(ids)
         if stale:
@@ -86,12 +89,21 @@ def run(cfg: DictConfig, folder: Path, signals: Signals | None = None) -> dict[s
         finished = set(done)
         todo = [p for p in problems if p.id not in finished]
         preflight.check_prompts(todo, parts.policy, parts.reward)
-        log.info(preflight.plan_line(cfg, len(problems), len(done), folder))
+        if parts.allocator is None:
+            log.info(preflight.plan_line(cfg, len(problems), len(done), folder))
+        if cfg.get("save_trees"):
+            treeless = [i for i in done if not (folder / "trees" / f"{file_safe(i)}.json").exists()]
+            if treeless:
+                log.warning(
+                    f"save_trees=true: {len(treeless)} problems finished before without saving their trees "
+                    f"(e.g. {treeless[0]}); trees are saved for problems run now only "
+                    f"(move {folder / 'results.jsonl'} away to rerun them)"
+                )
         store.keep_config(fingerprint)
         info = run_info(cfg, parts)
         if parts.allocator is not None:
             _, allocation = run_allocated(cfg, folder, parts, problems, info)
-            return store.finalize(ids, {**allocation, **provenance(cfg, parts)})
+            return store.finalize(ids, {**allocation, "provenance": provenance(cfg, parts)})
         saved = len(done)
         try:
             for outcome in parts.engine.run(todo, parts.strategy, ordered=False, stop=signals.stopped):
@@ -105,7 +117,7 @@ def run(cfg: DictConfig, folder: Path, signals: Signals | None = None) -> dict[s
                     raise Interrupted(signals.signum)
             if signals.signum is not None:
                 raise Interrupted(signals.signum)
-            return store.finalize(ids, provenance(cfg, parts))
+            return store.finalize(ids, {"provenance": provenance(cfg, parts)})
         except Interrupted as stop:
             store.close()
             stop.args = (f"{saved} of {len(problems)} problems are saved in {folder}",)
@@ -114,8 +126,9 @@ def run(cfg: DictConfig, folder: Path, signals: Signals | None = None) -> dict[s
 
 def config_fingerprint(cfg: DictConfig) -> dict[str, Any]:
     """Everything that determines each problem's result: the keys of the run id less
-    `n_problems` (a finished run may be extended to more problems; fewer are refused)."""
-    resolved = resolvers.portable(OmegaConf.to_container(cfg, resolve=True))
+    `n_problems` (a finished run may be extended to more problems; fewer are refused), with
+    the shard where there is one."""
+    resolved = shards.without_default(resolvers.portable(OmegaConf.to_container(cfg, resolve=True)))
     return {k: v for k, v in resolved.items() if k not in resolvers.NOT_IN_RUN_ID | {"n_problems"}}
 
 
@@ -134,18 +147,21 @@ def run_info(cfg: DictConfig, parts: Components) -> dict[str, Any]:
 
 
 def provenance(cfg: DictConfig, parts: Components) -> dict[str, Any]:
+    """summary.json's `provenance` object: what the numbers were computed with, and when."""
     versions = {}
     for name in _LIBRARIES:
         try:
             versions[name] = importlib.metadata.version(name)
         except importlib.metadata.PackageNotFoundError:
             versions[name] = None
+    shard = shards.shard_of(cfg)
     checkpoints = {
         role: getattr(backend, "checkpoint_hash", None)
         for role, backend in (("policy", parts.policy), ("reward", parts.reward))
     }
     return {
         "config": OmegaConf.to_container(cfg, resolve=True),
+        "shard": {"count": shard.count, "index": shard.index},
         "git_commit": git_commit(),
         "versions": versions,
         "checkpoints": checkpoints,
@@ -185,11 +201,6 @@ def main(cfg: DictConfig) -> None:
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(128 + stop.signum)
-    except (ValueError, BackendError) as error:
-        log.error("error: %s", error)
-        if HydraConfig.get().mode == RunMode.MULTIRUN:
-            raise  # Hydra records the failed job and goes on with the others
-        sys.exit(2)
     line = (
         f"accuracy {summary['accuracy']:.3f} [{summary['accuracy_lo']:.3f}, {summary['accuracy_hi']:.3f}] "
         f"over {summary['n_problems']} problems; results in {folder}"

@@ -15,6 +15,7 @@ Nothing is lost and nothing is mislabelled:
 
 from __future__ import annotations
 
+import fcntl
 import functools
 import json
 import os
@@ -85,14 +86,9 @@ class RunStore:
         """Who holds the lock. The holder writes its owner file just after taking the lock,
         so a launch that lost the race by a moment waits up to a second for it."""
         deadline = time.monotonic() + 1.0
-        while True:
-            try:
-                owner = json.loads((self.folder / OWNER_NAME).read_text())
-                return f"pid {owner['pid']} on {owner['host']} (since {owner['since']})"
-            except (OSError, ValueError, KeyError, TypeError):
-                if time.monotonic() >= deadline:
-                    return "another run (holder unknown)"
-                time.sleep(0.05)
+        while (holder := owner(self.folder)) is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return holder or "another run (holder unknown)"
 
     def release(self) -> None:
         self.close()
@@ -123,7 +119,7 @@ class RunStore:
                 raise ValueError(f"{path} is unreadable; move {self.folder} away and rerun") from None
             self._refuse(differing_keys(stored, fingerprint))
         elif has_results and (self.folder / "summary.json").exists():  # a folder from before run_config.json
-            stored = json.loads((self.folder / "summary.json").read_text()).get("config") or {}
+            stored = provenance_of(json.loads((self.folder / "summary.json").read_text())).get("config") or {}
             self._refuse(differing_keys({k: v for k, v in stored.items() if k in fingerprint}, fingerprint))
 
     def _refuse(self, differ: list[str]) -> None:
@@ -203,9 +199,10 @@ class RunStore:
             self._handle = None
 
     @_writes
-    def finalize(self, ids: list[str], provenance: dict[str, Any]) -> dict[str, Any]:
+    def finalize(self, ids: list[str], extra: dict[str, Any]) -> dict[str, Any]:
         """Rewrite `results.jsonl` in the order of `ids` (on disk, a record at a time) and
-        write `summary.json` from the stream."""
+        write `summary.json` from the stream, with `extra` (its `provenance`, the pool) after
+        the totals."""
         self.close()
         if not ids:
             raise ValueError("no problems in this run: n_problems is 0 or the task is empty")
@@ -225,9 +222,17 @@ class RunStore:
             target.flush()
             os.fsync(target.fileno())
         os.replace(tmp, self.results_path)
-        summary = {**totals.result(), **provenance}
+        summary = {**totals.result(), **extra}
         atomic_write(self.folder / "summary.json", json.dumps(summary, indent=2, default=str))
         return summary
+
+
+def provenance_of(summary: dict[str, Any]) -> dict[str, Any]:
+    """A summary's provenance (`config`, `git_commit`, `versions`, `checkpoints`,
+    `engine_calls`, `finished_at`): its `provenance` object, or, in a summary written before
+    that object existed, the same keys at the top level."""
+    nested = summary.get("provenance")
+    return nested if isinstance(nested, dict) else summary
 
 
 class Summary:
@@ -291,6 +296,50 @@ def unwritable(folder: Path, error: OSError) -> ValueError:
         f"run folder {folder} is not writable ({where}{error.strerror}); make it writable or choose another "
         "hydra.run.dir (finished problems on disk are kept)"
     )
+
+
+def owner(folder: Path) -> str | None:
+    """'pid N on HOST, since T' from the run folder's owner file, None when there is none."""
+    try:
+        record = json.loads((Path(folder) / OWNER_NAME).read_text())
+        return f"pid {record['pid']} on {record['host']}, since {record['since']}"
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def running(folder: Path) -> str | None:
+    """Who is running in `folder` now (its lock is held), else None. Reads only: a folder
+    never locked, or one this process cannot lock (read-only), counts as not running."""
+    try:
+        fd = os.open(Path(folder) / LOCK_NAME, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        # The probe is flock itself, as filelock's lock: a FileLock in the prober's own process
+        # could answer from filelock's per-process registry instead.
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return owner(folder) or "holder unknown"
+    except OSError:
+        return None
+    finally:
+        os.close(fd)  # closing releases a probe that won
+    return None
+
+
+def corrupt_line(path: Path) -> int | None:
+    """The number of the first complete line of a results file that is not a JSON record
+    (a torn last line, without its newline, is a run cut short, not corruption)."""
+    with Path(path).open("rb") as handle:
+        for number, raw in enumerate(handle, 1):
+            if not raw.endswith(b"\n"):
+                return None
+            try:
+                if not isinstance(json.loads(raw), dict):
+                    return number
+            except ValueError:
+                return number
+    return None
 
 
 def _now() -> str:

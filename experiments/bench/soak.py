@@ -68,6 +68,8 @@ def records(folder: Path) -> list[dict]:
 
 
 def soak(problems: int, n: int, kills: int, error_rate: float, seed: int, root: Path) -> dict:
+    from infscale.experiments.app.store import provenance_of
+
     rng = random.Random(seed)
     started = time.perf_counter()
     clean = launch(root / "clean", problems, n, 0)
@@ -75,7 +77,7 @@ def soak(problems: int, n: int, kills: int, error_rate: float, seed: int, root: 
     if clean.returncode != 0:
         raise SystemExit(f"the uninterrupted run failed: {err}")
     clean_s = time.perf_counter() - started
-    calls = json.loads((root / "clean" / "summary.json").read_text())["engine_calls"]["policy"]
+    calls = provenance_of(json.loads((root / "clean" / "summary.json").read_text()))["engine_calls"]["policy"]
 
     folder, counts, launches = root / "soaked", {"SIGKILL": 0, "SIGINT": 0, "SIGTERM": 0}, 0
     injected, started, finished, codes = 0, time.perf_counter(), False, {}

@@ -29,6 +29,7 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 from infscale.experiments.analysis import analyze, collect, plot, report
+from infscale.experiments.app import errors
 from infscale.experiments.app.resolvers import package_path
 
 DEFAULT_EXPERIMENT = "pareto_toy_sum"
@@ -46,11 +47,12 @@ def first_swept_reward(experiment: str) -> str | None:
     """The first reward a preset's own sweep lists, or None where it sweeps none."""
     path = Path(package_path(f"conf/experiment/{experiment}.yaml"))
     if not path.exists():
-        raise SystemExit(f"demo: no preset '{experiment}' (no {path})")
+        raise ValueError(f"--experiment {experiment}: no such preset (no {path})")
     rewards = OmegaConf.select(OmegaConf.load(path), "hydra.sweeper.params.reward")
     return str(rewards).split(",")[0].strip() if rewards else None
 
 
+@errors.command("infscale-demo")
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="infscale-demo", description=__doc__.split("\n\n")[0])
     parser.add_argument("--experiment", default=DEFAULT_EXPERIMENT, help="a preset in conf/experiment/")

@@ -39,3 +39,8 @@ class Allocator:
 
     def grants(self, runner: WaveRunner, states: list[ProblemState], wave: int) -> dict[str, int]:
         raise NotImplementedError
+
+    def plan(self, runner: WaveRunner, states: list[ProblemState]) -> str:
+        """How many solutions each problem will get, in words, for the line a run prints
+        before it starts (the configured `strategy.n` does not say it: the allocator decides)."""
+        raise NotImplementedError

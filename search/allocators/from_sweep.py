@@ -62,6 +62,15 @@ class FromSweep(Allocator):
             )
         return table, sizes
 
+    def plan(self, runner: WaveRunner, states: list[ProblemState]) -> str:
+        table, _ = self.table(runner.strategy.selector)
+        widest = max(max(widths) for widths in table.values())
+        return (
+            f"{self.probe_n} to {widest} solutions per problem (allocator=from_sweep: a probe of "
+            f"allocator.probe_n={self.probe_n}, then per difficulty the width allocator.sweep={self.sweep} "
+            f"found compute-optimal, at most allocator.step={self.step} more per wave)"
+        )
+
     def check(self, runner: WaveRunner, states: list[ProblemState]) -> None:
         self.table(runner.strategy.selector)
         runner.check_probe(states, self.probe_n)

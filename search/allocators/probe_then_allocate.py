@@ -51,6 +51,13 @@ class ProbeThenAllocate(Allocator):
         if self.probe_n > self.max_n:
             raise ValueError(f"allocator.probe_n={self.probe_n} exceeds allocator.max_n={self.max_n}")
 
+    def plan(self, runner: WaveRunner, states: list[ProblemState]) -> str:
+        return (
+            f"{self.probe_n} to {self.max_n} solutions per problem (allocator=probe_then_allocate: a probe of "
+            f"allocator.probe_n={self.probe_n}, then up to allocator.step={self.step} more per wave where "
+            f"the answers are split, at most allocator.max_n={self.max_n})"
+        )
+
     def check(self, runner: WaveRunner, states: list[ProblemState]) -> None:
         runner.check_probe(states, self.probe_n)
 

@@ -34,6 +34,12 @@ class Uniform(Allocator):
             low, high = (mid, high) if fits(mid) else (low, mid - 1)
         return low
 
+    def plan(self, runner: WaveRunner, states: list[ProblemState]) -> str:
+        return (
+            f"n={self.width(runner, states)} solutions of every problem "
+            f"(allocator=uniform: the widest the pool affords worst case, at most allocator.max_n={self.max_n})"
+        )
+
     def check(self, runner: WaveRunner, states: list[ProblemState]) -> None:
         if self.width(runner, states) == 0:
             raise ValueError(

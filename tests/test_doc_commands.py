@@ -1,0 +1,76 @@
+"""Every shell command in README.md's and docs/tutorial.md's code blocks, run as a reader
+would: in one scratch folder, page by page in page order (a command finds what an earlier
+one made: the sweep before its analysis, the tutorial's files before its run), each
+expected to exit 0.
+
+A few are run smaller, with one override appended (`SMALLER`: whole sweeps), and a few are
+not run, each for the reason given (`SKIPPED`); a fast test holds both lists to the pages.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from infscale.tasks.data import data_dir
+from tests.doc_blocks import commands, write_files
+
+PAGES = ("README.md", "docs/tutorial.md")
+VENV = Path(sys.executable).parents[1]
+
+SMALLER = {
+    "infscale-run -m +experiment=pareto_toy_sum": "n_problems=2",  # 24 jobs of real models
+    "infscale-run -m +experiment=pareto_sim": "n_problems=10",  # 84 jobs
+    "infscale-run -m +experiment=pareto_sim strategy=adaptive strategy.n=4,8,16,32,64": "n_problems=10",
+    "python -m infscale.experiments.studies.toy_processbench --out outputs/toy_processbench": "--problems 20",
+}
+SKIPPED = {
+    "make demo": "builds .venv and runs the whole demo (7 min); its steps are the commands below",
+    "make test": "the whole test suite, this test included",
+    "make demo DEMO=pareto_toy": "the toy_arith preset's demo (minutes); the same steps as the pareto_sim commands",
+    "make demo DEMO=pareto_sim": "the same steps as the pareto_sim commands run here",
+    "infscale-prm-eval data.path=FILE reward=replay tau=0.5": "FILE stands for the reader's file with step_scores",
+    "infscale-prm-eval data.path=DIR reward=toy_prm tau=fit fit_split=toy_arith-L1": "DIR stands for the reader's set",
+    "python -m infscale.experiments.studies.prm_lessons": "trains five PRMs (hours on 2 cores)",
+    "make .venv-vllm": "builds vLLM's CPU build in its own venv (a network install)",
+    ".venv-vllm/bin/infscale-run task=toy_arith policy=vllm_toy_small reward=vllm_toy_prm strategy=rebase "
+    "strategy.n=8 n_problems=20": "needs vLLM (the venv `make .venv-vllm` builds)",
+}
+NEEDS_DATA = {
+    "infscale-run task=math_cot_100 policy=replay reward=replay strategy=best_of_n strategy.n=8 "
+    "strategy.selector=majority": "math_cot_100/math_cot_100.jsonl",
+}
+CASES = [(page, k, command) for page in PAGES for k, command in enumerate(commands(page))]
+
+
+def test_the_lists_name_commands_the_pages_have():
+    found = {command for _, _, command in CASES}
+    assert set(SMALLER) | set(SKIPPED) | set(NEEDS_DATA) <= found
+    assert not set(SMALLER) & set(SKIPPED)
+
+
+@pytest.fixture(scope="module")
+def scratch(tmp_path_factory) -> Path:
+    """The reader's folder: `.venv` is this test's environment (the README's `.venv/bin/...`)."""
+    folder = tmp_path_factory.mktemp("reader")
+    (folder / ".venv").symlink_to(VENV)
+    return folder
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("page,k,command", CASES, ids=[f"{p}:{k}" for p, k, _ in CASES])
+def test_the_command_runs(page, k, command, scratch):
+    if command in SKIPPED:
+        pytest.skip(SKIPPED[command])
+    if command in NEEDS_DATA and not (data_dir() / NEEDS_DATA[command]).exists():
+        pytest.skip(f"needs {NEEDS_DATA[command]} in the data folder ({data_dir()})")
+    if page == "docs/tutorial.md":
+        write_files(page, scratch)  # the files the page tells the reader to write
+    line = f"{command} {SMALLER[command]}" if command in SMALLER else command
+    env = {**os.environ, "PATH": f"{VENV / 'bin'}{os.pathsep}{os.environ['PATH']}", "HYDRA_FULL_ERROR": "0"}
+    done = subprocess.run(["bash", "-c", line], cwd=scratch, env=env, capture_output=True, text=True, timeout=1200)
+    assert done.returncode == 0, f"{page}: {line}\n{done.stderr[-3000:]}"
