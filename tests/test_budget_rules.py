@@ -96,7 +96,9 @@ def test_every_cap_from_the_config_must_be_positive(key):
 def test_small_positive_caps_are_accepted_and_unknown_keys_named():
     assert build(make_config("budget.max_samples=1")).budget.max_samples == 1
     assert build(make_config("budget.max_flops=0.5")).budget.max_flops == 0.5
-    with pytest.raises(ValueError, match=r"budget 'none' has no option\(s\) max_time, wall$"):
+    with pytest.raises(
+        ValueError, match=r"budget 'none' has no option\(s\) max_time, wall; did you mean max_tokens\?$"
+    ):
         build(make_config("+budget.wall=3", "+budget.max_time=1"))
 
 

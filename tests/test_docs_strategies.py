@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from _pytest.mark.structures import ParameterSet
 
 from infscale.search.strategies.rebase import balance
 
@@ -55,6 +56,14 @@ def test_the_worked_example_by_hand():
     assert balance([0.6, 0.5, 0.5], 27, 0.2) == [first, 7, 7]
 
 
+def values(case: object, names: str) -> tuple:
+    """One parametrize case's values, whether written bare or as pytest.param (the parity grids
+    are split into a fast first world and a slow rest)."""
+    if isinstance(case, ParameterSet):
+        return case.values
+    return case if "," in names else (case,)
+
+
 def parity_worlds(name: str, monkeypatch: pytest.MonkeyPatch) -> int:
     """How many worlds tests/test_parity_<name>.py runs: its tests called with every
     parametrisation, `run_both` (one world each) counted instead of run."""
@@ -64,7 +73,7 @@ def parity_worlds(name: str, monkeypatch: pytest.MonkeyPatch) -> int:
     monkeypatch.setattr(module, "run_both", lambda *a, **k: calls.append(a))
     for test in [v for k, v in vars(module).items() if k.startswith("test_") and callable(v)]:
         marks = [m for m in getattr(test, "pytestmark", []) if m.name == "parametrize"]
-        grids = [[dict(zip(m.args[0].split(","), v if "," in m.args[0] else (v,))) for v in m.args[1]] for m in marks]
+        grids = [[dict(zip(m.args[0].split(","), values(v, m.args[0]))) for v in m.args[1]] for m in marks]
         for combo in itertools.product(*grids):
             test(**{k: v for part in combo for k, v in part.items()})
     return len(calls)

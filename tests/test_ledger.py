@@ -91,6 +91,7 @@ def test_summary_fields(rebase_run):
         "engine_calls",
         "finished_at",
         "git_commit",
+        "shard",
         "versions",
     ]
     assert not {"config", "git_commit", "versions"} & set(summary)  # in the provenance object only

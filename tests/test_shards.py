@@ -97,7 +97,7 @@ def _without_timing(record):
 
 def test_each_shard_records_its_shard_and_holds_its_problems(runs):
     base, _, summaries = runs
-    assert [s["shard"] for s in summaries] == [{"count": 3, "index": i} for i in range(3)]
+    assert [s["provenance"]["shard"] for s in summaries] == [{"count": 3, "index": i} for i in range(3)]
     assert [s["n_problems"] for s in summaries] == [4, 3, 3]
     stored = json.loads((base / "shards" / "job-shard1of3" / "run_config.json").read_text())
     assert stored["shard"] == {"count": 3, "index": 1}
@@ -147,7 +147,8 @@ def test_shards_that_ran_different_code_are_refused(runs, tmp_path):
     root = _copy(runs, tmp_path)
     path = root / "job-shard2of3" / "summary.json"
     summary = json.loads(path.read_text())
-    path.write_text(json.dumps({**summary, "git_commit": "0123456789abcdef"}))
+    summary["provenance"]["git_commit"] = "0123456789abcdef"
+    path.write_text(json.dumps(summary))
     with pytest.raises(ValueError, match=r"its shards ran different code \(git commit .*0123456789ab: shards 2\)"):
         collect.collect(root)
 

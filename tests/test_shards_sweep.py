@@ -46,13 +46,13 @@ def runs(tmp_path_factory):
 def shard_folders(sweep):
     return sorted(
         (p.parent for p in sweep.rglob("summary.json")),
-        key=lambda p: json.loads((p / "summary.json").read_text())["shard"]["index"],
+        key=lambda p: json.loads((p / "summary.json").read_text())["provenance"]["shard"]["index"],
     )
 
 
 def test_the_merged_shards_are_the_unsharded_run_record_for_record(runs):
     shards = shard_folders(runs / "sweep")
-    assert [json.loads((s / "summary.json").read_text())["shard"] for s in shards] == [
+    assert [json.loads((s / "summary.json").read_text())["provenance"]["shard"] for s in shards] == [
         {"count": 4, "index": i} for i in range(4)
     ]
     whole = read_results(runs / "whole")

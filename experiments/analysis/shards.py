@@ -23,7 +23,7 @@ from typing import Any, Protocol
 
 from infscale.experiments.app import resolvers
 from infscale.experiments.app.shard import shard_of
-from infscale.experiments.app.store import CONFIG_NAME, Summary, differing_keys
+from infscale.experiments.app.store import CONFIG_NAME, Summary, differing_keys, provenance_of
 
 
 class Job(Protocol):
@@ -104,7 +104,7 @@ def _refuse_duplicates(by_index: dict[int, list[Job]], root: Path) -> None:
 def _refuse_mixed_code(shards: list[Job], root: Path) -> None:
     commits: dict[str, list[int]] = {}
     for index, job in enumerate(shards):
-        commits.setdefault(str(job.summary.get("git_commit")), []).append(index)
+        commits.setdefault(str(provenance_of(job.summary).get("git_commit")), []).append(index)
     if len(commits) > 1:
         said = "; ".join(f"{commit[:12]}: shards {', '.join(map(str, ids))}" for commit, ids in commits.items())
         raise ValueError(
@@ -138,20 +138,19 @@ def _merged(shards: list[Job], root: Path) -> Job:
     totals = Summary()
     for record in records:
         totals.add(record)
-    first = shards[0].summary
     calls: Counter[str] = Counter()
     for job in shards:
-        calls.update(job.summary.get("engine_calls") or {})
+        calls.update(provenance_of(job.summary).get("engine_calls") or {})
     config = {**shards[0].config, "shard": {"count": count, "index": None}}
-    summary = {
-        **first,
-        **totals.result(),
+    provenance = {
+        **provenance_of(shards[0].summary),
         "config": config,
         "shard": {"count": count, "index": None},
         "shards": [_where(job, root) for job in shards],
         "engine_calls": dict(calls),
-        "finished_at": max(str(job.summary.get("finished_at")) for job in shards),
+        "finished_at": max(str(provenance_of(job.summary).get("finished_at")) for job in shards),
     }
+    summary = {**shards[0].summary, **totals.result(), "provenance": provenance}
     return dataclasses.replace(shards[0], folder=root / name, config=config, summary=summary, records=records)  # type: ignore[type-var]
 
 

@@ -20,7 +20,8 @@ from omegaconf import DictConfig, OmegaConf
 
 from infscale.budgets.budget import Budget
 from infscale.budgets.pool import Pool
-from infscale.experiments.app import errors, resolvers
+from infscale.experiments.app import resolvers
+from infscale.experiments.app.suggest import closest
 from infscale.search.allocators.base import Allocator
 from infscale.search.backends import Policy, RewardModel
 from infscale.search.engine import Engine, Sampling
@@ -70,9 +71,7 @@ def instantiate(group: str, cfg: DictConfig | dict, *, skip: tuple[str, ...] = (
     unknown = sorted(set(params) - set(accepted)) if not takes_anything else []
     if unknown:
         options = [k for k in accepted if k != "task"]
-        raise ValueError(
-            f"{group} '{label}' has no option(s) {', '.join(unknown)}{errors.closest(unknown[0], options)}"
-        )
+        raise ValueError(f"{group} '{label}' has no option(s) {', '.join(unknown)}{closest(unknown[0], options)}")
     wanted = {k: v for k, v in context.items() if k in accepted or takes_anything}
     missing = [
         k for k, p in accepted.items() if p.default is inspect.Parameter.empty and k not in params and k not in wanted

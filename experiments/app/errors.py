@@ -14,12 +14,13 @@ callback (experiments/app/job_outcomes.py), with `fail`.
 
 from __future__ import annotations
 
-import difflib
 import functools
 import os
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any, NoReturn, TypeVar
+
+from infscale.experiments.app.suggest import closest
 
 EXIT_BAD_INPUT = 2
 _Main = TypeVar("_Main", bound=Callable[..., Any])
@@ -81,12 +82,6 @@ def unknown_key(key: str, argv: list[str]) -> str:
         a for a in argv if a != given and "=" in a and not a.startswith(("-", "+", "~")) and "." not in a.split("=")[0]
     ]
     return f"{given}: no such key {key}{closest(key, config_keys(choices))} (a new key is added with +{key}=...)"
-
-
-def closest(word: str, options: Iterable[str]) -> str:
-    """'; did you mean X?' for the option closest to `word`, else ''."""
-    close = difflib.get_close_matches(word, list(options), n=1, cutoff=0.6)
-    return f"; did you mean {close[0]}?" if close else ""
 
 
 def config_keys(overrides: list[str]) -> list[str]:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from infscale.experiments.app import errors
+from infscale.experiments.app.suggest import closest
 
 
 def _before_the_run(signum: int, frame: Any) -> None:
@@ -54,7 +55,7 @@ def unknown_option(argv: list[str]) -> str | None:
         for option in value.split(","):
             if option != "null" and not (conf / key / f"{option}.yaml").exists():
                 known = sorted(p.stem for p in (conf / key).glob("*.yaml"))
-                return f"{key}={option}: no such {key} (known: {', '.join(known)}){errors.closest(option, known)}"
+                return f"{key}={option}: no such {key} (known: {', '.join(known)}){closest(option, known)}"
     return None
 
 
