@@ -26,14 +26,14 @@ from transformers import AutoTokenizer
 
 from infscale.budgets.model_spec import ModelSpec
 from infscale.rewards.prm_adapters import Encoding, PRMAdapter, adapter_class
-from infscale.rewards.prm_cost import PRMInput, check_incremental
+from infscale.rewards.prm_cost import ReadsLikePRMInput, check_incremental
 from infscale.search.backends import RewardModel, ScoreRequest, ScoreResult
 from infscale.search.prefix_cache import PrefixCache, check_cache_mb, forward_with_prefixes
 
 _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16, "auto": "auto"}
 
 
-class HFPRM(RewardModel):
+class HFPRM(ReadsLikePRMInput, RewardModel):
     outcome = False
 
     def __init__(
@@ -73,12 +73,6 @@ class HFPRM(RewardModel):
         self.max_length = int(max_length or context or 4096)
         self.checkpoint_hash = checkpoint_hash(path)
         self._encodings: dict[ScoreRequest, Encoding] = {}
-
-    # What the PRM reads, encoded (and cached) as the cost model does for reward.cost_as.
-    question = PRMInput.question
-    encode = PRMInput.encode
-    count_tokens = PRMInput.count_tokens
-    encode_checked = PRMInput.encode_checked
 
     def score(self, requests: list[ScoreRequest]) -> list[ScoreResult]:
         encodings = self.encode_checked(requests)

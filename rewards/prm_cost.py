@@ -183,3 +183,14 @@ def load_reward_config(name: str) -> dict[str, Any]:
         return OmegaConf.to_container(merged, resolve=True)
     except Exception as error:  # an unregistered resolver or a bad interpolation
         raise ValueError(f"reward.cost_as={name}: cannot resolve conf/reward/{name}.yaml ({error})") from error
+
+
+class ReadsLikePRMInput:
+    """`PRMInput`'s reading methods for a PRM backend holding the same attributes (`adapter`,
+    `max_length`, `task`, `incremental`, `name`, `_encodings`): it encodes and counts exactly as
+    the cost model does for `reward.cost_as`."""
+
+    question = PRMInput.question
+    encode = PRMInput.encode
+    count_tokens = PRMInput.count_tokens
+    encode_checked = PRMInput.encode_checked

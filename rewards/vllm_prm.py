@@ -30,7 +30,7 @@ from infscale.budgets.model_spec import ModelSpec
 from infscale.rewards.hf_prm import checkpoint_hash
 from infscale.rewards.prm_adapters import Encoding, adapter_class
 from infscale.rewards.prm_adapters.plus_minus import PlusMinusAdapter
-from infscale.rewards.prm_cost import PRMInput, check_incremental
+from infscale.rewards.prm_cost import ReadsLikePRMInput, check_incremental
 from infscale.search.backends import RewardModel, ScoreRequest, ScoreResult
 from infscale.search.vllm_engine_args import CONFIG_KEYS, ENGINE_KEYS, _plain, engine_kwargs, require_vllm
 
@@ -38,7 +38,7 @@ _OWN_KEYS = {"name", "adapter", "incremental", "max_length", "batch_size", "devi
 _NATIVE = {"qwen", "toy"}
 
 
-class VLLMPRM(RewardModel):
+class VLLMPRM(ReadsLikePRMInput, RewardModel):
     outcome = False
 
     def __init__(self, task: Any = None, **options: Any) -> None:
@@ -86,12 +86,6 @@ class VLLMPRM(RewardModel):
             "classifier_from_token": tokens,
             "method": "from_2_way_softmax",
         }
-
-    # The same inputs as reward=hf_prm, encoded (and cached) the same way.
-    question = PRMInput.question
-    encode = PRMInput.encode
-    count_tokens = PRMInput.count_tokens
-    encode_checked = PRMInput.encode_checked
 
     def score(self, requests: list[ScoreRequest]) -> list[ScoreResult]:
         encodings = self.encode_checked(requests)
