@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 
+from infscale.experiments import stats as statistics
 from infscale.experiments.analysis import analyze, collect, fits, outcomes, paired, robust
 from infscale.experiments.app.run import run
 from tests.conftest import make_config
@@ -44,7 +45,7 @@ def test_reach_ratio_interval_covers_the_true_ratio_at_least_90_percent():
         difficulty, u_a, u_b = rng.random(problems), rng.random(problems), rng.random(problems)
         curve_a = _curve(u_a, difficulty, 0.40, 0.07, 1.5)
         curve_b = _curve(u_b, difficulty, 0.30, 0.08, 1.0)
-        result = paired.reach_ratio(paired.Resampler(curve_a[0].problems, draws=400, seed=rep), curve_a, curve_b)
+        result = paired.reach_ratio(statistics.Resampler(curve_a[0].problems, draws=400, seed=rep), curve_a, curve_b)
         hits += result["ratio_lo"] <= truth <= result["ratio_hi"]
     assert hits / reps >= 0.90, f"coverage {hits / reps:.3f}"
 
@@ -54,14 +55,14 @@ def test_paired_difference_is_tighter_than_unpaired_and_seeds_resample():
     difficulty = rng.random(300)
     a = paired.Outcomes(tuple(map(str, range(300))), ("0",), (difficulty < 0.6).astype(float)[None])
     b = paired.Outcomes(a.problems, ("0",), (difficulty < 0.55).astype(float)[None])
-    resampler = paired.Resampler(a.problems, draws=1000)
-    estimate, low, high = paired.difference(resampler, a, b)
+    resampler = statistics.Resampler(a.problems, draws=1000)
+    estimate, low, high = statistics.difference(resampler, a, b)
     assert estimate == pytest.approx(np.mean(difficulty < 0.6) - np.mean(difficulty < 0.55))
     assert 0 < low <= estimate <= high  # the same problems are easier for a: always >= 0 per problem
-    _, low_a, high_a = paired.mean_interval(resampler, a)
+    _, low_a, high_a = statistics.mean_interval(resampler, a)
     assert high - low < (high_a - low_a) / 2
     two = paired.stack([a, paired.Outcomes(a.problems, ("1",), b.correct)])
-    assert two.correct.shape == (2, 300) and paired.mean_interval(resampler, two)[0] == pytest.approx(
+    assert two.correct.shape == (2, 300) and statistics.mean_interval(resampler, two)[0] == pytest.approx(
         (a.mean() + b.mean()) / 2
     )
     with pytest.raises(ValueError, match="problem x was not run"):
@@ -76,8 +77,8 @@ def _write_curves(root, curves):
             point = f"{name}@{n}"
             ids = [str(i) for i in range(len(correct))]
             entries[point] = outcomes.entry(0, ids, correct, {"flops_total": [cost] * len(correct)}, [None] * len(ids))
-            _, low, high = paired.mean_interval(
-                paired.Resampler(ids, 200), paired.Outcomes(tuple(ids), ("0",), np.array([correct]))
+            _, low, high = statistics.mean_interval(
+                statistics.Resampler(ids, 200), paired.Outcomes(tuple(ids), ("0",), np.array([correct]))
             )
             points.append(
                 {
@@ -203,7 +204,7 @@ def test_seeds_are_a_level_their_spread_widens_the_interval(tmp_path):
     (point,) = analyze.average_seeds(rows)
     assert point["points"] == "job-seed0;job-seed1" and point["accuracy_seed_sd"] > 0.25
     analyze.seed_intervals([point], stats)
-    single = paired.mean_interval(stats.resampler(tuple(ids)), stats.table["job-seed0"])
+    single = statistics.mean_interval(stats.resampler(tuple(ids)), stats.table["job-seed0"])
     assert single[2] - single[1] < 0.15  # problems alone: about +-0.065
     assert point["accuracy_lo"] < 0.4 and point["accuracy_hi"] > 0.6  # seeds resampled too
 

@@ -15,7 +15,7 @@ Reads what `infscale-collect` wrote (`collected.json`, `curves.json`, `levels.js
   flops_saved.csv      "A reaches B's best accuracy at `ratio` x the compute", paired interval;
   compare.csv          the same for the pairs given with --compare.
 All statistics are paired bootstraps over problems with seeds as a second level
-(experiments/analysis/paired.py). With `--x` other than flops_total the file names end in
+(experiments/stats.py's Resampler; experiments/analysis/paired.py). With `--x` other than flops_total the file names end in
 `_<x>` (pareto_wall_s.csv, ...). Several seeds of one configuration are averaged into one
 point; their spread is kept (accuracy_seed_min/max/sd) and their interval resamples seeds too.
 Pass@n rows (coverage) are a ceiling, not a method: they never enter the front or the tables.
@@ -46,6 +46,7 @@ from infscale.experiments.analysis.optimal import (
 )
 from infscale.experiments.analysis.outcomes import COST_METRICS, Stats
 from infscale.experiments.app import errors
+from infscale.experiments.stats import DRAWS, mean_interval
 
 COSTS = ("flops_total", "flops_paper", "tokens_generated", "wall_s")
 NOT_CONFIG = {
@@ -241,9 +242,7 @@ def seed_intervals(points: list[dict[str, Any]], stats: Stats) -> None:
     for point in points:
         if point.get("n_seeds", 1) > 1:
             outcomes = stats.outcomes(point)
-            _, point["accuracy_lo"], point["accuracy_hi"] = paired.mean_interval(
-                stats.resampler(outcomes.problems), outcomes
-            )
+            _, point["accuracy_lo"], point["accuracy_hi"] = mean_interval(stats.resampler(outcomes.problems), outcomes)
 
 
 def analyze(
@@ -252,7 +251,7 @@ def analyze(
     per_decade: int = 2,
     curves: bool = True,
     pairs: list[tuple[str, str]] | None = None,
-    draws: int = paired.DRAWS,
+    draws: int = DRAWS,
     fit_draws: int = robust.FIT_DRAWS,
 ) -> dict[str, Any]:
     if x not in COSTS:
@@ -382,7 +381,7 @@ def main(argv: Iterable[str] | None = None) -> None:
         action="append",
         help="'simulated rebase/weighted vs sim_large best_of_n/weighted' (repeatable; written to compare.csv)",
     )
-    parser.add_argument("--draws", type=int, default=paired.DRAWS, help="bootstrap replicates (paired statistics)")
+    parser.add_argument("--draws", type=int, default=DRAWS, help="bootstrap replicates (paired statistics)")
     parser.add_argument("--fit-draws", type=int, default=robust.FIT_DRAWS, help="bootstrap refits per scaling fit")
     args = parser.parse_args(None if argv is None else list(argv))
     result = analyze(args.sweep, args.x, args.per_decade, not args.no_curves, args.compare, args.draws, args.fit_draws)

@@ -20,7 +20,7 @@ import numpy as np
 
 from infscale.experiments.analysis.curves import COVERAGE
 from infscale.experiments.analysis.outcomes import Stats, members_of
-from infscale.experiments.analysis.paired import difference, mean_interval
+from infscale.experiments.stats import difference, mean_interval
 
 IDENTITY = ("policy.name", "reward.name", "strategy.name", "strategy.selector", "strategy.n")
 

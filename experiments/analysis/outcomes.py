@@ -1,5 +1,5 @@
 """Per-problem outcomes of every collected point (`problems.json`), the input of the paired
-statistics in experiments/analysis/paired.py.
+statistics in experiments/analysis/paired.py and experiments/stats.py.
 
     {"<point>": {"seed": "0", "problem_id": [...], "correct": [...], "flops_total": [...],
                  "flops_paper": [...], "tokens_generated": [...], "difficulty": ["level 1", ...]}, ...}
@@ -17,8 +17,9 @@ from typing import Any
 
 import numpy as np
 
-from infscale.experiments.analysis.paired import DRAWS, Outcomes, Resampler, stack
+from infscale.experiments.analysis.paired import Outcomes, stack
 from infscale.experiments.app.store import atomic_write
+from infscale.experiments.stats import DRAWS, Resampler
 
 COST_METRICS = ("flops_total", "flops_paper", "tokens_generated")
 FILE = "problems.json"

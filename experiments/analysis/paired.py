@@ -1,15 +1,11 @@
-"""Paired bootstrap over problems, with seeds as a second level.
+"""Per-problem outcomes of a configuration (seeds x problems) and the paired statistics the
+analysis draws from them: "A reaches B's best accuracy at r x the compute". The bootstrap
+itself (problems resampled, seeds as a second level, one draw shared by every configuration
+so that any two are compared paired) is `stats.Resampler`.
 
-Every comparison of two configurations on the same problems resamples the problems once per
-replicate and applies the same draw to both (the difference between two methods is far less
-noisy than either accuracy, because a problem that is hard for one is hard for the other).
-Seeds are the second level: a configuration run under seeds 0, 1, 2 contributes a
-(seeds x problems) matrix; each replicate also resamples its seeds, with the same draw for
-every configuration run under the same seeds (paired), independently otherwise.
-
-Intervals are percentile intervals of the replicates. A statistic chosen inside the data
-(the width n at which B peaks, the point of a curve that fits a budget) is chosen again inside
-each replicate, so the interval carries the selection's own noise.
+A statistic chosen inside the data (the width n at which B peaks, the point of a curve that
+fits a budget) is chosen again inside each replicate, so the interval carries the selection's
+own noise.
 """
 
 from __future__ import annotations
@@ -20,9 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from infscale.experiments.analysis.fits import envelope_cost
-
-DRAWS = 1000
-CONFIDENCE = 0.95
+from infscale.experiments.stats import Resampler, interval
 
 
 @dataclass(frozen=True)
@@ -74,72 +68,6 @@ def stack(members: Sequence[Outcomes]) -> Outcomes:
         {k: np.vstack([m.costs[k] for m in aligned]) for k in aligned[0].costs},
         members[0].label + (f" (pooled with {len(members) - 1} more run(s) of it)" if len(members) > 1 else ""),
     )
-
-
-class Resampler:
-    """One set of bootstrap replicates over `problems`, shared by every configuration it is
-    applied to, so that any two of them are compared paired."""
-
-    def __init__(self, problems: Sequence[str], draws: int = DRAWS, seed: int = 0):
-        if not problems:
-            raise ValueError("bootstrap: no problems to resample")
-        if draws < 10:
-            raise ValueError(f"bootstrap: draws must be >= 10, got {draws}")
-        self.problems = tuple(problems)
-        self.draws = draws
-        self._rng = np.random.default_rng(seed)
-        size = len(self.problems)
-        self.problem_weights = self._rng.multinomial(size, np.full(size, 1.0 / size), size=draws).astype(float)
-        self._seed_weights: dict[tuple[str, ...], np.ndarray] = {}
-        self._cache: dict[tuple[int, str], tuple[Outcomes, np.ndarray]] = {}
-
-    def seed_weights(self, seeds: tuple[str, ...]) -> np.ndarray:
-        """(draws, seeds) resampling counts; the same seed list always gets the same draw."""
-        if seeds not in self._seed_weights:
-            size = len(seeds)
-            self._seed_weights[seeds] = (
-                np.ones((self.draws, 1))
-                if size == 1
-                else self._rng.multinomial(size, np.full(size, 1.0 / size), size=self.draws).astype(float)
-            )
-        return self._seed_weights[seeds]
-
-    def replicates(self, outcomes: Outcomes, name: str = "accuracy") -> np.ndarray:
-        """The mean of `name` in each replicate, shape (draws,); cached per (outcomes, name)
-        while the outcomes object lives (Stats keeps one per point)."""
-        key = (id(outcomes), name)
-        cached = self._cache.get(key)
-        if cached is not None and cached[0] is outcomes:
-            return cached[1]
-        values = self._replicates(outcomes, name)
-        self._cache[key] = (outcomes, values)
-        return values
-
-    def _replicates(self, outcomes: Outcomes, name: str) -> np.ndarray:
-        values = (
-            outcomes.on(self.problems).metric(name) if outcomes.problems != self.problems else outcomes.metric(name)
-        )
-        seeds = self.seed_weights(outcomes.seeds)
-        per_problem = seeds @ values / len(outcomes.seeds)  # (draws, problems)
-        return (per_problem * self.problem_weights).sum(axis=1) / len(self.problems)
-
-
-def interval(values: np.ndarray, confidence: float = CONFIDENCE) -> tuple[float, float]:
-    """Percentile interval; infinite replicates (a target never reached) count as infinite."""
-    tail = (1 - confidence) / 2
-    low, high = np.quantile(np.asarray(values, dtype=float), [tail, 1 - tail], method="inverted_cdf")
-    return float(low), float(high)
-
-
-def mean_interval(resampler: Resampler, outcomes: Outcomes, name: str = "accuracy") -> tuple[float, float, float]:
-    """Estimate and interval of one configuration's mean `name` (problems and seeds resampled)."""
-    return (outcomes.on(resampler.problems).mean(name), *interval(resampler.replicates(outcomes, name)))
-
-
-def difference(resampler: Resampler, a: Outcomes, b: Outcomes, name: str = "accuracy") -> tuple[float, float, float]:
-    """Paired estimate and interval of mean(a) - mean(b)."""
-    estimate = a.on(resampler.problems).mean(name) - b.on(resampler.problems).mean(name)
-    return (estimate, *interval(resampler.replicates(a, name) - resampler.replicates(b, name)))
 
 
 def _reach(cost_a: np.ndarray, acc_a: np.ndarray, cost_b: np.ndarray, acc_b: np.ndarray) -> tuple[float, float, float]:

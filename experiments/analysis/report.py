@@ -25,8 +25,9 @@ from typing import Any
 
 import jinja2
 
-from infscale.experiments.analysis import analyze, collect, figures, paired, plot, robust, trees
+from infscale.experiments.analysis import analyze, collect, figures, plot, robust, trees
 from infscale.experiments.app import errors
+from infscale.experiments.stats import DRAWS
 
 CONVENTIONS = ("flops_total", "flops_paper")
 
@@ -66,7 +67,7 @@ def _needs_collect(root: Path) -> bool:
     return newest > table.stat().st_mtime
 
 
-def build(root: Path, out: Path | None = None, draws: int = paired.DRAWS, fit_draws: int = robust.FIT_DRAWS) -> Path:
+def build(root: Path, out: Path | None = None, draws: int = DRAWS, fit_draws: int = robust.FIT_DRAWS) -> Path:
     root = Path(root)
     if _needs_collect(root):
         collection = collect.collect(root)
@@ -116,7 +117,7 @@ def main(argv: Iterable[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="infscale-report", description=__doc__.split("\n\n")[0])
     parser.add_argument("sweep", type=Path)
     parser.add_argument("--out", type=Path, help="output HTML (default <sweep>/report.html)")
-    parser.add_argument("--draws", type=int, default=paired.DRAWS, help="bootstrap replicates")
+    parser.add_argument("--draws", type=int, default=DRAWS, help="bootstrap replicates")
     parser.add_argument("--fit-draws", type=int, default=robust.FIT_DRAWS, help="bootstrap refits per scaling fit")
     args = parser.parse_args(None if argv is None else list(argv))
     out = build(args.sweep, args.out, args.draws, args.fit_draws)

@@ -25,7 +25,7 @@ import numpy as np
 
 from infscale.experiments.analysis import fits
 from infscale.experiments.analysis.outcomes import Stats
-from infscale.experiments.analysis.paired import Resampler, difference, interval
+from infscale.experiments.stats import Resampler, difference, interval
 
 MIN_POINTS = 5
 FIT_DRAWS = 200
