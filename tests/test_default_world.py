@@ -21,3 +21,15 @@ def test_the_default_world_is_the_demos_toy_sum_ladder():
     overrides = {k: v for entry in demo["defaults"] for k, v in entry.items()}
     assert overrides["override /task"] == cfg.task.name and overrides["override /reward"] == cfg.reward.name
     assert overrides["override /policy"] == cfg.policy.name
+
+
+def test_building_a_run_loads_checkpoints_without_a_bar_each(capfd):
+    """A sweep of the ladder printed a "Loading weights" bar per checkpoint (48 in the demo)."""
+    from transformers.utils import logging as transformers_logging
+
+    from infscale.experiments.app.build import build
+
+    transformers_logging.enable_progress_bar()
+    build(load_config("task.n=1", "n_problems=1"))
+    assert not transformers_logging.is_progress_bar_enabled()
+    assert "Loading weights" not in capfd.readouterr().err

@@ -9,6 +9,7 @@ backend or a task is one Python file plus one YAML: nothing here names them.
 
 from __future__ import annotations
 
+import importlib.util
 import inspect
 from dataclasses import dataclass
 from typing import Any
@@ -176,11 +177,21 @@ def concurrency(cfg: DictConfig) -> int:
     return max(1, min(limit, ceiling // n))
 
 
+def quiet_model_loading() -> None:
+    """No "Loading weights" bar per checkpoint (a sweep of the toy ladder printed 48): a run
+    has its own progress bar, and its plan line names the models."""
+    if importlib.util.find_spec("transformers") is not None:
+        from transformers.utils import logging as transformers_logging
+
+        transformers_logging.disable_progress_bar()
+
+
 def build(cfg: DictConfig) -> Components:
     task = build_task(cfg)
     strategy = build_strategy(cfg, task)
     budget = build_budget(cfg)
     build_sampling(cfg.policy)  # bad sampling settings fail before any model loads
+    quiet_model_loading()
     policy = build_policy(cfg, task)
     reward = build_reward(cfg, task)
     pool, allocator = build_pool(cfg), build_allocator(cfg)
