@@ -41,7 +41,6 @@ X_LABELS = {
     "tokens_generated": "generated tokens per problem",
     "wall_s": "wall-clock seconds per problem",
 }
-LINESTYLES = ("-", "--", "-.", ":")
 MARKERS = ("o", "s", "^", "D", "v", "P")
 
 
@@ -77,6 +76,55 @@ def title(points: list[dict[str, Any]], error: bool = False, x: str = "flops_tot
     )
 
 
+def _draw_curve(
+    ax: Any,
+    name: str,
+    members: list[dict[str, Any]],
+    style: tuple[Any, int],
+    x: str,
+    y: Any,
+    band: Any,
+    with_band: bool,
+    error: bool,
+) -> None:
+    """One curve on its policy's panel: greedy as a reference line, pass@n as a gray ceiling,
+    every other method in its strategy's colour with the width n at each point."""
+    color, k = style
+    first = members[0]
+    xs, ys = [p[x] for p in members], [y(p) for p in members]
+    if first["strategy.name"] == "greedy":
+        ax.axhline(ys[0], color="0.35", linestyle=":", linewidth=1.2)
+        ax.plot(xs, ys, marker="*", markersize=11, color="0.2", linestyle="none", label="greedy (temperature 0)")
+        return
+    if first.get("strategy.selector") == COVERAGE:
+        ax.plot(
+            xs,
+            ys,
+            color="0.55",
+            linestyle=(0, (1, 1.5)),
+            marker=MARKERS[k % 6],
+            markersize=3,
+            linewidth=1.2,
+            label="pass@n (coverage ceiling)",
+        )
+        return
+    if with_band:
+        low, high = zip(*(band(p) for p in members))
+        ax.fill_between(xs, low, high, color=color, alpha=0.10, linewidth=0)
+    label = name.removeprefix(f"{first['policy.name']} ")
+    ax.plot(xs, ys, color=color, linestyle="-", marker=MARKERS[k % 6], markersize=4, label=label)
+    for p, value in zip(members, ys):
+        ax.annotate(
+            str(p["strategy.n"]), (p[x], value), xytext=(2, 3), textcoords="offset points", fontsize=6, color=color
+        )
+    for p in members:
+        if p.get("n_seeds", 1) > 1:
+            spread = sorted(
+                v if y(p) == p["accuracy"] else 1 - v for v in (p["accuracy_seed_min"], p["accuracy_seed_max"])
+            )
+            ax.plot([p[x], p[x]], spread, color=color, linewidth=2.5, alpha=0.6)
+
+
 def plot(
     root: Path,
     x: str = "flops_total",
@@ -103,75 +151,39 @@ def plot(
     )
     front = pareto_front(methods(points), x)
     on_front = {p["curve"] for p in front}
-    fig, ax = plt.subplots(figsize=(13, 7))
+    policies = sorted(policy_index)
+    fig, axes = plt.subplots(
+        1, len(policies), figsize=(max(13, 5.2 * len(policies)), 8), sharex=True, sharey=True, squeeze=False
+    )
+    panels = dict(zip(policies, axes[0]))
     for name, members in sorted(named.items()):
-        first = members[0]
-        color = colors[_color_key(first, by_reward)]
-        k = policy_index[first["policy.name"]]
-        xs, ys = [p[x] for p in members], [y(p) for p in members]
-        if first["strategy.name"] == "greedy":
-            ax.axhline(ys[0], color="0.35", linestyle=":", linewidth=1.2)
-            ax.plot(
-                xs,
-                ys,
-                marker=("*", "X", "P", "h")[k % 4],
-                markersize=11,
-                color="0.2",
-                linestyle="none",
-                label=f"{first['policy.name']} greedy (temperature 0)",
-            )
-            continue
-        if first.get("strategy.selector") == COVERAGE:
-            ax.plot(
-                xs,
-                ys,
-                color="0.55",
-                linestyle=(0, (1, 1.5)),
-                marker=MARKERS[k % 6],
-                markersize=3,
-                linewidth=1.2,
-                label=f"{first['policy.name']} pass@n (coverage ceiling)",
-            )
-            continue
-        if bands or name in on_front:
-            low, high = zip(*(band(p) for p in members))
-            ax.fill_between(xs, low, high, color=color, alpha=0.10, linewidth=0)
-        ax.plot(xs, ys, color=color, linestyle=LINESTYLES[k % 4], marker=MARKERS[k % 6], markersize=4, label=name)
-        for p, value in zip(members, ys):
-            ax.annotate(
-                str(p["strategy.n"]), (p[x], value), xytext=(2, 3), textcoords="offset points", fontsize=6, color=color
-            )
-        for p in members:
-            if p.get("n_seeds", 1) > 1:
-                spread = sorted(1 - v if error else v for v in (p["accuracy_seed_min"], p["accuracy_seed_max"]))
-                ax.plot([p[x], p[x]], spread, color=color, linewidth=2.5, alpha=0.6)
-    ax.plot(
-        [p[x] for p in front],
-        [y(p) for p in front],
-        color="black",
-        linewidth=2.2,
-        alpha=0.75,
-        drawstyle="steps-pre" if error else "steps-post",
-        zorder=5,
-        label="Pareto front (all methods)",
+        style = colors[_color_key(members[0], by_reward)], policy_index[members[0]["policy.name"]]
+        panel = panels[members[0]["policy.name"]]
+        _draw_curve(panel, name, members, style, x, y, band, bands or name in on_front, error)
+    for policy, ax in panels.items():
+        ax.plot(
+            [p[x] for p in front],
+            [y(p) for p in front],
+            color="black",
+            linewidth=2.2,
+            alpha=0.75,
+            drawstyle="steps-pre" if error else "steps-post",
+            zorder=5,
+            label="Pareto front (all policies and methods)",
+        )
+        ax.scatter([p[x] for p in front], [y(p) for p in front], s=40, facecolors="none", edgecolors="black", zorder=6)
+        ax.set_xscale("log")
+        ax.set_xlabel(X_LABELS[x], fontsize=9)
+        ax.set_title(f"policy {policy}", fontsize=10)
+        ax.grid(True, which="both", alpha=0.25)
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), fontsize=7, frameon=False)
+    axes[0][0].set_ylabel(
+        "error rate (fraction of problems wrong)" if error else "accuracy (fraction of problems right)"
     )
-    ax.scatter([p[x] for p in front], [y(p) for p in front], s=40, facecolors="none", edgecolors="black", zorder=6)
-    ax.set_xscale("log")
-    ax.set_xlabel(X_LABELS[x])
-    ax.set_ylabel("error rate (fraction of problems wrong)" if error else "accuracy (fraction of problems right)")
-    ax.set_title(title(points, error, x), fontsize=11)
-    ax.grid(True, which="both", alpha=0.25)
-    ax.legend(
-        loc="upper left",
-        bbox_to_anchor=(1.01, 1.0),
-        fontsize=7 if len(named) > 20 else 8,
-        frameon=False,
-        title=("bands: 95% bootstrap CI over problems" + ("" if bands else " (only curves on the front; --bands: all)"))
-        + "\nsmall numbers: the width n of each point",
-        title_fontsize=7,
-        alignment="left",
-    )
-    fig.tight_layout()
+    fig.suptitle(title(points, error, x), fontsize=11)
+    caption = "bands: 95% bootstrap CI over problems" + ("" if bands else " (only curves on the front; --bands: all)")
+    fig.text(0.01, 0.005, caption + "; small numbers: the width n of each point", fontsize=7, color="0.3")
+    fig.tight_layout(rect=(0, 0.02, 1, 1))
     out = Path(out) if out is not None else Path(root) / ("pareto.png" if x == "flops_total" else f"pareto_{x}.png")
     out.parent.mkdir(parents=True, exist_ok=True)
     written = [out]
