@@ -12,7 +12,7 @@ from infscale.experiments.app.run import run
 from infscale.experiments.app.store import RunStore, provenance_of
 from tests.conftest import make_config
 
-KEYS = ["checkpoints", "config", "engine_calls", "finished_at", "git_commit", "versions"]
+KEYS = ["checkpoints", "config", "engine_calls", "finished_at", "git_commit", "shard", "versions"]
 
 
 def old_layout(folder) -> None:
