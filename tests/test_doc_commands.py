@@ -28,14 +28,24 @@ SMALLER = {
     "infscale-run -m +experiment=pareto_sim strategy=adaptive strategy.n=4,8,16,32,64": "n_problems=10",
     "python -m infscale.experiments.studies.toy_processbench --out outputs/toy_processbench": "--problems 20",
 }
+# `make demo` is run as its Makefile recipe (the venv is this test's), in the scratch folder
+# and on a few problems: every step of the demo, not its size (a fast test holds the recipe to
+# the Makefile's).
+MAKE_DEMO = "{python} -m infscale.experiments.studies.demo --experiment {preset} --n-problems 2"
+RECIPES = {
+    "make demo": MAKE_DEMO.format(python=".venv/bin/python", preset="pareto_toy_sum"),
+    "make demo DEMO=pareto_toy": MAKE_DEMO.format(python=".venv/bin/python", preset="pareto_toy"),
+    "make demo DEMO=pareto_sim": MAKE_DEMO.format(python=".venv/bin/python", preset="pareto_sim"),
+}
+LESSONS_SMALL = (
+    "--pool-problems 8 --samples 2 --k 2 --train-steps 6 --train-batch 4 --heldout-problems 16 "
+    "--heldout-samples 2 --bon-problems 8 --bon-n 4 --seeds 0 --threads 1 --root lessons --docs lessons/docs"
+)
+SMALLER["python -m infscale.experiments.studies.prm_lessons"] = LESSONS_SMALL  # hours at full size
 SKIPPED = {
-    "make demo": "builds .venv and runs the whole demo (7 min); its steps are the commands below",
-    "make test": "the whole test suite, this test included",
-    "make demo DEMO=pareto_toy": "the toy_arith preset's demo (minutes); the same steps as the pareto_sim commands",
-    "make demo DEMO=pareto_sim": "the same steps as the pareto_sim commands run here",
+    "make test": "the test suite itself, this test included",
     "infscale-prm-eval data.path=FILE reward=replay tau=0.5": "FILE stands for the reader's file with step_scores",
     "infscale-prm-eval data.path=DIR reward=toy_prm tau=fit fit_split=toy_arith-L1": "DIR stands for the reader's set",
-    "python -m infscale.experiments.studies.prm_lessons": "trains five PRMs (hours on 2 cores)",
     "make .venv-vllm": "builds vLLM's CPU build in its own venv (a network install)",
     ".venv-vllm/bin/infscale-run task=toy_arith policy=vllm_toy_small reward=vllm_toy_prm strategy=rebase "
     "strategy.n=8 n_problems=20": "needs vLLM (the venv `make .venv-vllm` builds)",
@@ -49,8 +59,14 @@ CASES = [(page, k, command) for page in PAGES for k, command in enumerate(comman
 
 def test_the_lists_name_commands_the_pages_have():
     found = {command for _, _, command in CASES}
-    assert set(SMALLER) | set(SKIPPED) | set(NEEDS_DATA) <= found
-    assert not set(SMALLER) & set(SKIPPED)
+    assert set(SMALLER) | set(SKIPPED) | set(NEEDS_DATA) | set(RECIPES) <= found
+    assert not set(SMALLER) & set(SKIPPED) and not set(RECIPES) & set(SKIPPED)
+
+
+def test_make_demo_runs_the_recipe_of_the_makefile():
+    makefile = (Path(__file__).resolve().parents[1] / "Makefile").read_text()
+    recipe = MAKE_DEMO.format(python="$(BIN)/python", preset="$(DEMO)").removesuffix(" --n-problems 2")
+    assert f"demo: $(STAMP)\n\t{recipe}\n" in makefile
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +86,8 @@ def test_the_command_runs(page, k, command, scratch):
         pytest.skip(f"needs {NEEDS_DATA[command]} in the data folder ({data_dir()})")
     if page == "docs/tutorial.md":
         write_files(page, scratch)  # the files the page tells the reader to write
-    line = f"{command} {SMALLER[command]}" if command in SMALLER else command
+    line = RECIPES.get(command, command)
+    line = f"{line} {SMALLER[command]}" if command in SMALLER else line
     env = {**os.environ, "PATH": f"{VENV / 'bin'}{os.pathsep}{os.environ['PATH']}", "HYDRA_FULL_ERROR": "0"}
     done = subprocess.run(["bash", "-c", line], cwd=scratch, env=env, capture_output=True, text=True, timeout=1200)
     assert done.returncode == 0, f"{page}: {line}\n{done.stderr[-3000:]}"

@@ -1,6 +1,7 @@
 """`make demo`: a preset sweep, then collect, analyze and plot; prints where everything is.
 
     python -m infscale.experiments.studies.demo [--experiment pareto_toy_sum] [--dir .] [--docs docs/pareto.png]
+        [--n-problems N]
 
 1. `infscale-run -m +experiment=<preset>`: the sweep (resumes if interrupted: the sweep
    folder `multirun/<preset>` and every job folder are fixed by the config);
@@ -67,7 +68,14 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--sampling-n", type=int, default=64, help="width of the best-of-N job to subsample (0: none)")
     parser.add_argument("--no-greedy", action="store_true", help="skip the greedy reference jobs")
+    parser.add_argument(
+        "--n-problems",
+        type=int,
+        default=None,
+        help="every job on the first N problems only: a quick pass through every step (the preset's size otherwise)",
+    )
     args = parser.parse_args(argv)
+    size = [] if args.n_problems is None else [f"n_problems={args.n_problems}"]
     if args.docs is None:
         args.docs = (
             args.dir / "docs" / ("pareto.png" if args.experiment == DEFAULT_EXPERIMENT else f"{args.experiment}.png")
@@ -76,11 +84,11 @@ def main(argv: list[str] | None = None) -> None:
     folder = args.dir / "multirun" / args.experiment
     reward = first_swept_reward(args.experiment)
     one_reward = [f"reward={reward}"] if reward else []
-    sweep(args.dir, args.experiment)
+    sweep(args.dir, args.experiment, *size)
     if args.sampling_n:
-        sweep(args.dir, args.experiment, "strategy=best_of_n", f"strategy.n={args.sampling_n}", *one_reward)
+        sweep(args.dir, args.experiment, "strategy=best_of_n", f"strategy.n={args.sampling_n}", *one_reward, *size)
     if not args.no_greedy:
-        sweep(args.dir, args.experiment, "strategy=greedy", "strategy.n=1", *one_reward)
+        sweep(args.dir, args.experiment, "strategy=greedy", "strategy.n=1", *one_reward, *size)
     swept = time.perf_counter()
     collection = collect.collect(folder)
     collect.report(collection)
