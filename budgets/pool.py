@@ -1,10 +1,12 @@
 """A data-set budget: one pool of FLOPs and/or generated tokens for a whole run.
 
 The per-problem `Budget` caps each problem's ledger; the `Pool` caps the sum over all
-problems. The engine reserves an operation's worst case (every sample running to its token
-limit, every prompt token computed) from the pool before issuing it and settles the
-reservation with what the ledger was actually charged afterwards, so `spent + reserved`
-never passes the total, whatever the allocator asks for. Per-problem ledgers are unchanged.
+problems. The engine reserves a call's worst case (every sample running to its token limit,
+every prompt token computed) from the pool while the call is in flight and settles the
+reservation with what the ledger was actually charged when it returns, releasing the rest,
+so `spent + reserved` never passes the total, whatever the allocator asks for, and the pool
+can be spent to within one sample's worst case. An operation the remainder cannot cover is
+cut or refused; the run goes on. Per-problem ledgers are unchanged.
 """
 
 from __future__ import annotations

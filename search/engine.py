@@ -6,7 +6,8 @@ operations go out together; the engine gathers those `Expand`s into policy calls
 `Score`s into reward calls, each call at most `max_batch` sequences, sends every result back
 to the generator that asked, and charges each problem's ledger. Budgets are checked per
 problem against an operation's worst case before it is issued, and, with a data-set `Pool`,
-reserved from the pool too (settled with the actual charge afterwards; see search/jobs.py).
+reserved from the pool while its call is in flight (settled with the actual charge when it
+returns; see search/jobs.py).
 An allocator continues problems across calls of `run` (`resume`). Sampling seeds derive from
 (run seed, problem id, node id, expansion count), so results do not depend on batching.
 """
@@ -33,7 +34,7 @@ from infscale.search.backends import (
     ScoreRequest,
     ScoreResult,
 )
-from infscale.search.jobs import Job, pack, reserve_chunks, settle_reservation
+from infscale.search.jobs import Job, WorstCase, issue, settle_reservation, split_calls
 from infscale.search.lockstep import Lockstep
 from infscale.search.node import Node, Tree
 from infscale.search.ops import Decision, Expand, Score
@@ -163,7 +164,7 @@ class Engine:
 
     def _expand(self, runs: list[ProblemRun], max_depth: int) -> None:
         jobs = [job for run in runs for job in self._expand_jobs(run)]
-        for batch in pack(jobs, self.max_batch):
+        for batch in issue(self.pool, jobs, self.max_batch):
             results = self._call("policy", self.policy.generate, batch)
             if len(results) != len(batch):
                 raise ValueError(
@@ -203,13 +204,13 @@ class Engine:
                     f"the budget ({self._budget_text()}) is below the worst-case cost of one step "
                     f"({limit} tokens) for problem {problem.id}"
                 )
-            fixed, each = prefill_flops(spec, length, 0), span_flops(spec, length, limit)
-            chunks = reserve_chunks(self.pool, self.max_batch, fit, limit, fixed, each)
+            worst = WorstCase(prefill_flops(spec, length, 0), span_flops(spec, length, limit), limit)
+            chunks = split_calls(self.pool, self.max_batch, fit, worst)
             if not chunks:
                 continue
             base_seed = derive_seed(self.seed, problem.id, node.id, node.expansions)
             node.expansions += 1
-            for offset, count, reservation in chunks:
+            for offset, count in chunks:
                 shadow.charge_prompt(length, 0)
                 for _ in range(count):
                     shadow.charge_sample(length, limit)
@@ -222,7 +223,7 @@ class Engine:
                     temperature=temperature,
                     seed=base_seed + offset,
                 )
-                jobs.append(Job(run, node, request, length, count, reservation=reservation))
+                jobs.append(Job(run, node, request, length, count, worst=worst))
         return jobs
 
     def _attach(self, job: Job, result: GenerationResult, max_depth: int) -> None:
@@ -283,14 +284,9 @@ class Engine:
                 flops = span_flops(self.reward.spec, 0, tokens) if self.reward.spec is not None else None
                 if self.budget.max_flops is not None and not self.budget.affords_flops(shadow, flops):
                     continue
-                reservation = None
-                if self.pool is not None:
-                    reservation = self.pool.reserve(flops if self.pool.total_flops is not None else 0.0, 0)
-                    if reservation is None:
-                        continue
                 shadow.charge_reward(tokens, 0)
-                jobs.append(Job(run, node, request, context=tokens, known=scores, reservation=reservation))
-        for batch in pack(jobs, self.max_batch):
+                jobs.append(Job(run, node, request, context=tokens, known=scores, worst=WorstCase(flops)))
+        for batch in issue(self.pool, jobs, self.max_batch):
             scores = self._call("reward", self.reward.score, batch)
             if len(scores) != len(batch):
                 raise ValueError(

@@ -3,12 +3,17 @@ of a data-set `Pool`.
 
 A job is one request (a policy expansion of `cost` samples, or one reward trajectory) for one
 node of one problem. Jobs are packed into backend calls of at most `max_batch` sequences. With
-a pool, a job reserves its worst case before it is issued and is settled with what its
-problem's ledger was actually charged once its result is in (see budgets/pool.py).
+a pool, a call's worst case is reserved only while the call is in flight: `issue` reserves it
+just before the call goes out (drawing a policy job in parts where its whole worst case does
+not fit, refusing what does not fit at all) and `settle_reservation` releases it, charging what
+the problem's ledger was actually charged, when its result is in (see budgets/pool.py). So the
+pool refuses an operation, never the run, and what a call did not use is free for the next.
 """
 
 from __future__ import annotations
 
+import dataclasses
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,6 +21,19 @@ from typing import Any
 from infscale.budgets.ledger import Ledger
 from infscale.budgets.pool import Pool, Reservation
 from infscale.search.node import Node
+
+
+@dataclass(frozen=True)
+class WorstCase:
+    """The most a job can cost: `fixed` FLOPs once (its prompt, or a reward trajectory read
+    whole) plus `each` FLOPs and `tokens` generated tokens per sample (0 for a reward job)."""
+
+    fixed: float | None
+    each: float | None = 0.0
+    tokens: int = 0
+
+    def flops(self, count: int) -> float | None:
+        return None if self.fixed is None or self.each is None else self.fixed + count * self.each
 
 
 @dataclass
@@ -28,6 +46,7 @@ class Job:
     children: list[Node] = field(default_factory=list)
     known: list[float] = field(default_factory=list)
     reservation: Reservation | None = None
+    worst: WorstCase | None = None
 
 
 def pack(jobs: list[Job], max_batch: int) -> Iterator[list[Job]]:
@@ -43,25 +62,68 @@ def pack(jobs: list[Job], max_batch: int) -> Iterator[list[Job]]:
         yield batch
 
 
-def reserve_chunks(
-    pool: Pool | None, max_batch: int, fit: int, limit: int, fixed: float | None, each: float | None
-) -> list[tuple[int, int, Reservation | None]]:
-    """Split `fit` samples into calls of at most `max_batch`, each reserved from the pool
-    (worst case: its prompt computed once, every sample `limit` tokens); the pool may cut
-    the last calls short. Returns (offset, count, reservation) per call."""
-    chunks, offset = [], 0
-    while offset < fit:
-        count = min(max_batch, fit - offset)
-        reservation = None
-        if pool is not None:
-            count = pool.affordable(count, limit, fixed, each)
-            if count == 0:
-                break
-            flops = None if fixed is None or each is None else fixed + count * each
-            reservation = pool.reserve(flops, count * limit)
-        chunks.append((offset, count, reservation))
-        offset += count
-    return chunks
+def split_calls(pool: Pool | None, max_batch: int, fit: int, worst: WorstCase) -> list[tuple[int, int]]:
+    """`fit` samples as calls of at most `max_batch`: (offset, count) per call; none if the
+    pool's remainder cannot pay one sample's worst case even with nothing else in flight (the
+    operation is refused; `issue` cuts it further when its call goes out)."""
+    if pool is not None and fit > 0 and pool.affordable(1, worst.tokens, worst.fixed, worst.each) == 0:
+        return []
+    return [(offset, min(max_batch, fit - offset)) for offset in range(0, fit, max_batch)]
+
+
+def issue(pool: Pool | None, jobs: list[Job], max_batch: int) -> Iterator[list[Job]]:
+    """`jobs` packed into calls of at most `max_batch` sequences, in order, as `pack` does; with
+    a pool, each job's worst case is reserved as it joins its call. The caller settles a call's
+    jobs before it asks for the next, so only the call in flight holds a reservation. A job
+    whose worst case does not fit beside the call's others starts the next call; one that does
+    not fit with nothing else in flight is drawn in parts, each as many samples as fit (sample
+    j keeps seed `seed + j`), until it is done or not one more sample fits: then the rest of it
+    is refused, and the jobs after it are tried in turn."""
+    if pool is None:
+        yield from pack(jobs, max_batch)
+        return
+    queue, batch, size = deque(jobs), [], 0
+    while queue:
+        job = queue[0]
+        fit = _fit(pool, job)
+        if batch and (size + job.cost > max_batch or fit < job.cost):
+            yield batch
+            batch, size = [], 0
+            continue
+        if fit == 0:
+            queue.popleft()
+            continue
+        rest = job.cost - fit
+        _reserve(pool, job, fit)
+        batch.append(job)
+        size += job.cost
+        if rest == 0:
+            queue.popleft()
+            continue
+        yield batch
+        batch, size = [], 0
+        job.request = dataclasses.replace(job.request, n=rest, seed=job.request.seed + fit)
+        job.cost = rest
+    if batch:
+        yield batch
+
+
+def _fit(pool: Pool, job: Job) -> int:
+    """How many of the job's samples fit in what the pool has neither spent nor reserved."""
+    worst = job.worst
+    if worst.tokens > 0:
+        return pool.affordable(job.cost, worst.tokens, worst.fixed, worst.each)
+    over = pool.total_flops is not None and worst.fixed is not None and worst.fixed > pool.left_flops
+    return 0 if over else job.cost  # a reward job: whole or not at all
+
+
+def _reserve(pool: Pool, job: Job, count: int) -> None:
+    """Reserve the worst case of the job's first `count` samples, cutting the job to them."""
+    job.reservation = pool.reserve(job.worst.flops(count), count * job.worst.tokens)
+    if job.reservation is None:  # (`_fit` said it fits: the pool's two checks disagree)
+        raise RuntimeError(f"the pool could not reserve {count} samples it said fit")
+    if count < job.cost:
+        job.request, job.cost = dataclasses.replace(job.request, n=count), count
 
 
 def settle_reservation(pool: Pool | None, job: Job, before: tuple[float | None, int | None], ledger: Ledger) -> None:

@@ -13,8 +13,8 @@ from infscale.tasks.base import Problem, TextTask
 
 
 class PlanRunner:
-    """What from_sweep reads of a WaveRunner: the strategy, what is left of the pool, and a
-    worst case of 50 FLOPs per solution."""
+    """What the allocators read of a WaveRunner: the strategy, what is left of the pool (`room`,
+    unlimited if None), an expected cost of 1 FLOP and a worst case of 50 FLOPs per solution."""
 
     def __init__(self, flops_left: float | None, selector: str = "majority"):
         self.strategy = SimpleNamespace(selector=selector, aggregation="last", task=TextTask())
@@ -22,6 +22,9 @@ class PlanRunner:
 
     def left(self):
         return self.flops_left, None
+
+    def room(self):
+        return float("inf") if self.flops_left is None else self.flops_left
 
     def worst_flops(self, state, n):
         return 50.0 * n
@@ -34,6 +37,9 @@ class PlanRunner:
 
     def measured(self, state):
         return 1.0
+
+    def expected(self, state, n):
+        return n * self.measured(state)
 
 
 def probed(answers_by_problem: list[list[str]], spent: float = 10.0) -> list[ProblemState]:

@@ -19,8 +19,8 @@ from tests.allocator_helpers import PlanRunner, probe_allocator, probed, write_s
 
 
 class PoolRunner(PlanRunner):
-    """The fake runner with a token pool too (10 tokens a solution, 12 for p1) and the real
-    `WaveRunner.affords` rule on top of its worst cases."""
+    """The fake runner with a token pool too: a solution is expected to cost `each` FLOPs, or
+    10 tokens (12 for p1) where the pool counts tokens only, and `room` is in that unit."""
 
     def __init__(self, flops_left: float | None, tokens_left: int | None, each: float = 50.0, **kwargs):
         super().__init__(flops_left, **kwargs)
@@ -29,21 +29,28 @@ class PoolRunner(PlanRunner):
     def left(self):
         return self.flops_left, self.tokens_left
 
+    def room(self):
+        if self.flops_left is None and self.tokens_left is not None:
+            return float(self.tokens_left)
+        return super().room()
+
     def worst_flops(self, state, n):
         return self.each * n
 
     def cost(self, state):
         return SampleCost(0.0, self.each, {"p1": 12}.get(state.problem.id, 10))
 
-    affords = WaveRunner.affords
+    def measured(self, state):
+        if self.flops_left is None and self.tokens_left is not None:
+            return float(self.cost(state).tokens)
+        return self.each
 
 
 def _sweep(tmp_path, rows, selector="majority"):
     return str(write_sweep(tmp_path / "sweep", rows, selector))
 
 
-# 5 FLOPs a solution by the table, while the runner's worst case is 50: the plan affords
-# what the pool then cannot pay for all at once
+# the sweep's own FLOPs do not matter: the plan costs a width at this run's measured cost
 _CHEAP = [
     {"difficulty": "easy", "strategy.n": 2, "accuracy": 0.9, "flops_total": 10, "n_problems": 10},
     {"difficulty": "easy", "strategy.n": 4, "accuracy": 0.95, "flops_total": 20, "n_problems": 10},
@@ -54,26 +61,43 @@ _CHEAP = [
 
 
 @pytest.mark.parametrize(
-    "flops_left, tokens_left, grants",
+    "flops_left, tokens_left, targets, grants",
     [
-        # p0 closed first; p1 (easy, target 4) wants 2, p2 (hard, target 8) wants 3 (the step)
-        (None, 54, {"p1": 2, "p2": 3}),  # 2 x 12 tokens, then 3 x 10: 54 exactly
-        (None, 53, {"p1": 2}),  # 30 no longer fits in the 29 left
-        (250.0, None, {"p1": 2, "p2": 3}),  # 2 x 50, then 3 x 50 FLOPs: 250 exactly
-        (249.0, None, {"p1": 2}),
+        # p0 closed first; p1 easy, p2 hard, both at 2. A solution costs 50 FLOPs, or 12 tokens
+        # (p1) and 10 (p2). By gain per FLOP: hard 2->4 (+100), hard 4->8 (+200), easy 2->4 (+100)
+        (450.0, None, [4, 8], {"p1": 2, "p2": 3}),  # all three; then at most step=3 more a wave
+        (349.0, None, [2, 8], {"p2": 3}),  # easy 2->4 does not fit after 300
+        (250.0, None, [4, 4], {"p1": 2, "p2": 2}),  # hard 4->8 does not fit after 100; easy does
+        (None, 64, [2, 8], {"p2": 3}),  # tokens: hard 2->4 (20), 4->8 (40); easy's 24 > 4 left
+        (None, 54, [4, 4], {"p1": 2, "p2": 2}),  # hard 4->8's 40 > 34 left; easy's 24 fits
     ],
 )
-def test_from_sweep_grants_stop_where_the_pool_stops_paying(tmp_path, flops_left, tokens_left, grants):
+def test_from_sweep_grants_stop_where_the_pool_stops_paying(tmp_path, flops_left, tokens_left, targets, grants):
     allocator = FromSweep(sweep=_sweep(tmp_path, _CHEAP), probe_n=2, step=3)
     states = probed([["A", "A"], ["A", "B"], ["C", "D"]])
     states[0].close("closed before")  # a closed problem before open ones is passed over, not the end
     assert allocator.grants(PoolRunner(flops_left, tokens_left), states, 1) == grants
-    assert [s.estimate["target"] for s in states[1:]] == [4, 8]
-    assert states[2].open  # not granted this wave, but the wave granted something: still open
+    assert [s.estimate["target"] for s in states[1:]] == targets
+    assert states[1].open and states[2].open  # the wave granted something: both still open
     # a problem one solution short of its target wants exactly one
-    node = states[1].tree.add_child(states[1].tree.root, text="A", tokens=1, context=0, finish="end", answer="A")
+    node = states[2].tree.add_child(states[2].tree.root, text="A", tokens=1, context=0, finish="end", answer="A")
     node.terminal = True
-    assert allocator.grants(PoolRunner(None, None), states, 2)["p1"] == 1
+    states[1].estimate["target"], states[2].estimate["target"] = 2, 4
+    assert allocator.grants(PoolRunner(None, None), states, 2) == {"p2": 1}
+
+
+def test_from_sweep_raises_the_plan_again_once_every_problem_has_its_width(tmp_path):
+    """Every problem at its target and pool left: the plan is raised with what is left."""
+    allocator = FromSweep(sweep=_sweep(tmp_path, _CHEAP), probe_n=2, step=3)
+    states = probed([["A", "B"], ["C", "D"]])  # p0 easy, p1 hard
+    assert allocator.grants(PoolRunner(100.0, None), states, 1) == {"p1": 2}  # hard 2->4 fits, nothing else
+    for _ in range(2):
+        node = states[1].tree.add_child(states[1].tree.root, text="A", tokens=1, context=0, finish="end", answer="A")
+        node.terminal = True
+    assert allocator.grants(PoolRunner(300.0, None), states, 2) == {"p1": 3, "p0": 2}  # hard 4->8, easy 2->4
+    assert [s.estimate["target"] for s in states] == [4, 8]
+    assert allocator.grants(PoolRunner(49.0, None), states, 3) == {}
+    assert [s.reason for s in states] == ["bin easy: n=2 (pool)", "bin hard: n=4 (pool)"]
 
 
 def test_from_sweep_reads_unanimity_from_votes_not_scores_and_splits_bins_to_the_last_problem(tmp_path):
@@ -134,21 +158,21 @@ _ORDERED = [
 @pytest.mark.parametrize(
     "flops_left, hard_width, worst_width",
     [
-        # nothing spent yet; the probe widths cost 4 x 10 = 40. Per FLOP b_hard 2->4 gains
-        # 0.2 / 10, a_worst 2->4 0.01 / 10; m_mid 2->4 costs nothing and gains nothing
-        (49.0, 2, 2),  # neither +10 fits
-        (50.0, 4, 2),  # one fits: the better ratio
-        (60.0, 4, 4),
+        # 5 FLOPs a solution: every 2->4 raise of one problem costs 10. Per FLOP b_hard gains
+        # 0.2 / 10, a_worst 0.01 / 10; m_mid gains nothing, z_easy has no larger width
+        (9.0, 2, 2),  # neither fits
+        (10.0, 4, 2),  # one fits: the better ratio
+        (20.0, 4, 4),
     ],
 )
 def test_from_sweep_plans_in_difficulty_order_and_by_gain_per_flop(tmp_path, flops_left, hard_width, worst_width):
     """Bins named and listed against their order (`z_easy` is the easiest, `a_worst` comes
-    first in the table), the easiest with no larger width, a step that costs and gains
-    nothing: the plan goes by accuracy at the probe's width and by gain per FLOP."""
+    first in the table), the easiest with no larger width, a step that gains nothing: the
+    plan goes by accuracy at the probe's width and by gain per FLOP."""
     allocator = FromSweep(sweep=_sweep(tmp_path, _ORDERED), probe_n=2, step=3)
     # easiest first: unanimous p0, then p1 (2 of 3), then p2 and p3 split evenly; one bin each
     states = probed([["A", "A"], ["A", "A", "B"], ["A", "B"], ["C", "D"]], spent=0.0)
-    allocator.grants(PoolRunner(flops_left, None), states, 1)
+    allocator.grants(PoolRunner(flops_left, None, each=5.0), states, 1)
     assert [(s.estimate["bin"], s.estimate["target"]) for s in states] == [
         ("z_easy", 2),
         ("m_mid", 2),
@@ -188,10 +212,11 @@ def _probe_allocator(**changes):
 @pytest.mark.parametrize(
     "tokens_left, grants",
     [
-        # equal gains and costs: in order p0, p1, p2; 2 more each: 20, 24 (p1: 12 a solution), 20 tokens
+        # equal gains; by gain per expected token p0, p2 (10 a solution), then p1 (12); 2 more
+        # each: 20, 20, 24 tokens
         (64, {"p0": 2, "p1": 2, "p2": 2}),
-        (63, {"p0": 2, "p1": 2}),  # 19 left for p2's 20
-        (43, {"p0": 2, "p2": 2}),  # p1's 24 does not fit in the 23 left after p0; p2's 20 does
+        (63, {"p0": 2, "p2": 2}),  # 23 left for p1's 24
+        (39, {"p0": 2}),  # p2's 20 does not fit in the 19 left after p0, nor p1's 24
     ],
 )
 def test_probe_then_allocate_grants_within_a_token_pool(tokens_left, grants):
@@ -225,12 +250,9 @@ def test_difficulty_estimates_are_rounded_to_six_places_and_padded_with_empty_gr
 
 
 def test_uniform_reads_each_problems_own_token_cost():
-    runner = PoolRunner(None, None)
-    runner.pool = SimpleNamespace(total_flops=None, total_tokens=64)
     states = probed([[], [], []])  # 10 + 12 + 10 = 32 tokens a solution each: 2 fit in 64
-    assert Uniform(max_n=8).width(runner, states) == 2
-    runner.pool.total_tokens = 63
-    assert Uniform(max_n=8).width(runner, states) == 1
+    assert Uniform(max_n=8).level(PoolRunner(None, 64), states) == 2
+    assert Uniform(max_n=8).level(PoolRunner(None, 63), states) == 1
 
 
 def test_the_wave_runners_costs_are_per_problem_and_its_flop_counts_required_only_by_a_flop_pool():
@@ -255,7 +277,9 @@ def test_measured_cost_falls_back_to_the_worst_case_while_nothing_was_spent():
     state = probed([["A", "B"]], spent=0.0)[0]
     state.ledger.samples = 2  # two solutions, no FLOPs or tokens counted (a free backend)
     runner = PoolRunner(None, None)
-    runner.pool = SimpleNamespace(total_flops=1e9)
+    runner.pool, runner.typical = SimpleNamespace(total_flops=1e9), None
+    runner.spent = lambda state: WaveRunner.spent(runner, state)
+    runner.expected = lambda state, n: WaveRunner.expected(runner, state, n)
     assert WaveRunner.measured(runner, state) == 50.0
     runner.pool.total_flops = None
     assert WaveRunner.measured(runner, state) == 10.0

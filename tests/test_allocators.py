@@ -184,7 +184,10 @@ def _strategy_under_pool(name, total, max_batch):
 
 
 @pytest.mark.parametrize("selector", ["majority", "weighted"])
-def test_uniform_at_exactly_n_solutions_per_problem_is_the_fixed_run(tmp_path, selector):
+def test_uniform_draws_the_fixed_run_first_then_spends_the_rest_evenly(tmp_path, selector):
+    """A pool of exactly n solutions per problem at worst case: uniform's first wave is the
+    fixed run at n, solution for solution; then it widens every problem alike, at the measured
+    cost, until the pool is spent (a solution costs far less than its worst case)."""
     n, n_problems = 6, 12
     base = (*WORLD, f"strategy.selector={selector}", f"n_problems={n_problems}")
     fixed_cfg = make_config(*base, f"strategy.n={n}")
@@ -196,14 +199,14 @@ def test_uniform_at_exactly_n_solutions_per_problem_is_the_fixed_run(tmp_path, s
     run(fixed_cfg, tmp_path / "fixed")
     run(make_config(*base, "allocator=uniform", f"budget.total_flops={exact!r}"), tmp_path / "uniform")
     fixed, uniform = read_results(tmp_path / "fixed"), read_results(tmp_path / "uniform")
-    assert [r["allocation"]["configuration"]["n"] for r in uniform] == [n] * n_problems
-    keys = ("problem_id", "answer", "correct", "candidates", "samples", "tokens", "flops")
-    assert [{k: r[k] for k in keys} for r in uniform] == [{k: r[k] for k in keys} for r in fixed]
-    summary = json.loads((tmp_path / "uniform" / "summary.json").read_text())
-    assert summary["accuracy"] == json.loads((tmp_path / "fixed" / "summary.json").read_text())["accuracy"]
-    # one FLOP less and the same pool affords only n - 1 solutions each
-    run(make_config(*base, "allocator=uniform", f"budget.total_flops={exact - 1!r}"), tmp_path / "less")
-    assert {r["allocation"]["configuration"]["n"] for r in read_results(tmp_path / "less")} == {n - 1}
+    assert [r["allocation"]["grants"][0] for r in uniform] == [n] * n_problems
+    assert [r["candidates"][:n] for r in uniform] == [r["candidates"] for r in fixed]
+    widths = [r["allocation"]["configuration"]["n"] for r in uniform]
+    whole = [w for w, r in zip(widths, uniform) if r["allocation"]["reason"] != "pool"]
+    assert max(whole) - min(whole) <= 1  # the pool's last calls cut a few problems short, by a little
+    assert min(widths) > 2 * n and max(widths) - min(widths) <= 3
+    summary, _ = _check_pool(tmp_path / "uniform")
+    assert summary["pool"]["spent_flops"] >= 0.9 * exact
 
 
 def test_probe_then_allocate_spends_more_on_split_problems(tmp_path):
@@ -229,19 +232,6 @@ def test_probe_then_allocate_spends_more_on_split_problems(tmp_path):
             "budget.total_flops=1e+09 is below one problem's minimum cost",
         ),
         (("allocator=probe_then_allocate", "budget.total_tokens=100"), "budget.total_tokens=100 is below one problem"),
-        (("allocator=uniform", "budget.total_flops=2e13"), "affords no solution for each of the 10 problems"),
-        (
-            ("allocator=probe_then_allocate", "budget.total_flops=1e14"),
-            "the pool (budget.total_flops=1e+14) cannot pay the probe: allocator.probe_n=4 solutions of each of 10",
-        ),
-        (
-            ("allocator=probe_then_allocate", "budget.total_flops=1e14", "budget.total_tokens=1000000"),
-            "the pool (budget.total_flops=1e+14, budget.total_tokens=1e+06) cannot pay the probe",
-        ),
-        (
-            ("allocator=probe_then_allocate", "budget.total_tokens=20000"),
-            "the pool (budget.total_tokens=2e+04) cannot pay the probe: allocator.probe_n=4 solutions of each of 10",
-        ),
         (("allocator=uniform",), "an allocator needs a data-set pool"),
         (("budget.total_flops=1e15",), "needs an allocator"),
         (("allocator=uniform", "budget.total_flops=-1"), "budget.total_flops must be a positive number"),
@@ -390,21 +380,22 @@ _TABLE = [
 
 
 @pytest.mark.parametrize(
-    "flops_left, easy_width, hard_width",
+    "flops_left, targets",
     [
-        # widths start at 2 (the probe): 6 problems x 100 = 600 of the budget (pool left + 60 spent).
-        # Per FLOP, hard 2->4 gains 4 x 0.2 / (4 x 100) = 0.002, hard 4->8 4 x 0.2 / 800 = 0.001,
-        # easy 2->4 2 x 0.05 / 200 = 0.0005: each time the best of the steps that still fit
-        (540.0, 2, 2),  # budget 600: nothing more
-        (939.0, 4, 2),  # budget 999: hard 2->4 (+400) does not fit, the best that does is easy 2->4 (+200)
-        (940.0, 2, 4),  # budget 1000: it does
-        (1740.0, 2, 8),  # budget 1800: then hard 4->8 (+800)
-        (1939.0, 2, 8),  # budget 1999: easy 2->4 (+200) does not fit after it
-        (1940.0, 4, 8),  # budget 2000: it does
-        (None, 4, 8),  # no FLOP cap: everything with a gain
+        # every problem has its probe of 2 and costs 1 FLOP a solution: easy p0 p2, hard p1 p3 p4 p5.
+        # Per FLOP, hard 2->4 gains 4 x 0.2 / (4 x 2) = 0.1, hard 4->8 4 x 0.2 / 16 = 0.05,
+        # easy 2->4 2 x 0.05 / 4 = 0.025: each time the best of the raises that still fit; once
+        # none fits, the best one goes to those of its problems that fit (problem order)
+        (1.0, {"p0": 2, "p2": 2, "p1": 2, "p3": 2, "p4": 2, "p5": 2}),  # not even one problem's raise
+        (7.0, {"p0": 4, "p2": 4, "p1": 4, "p3": 2, "p4": 2, "p5": 2}),  # easy (4), then hard 2->4 for p1 (2)
+        (8.0, {"p0": 2, "p2": 2, "p1": 4, "p3": 4, "p4": 4, "p5": 4}),  # hard 2->4; 4->8 costs 4 a problem
+        (24.0, {"p0": 2, "p2": 2, "p1": 8, "p3": 8, "p4": 8, "p5": 8}),  # then hard 4->8 (+16)
+        (26.0, {"p0": 4, "p2": 2, "p1": 8, "p3": 8, "p4": 8, "p5": 8}),  # and easy 2->4 for p0 alone
+        (28.0, {"p0": 4, "p2": 4, "p1": 8, "p3": 8, "p4": 8, "p5": 8}),
+        (None, {"p0": 4, "p2": 4, "p1": 8, "p3": 8, "p4": 8, "p5": 8}),  # no FLOP cap: everything with a gain
     ],
 )
-def test_from_sweep_plans_widths_by_gain_per_flop_within_the_pool(tmp_path, flops_left, easy_width, hard_width):
+def test_from_sweep_plans_widths_by_gain_per_flop_within_the_pool(tmp_path, flops_left, targets):
     from infscale.search.allocators.from_sweep import FromSweep
 
     allocator = FromSweep(sweep=str(write_sweep(tmp_path / "sweep", _TABLE)), probe_n=2, step=3)
@@ -414,27 +405,12 @@ def test_from_sweep_plans_widths_by_gain_per_flop_within_the_pool(tmp_path, flop
     runner = _PlanRunner(flops_left)
     assert allocator.grants(runner, states, 0) == {}  # every problem already has its probe
     grants = allocator.grants(runner, states, 1)
-    bins = {s.problem.id: (s.estimate["bin"], s.estimate["target"]) for s in states}
-    assert bins == {
-        "p0": ("easy", easy_width),
-        "p2": ("easy", easy_width),
-        "p4": ("hard", hard_width),
-        "p1": ("hard", hard_width),
-        "p3": ("hard", hard_width),
-        "p5": ("hard", hard_width),
-    }
-    # the first wave after the plan: at most step=3 more each, as far as the pool pays
-    wanted = {pid: min(3, target - 2) for pid, (_, target) in bins.items() if target > 2}
-    fits, left = {}, flops_left
-    for state in states:
-        n = wanted.get(state.problem.id, 0)
-        if n and (left is None or 50.0 * n <= left):
-            fits[state.problem.id] = n
-            left = None if left is None else left - 50.0 * n
-    assert grants == fits
-    for state in states:
-        if state.problem.id not in wanted:
-            assert not state.open and state.reason == f"bin {bins[state.problem.id][0]}: n=2"
+    bins = {s.problem.id: s.estimate["bin"] for s in states}
+    assert bins == {"p0": "easy", "p2": "easy", "p4": "hard", "p1": "hard", "p3": "hard", "p5": "hard"}
+    assert {s.problem.id: s.estimate["target"] for s in states} == targets
+    # the first wave after the plan: at most step=3 more each; the plan fits, so the wave does
+    assert grants == {pid: min(3, target - 2) for pid, target in targets.items() if target > 2}
+    assert all(s.open for s in states) == bool(grants)
 
 
 def test_from_sweep_closes_what_the_pool_cannot_pay_and_reads_only_its_selector(tmp_path):
@@ -443,7 +419,7 @@ def test_from_sweep_closes_what_the_pool_cannot_pay_and_reads_only_its_selector(
     allocator = FromSweep(sweep=str(write_sweep(tmp_path / "sweep", _TABLE)), probe_n=2, step=3)
     states = _probed([["A", "B"], ["C", "D"]])
     allocator.grants(_PlanRunner(None), states, 1)  # no cap: p0 to "easy" (width 4), p1 to "hard" (8)
-    assert allocator.grants(_PlanRunner(99.0), states, 2) == {}  # 2 more cost 100, 3 more 150: > 99
+    assert allocator.grants(_PlanRunner(1.99), states, 2) == {}  # 2 more cost 2, 3 more 3: > 1.99
     assert [(s.open, s.reason) for s in states] == [(False, "bin easy: n=2 (pool)"), (False, "bin hard: n=2 (pool)")]
     table, sizes = allocator.table("majority")
     assert table == {
@@ -458,32 +434,39 @@ def test_from_sweep_closes_what_the_pool_cannot_pay_and_reads_only_its_selector(
 
 
 @pytest.mark.parametrize(
-    "total_flops, total_tokens, width",
+    "flops_left, tokens_left, level, grants",
     [
-        (1050.0, None, 7),  # 3 problems x 50 FLOPs x 7 = 1050 fits exactly
-        (1049.0, None, 6),
-        (None, 210, 7),  # 3 x 10 tokens x 7 = 210 fits exactly
-        (None, 209, 6),
-        (1050.0, 180, 6),  # both caps: the tighter one
-        (1e9, None, 8),  # max_n
-        (149.0, None, 0),
+        (1050.0, None, 7, {"p0": 7, "p1": 7, "p2": 7}),  # 3 problems x 50 FLOPs x 7 = 1050 fits exactly
+        (1049.0, None, 6, {"p0": 7, "p1": 7, "p2": 6}),  # 900, then one more each while it fits
+        (None, 210, 6, {"p0": 7, "p1": 6, "p2": 6}),  # 32 tokens a level (p1: 12), then p0's 10 of 18
+        (1e9, None, 8, {"p0": 8, "p1": 8, "p2": 8}),  # max_n
+        (149.0, None, 0, {"p0": 1, "p1": 1}),  # not one each: one each as far as it goes
     ],
 )
-def test_uniform_takes_the_largest_width_whose_worst_case_fits(total_flops, total_tokens, width):
+def test_uniform_water_fills_the_widest_level_its_expected_cost_fits(flops_left, tokens_left, level, grants):
     from infscale.search.allocators.uniform import Uniform
+    from tests.cases_allocator_pools import PoolRunner
 
-    runner = _PlanRunner(None)
-    runner.pool = SimpleNamespace(total_flops=total_flops, total_tokens=total_tokens)
+    runner = PoolRunner(flops_left, tokens_left)
     states = _probed([[], [], []])
     uniform = Uniform(max_n=8)
-    assert uniform.width(runner, states) == width
-    if width:
-        assert uniform.grants(runner, states, 0) == {"p0": width, "p1": width, "p2": width}
-        assert [s.estimate for s in states] == [{"n": width}] * 3
-        for state in states:
-            state.grants.append(width)
-        assert uniform.grants(runner, states, 1) == {}
-        assert [(s.open, s.reason) for s in states] == [(False, f"uniform n={width}")] * 3
+    assert uniform.level(runner, states) == level
+    assert uniform.grants(runner, states, 0) == grants
+    assert [s.estimate for s in states] == [{"n": level}] * 3 and all(s.open for s in states)
+    # the next wave with nothing left: every problem closes with what it has
+    assert uniform.grants(PoolRunner(0.0, None), states, 1) == {}
+    assert [(s.open, s.reason) for s in states] == [(False, "uniform n=0")] * 3
+
+
+def test_uniform_tops_up_the_problems_with_fewest_solutions_first_and_stops_at_max_n():
+    from infscale.search.allocators.uniform import Uniform
+    from tests.cases_allocator_pools import PoolRunner
+
+    states = _probed([["A"] * 3, ["A"], ["A"] * 8, ["A"] * 2])  # p2 is at max_n
+    # 50 FLOPs a solution, 260 left: level 3 costs 100 (p1) + 50 (p3) = 150; then p0, p1, p3 at 3
+    # get one more each, in problem order, while the 110 left lasts: p0 and p1
+    assert Uniform(max_n=8).grants(PoolRunner(260.0, None), states, 1) == {"p1": 3, "p3": 1, "p0": 1}
+    assert [(s.open, s.reason) for s in states] == [(True, ""), (True, ""), (False, "uniform n=8 (max_n)"), (True, "")]
 
 
 def test_probe_then_allocate_re_estimates_every_problem_with_new_solutions_and_only_those():
@@ -578,18 +561,6 @@ def test_a_pool_that_exactly_pays_is_accepted_and_one_flop_or_token_less_is_not(
                 match=r"budget.total_tokens=63 is below one problem's minimum cost \(one solution: 64 tokens",
             ):
                 runner.check(states)
-    probe_cost = sum(probe.worst_flops(s, 2) for s in states)
-    _runner(probe_cost)[0].check_probe(states, 2)
-    with pytest.raises(ValueError, match="cannot pay the probe"):
-        _runner(probe_cost * (1 - 1e-12))[0].check_probe(states, 2)
-    _runner(total_tokens=4 * 2 * 64)[0].check_probe(states, 2)
-    with pytest.raises(ValueError, match="cannot pay the probe"):
-        _runner(total_tokens=4 * 2 * 64 - 1)[0].check_probe(states, 2)
-    # affords: exactly what is left fits
-    state = states[0]
-    assert probe.affords(state, 2, probe.worst_flops(state, 2), None)
-    assert not probe.affords(state, 2, probe.worst_flops(state, 2) * (1 - 1e-12), None)
-    assert probe.affords(state, 2, None, 128) and not probe.affords(state, 2, None, 127)
 
 
 def test_measured_cost_is_the_mean_so_far_in_the_pools_unit_or_the_worst_case_before_any():
@@ -598,8 +569,16 @@ def test_measured_cost_is_the_mean_so_far_in_the_pools_unit_or_the_worst_case_be
     state = ProblemState.fresh(task.problems()[0], Ledger(None, None))
     assert flops_pool.measured(state) == flops_pool.worst_flops(state, 1)
     assert tokens_pool.measured(state) == 64.0
+    # before its own first solution, a problem is expected to cost the run's mean so far
+    other = ProblemState.fresh(task.problems()[1], Ledger(None, None))
+    other.ledger.samples, other.ledger.flops_decode, other.ledger.generated = 2, 300.0, 30
+    flops_pool.observe([state, other])
+    tokens_pool.observe([state, other])
+    assert flops_pool.measured(state) == 150.0 and tokens_pool.measured(state) == 15.0
     state.ledger.samples, state.ledger.flops_decode, state.ledger.generated = 4, 400.0, 40
     assert flops_pool.measured(state) == 100.0 and tokens_pool.measured(state) == 10.0
+    flops_pool.observe([state, other])  # (400 + 300) / 6 solutions
+    assert flops_pool.typical == pytest.approx(700 / 6) and flops_pool.room() == 1e18
 
 
 class _Waves:
@@ -667,7 +646,7 @@ _PROBED = [
     ["A"] * 5 + ["B"],  # p3 settled: flip(5, 1 of 6) = 0.0455 < min_flip
     ["A", "B"],  # p4 open: flip 0.5, agreement 0.5, gain 0.25
     ["A", "A", "B"],  # p5 open: flip 0.3116, agreement 2/3, gain 0.2077
-    [],  # p6 nothing drawn
+    [],  # p6 nothing drawn: the pool cut its probe; it gets the rest of it first
     ["A", "A", "A", "B", "B", "B", "C"],  # p7 open: flip 0.5, agreement 3/7, gain 0.2143; one more fits max_n
 ]
 
@@ -675,20 +654,21 @@ _PROBED = [
 @pytest.mark.parametrize(
     "flops_left, wave_fraction, grants",
     [
-        # by gain per expected FLOP (measured cost p5 1, p4 2, p7 3): p5 0.208, p4 0.125, p7 0.071;
-        # worst case 50 FLOPs a solution
-        (1000.0, 1.0, {"p5": 2, "p4": 2, "p7": 1}),
-        (150.0, 1.0, {"p5": 2, "p7": 1}),  # p4's 100 no longer fits after p5's 100; p7's 50 does
-        (149.0, 1.0, {"p5": 2}),
-        (1000.0, 0.006, {"p5": 2, "p4": 2}),  # expected 2 + 4 = 6 <= 6 allowed; p7 would make 9
-        (1000.0, 0.005, {"p5": 2}),  # the first grant is made whatever its expected cost
-        (1000.0, 0.008, {"p5": 2, "p4": 2}),  # 2 + 4 + p7's 3 = 9 > 8: the sum so far counts, not the last
+        # p6's probe first (2 x 4 = 8 expected), then by gain per expected FLOP (measured cost
+        # p5 1, p4 2, p7 3): p5 0.208 (2 more: 2), p4 0.125 (4), p7 0.071 (1 more: 3); 17 in all
+        (17.0, 1.0, {"p6": 2, "p5": 2, "p4": 2, "p7": 1}),
+        (16.0, 1.0, {"p6": 2, "p5": 2, "p4": 2}),  # p7's 3 no longer fits after 14
+        (13.0, 1.0, {"p6": 2, "p5": 2, "p7": 1}),  # p4's 4 does not fit after 10; p7's 3 does
+        (7.0, 1.0, {"p5": 2, "p4": 2}),  # p6's probe does not fit; the others do
+        (1000.0, 0.014, {"p6": 2, "p5": 2, "p4": 2}),  # 8 + 2 + 4 = 14 <= 14 allowed; p7 would make 17
+        (1000.0, 0.001, {"p6": 2}),  # a probe is finished whatever the allowance; the first grant is made
+        (1000.0, 0.013, {"p6": 2, "p5": 2}),  # 14 > 13: the sum so far counts, not the last
     ],
 )
 def test_probe_then_allocate_closes_by_its_rules_and_grants_by_gain_per_flop(flops_left, wave_fraction, grants):
     allocator = _probe_allocator(wave_fraction=wave_fraction)
     runner = _PlanRunner(flops_left)
-    runner.measured = lambda state: {"p4": 2.0, "p5": 1.0, "p7": 3.0}[state.problem.id]
+    runner.measured = lambda state: {"p4": 2.0, "p5": 1.0, "p6": 4.0, "p7": 3.0}[state.problem.id]
     states = _probed(_PROBED)
     assert allocator.grants(runner, states, 1) == grants
     assert list(allocator.grants(runner, states, 1)) == list(grants)  # in that order
@@ -700,17 +680,17 @@ def test_probe_then_allocate_closes_by_its_rules_and_grants_by_gain_per_flop(flo
         (False, "settled"),
         (True, ""),
         (True, ""),
-        (False, "no solution drawn"),
+        (True, ""),
         (True, ""),
     ]
     assert states[3].estimate["flip"] == pytest.approx(0.0455, abs=1e-4)
 
 
 def test_probe_then_allocate_closes_what_the_pool_cannot_pay_and_stops_at_max_waves():
-    runner = _PlanRunner(49.0)  # not one solution's worst case
+    runner = _PlanRunner(0.99)  # not one solution's expected cost
     states = _probed(_PROBED)
     assert _probe_allocator().grants(runner, states, 1) == {}
-    assert [s.reason for s in states if s.problem.id in ("p4", "p5", "p7")] == ["pool"] * 3
+    assert [s.reason for s in states if s.problem.id in ("p4", "p5", "p6", "p7")] == ["pool"] * 4
     states = _probed(_PROBED)
     assert _probe_allocator(max_waves=3).grants(runner, states, 3) == {}
     assert [s.reason for s in states if s.problem.id in ("p4", "p5", "p7")] == ["max_waves"] * 3

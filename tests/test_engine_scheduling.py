@@ -201,23 +201,78 @@ def test_a_step_at_the_depth_limit_ends_the_solution_by_depth():
 # --- a job's share of a data-set pool (search/jobs.py) ----------------------------------
 
 
-def test_reserve_chunks_splits_by_max_batch_and_stops_where_the_pool_runs_out():
-    from infscale.budgets.pool import Pool, Reservation
-    from infscale.search.jobs import reserve_chunks
+def test_split_calls_splits_by_max_batch_and_refuses_what_the_pool_cannot_pay_at_all():
+    from infscale.budgets.pool import Pool
+    from infscale.search.jobs import WorstCase, split_calls
 
-    # no pool: calls of at most 3, nothing reserved
-    assert reserve_chunks(None, 3, 7, 10, 100.0, 50.0) == [(0, 3, None), (3, 3, None), (6, 1, None)]
-    assert reserve_chunks(None, 3, 0, 10, 100.0, 50.0) == []
-    # tokens: 45 left, 10 a sample: 3 + 1 (the second call cut to what fits), then none
-    pool = Pool(total_flops=None, total_tokens=45)
-    assert reserve_chunks(pool, 3, 7, 10, None, None) == [(0, 3, Reservation(0.0, 30)), (3, 1, Reservation(0.0, 10))]
-    assert (pool.reserved_tokens, pool.left_tokens) == (40, 5)
-    # FLOPs: each call costs 100 + 50 per sample; 600 left: 100 + 3*50 = 250, then 100 + 3*50
-    # = 250 (100 left), then none (100 + 50 > 100)
-    pool = Pool(total_flops=600.0, total_tokens=None)
-    chunks = reserve_chunks(pool, 3, 7, 10, 100.0, 50.0)
-    assert chunks == [(0, 3, Reservation(250.0, 30)), (3, 3, Reservation(250.0, 30))]
-    assert pool.reserved_flops == 500.0 and pool.left_flops == 100.0
+    worst = WorstCase(100.0, 50.0, 10)
+    assert split_calls(None, 3, 7, worst) == [(0, 3), (3, 3), (6, 1)]
+    assert split_calls(None, 3, 0, worst) == []
+    assert split_calls(Pool(150.0, None), 3, 7, worst) == [(0, 3), (3, 3), (6, 1)]  # one sample fits
+    assert split_calls(Pool(149.0, None), 3, 7, worst) == []  # not one: refused
+    assert split_calls(Pool(None, 9), 3, 7, worst) == []
+
+
+def _drawn(pool, jobs, max_batch, actual=lambda job: (100.0 + 10.0 * job.cost, 3 * job.cost)):
+    """The calls `issue` hands out, as (samples, seed) per job, each settled at `actual`
+    before the next is asked for; checks that only the call in flight is reserved."""
+    from infscale.search.jobs import issue
+
+    calls = []
+    for batch in issue(pool, jobs, max_batch):
+        calls.append([(job.request.n, job.request.seed) for job in batch])
+        assert pool.reserved_flops == pytest.approx(sum(job.reservation.flops for job in batch))
+        for job in batch:
+            pool.settle(job.reservation, *actual(job))
+    return calls
+
+
+def test_issue_reserves_only_the_call_in_flight_and_draws_a_job_the_pool_cannot_hold_whole_in_parts():
+    from infscale.budgets.pool import Pool
+    from infscale.search.backends import GenerationRequest
+    from infscale.search.jobs import Job, WorstCase, issue
+
+    def jobs(*counts):
+        worst = WorstCase(100.0, 50.0, 10)  # a call: 100 once + 50 a sample, worst case
+        requests = [GenerationRequest("p", n, "end", "\n", 10, 1.0, 1000 * k) for k, n in enumerate(counts)]
+        return [Job(None, None, r, cost=r.n, worst=worst) for r in requests]
+
+    # no pool: `pack`
+    assert [[j.cost for j in b] for b in issue(None, jobs(3, 3, 1), 6)] == [[3, 3], [1]]
+    # 600: 250 + 250 reserved together; the third (150) does not fit beside them, so it waits
+    # for them to settle (130 each spent), then fits: nothing is ever cut
+    pool = Pool(600.0, None)
+    assert _drawn(pool, jobs(3, 3, 1), 6) == [[(3, 0), (3, 1000)], [(1, 2000)]]
+    assert (pool.spent_flops, pool.reserved_flops) == (370.0, 0.0)
+    # 300 and one job of 6: 4 fit (300), settle at 140; then 1 (150) with seed + 4, settle at
+    # 110; the last sample's 150 does not fit in the 50 left even alone: refused
+    pool = Pool(300.0, None)
+    assert _drawn(pool, jobs(6), 6) == [[(4, 0)], [(1, 4)]]
+    assert (pool.spent_flops, pool.reserved_flops) == (250.0, 0.0)
+    # the job after a refused rest is still tried: here it is refused too
+    pool = Pool(300.0, None)
+    assert _drawn(pool, jobs(6, 1), 6) == [[(4, 0)], [(1, 4)]]
+    # a token pool: 10 tokens a sample at worst, 3 spent: 25 left holds 2, then 19, 16 and 13
+    # hold one each; all 5 are drawn, in 4 calls
+    pool = Pool(None, 25)
+    assert _drawn(pool, jobs(5), 6) == [[(2, 0)], [(1, 2)], [(1, 3)], [(1, 4)]]
+    assert pool.spent_tokens == 15 and pool.reserved_tokens == 0
+
+
+def test_issue_sends_a_reward_job_whole_or_not_at_all():
+    from infscale.budgets.pool import Pool
+    from infscale.search.jobs import Job, WorstCase, issue
+
+    scored = [Job(None, None, f"trajectory {k}", worst=WorstCase(flops)) for k, flops in enumerate((60.0, 50.0, 30.0))]
+    pool = Pool(100.0, None)
+    batches = []
+    for batch in issue(pool, scored, 8):
+        batches.append([job.request for job in batch])
+        for job in batch:
+            pool.settle(job.reservation, job.reservation.flops, 0)
+    # 60 then 50 do not fit together: 60 goes, is spent; 50 no longer fits at all; 30 does
+    assert batches == [["trajectory 0"], ["trajectory 2"]]
+    assert pool.spent_flops == 90.0
 
 
 def test_settle_reservation_charges_the_pool_what_the_ledger_was_charged():

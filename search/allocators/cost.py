@@ -1,9 +1,11 @@
-"""Worst-case costs an allocator plans with: the same worst case the engine reserves.
+"""Worst-case costs: the same worst case the engine reserves while a call is in flight.
 
 One full solution of a problem costs at most its prompt's prefill (once per backend call of
 up to `engine.max_batch` samples) plus `policy.max_tokens` decoded tokens after the prompt;
 a scored one adds the reward model reading at most the prompt, the solution and one separator
-token per step. The engine enforces the pool whatever these say; they only size plans.
+token per step. Allocators plan with expected costs (`WaveRunner.measured`); the worst case
+is their estimate only before anything is measured, and the floor a pool must clear to pay
+for any solution at all. The engine enforces the pool whatever a plan says.
 """
 
 from __future__ import annotations

@@ -8,11 +8,15 @@ says what each width buys on problems of each difficulty. A run then
    answer key (search/allocators/difficulty.py); problems are ranked by the prediction and
    given to the sweep's bins in the bins' proportions, easiest bin (highest accuracy at its
    cheapest width) first;
-2. plans a width per bin: every bin starts at the probe's width, then the bin whose next
-   width adds the most expected correct answers per expected FLOP is raised, while the
-   plan's expected cost fits in the pool (knapsack by marginal gain);
+2. plans a width per bin: every bin starts at its cheapest width, then the bin whose next
+   width adds the most expected correct answers (the sweep's accuracies) per expected FLOP
+   (the solutions it adds at this run's measured mean cost of a solution) is raised, while
+   the plan's expected cost fits in what is left of the pool (knapsack by marginal gain);
+   where the best raise no longer fits whole, as many of its bin's problems are raised as
+   fit (the knapsack's fractional step), so the plan spends the pool;
 3. draws the planned widths in waves of at most `step` more solutions per problem, each
-   wave's worst case within what is left of the pool.
+   wave's expected cost within what is left of the pool; once every problem has its width,
+   the plan is raised again with what the pool still holds, until no raise gains anything.
 
 Only the sweep's rows of the run's own selector are used.
 """
@@ -73,68 +77,84 @@ class FromSweep(Allocator):
 
     def check(self, runner: WaveRunner, states: list[ProblemState]) -> None:
         self.table(runner.strategy.selector)
-        runner.check_probe(states, self.probe_n)
 
     def grants(self, runner: WaveRunner, states: list[ProblemState], wave: int) -> dict[str, int]:
         if wave == 0:
             return {s.problem.id: self.probe_n for s in states if s.open and not s.samples}
         if wave == 1:
-            self._plan(runner, states)
-        flops_left, tokens_left = runner.left()
-        grants = {}
+            self._assign(runner, states)
+        if wave == 1 or not any(self._short(s) for s in states if s.open):
+            self._raise(runner, states)
+        room, grants = runner.room(), {}
         for state in states:
-            if not state.open:
-                continue
-            want = min(self.step, state.estimate["target"] - len(state.samples))
-            if want <= 0:
-                state.close(f"bin {state.estimate['bin']}: n={len(state.samples)}")
-                continue
-            if runner.affords(state, want, flops_left, tokens_left):
+            want = min(self.step, self._short(state)) if state.open else 0
+            if want > 0 and want * runner.measured(state) <= room:
                 grants[state.problem.id] = want
-                flops_left = None if flops_left is None else flops_left - runner.worst_flops(state, want)
-                tokens_left = None if tokens_left is None else tokens_left - want * runner.cost(state).tokens
+                room -= want * runner.measured(state)
         if not grants:
             for state in states:
                 if state.open:
-                    state.close(f"bin {state.estimate['bin']}: n={len(state.samples)} (pool)")
+                    left = " (pool)" if self._short(state) else ""
+                    state.close(f"bin {state.estimate['bin']}: n={len(state.samples)}{left}")
         return grants
 
-    def _plan(self, runner: WaveRunner, states: list[ProblemState]) -> None:
+    @staticmethod
+    def _short(state: ProblemState) -> int:
+        return max(state.estimate["target"] - len(state.samples), 0)
+
+    def _assign(self, runner: WaveRunner, states: list[ProblemState]) -> None:
+        """Each problem's bin, from its probe: ranked by predicted difficulty, given to the
+        bins in their proportions, easiest first; its target, its bin's cheapest width."""
         strategy = runner.strategy
         table, sizes = self.table(strategy.selector)
         bins = sorted(table, key=lambda b: -table[b][min(table[b])][0])  # easiest first
         for state in states:
             state.estimate = estimate(state.samples, strategy.selector, strategy.aggregation, strategy.task, 1.0)
         ranked = sorted(states, key=lambda s: (s.estimate["difficulty"], -(s.estimate.get("mean_score") or 0.0)))
-        total, members, start = sum(sizes[b] for b in bins), {}, 0
+        total, start = sum(sizes[b] for b in bins), 0
         for k, name in enumerate(bins):
             end = len(ranked) if k == len(bins) - 1 else start + round(len(ranked) * sizes[name] / total)
-            members[name] = ranked[start:end]
+            for state in ranked[start:end]:
+                state.estimate = {**state.estimate, "bin": name, "target": min(table[name])}
             start = end
-        widths = {b: min(table[b]) for b in bins}
-        flops_left, _ = runner.left()
-        budget = (flops_left if flops_left is not None else float("inf")) + sum(
-            s.ledger.flops_total or 0.0 for s in states
-        )
-        spent = sum(table[b][widths[b]][1] * len(members[b]) for b in bins)
+
+    def _raise(self, runner: WaveRunner, states: list[ProblemState]) -> None:
+        """Raise a bin's targets to its next width, the raise with the most expected correct
+        answers per expected FLOP among those that fit in what the plan leaves of the pool,
+        until none fits; then the best raise that does not fit goes to those of its problems
+        that do (in problem order)."""
+        table, _ = self.table(runner.strategy.selector)
+        open_ = [s for s in states if s.open]
+        cost = {s.problem.id: runner.measured(s) for s in open_}
+        budget = runner.room() - sum(self._short(s) * cost[s.problem.id] for s in open_)
         while True:
-            best, best_ratio = None, 0.0
-            for b in bins:
-                larger = sorted(w for w in table[b] if w > widths[b])
-                if not larger or not members[b]:
+            raises = []  # (gain per FLOP, FLOPs, width, [(problem, FLOPs)])
+            for name, rows in table.items():
+                members = [s for s in open_ if s.estimate["bin"] == name]
+                low = min((s.estimate["target"] for s in members), default=0)
+                larger = sorted(w for w in rows if members and w > low)
+                if not larger:
                     continue
-                nxt = larger[0]
-                gain = (table[b][nxt][0] - table[b][widths[b]][0]) * len(members[b])
-                cost = (table[b][nxt][1] - table[b][widths[b]][1]) * len(members[b])
-                if cost > 0 and spent + cost <= budget and gain / cost > best_ratio:
-                    best, best_ratio = (b, nxt, cost), gain / cost
+                width = larger[0]
+                extra = [
+                    (s, (width - max(s.estimate["target"], len(s.samples))) * cost[s.problem.id])
+                    for s in members
+                    if s.estimate["target"] < width
+                ]
+                flops = sum(more for _, more in extra)
+                gain = (rows[width][0] - rows[low][0]) * len(extra)
+                if flops > 0 and gain > 0:
+                    raises.append((gain / flops, flops, width, extra))
+            fitting = [r for r in raises if r[1] <= budget]
+            best = max(fitting or raises, key=lambda r: r[0], default=None)
             if best is None:
-                break
-            widths[best[0]] = best[1]
-            spent += best[2]
-        for b in bins:
-            for state in members[b]:
-                state.estimate = {**state.estimate, "bin": b, "target": widths[b]}
+                return
+            for state, more in best[3]:
+                if more <= budget:
+                    state.estimate = {**state.estimate, "target": best[2]}
+                    budget -= more
+            if not fitting:
+                return  # the fractional step: the pool is planned out
 
 
 def read_levels(folder: Path) -> list[dict]:

@@ -1,8 +1,9 @@
 """`allocator=probe_then_allocate`: a cheap probe, then the rest of the pool where a solution
 is expected to change the most decisions per FLOP.
 
-Wave 0 draws `probe_n` solutions of every problem. Each later wave re-estimates every open
-problem from all its solutions (search/allocators/difficulty.py) and
+Wave 0 draws `probe_n` solutions of every problem (a problem whose probe the pool cut short
+gets the rest of it first in the next wave). Each later wave re-estimates every open problem
+from all its solutions (search/allocators/difficulty.py) and
 
 - closes the unanimous (every solution the same answer), the settled (flip probability
   below `min_flip`), those at `max_n`, and caps the hopeless: a problem whose top answer
@@ -10,9 +11,11 @@ problem from all its solutions (search/allocators/difficulty.py) and
   `hopeless_cap` solutions;
 - ranks the rest by expected gain per FLOP, flip probability x agreement / measured cost of
   one solution (a split between two strong answers first, a spread over many weak ones
-  later: more samples help a vote only where one of its leaders is likely right), and grants `step` more solutions down that list while their worst case fits in
-  what is left of the pool and their expected cost in `wave_fraction` of it, so later waves
-  re-estimate with what earlier ones found.
+  later: more samples help a vote only where one of its leaders is likely right), and grants
+  `step` more solutions down that list while their expected cost (the problem's measured
+  mean cost of a solution) fits in `wave_fraction` of what is left of the pool, so later
+  waves re-estimate with what earlier ones found. The pool's hard cap is the engine's
+  reservation, not this plan.
 
 It stops when nothing is open, nothing fits, or after `max_waves` waves.
 """
@@ -58,17 +61,17 @@ class ProbeThenAllocate(Allocator):
             f"the answers are split, at most allocator.max_n={self.max_n})"
         )
 
-    def check(self, runner: WaveRunner, states: list[ProblemState]) -> None:
-        runner.check_probe(states, self.probe_n)
-
     def grants(self, runner: WaveRunner, states: list[ProblemState], wave: int) -> dict[str, int]:
         if wave == 0:
             return {s.problem.id: self.probe_n for s in states if s.open and not s.samples}
-        strategy = runner.strategy
+        strategy, probing = runner.strategy, []
         for state in states:
             if not state.open:
                 continue
             samples = state.samples
+            if len(samples) < self.probe_n:
+                probing.append(state)  # the pool cut its probe short
+                continue
             if state.estimate.get("samples") == len(samples):
                 continue  # nothing new since its last estimate
             groups = state.cache.setdefault("groups", AnswerGroups(strategy.task))
@@ -76,40 +79,35 @@ class ProbeThenAllocate(Allocator):
                 samples, strategy.selector, strategy.aggregation, strategy.task, self.prior, groups
             )
             self._maybe_close(state)
-        candidates = [s for s in states if s.open]
+        candidates = [s for s in states if s.open and len(s.samples) >= self.probe_n]
         if wave >= self.max_waves:
-            for state in candidates:
+            for state in probing + candidates:
                 state.close("max_waves")
             return {}
-        flops_left, tokens_left = runner.left()
-        allowance = self.wave_fraction * (flops_left if flops_left is not None else tokens_left)
-        cost = {s.problem.id: runner.measured(s) for s in candidates}
+        room = runner.room()
+        allowance = self.wave_fraction * room
+        cost = {s.problem.id: runner.measured(s) for s in probing + candidates}
         candidates.sort(key=lambda s: -gain(s.estimate) / cost[s.problem.id])
         grants, expected = {}, 0.0
-        for state in candidates:
-            n = min(self.step, self.max_n - state.estimate["samples"])
-            if grants and expected + n * cost[state.problem.id] > allowance:
-                break
-            worst = runner.worst_flops(state, n) if flops_left is not None else 0.0
-            if (flops_left is not None and worst > flops_left) or not runner.affords(state, n, None, tokens_left):
+        for state in probing + candidates:
+            pid, finishing = state.problem.id, len(state.samples) < self.probe_n
+            n = self.probe_n - len(state.samples) if finishing else min(self.step, self.max_n - len(state.samples))
+            more = n * cost[pid]
+            if expected + more > room:
                 continue
-            grants[state.problem.id] = n
-            expected += n * cost[state.problem.id]
-            if flops_left is not None:
-                flops_left -= worst
-            if tokens_left is not None:
-                tokens_left -= n * runner.cost(state).tokens
+            if not finishing and grants and expected + more > allowance:
+                break
+            grants[pid] = n
+            expected += more
         if not grants:
-            for state in candidates:
+            for state in probing + candidates:
                 state.close("pool")
         return grants
 
     def _maybe_close(self, state: ProblemState) -> None:
         est = state.estimate
         n = est["samples"]
-        if n == 0:
-            state.close("no solution drawn")
-        elif est["agreement"] >= 1.0 - 1e-9 and n >= self.probe_n:
+        if est["agreement"] >= 1.0 - 1e-9 and n >= self.probe_n:
             state.close("unanimous")
         elif n >= self.hopeless_cap and est["agreement"] <= self.hopeless_agreement:
             state.close("hopeless")

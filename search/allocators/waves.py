@@ -1,11 +1,15 @@
 """Runs an allocator's waves on the engine against a data-set pool.
 
-Each wave: the allocator grants more solutions to some open problems; the engine draws them
-for all granted problems at once (batched as any run), continuing each problem's tree and
-ledger and reserving every call's worst case from the pool; the problem states are updated
-and handed to `on_wave` (the run saves them). The waves end when the allocator grants
-nothing, or a wave draws nothing (the pool is spent). Time spent deciding is measured apart
-from the engine's, as the scheduling overhead.
+Each wave: the allocator grants more solutions to some open problems, sized by their
+expected cost (`measured`: the mean cost of a solution so far); the engine draws them for all
+granted problems at once (batched as any run), continuing each problem's tree and ledger and
+reserving each call's worst case from the pool only while the call is in flight (so the pool,
+not the plan, is the hard cap: a grant the remainder cannot cover is cut); the problem states
+are updated and handed to `on_wave` (the run saves them). The waves end when the allocator
+grants nothing, or a wave draws nothing (the pool is spent). A wave's problems are issued in
+the order of its grants, so where the pool runs out mid-wave it cuts the allocator's last
+grants, not the problems that come last in the data set. Time spent deciding is measured
+apart from the engine's, as the scheduling overhead.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ class WaveRunner:
         self.pool = engine.pool
         self.scored = strategy.selector != "majority"
         self.overhead_s = 0.0
+        self.typical: float | None = None  # mean cost of a solution over the run so far (`observe`)
         self._costs: dict[str, SampleCost] = {}
 
     def cost(self, state: ProblemState) -> SampleCost:
@@ -51,12 +56,6 @@ class WaveRunner:
             raise ValueError("budget.total_flops needs FLOP counts, and this backend reports none")
         return flops or 0.0
 
-    def affords(self, state: ProblemState, n: int, flops_left: float | None, tokens_left: int | None) -> bool:
-        """Whether `n` more solutions of this problem fit in what is left, worst case."""
-        if flops_left is not None and self.worst_flops(state, n) > flops_left:
-            return False
-        return tokens_left is None or n * self.cost(state).tokens <= tokens_left
-
     def pool_text(self) -> str:
         caps = {"total_flops": self.pool.total_flops, "total_tokens": self.pool.total_tokens}
         return ", ".join(f"budget.{k}={v:.4g}" for k, v in caps.items() if v is not None)
@@ -64,27 +63,37 @@ class WaveRunner:
     def left(self) -> tuple[float | None, int | None]:
         return self.pool.left_flops, self.pool.left_tokens
 
-    def check_probe(self, states: list[ProblemState], probe_n: int) -> None:
-        """A one-line error unless what is left pays `probe_n` solutions of every problem, worst case."""
+    def room(self) -> float:
+        """What is left of the pool in the unit allocators plan in: FLOPs if it counts FLOPs, else
+        generated tokens (between waves nothing is in flight, so nothing is reserved)."""
         flops, tokens = self.left()
-        probe = sum(self.worst_flops(s, probe_n) for s in states)
-        probe_tokens = sum(probe_n * self.cost(s).tokens for s in states)
-        if (flops is not None and probe > flops) or (tokens is not None and probe_tokens > tokens):
-            raise ValueError(
-                f"the pool ({self.pool_text()}) cannot pay the probe: allocator.probe_n={probe_n} "
-                f"solutions of each of {len(states)} problems cost {probe:.4g} FLOPs worst case"
-            )
+        return max(flops if flops is not None else float(tokens), 0.0)
+
+    def spent(self, state: ProblemState) -> float:
+        """What this problem has spent so far, in the planning unit."""
+        ledger = state.ledger
+        return (ledger.flops_total if self.pool.total_flops is not None else ledger.generated) or 0.0
+
+    def observe(self, states: list[ProblemState]) -> None:
+        """Update `typical`, the mean cost of one solution over every problem measured so far."""
+        samples = sum(s.ledger.samples for s in states)
+        spent = sum(self.spent(s) for s in states)
+        self.typical = spent / samples if samples and spent else None
 
     def measured(self, state: ProblemState) -> float:
-        """What one more solution of this problem is expected to cost, in the pool's unit:
-        its mean so far (FLOPs if the pool counts FLOPs, else generated tokens); before any
-        sample, the worst case."""
-        samples = state.ledger.samples
-        if self.pool.total_flops is not None:
-            spent = state.ledger.flops_total
-            return spent / samples if samples and spent else self.worst_flops(state, 1)
-        spent = state.ledger.generated
-        return spent / samples if samples and spent else float(self.cost(state).tokens)
+        """What one more solution of this problem is expected to cost, in the planning unit."""
+        return self.expected(state, 1)
+
+    def expected(self, state: ProblemState, n: int) -> float:
+        """What `n` more solutions of this problem are expected to cost, in the planning unit:
+        n x its mean so far; before its first, n x the run's mean so far (`typical`); before
+        any at all, their worst case (one prefill per call of up to `engine.max_batch`)."""
+        samples, spent = state.ledger.samples, self.spent(state)
+        if samples and spent:
+            return n * spent / samples
+        if self.typical is not None:
+            return n * self.typical
+        return self.worst_flops(state, n) if self.pool.total_flops is not None else float(n * self.cost(state).tokens)
 
     def check(self, states: list[ProblemState]) -> None:
         if not states:
@@ -108,12 +117,13 @@ class WaveRunner:
         by_id = {s.problem.id: s for s in states}
         while True:
             started = time.perf_counter()
+            self.observe(states)
             grants = {pid: n for pid, n in self.allocator.grants(self, states, wave).items() if n > 0}
             self.overhead_s += time.perf_counter() - started
             if not grants:
                 break
             topup = self._topup(grants)
-            todo = [s for s in states if s.problem.id in grants]
+            todo = [by_id[pid] for pid in grants]  # in the allocator's order: a cut pool cuts the last
             drawn = 0
             for state in todo:
                 state.grants.append(grants[state.problem.id])
