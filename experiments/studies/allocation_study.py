@@ -9,6 +9,10 @@ resumable run folders, then compares them problem by problem:
   bootstrap CI over problems (the same problems, resampled together);
 - FLOPs to match: for every fixed configuration, the cheapest allocation point at least as
   accurate, and the ratio of their FLOPs;
+- allocators against each other at equal *spent* FLOPs (experiments/studies/equal_spend.py):
+  only pairs whose spends are within `--spend-tolerance`; with `--match-spend`, each
+  allocation run that left more than that share of its pool unspent gets a uniform run whose
+  pool is what it spent, so it has a partner;
 - calibration of the probe's difficulty estimate against the true level and pass-rate bins.
 
     python -m infscale.experiments.studies.allocation_study --problems 600 --out runs/allocation_study
@@ -35,6 +39,8 @@ from infscale.experiments.app.allocate import STATE_FILE, read_states
 from infscale.experiments.app.build import build_task
 from infscale.experiments.app.run import run
 from infscale.experiments.stats import paired_difference
+from infscale.experiments.studies.allocation_figure import figure
+from infscale.experiments.studies.equal_spend import SPEND_TOLERANCE, at_equal_spend, describe, spend
 from infscale.search.allocators.difficulty import estimate
 from infscale.search.allocators.state import ProblemState
 
@@ -83,7 +89,27 @@ def run_points(args: argparse.Namespace) -> list[dict[str, Any]]:
                     print(f"skipped {name}: {error}", flush=True)
                     continue
                 points.append({**point, "kind": allocator, "selector": selector, "pool_per_problem": per_problem})
+    if args.match_spend:
+        points += [matched_uniform(args, base, p) for p in points if unspent(p, args.spend_tolerance)]
     return points
+
+
+def unspent(point: dict[str, Any], tolerance: float) -> bool:
+    """Whether an allocation run (not uniform) left more than `tolerance` of its pool unspent."""
+    return point["kind"] not in ("fixed", "uniform") and point["pool_used"] < 1 - tolerance
+
+
+def matched_uniform(args: argparse.Namespace, base: list[str], point: dict[str, Any]) -> dict[str, Any]:
+    """uniform with a pool of what `point` spent: its partner at equal spend."""
+    name = f"uniform-{point['selector']}-as-{point['name']}"
+    overrides = [*base, f"strategy.selector={point['selector']}", "allocator=uniform"]
+    matched = _point(args, name, [*overrides, f"budget.total_flops={point['spent']:.6e}"])
+    return {
+        **matched,
+        "kind": "uniform",
+        "selector": point["selector"],
+        "pool_per_problem": point["spent"] / args.problems,
+    }
 
 
 def prefix_points(args: argparse.Namespace, base: list[str]) -> list[dict[str, Any]]:
@@ -109,6 +135,9 @@ def prefix_points(args: argparse.Namespace, base: list[str]) -> list[dict[str, A
                 "level": [r["level"] for r in records],
                 "accuracy": float(np.mean(point.correct)),
                 "flops_mean": float(np.mean(point.flops_total)),
+                "spent": float(np.sum(point.flops_total)),
+                "pool": None,
+                "pool_used": None,
                 "kind": "fixed",
                 "selector": point.selector,
                 "n": point.n,
@@ -123,14 +152,16 @@ def _point(args: argparse.Namespace, name: str, overrides: list[str]) -> dict[st
         print(f"running {name}", flush=True)
         run(config(overrides), folder)
     records = [json.loads(line) for line in (folder / "results.jsonl").read_text().splitlines()]
+    flops = [r["flops"]["total"] for r in records]
     return {
         "name": name,
         "folder": str(folder),
         "correct": [float(r["correct"]) for r in records],
-        "flops": [r["flops"]["total"] for r in records],
+        "flops": flops,
         "level": [r["level"] for r in records],
         "accuracy": float(np.mean([r["correct"] for r in records])),
-        "flops_mean": float(np.mean([r["flops"]["total"] for r in records])),
+        "flops_mean": float(np.mean(flops)),
+        **spend(folder, flops),
     }
 
 
@@ -168,6 +199,8 @@ def compare(points: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
             {
                 "allocation": point["name"],
                 "flops": point["flops_mean"],
+                "spent": point["spent"],
+                "pool_used": point["pool_used"],
                 "accuracy": point["accuracy"],
                 "best_fixed": best["name"],
                 "fixed_flops": best["flops_mean"],
@@ -255,66 +288,6 @@ def calibration(points: list[dict[str, Any]], args: argparse.Namespace) -> list[
     return rows
 
 
-def figure(points: list[dict[str, Any]], path: Path, title: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7.5, 4.8))
-    kinds = {
-        "fixed": ("C0", "o"),
-        "uniform": ("C2", "s"),
-        "probe_then_allocate": ("C3", "D"),
-        "from_sweep": ("C4", "^"),
-    }
-    for kind, (color, marker) in kinds.items():
-        for selector in sorted({p["selector"] for p in points}, reverse=True):
-            curve = sorted(
-                (p for p in points if p["kind"] == kind and p["selector"] == selector), key=lambda p: p["flops_mean"]
-            )
-            if not curve:
-                continue
-            label = "fixed best_of_n" if kind == "fixed" else kind
-            ax.plot(
-                [p["flops_mean"] for p in curve],
-                [p["accuracy"] for p in curve],
-                marker=marker,
-                color=color,
-                ls="-" if selector == "weighted" else ":",
-                mfc=color if selector == "weighted" else "white",
-                label=f"{label} ({selector})",
-                markersize=4,
-                markevery=[i for i, p in enumerate(curve) if p.get("n", WIDTHS[0]) in WIDTHS],  # widths 1, 2, 4, ...
-                lw=1.6 if kind != "fixed" else 1.0,
-            )
-    fixed = sorted((p for p in points if p["kind"] == "fixed"), key=lambda p: p["flops_mean"])
-    front, best = [], -1.0
-    for p in fixed:
-        if p["accuracy"] > best:
-            front.append(p)
-            best = p["accuracy"]
-    ax.step(
-        [p["flops_mean"] for p in front],
-        [p["accuracy"] for p in front],
-        where="post",
-        color="0.3",
-        lw=2.5,
-        alpha=0.35,
-        label="fixed-configuration front",
-    )
-    ax.set_xscale("log")
-    ax.set_xlabel("mean FLOPs per problem (flops.total, actually spent)")
-    ax.set_ylabel("accuracy")
-    ax.set_title(title, fontsize=10)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="lower right")
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=130)
-    plt.close(fig)
-
-
 def main(argv: Iterable[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--task", default="simulated")
@@ -349,6 +322,17 @@ def main(argv: Iterable[str] | None = None) -> None:
         "costs no PRM FLOPs; from_sweep/weighted= : none)",
     )
     parser.add_argument("--sweep", type=Path, default=None, help="collected multirun for allocator from_sweep")
+    parser.add_argument(
+        "--spend-tolerance",
+        type=float,
+        default=SPEND_TOLERANCE,
+        help="allocators are compared where their spent FLOPs differ by at most this share",
+    )
+    parser.add_argument(
+        "--match-spend",
+        action="store_true",
+        help="give every allocation run that left its pool unspent a uniform run at what it spent",
+    )
     parser.add_argument("--world", nargs="*", default=[], help="more Hydra overrides for every run")
     parser.add_argument("--out", type=Path, default=Path("runs/allocation_study"))
     parser.add_argument("--figure", type=Path, default=None)
@@ -361,6 +345,8 @@ def main(argv: Iterable[str] | None = None) -> None:
     result = {
         "args": {k: str(v) for k, v in vars(args).items()},
         **compare(points),
+        "spend_tolerance": args.spend_tolerance,
+        "at_equal_spend": at_equal_spend(points, args.spend_tolerance),
         "calibration": calibration(points, args),
         "points": [{k: v for k, v in p.items() if k not in ("correct", "flops", "level")} for p in points],
     }
@@ -373,7 +359,8 @@ def main(argv: Iterable[str] | None = None) -> None:
             else ""
         )
         print(
-            f"{row['allocation']:>32}: {row['accuracy']:.3f} at {row['flops']:.3g} vs {row['best_fixed']} "
+            f"{row['allocation']:>32}: {row['accuracy']:.3f} at {row['flops']:.3g} "
+            f"({row['spent']:.3g} spent, {row['pool_used']:.0%} of its pool) vs {row['best_fixed']} "
             f"{row['fixed_accuracy']:.3f} at {row['fixed_flops']:.3g}: {row['gain']:+.3f} "
             f"[{row['gain_lo']:+.3f}, {row['gain_hi']:+.3f}]{front}"
         )
@@ -382,9 +369,12 @@ def main(argv: Iterable[str] | None = None) -> None:
             f"{row['fixed']:>22} ({row['fixed_accuracy']:.3f}, {row['fixed_flops']:.3g}) matched by "
             f"{row['allocation']} at {row['ratio']:.2f}x ({row['gain']:+.3f} [{row['gain_lo']:+.3f}, {row['gain_hi']:+.3f}])"
         )
+    print(f"at equal spent FLOPs (within {args.spend_tolerance:.0%}):")
+    for row in result["at_equal_spend"]:
+        print("  " + describe(row))
     print(json.dumps(result["calibration"], indent=1))
     if args.figure:
-        figure(points, args.figure, f"{args.task}: {args.problems} problems, allocation vs fixed best_of_n")
+        figure(points, args.figure, f"{args.task}: {args.problems} problems, allocation vs fixed best_of_n", WIDTHS)
 
 
 if __name__ == "__main__":
