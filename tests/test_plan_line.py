@@ -31,10 +31,11 @@ def test_the_plan_line_states_the_max_samples_cap(caplog, tmp_path):
 
 def test_the_plan_line_states_the_uniform_allocators_width(caplog, tmp_path):
     line, records = planned(caplog, tmp_path, "allocator=uniform", "budget.total_flops=3e14", "n_problems=5")
-    width = int(re.search(r"x n=(\d+) solutions of every problem \(allocator=uniform", line).group(1))
+    width = int(re.search(r"x n=(\d+) solutions of every problem at first, then wider alike until the pool", line)[1])
     assert "strategy.n" not in line and "from one pool (budget.total_flops=3e+14)" in line
-    assert width == 11  # not the configured strategy.n=16
-    assert [r["samples"] for r in records] == [width] * 5
+    assert width == 11  # not the configured strategy.n=16: the widest the pool pays for at worst case
+    samples = [r["samples"] for r in records]
+    assert min(samples) > width and max(samples) - min(samples) <= 2  # then widened alike
 
 
 def test_the_plan_line_states_the_probe_then_allocate_range(caplog, tmp_path):

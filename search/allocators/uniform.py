@@ -29,9 +29,9 @@ class Uniform(Allocator):
 
     def plan(self, runner: WaveRunner, states: list[ProblemState]) -> str:
         return (
-            f"the same width for every problem, widened wave by wave until the pool is spent "
-            f"(allocator=uniform: first the widest n the pool pays for at worst case, "
-            f"n={self.level(runner, states)} now, then at the measured cost; at most allocator.max_n={self.max_n})"
+            f"n={self.level(runner, states)} solutions of every problem at first, then wider alike until the pool "
+            f"is spent (allocator=uniform: first the widest n the pool pays for at worst case, then at the "
+            f"measured cost of a solution; at most allocator.max_n={self.max_n})"
         )
 
     def level(self, runner: WaveRunner, states: list[ProblemState]) -> int:
