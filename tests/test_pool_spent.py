@@ -36,9 +36,7 @@ def pool(tmp_path_factory) -> float:
 
 
 @pytest.mark.parametrize("allocator", ["uniform", "probe_then_allocate", "from_sweep"])
-def test_every_allocator_spends_at_least_90_percent_of_a_pool_sized_at_the_expected_spend(
-    tmp_path, pool, allocator
-):
+def test_every_allocator_spends_at_least_90_percent_of_a_pool_sized_at_the_expected_spend(tmp_path, pool, allocator):
     overrides = [*WORLD, f"allocator={allocator}", f"budget.total_flops={pool!r}"]
     if allocator == "from_sweep":
         overrides.append(f"allocator.sweep={write_sweep(tmp_path / 'sweep', _LEVELS, selector='weighted')}")
