@@ -164,7 +164,7 @@ class Engine:
 
     def _expand(self, runs: list[ProblemRun], max_depth: int) -> None:
         jobs = [job for run in runs for job in self._expand_jobs(run)]
-        for batch in issue(self.pool, jobs, self.max_batch):
+        for batch in issue(self.pool, jobs, self.max_batch, split=self.budget.max_flops is None):
             results = self._call("policy", self.policy.generate, batch)
             if len(results) != len(batch):
                 raise ValueError(

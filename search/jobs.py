@@ -71,14 +71,15 @@ def split_calls(pool: Pool | None, max_batch: int, fit: int, worst: WorstCase) -
     return [(offset, min(max_batch, fit - offset)) for offset in range(0, fit, max_batch)]
 
 
-def issue(pool: Pool | None, jobs: list[Job], max_batch: int) -> Iterator[list[Job]]:
+def issue(pool: Pool | None, jobs: list[Job], max_batch: int, split: bool = True) -> Iterator[list[Job]]:
     """`jobs` packed into calls of at most `max_batch` sequences, in order, as `pack` does; with
     a pool, each job's worst case is reserved as it joins its call. The caller settles a call's
     jobs before it asks for the next, so only the call in flight holds a reservation. A job
     whose worst case does not fit beside the call's others starts the next call; one that does
     not fit with nothing else in flight is drawn in parts, each as many samples as fit (sample
     j keeps seed `seed + j`), until it is done or not one more sample fits: then the rest of it
-    is refused, and the jobs after it are tried in turn."""
+    is refused, and the jobs after it are tried in turn. With `split=False` (a per-problem FLOP
+    cap, whose check counted one prompt per job, not one per part) the first part is all."""
     if pool is None:
         yield from pack(jobs, max_batch)
         return
@@ -97,7 +98,7 @@ def issue(pool: Pool | None, jobs: list[Job], max_batch: int) -> Iterator[list[J
         _reserve(pool, job, fit)
         batch.append(job)
         size += job.cost
-        if rest == 0:
+        if rest == 0 or not split:
             queue.popleft()
             continue
         yield batch

@@ -213,13 +213,13 @@ def test_split_calls_splits_by_max_batch_and_refuses_what_the_pool_cannot_pay_at
     assert split_calls(Pool(None, 9), 3, 7, worst) == []
 
 
-def _drawn(pool, jobs, max_batch, actual=lambda job: (100.0 + 10.0 * job.cost, 3 * job.cost)):
+def _drawn(pool, jobs, max_batch, actual=lambda job: (100.0 + 10.0 * job.cost, 3 * job.cost), split=True):
     """The calls `issue` hands out, as (samples, seed) per job, each settled at `actual`
     before the next is asked for; checks that only the call in flight is reserved."""
     from infscale.search.jobs import issue
 
     calls = []
-    for batch in issue(pool, jobs, max_batch):
+    for batch in issue(pool, jobs, max_batch, split):
         calls.append([(job.request.n, job.request.seed) for job in batch])
         assert pool.reserved_flops == pytest.approx(sum(job.reservation.flops for job in batch))
         for job in batch:
@@ -252,6 +252,10 @@ def test_issue_reserves_only_the_call_in_flight_and_draws_a_job_the_pool_cannot_
     # the job after a refused rest is still tried: here it is refused too
     pool = Pool(300.0, None)
     assert _drawn(pool, jobs(6, 1), 6) == [[(4, 0)], [(1, 4)]]
+    # not split (a per-problem FLOP cap counted one prompt per job): the first part is all,
+    # and the next job is tried in the room left (1 fits in the 160 left after 140)
+    pool = Pool(300.0, None)
+    assert _drawn(pool, jobs(6, 1), 6, split=False) == [[(4, 0)], [(1, 1000)]]
     # a token pool: 10 tokens a sample at worst, 3 spent: 25 left holds 2, then 19, 16 and 13
     # hold one each; all 5 are drawn, in 4 calls
     pool = Pool(None, 25)
