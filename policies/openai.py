@@ -99,15 +99,7 @@ class OpenAIPolicy:
         self.tokenizer = AutoTokenizer.from_pretrained(tokenizer)
         self.api_key = api_key
         self.concurrency = concurrency
-        self.retrier = Retrier(
-            "policy",
-            self.name,
-            request_timeout_s=request_timeout_s,
-            retry_timeout_s=retry_timeout_s,
-            backoff_s=backoff_s,
-            max_backoff_s=max_backoff_s,
-            log=log,
-        )
+        self.retrier = Retrier("policy", self.name, log, request_timeout_s, retry_timeout_s, backoff_s, max_backoff_s)
         self.extra_body = dict(extra_body or {})
         self.task_prompts = TaskPrompts(task_prompts or [])
         self._eos = {self.tokenizer.eos_token_id} - {None}

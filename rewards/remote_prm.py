@@ -77,15 +77,7 @@ class RemotePRM(ReadsLikePRMInput, RewardModel):
         self.checkpoint_hash = checkpoint_hash(str(config["path"]))
         self.name, self.model, self.endpoint = str(name), str(model), f"{str(url).rstrip('/')}/pooling"
         self.api_key, self.concurrency, self.batch_size = api_key, concurrency, batch_size
-        self.retrier = Retrier(
-            "reward",
-            self.name,
-            request_timeout_s=request_timeout_s,
-            retry_timeout_s=retry_timeout_s,
-            backoff_s=backoff_s,
-            max_backoff_s=max_backoff_s,
-            log=log,
-        )
+        self.retrier = Retrier("reward", self.name, log, request_timeout_s, retry_timeout_s, backoff_s, max_backoff_s)
         self._client = self._new_client()
 
     charge = PRMInput.charge

@@ -93,12 +93,11 @@ class Retrier:
         self,
         role: str,
         name: str,
-        *,
+        log: logging.Logger,
         request_timeout_s: float,
         retry_timeout_s: float,
         backoff_s: float,
         max_backoff_s: float,
-        log: logging.Logger,
     ) -> None:
         if request_timeout_s <= 0 or retry_timeout_s < 0 or backoff_s <= 0:
             raise ValueError(

@@ -5,7 +5,6 @@ of its whole scores; the ledger charges the named model (`cost_as=vllm_toy_prm`)
 reward=oracle with the same `cost_as` charges it."""
 
 import math
-import random
 from pathlib import Path
 
 import pytest
@@ -14,9 +13,8 @@ from infscale.experiments.app.build import load
 from infscale.experiments.app.resolvers import package_path
 from infscale.experiments.app.run import run
 from infscale.search.backends import ScoreRequest
-from infscale.tasks.toy_arith import parse_prompt, worked_solution
 from tests.conftest import make_config, read_results
-from tests.vllm_helpers import CPU_ENGINE, PRM_SERVE_ARGS, VLLMServer, release
+from tests.vllm_helpers import CPU_ENGINE, PRM_SERVE_ARGS, VLLMServer, release, toy_arith_paths
 
 pytestmark = [pytest.mark.vllm, pytest.mark.slow]  # a server start and a toy search: minutes
 PRM = package_path("tasks/toy_checkpoints/toy_prm")
@@ -39,19 +37,8 @@ def remote(server, **options):
     return load("reward", "remote_prm", url=url, model="toy_prm", cost_as="vllm_toy_prm", **options)
 
 
-def toy_paths():
-    task = load("task", "toy_arith", seed=0, n=24)
-    requests = []
-    for seed, problem in enumerate(task.problems()):
-        start, ops = parse_prompt(problem.prompt)
-        for error_rate in (0.0, 0.5):
-            solution = worked_solution(start, ops, random.Random(seed), error_rate)
-            requests.append(ScoreRequest(problem.prompt, tuple(task.split_steps(solution))))
-    return requests
-
-
 def test_served_scores_equal_the_in_process_vllm_prm(server):
-    requests = toy_paths()
+    requests = toy_arith_paths()
     prm = remote(server, batch_size=BATCH, concurrency=3)
     got = prm.score(requests)
     engine = load("reward", "vllm_prm", path=PRM, adapter="toy", tokenizer=TOKENIZER, **CPU_ENGINE, incremental=False)

@@ -154,3 +154,22 @@ class VLLMServer:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait(timeout=30)
         self.process = None
+
+
+def toy_arith_paths(n: int = 24) -> list[Any]:
+    """Score requests of toy_arith's first `n` problems, a right and a half-wrong worked
+    solution of each (`worked_solution`, seeded by the problem's position)."""
+    import random
+
+    from infscale.experiments.app.build import load
+    from infscale.search.backends import ScoreRequest
+    from infscale.tasks.toy_arith import parse_prompt, worked_solution
+
+    task = load("task", "toy_arith", seed=0, n=n)
+    requests = []
+    for seed, problem in enumerate(task.problems()):
+        start, ops = parse_prompt(problem.prompt)
+        for error_rate in (0.0, 0.5):
+            solution = worked_solution(start, ops, random.Random(seed), error_rate)
+            requests.append(ScoreRequest(problem.prompt, tuple(task.split_steps(solution))))
+    return requests
