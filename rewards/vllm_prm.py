@@ -131,7 +131,13 @@ class VLLMPRM(ReadsLikePRMInput, RewardModel):
             if positions[0] < 0:
                 results.append((None, len(encoding.ids) - cached, cached))
                 continue
-            picked = data[positions]
-            values = picked[:, 1] if picked.dim() == 2 and picked.shape[1] == 2 else picked.reshape(len(positions))
-            results.append((values.tolist(), len(encoding.ids) - cached, cached))
+            results.append((step_scores(data, positions), len(encoding.ids) - cached, cached))
         return results
+
+
+def step_scores(rows: Any, positions: list[int]) -> list[float]:
+    """The scores read from token-level classification `rows` (one row per position, a
+    tensor) at `positions`: P(class 1) of a two-class head, else the single value."""
+    picked = rows[positions]
+    values = picked[:, 1] if picked.dim() == 2 and picked.shape[1] == 2 else picked.reshape(len(positions))
+    return values.tolist()

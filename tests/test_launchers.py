@@ -1,10 +1,14 @@
-"""The shipped launcher presets: a two-configuration sweep of two shards each through
-submitit's local executor merges to one row per configuration equal to the unsharded runs;
-the Ray preset leaves object_store_memory to Ray (the plugin's own default of 75 MB is refused
-by ray.init when joining a running cluster)."""
+"""The shipped launcher presets: a two-configuration sweep of two shards each, through
+submitit's local executor and through our Ray launcher joining a Ray cluster started for the
+test (`ray start --head`), merges to one row per configuration equal to the unsharded runs."""
 
 import json
+import os
+import shutil
+import signal
 import subprocess
+import tempfile
+import time
 
 import pytest
 from hydra import compose, initialize_config_module
@@ -13,9 +17,11 @@ from omegaconf import OmegaConf
 from infscale.experiments.app import resolvers
 from infscale.experiments.app.run import run
 from tests.conftest import BIN, REPO, make_config, run_cli
+from tests.vllm_helpers import free_port
 
 WORLD = ("strategy=best_of_n", "n_problems=200", "progress=false")
 COSTS = ("accuracy", "flops_total", "flops_paper", "tokens_generated", "n_problems")
+SWEEP = ("strategy.n=2,4", "shard.count=2", "shard.index=0,1")
 
 
 def launcher(name: str) -> dict:
@@ -25,27 +31,14 @@ def launcher(name: str) -> dict:
     return OmegaConf.to_container(cfg.hydra.launcher)
 
 
-def test_the_ray_preset_joins_a_cluster_without_extra_flags_and_asks_for_no_gpu():
-    ray = launcher("ray")["ray"]
-    # present and null: the plugin only fills it in (setdefault) where the key is absent
-    assert "object_store_memory" in ray["init"] and ray["init"]["object_store_memory"] is None
-    assert ray["init"]["address"] is None  # RAY_ADDRESS or a local cluster, as ray.init decides
-    assert ray["remote"] == {"num_cpus": 1, "num_gpus": 0}
+def test_the_ray_preset_is_our_launcher_and_asks_for_no_gpu():
+    preset = launcher("ray")
+    assert preset["_target_"] == "hydra_plugins.infscale_ray_launcher.ray_launcher.RayLauncher"
+    assert preset["ray"] == {"init": {"address": None}, "remote": {"num_cpus": 1, "num_gpus": 0}}
 
 
-@pytest.mark.slow
-def test_a_sweep_of_two_configurations_in_two_shards_each_through_submitit_local(tmp_path):
-    sweep = tmp_path / "sweep"
-    done = run_cli(
-        "-m",
-        *WORLD,
-        "strategy.n=2,4",
-        "hydra/launcher=submitit_local",
-        "shard.count=2",
-        "shard.index=0,1",
-        f"hydra.sweep.dir={sweep}",
-    )
-    assert done.returncode == 0, done.stderr
+def check_merged(sweep, tmp_path):
+    """Four shard folders in `sweep`, collected to one row per strategy.n equal to its unsharded run."""
     assert len(list(sweep.rglob("summary.json"))) == 4
     collected = subprocess.run(
         [str(BIN / "infscale-collect"), "--draws", "2", str(sweep)],
@@ -61,3 +54,67 @@ def test_a_sweep_of_two_configurations_in_two_shards_each_through_submitit_local
         whole = run(make_config(*WORLD, f"strategy.n={n}"), tmp_path / f"whole{n}")
         assert {k: row[k] for k in COSTS} == pytest.approx({k: whole[k] for k in COSTS}, rel=1e-12)
         assert "shard.index=0-1" in row["job"]
+
+
+@pytest.mark.slow
+def test_a_sweep_of_two_configurations_in_two_shards_each_through_submitit_local(tmp_path):
+    sweep = tmp_path / "sweep"
+    done = run_cli("-m", *WORLD, *SWEEP, "hydra/launcher=submitit_local", f"hydra.sweep.dir={sweep}")
+    assert done.returncode == 0, done.stderr
+    check_merged(sweep, tmp_path)
+
+
+@pytest.fixture
+def ray_head(tmp_path):
+    """`ray start --head` on free ports, its files in a short folder (Ray's socket paths must fit
+    in 107 bytes); stopped after the test by signalling its process group only (`ray stop`
+    would stop every Ray on the machine)."""
+    port = free_port()
+    temp = tempfile.mkdtemp(prefix="ray", dir="/tmp")
+    log = tmp_path / "ray_head.log"
+    command = [
+        str(BIN / "ray"),
+        "start",
+        "--head",
+        f"--port={port}",
+        f"--dashboard-agent-listen-port={free_port()}",
+        "--num-cpus=2",
+        f"--temp-dir={temp}",
+        "--include-dashboard=false",
+        "--disable-usage-stats",
+        "--block",
+    ]
+    head = subprocess.Popen(command, stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 180
+        while "Ray runtime started" not in log.read_text(errors="replace"):
+            assert head.poll() is None and time.monotonic() < deadline, log.read_text(errors="replace")[-3000:]
+            time.sleep(0.5)
+        yield port
+    finally:
+        for signum, wait in ((signal.SIGTERM, 10), (signal.SIGKILL, 30)):  # SIGKILL: what SIGTERM left of the group
+            try:
+                os.killpg(head.pid, signum)
+                head.wait(timeout=wait)
+            except (ProcessLookupError, subprocess.TimeoutExpired):
+                pass
+        shutil.rmtree(temp, ignore_errors=True)
+
+
+@pytest.mark.slow
+def test_a_sweep_of_two_configurations_in_two_shards_each_on_a_ray_cluster(ray_head, tmp_path):
+    sweep = tmp_path / "sweep"
+    address = f"127.0.0.1:{ray_head}"
+    done = run_cli(
+        "-m",
+        *WORLD,
+        *SWEEP,
+        "hydra/launcher=ray",
+        f"hydra.launcher.ray.init.address={address}",
+        f"hydra.sweep.dir={sweep}",
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    said = done.stdout + done.stderr
+    assert f":{ray_head}) is launching 4 jobs" in said  # the cluster's head, not a Ray of its own
+    check_merged(sweep, tmp_path)

@@ -1,4 +1,5 @@
-"""infscale installs as one package, `infscale`, and a strategy plugs in as one file + one YAML."""
+"""infscale installs as one package, `infscale` (beside it only its Hydra launcher plugin in the
+`hydra_plugins` namespace), and a strategy plugs in as one file + one YAML."""
 
 import site
 import subprocess
@@ -29,7 +30,7 @@ def fresh_venv(tmp_path: Path) -> tuple[Path, Path]:
 
 
 @pytest.mark.slow
-def test_wheel_holds_only_infscale_and_lives_beside_an_unrelated_tasks_package(tmp_path):
+def test_wheel_holds_infscale_and_its_launcher_and_lives_beside_an_unrelated_tasks_package(tmp_path):
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", str(REPO), "--no-deps", "-q", "-w", str(tmp_path / "wheel")],
         check=True,
@@ -37,7 +38,10 @@ def test_wheel_holds_only_infscale_and_lives_beside_an_unrelated_tasks_package(t
     )
     wheel = next((tmp_path / "wheel").glob("infscale-*.whl"))
     top = {name.split("/", 1)[0] for name in zipfile.ZipFile(wheel).namelist()}
-    assert top == {"infscale", wheel.name.split("-")[0] + "-" + wheel.name.split("-")[1] + ".dist-info"}
+    dist_info = wheel.name.split("-")[0] + "-" + wheel.name.split("-")[1] + ".dist-info"
+    assert top == {"infscale", "hydra_plugins", dist_info}
+    plugins = {name for name in zipfile.ZipFile(wheel).namelist() if name.startswith("hydra_plugins/")}
+    assert {p.rsplit("/", 1)[0] for p in plugins} == {"hydra_plugins/infscale_ray_launcher"}
 
     venv, purelib = fresh_venv(tmp_path)
     (purelib / "tasks").mkdir()

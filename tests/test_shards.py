@@ -11,7 +11,7 @@ from hydra import compose, initialize_config_module
 from infscale.experiments.analysis import collect
 from infscale.experiments.app import resolvers
 from infscale.experiments.app.run import config_fingerprint, run
-from infscale.experiments.app.shard import Shard, check, shard_of
+from infscale.experiments.app.shard import Shard, shard_of
 from tests.conftest import make_config, read_results
 
 N = 10
@@ -39,12 +39,6 @@ def test_a_bad_pair_is_one_line_naming_the_keys(count, index, said):
     with pytest.raises(ValueError, match=said.replace(".", r"\.")) as error:
         shard_of({"shard": {"count": count, "index": index}})
     assert "\n" not in str(error.value)
-
-
-def test_a_run_with_an_allocator_is_not_sharded():
-    cfg = make_config(*SMALL, "shard.count=2", "allocator=uniform", "budget.total_flops=1e9")
-    with pytest.raises(ValueError, match="shard.count=2 with allocator=uniform"):
-        check(cfg)
 
 
 def _run_dir(*overrides: str) -> str:

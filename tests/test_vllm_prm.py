@@ -2,8 +2,6 @@
 each PRM family vLLM can pool (the real families' tokenizers and special tokens, as in
 test_prm_adapters) and the committed toy PRM; per-step scores agree to < 1e-3 in float32."""
 
-import random
-
 import pytest
 from transformers import LlamaConfig, LlamaForCausalLM, MistralConfig, MistralForCausalLM, Qwen2Config
 
@@ -11,9 +9,8 @@ from infscale.experiments.app.build import load
 from infscale.experiments.app.resolvers import package_path
 from infscale.rewards.qwen2_prm import Qwen2ForProcessRewardModel
 from infscale.search.backends import ScoreRequest
-from infscale.tasks.toy_arith import parse_prompt, worked_solution
 from tests.test_prm_adapters import LLAMA3_TEMPLATE, QUESTION, QWEN_TEMPLATE, STEPS, tokenizer
-from tests.vllm_helpers import CPU_ENGINE, release, tiny_causal_lm
+from tests.vllm_helpers import CPU_ENGINE, release, tiny_causal_lm, toy_arith_paths
 
 pytestmark = pytest.mark.vllm
 TOLERANCE = 1e-3
@@ -78,14 +75,8 @@ def test_scores_equal_transformers_prm(adapter, tmp_path):
 
 @pytest.mark.slow
 def test_toy_prm_checkpoint_scores_equal_transformers_on_right_and_wrong_solutions():
-    task = load("task", "toy_arith", seed=0, n=24)
     path = package_path("tasks/toy_checkpoints/toy_prm")
-    requests = []
-    for seed, problem in enumerate(task.problems()):
-        start, ops = parse_prompt(problem.prompt)
-        for error_rate in (0.0, 0.5):
-            solution = worked_solution(start, ops, random.Random(seed), error_rate)
-            requests.append(ScoreRequest(problem.prompt, tuple(task.split_steps(solution))))
+    requests = toy_arith_paths()
     tokenizer = package_path("tasks/toy_checkpoints/tokenizer")
     expected = load("reward", "hf_prm", path=path, adapter="toy", tokenizer=tokenizer).score(requests)
     got, _ = vllm_scores(path, "toy", requests, tokenizer=tokenizer)

@@ -81,11 +81,16 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-class VLLMServer:
-    """`vllm serve` of a local checkpoint on 127.0.0.1, started, killed and restarted by a test."""
+# `vllm serve` flags of a PRM scored token by token (reward=remote_prm), as reward=vllm_prm runs it.
+PRM_SERVE_ARGS = ("--runner", "pooling", "--pooler-config", '{"task": "token_classify", "tok_pooling_type": "ALL"}')
 
-    def __init__(self, model: Path, name: str, log: Path, port: int | None = None) -> None:
-        self.model, self.name, self.log = model, name, log
+
+class VLLMServer:
+    """`vllm serve` of a local checkpoint on 127.0.0.1, started, killed and restarted by a test;
+    `args` are extra flags (PRM_SERVE_ARGS, `--tokenizer`)."""
+
+    def __init__(self, model: Path, name: str, log: Path, port: int | None = None, args: tuple[str, ...] = ()) -> None:
+        self.model, self.name, self.log, self.args = model, name, log, args
         self.port = port or free_port()
         self.process: subprocess.Popen | None = None
 
@@ -123,6 +128,7 @@ class VLLMServer:
             "--distributed-executor-backend",
             "uni",
             "--no-enable-chunked-prefill",  # as policies/vllm.py does on CPU: seeded requests cannot be chunked there
+            *self.args,
         ]
         handle = open(self.log, "a")
         self.process = subprocess.Popen(
@@ -148,3 +154,22 @@ class VLLMServer:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait(timeout=30)
         self.process = None
+
+
+def toy_arith_paths(n: int = 24) -> list[Any]:
+    """Score requests of toy_arith's first `n` problems, a right and a half-wrong worked
+    solution of each (`worked_solution`, seeded by the problem's position)."""
+    import random
+
+    from infscale.experiments.app.build import load
+    from infscale.search.backends import ScoreRequest
+    from infscale.tasks.toy_arith import parse_prompt, worked_solution
+
+    task = load("task", "toy_arith", seed=0, n=n)
+    requests = []
+    for seed, problem in enumerate(task.problems()):
+        start, ops = parse_prompt(problem.prompt)
+        for error_rate in (0.0, 0.5):
+            solution = worked_solution(start, ops, random.Random(seed), error_rate)
+            requests.append(ScoreRequest(problem.prompt, tuple(task.split_steps(solution))))
+    return requests

@@ -150,8 +150,36 @@ def _merged(shards: list[Job], root: Path) -> Job:
         "engine_calls": dict(calls),
         "finished_at": max(str(provenance_of(job.summary).get("finished_at")) for job in shards),
     }
-    summary = {**shards[0].summary, **totals.result(), "provenance": provenance}
+    summary = {**shards[0].summary, **totals.result(), **_allocation(shards), "provenance": provenance}
     return dataclasses.replace(shards[0], folder=root / name, config=config, summary=summary, records=records)  # type: ignore[type-var]
+
+
+def _allocation(shards: list[Job]) -> dict[str, Any]:
+    """An allocated configuration's `pool` and `allocation` over its shards: each shard spent
+    its own share of the pool (experiments/app/shard.py), so totals, spending and what is left
+    add up; waves are the longest shard's."""
+    if any("pool" not in job.summary for job in shards):
+        return {}
+    pool = {key: _sum(job.summary["pool"].get(key) for job in shards) for key in shards[0].summary["pool"]}
+    parts = [job.summary.get("allocation") or {} for job in shards]
+    reasons: Counter[str] = Counter()
+    for part in parts:
+        reasons.update(part.get("reasons") or {})
+    sizes = [len(job.records) for job in shards]
+    allocation = {
+        **parts[0],
+        "waves": max(part.get("waves", 0) for part in parts),
+        "scheduling_s": sum(part.get("scheduling_s", 0.0) for part in parts),
+        "saving_s": sum(part.get("saving_s", 0.0) for part in parts),
+        "reasons": dict(reasons),
+        "samples_mean": sum(part.get("samples_mean", 0.0) * n for part, n in zip(parts, sizes)) / max(sum(sizes), 1),
+    }
+    return {"pool": pool, "allocation": allocation}
+
+
+def _sum(values: Any) -> Any:
+    values = list(values)
+    return None if any(v is None for v in values) else sum(values)
 
 
 def _pending(unfinished: list[Path]) -> list[tuple[Path, dict[str, Any], int]]:

@@ -70,16 +70,21 @@ def run(cfg: DictConfig, folder: Path, signals: Signals | None = None) -> dict[s
     """Run (or resume) the configuration in `cfg`, writing into `folder`; return the summary."""
     signals = signals or Signals()
     preflight.check_config(cfg)
-    shard = shards.check(cfg)
+    shard = shards.shard_of(cfg)
     store = RunStore(folder)
     with store:
         done = store.finished()
         fingerprint = config_fingerprint(cfg)
         store.check_config(fingerprint, has_results=bool(done))
         parts = build(cfg)
-        problems = shard.select(
-            preflight.select_problems(parts.task.problems(), cfg.get("n_problems"), parts.task.name)
-        )
+        selected = preflight.select_problems(parts.task.problems(), cfg.get("n_problems"), parts.task.name)
+        problems = shard.select(selected)
+        if shard.sharded and parts.engine.pool is not None:
+            parts.engine.pool = share = shard.pool(parts.engine.pool, len(selected))
+            log.info(
+                f"shard {shard.index} of {shard.count}: {len(problems)} of {len(selected)} problems and as much "
+                f"of the pool (total_flops {share.total_flops}, total_tokens {share.total_tokens})"
+            )
         ids = [p.id for p in problems]
         stale = set(done) - set(ids)
         if stale:

@@ -9,13 +9,25 @@ whichever shard it runs; `infscale-collect` merges the shards back (experiments/
 
 A run with count 1 is the plain run: its run id and stored fingerprint leave `shard` out,
 exactly as before sharding existed, so old run folders still resume.
+
+A data-set pool (`budget.total_flops`, `budget.total_tokens`) is divided among the shards in
+proportion to their problems: a shard of k of the n selected problems gets total * k / n,
+rounded down (whole tokens; the float at or below the exact share), so the shares never add
+up to more than the pool, and each shard's allocator plans over its own problems and share.
+A sharded allocated run is therefore k allocations, not the unsharded one: what an allocator
+would move between problems of different shards stays in each shard.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any, TypeVar
+
+from infscale.budgets.pool import Pool
 
 T = TypeVar("T")
 
@@ -40,6 +52,34 @@ class Shard:
         """How many of `total` problems this shard holds."""
         return len(range(self.index, total, self.count))
 
+    def pool(self, pool: Pool | None, selected: int) -> Pool | None:
+        """This shard's part of the run's data-set pool `pool`, over `selected` problems in all
+        (before the split): each total times size / selected, rounded down."""
+        if pool is None or not self.sharded:
+            return pool
+        size = self.size(selected)
+        if size == 0:
+            raise ValueError(
+                f"shard.index={self.index} with shard.count={self.count} holds none of the {selected} problems, "
+                "so it has no share of the pool: use fewer shards"
+            )
+        return dataclasses.replace(
+            pool,
+            total_flops=_share(pool.total_flops, size, selected),
+            total_tokens=_share(pool.total_tokens, size, selected),
+        )
+
+
+def _share(total: float | int | None, size: int, selected: int) -> float | int | None:
+    """total * size / selected, rounded down: shares of all shards add up to at most total."""
+    if total is None:
+        return None
+    exact = Fraction(total) * size / selected
+    if isinstance(total, int):
+        return math.floor(exact)
+    share = float(exact)
+    return share if Fraction(share) <= exact else math.nextafter(share, 0.0)
+
 
 def shard_of(config: Any) -> Shard:
     """The config's shard (a DictConfig or a plain dict); a bad pair is one line naming the keys."""
@@ -50,18 +90,6 @@ def shard_of(config: Any) -> Shard:
     if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < count:
         raise ValueError(f"shard.index={index} with shard.count={count}: the index must be 0 .. {count - 1}")
     return Shard(count, index)
-
-
-def check(config: Any) -> Shard:
-    """`shard_of`, and refuse sharding a run whose problems are not independent."""
-    shard = shard_of(config)
-    allocator = (config.get("allocator") or {}).get("name", "none")
-    if shard.sharded and allocator not in (None, "none"):
-        raise ValueError(
-            f"shard.count={shard.count} with allocator={allocator}: an allocator plans over all of a run's "
-            "problems, so its shards would not add up to the unsharded run; run it unsharded (shard.count=1)"
-        )
-    return shard
 
 
 def without_default(resolved: dict[str, Any]) -> dict[str, Any]:
