@@ -28,6 +28,7 @@ class Job:
     children: list[Node] = field(default_factory=list)
     known: list[float] = field(default_factory=list)
     reservation: Reservation | None = None
+    charge: tuple[int | None, int | None] = (0, 0)  # (computed, reused) tokens the reuse model charges
 
 
 def pack(jobs: list[Job], max_batch: int) -> Iterator[list[Job]]:
@@ -47,17 +48,19 @@ def reserve_chunks(
     pool: Pool | None, max_batch: int, fit: int, limit: int, fixed: float | None, each: float | None
 ) -> list[tuple[int, int, Reservation | None]]:
     """Split `fit` samples into calls of at most `max_batch`, each reserved from the pool
-    (worst case: its prompt computed once, every sample `limit` tokens); the pool may cut
-    the last calls short. Returns (offset, count, reservation) per call."""
+    (worst case: every sample `limit` tokens, and the expansion's prompt charge `fixed` in its
+    first call, search/charges.py); the pool may cut the last calls short. Returns (offset,
+    count, reservation) per call."""
     chunks, offset = [], 0
     while offset < fit:
         count = min(max_batch, fit - offset)
+        prompt = fixed if offset == 0 else 0.0
         reservation = None
         if pool is not None:
-            count = pool.affordable(count, limit, fixed, each)
+            count = pool.affordable(count, limit, prompt, each)
             if count == 0:
                 break
-            flops = None if fixed is None or each is None else fixed + count * each
+            flops = None if prompt is None or each is None else prompt + count * each
             reservation = pool.reserve(flops, count * limit)
         chunks.append((offset, count, reservation))
         offset += count
