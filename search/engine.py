@@ -4,8 +4,10 @@ Every live problem's strategy is a generator parked on one operation. Its schedu
 (`engine.scheduler`, search/scheduler.py) decides which problems start and whose pending
 operations go out together; the engine gathers those `Expand`s into policy calls and those
 `Score`s into reward calls, each call at most `max_batch` sequences, sends every result back
-to the generator that asked, and charges each problem's ledger. Budgets are checked per
-problem against an operation's worst case before it is issued, and, with a data-set `Pool`,
+to the generator that asked, and charges each problem's ledger by the reuse model
+(`compute.reuse`, search/charges.py; what the backends report running is only observed).
+Budgets are checked per problem against an operation's worst case before it is issued, and,
+with a data-set `Pool`,
 reserved from the pool too (settled with the actual charge afterwards; see search/jobs.py).
 An allocator continues problems across calls of `run` (`resume`). Sampling seeds derive from
 (run seed, problem id, node id, expansion count), so results do not depend on batching.
