@@ -103,3 +103,7 @@ class OraclePRM(RewardModel):
     def count_tokens(self, request: ScoreRequest) -> int:
         """The named PRM's input length (`cost_as`), else 0: the bare checker reads nothing."""
         return 0 if self.cost is None else self.cost.count_tokens(request)
+
+    def prefix_tokens(self, request: ScoreRequest) -> int:
+        """The named PRM's input positions fixed by the request's known steps (charges.py)."""
+        return 0 if self.cost is None else self.cost.prefix_tokens(request)

@@ -136,14 +136,20 @@ class PRMInput:
     def count_tokens(self, request: ScoreRequest) -> int:
         return len(self.encode(request).ids)
 
+    def prefix_tokens(self, request: ScoreRequest) -> int:
+        """Leading input positions of `request` fixed by its `known` steps: the path up to the
+        last known step's score position (what scoring those steps left in a prefix cache)."""
+        encoding = self.encode(request)
+        return encoding.positions[request.known - 1] + 1 if request.known and encoding.positions else 0
+
     def charge(self, request: ScoreRequest) -> tuple[int, int]:
         """(computed, cached) tokens the PRM runs to score `request`: its whole input, less the
-        path of its `known` steps where the prefix cache holds it (it ends right after the
-        last known step's score position); nothing for an input with no step to score."""
+        path of its `known` steps where the prefix cache holds it; nothing for an input with
+        no step to score."""
         encoding = self.encode(request)
         if not encoding.positions:
             return 0, 0
-        cached = encoding.positions[request.known - 1] + 1 if self.cache and request.known else 0
+        cached = self.prefix_tokens(request) if self.cache else 0
         return len(encoding.ids) - cached, cached
 
 
@@ -193,4 +199,5 @@ class ReadsLikePRMInput:
     question = PRMInput.question
     encode = PRMInput.encode
     count_tokens = PRMInput.count_tokens
+    prefix_tokens = PRMInput.prefix_tokens
     encode_checked = PRMInput.encode_checked

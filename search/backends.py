@@ -112,6 +112,10 @@ class RewardModel(Protocol):
         """Tokens the reward model reads to score `request` (for the ledger)."""
         ...
 
+    # Optional: `prefix_tokens(request) -> int`, the leading input positions of `request` its
+    # `known` steps fix (what a prefix cache holds from scoring them). Without it the reuse
+    # model (search/charges.py) takes `count_tokens` of the known path.
+
 
 class BackendError(RuntimeError):
     """A backend failed for good (a server down past its deadline, a malformed reply): the

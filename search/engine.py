@@ -4,10 +4,11 @@ Every live problem's strategy is a generator parked on one operation. Its schedu
 (`engine.scheduler`, search/scheduler.py) decides which problems start and whose pending
 operations go out together; the engine gathers those `Expand`s into policy calls and those
 `Score`s into reward calls, each call at most `max_batch` sequences, sends every result back
-to the generator that asked, and charges each problem's ledger. Budgets are checked per
-problem against an operation's worst case before it is issued, and, with a data-set `Pool`,
-reserved from the pool while its call is in flight (settled with the actual charge when it
-returns; see search/jobs.py).
+to the generator that asked, and charges each problem's ledger by the reuse model
+(`compute.reuse`, search/charges.py; what the backends report running is only observed).
+Budgets are checked per problem against an operation's worst case before it is issued, and,
+with a data-set `Pool`, reserved from the pool while its call is in flight (settled with the
+actual charge when it returns; see search/jobs.py).
 An allocator continues problems across calls of `run` (`resume`). Sampling seeds derive from
 (run seed, problem id, node id, expansion count), so results do not depend on batching.
 """
@@ -34,6 +35,7 @@ from infscale.search.backends import (
     ScoreRequest,
     ScoreResult,
 )
+from infscale.search.charges import check_reuse, path_charge, prompt_charge
 from infscale.search.jobs import Job, WorstCase, issue, settle_reservation, split_calls
 from infscale.search.lockstep import Lockstep
 from infscale.search.node import Node, Tree
@@ -77,6 +79,7 @@ class Engine:
         progress: bool = False,
         pool: Pool | None = None,
         scheduler: str = "lockstep",
+        reuse: str = "prefix",
     ):
         if max_batch < 1 or max_concurrent < 1:
             raise ValueError(
@@ -91,6 +94,7 @@ class Engine:
         self.scheduler = SCHEDULERS[scheduler](max_concurrent)
         self.seed, self.progress = seed, progress
         self.pool = pool
+        self.reuse = check_reuse(reuse)  # compute.reuse: what the ledger charges (search/charges.py)
         self.calls = {
             "policy": 0,
             "policy_sequences": 0,
@@ -196,22 +200,23 @@ class Engine:
             prompt = problem.prompt + node.solution
             length = self.policy.count_tokens(prompt)
             spec = self.policy.spec
-            fit = self.budget.affordable_samples(
-                shadow, wanted, limit, prefill_flops(spec, length, 0), span_flops(spec, length, limit)
-            )
+            charge = prompt_charge(self.reuse, self.policy, node, length)
+            fixed, each = prefill_flops(spec, *charge), span_flops(spec, length, limit)
+            fit = self.budget.affordable_samples(shadow, wanted, limit, fixed, each)
             if fit == 0 and run.ledger.samples == 0 and not jobs:
                 raise ValueError(
                     f"the budget ({self._budget_text()}) is below the worst-case cost of one step "
                     f"({limit} tokens) for problem {problem.id}"
                 )
-            worst = WorstCase(prefill_flops(spec, length, 0), span_flops(spec, length, limit), limit)
+            worst = WorstCase(fixed, each, limit)
             chunks = split_calls(self.pool, self.max_batch, fit, worst)
             if not chunks:
                 continue
             base_seed = derive_seed(self.seed, problem.id, node.id, node.expansions)
             node.expansions += 1
             for offset, count in chunks:
-                shadow.charge_prompt(length, 0)
+                part = charge if offset == 0 else (0, 0)  # one prefill per expansion
+                shadow.charge_prompt(*part)
                 for _ in range(count):
                     shadow.charge_sample(length, limit)
                 request = GenerationRequest(
@@ -223,7 +228,17 @@ class Engine:
                     temperature=temperature,
                     seed=base_seed + offset,
                 )
-                jobs.append(Job(run, node, request, length, count, worst=worst))
+                jobs.append(
+                    Job(
+                        run,
+                        node,
+                        request,
+                        length,
+                        count,
+                        worst=worst if offset == 0 else worst.without_prompt(),
+                        charge=part,
+                    )
+                )
         return jobs
 
     def _attach(self, job: Job, result: GenerationResult, max_depth: int) -> None:
@@ -231,10 +246,13 @@ class Engine:
         if len(result.samples) != request.n:
             raise ValueError(f"policy '{self.policy.name}' returned {len(result.samples)} samples for n={request.n}")
         computed, cached = result.prompt_computed, result.prompt_cached
-        context = computed + cached if computed is not None and cached is not None else job.context
-        node.prefills.append((cached, computed))
+        context = job.context
+        if context is None and computed is not None and cached is not None:
+            context = computed + cached
+        node.prefills.append((job.charge[1], job.charge[0]))
         before = (run.ledger.flops_total, run.ledger.generated)
-        run.ledger.charge_prompt(computed, cached)
+        run.ledger.charge_prompt(*job.charge)
+        run.ledger.observe_prompt(computed, cached)
         for sample in result.samples:
             run.ledger.charge_sample(context, sample.tokens)
             if sample.tokens is not None and sample.tokens > request.max_tokens:
@@ -280,12 +298,14 @@ class Engine:
                     continue
                 request = ScoreRequest(run.tree.problem.prompt, steps, known)
                 tokens = self.reward.count_tokens(request)
-                # Worst case: the whole path computed (a prefix cache may miss).
-                flops = span_flops(self.reward.spec, 0, tokens) if self.reward.spec is not None else None
+                charge = path_charge(self.reuse, self.reward, request, tokens)
+                flops = prefill_flops(self.reward.spec, *charge)
                 if self.budget.max_flops is not None and not self.budget.affords_flops(shadow, flops):
                     continue
-                shadow.charge_reward(tokens, 0)
-                jobs.append(Job(run, node, request, context=tokens, known=scores, worst=WorstCase(flops)))
+                shadow.charge_reward(*charge)
+                jobs.append(
+                    Job(run, node, request, context=tokens, known=scores, worst=WorstCase(flops), charge=charge)
+                )
         for batch in issue(self.pool, jobs, self.max_batch):
             scores = self._call("reward", self.reward.score, batch)
             if len(scores) != len(batch):
@@ -293,11 +313,12 @@ class Engine:
                     f"reward '{self.reward.name}' returned {len(scores)} score lists for {len(batch)} trajectories"
                 )
             for job, values in zip(batch, scores):
-                computed, cached = self._reward_cost(job, values)
+                observed = self._reward_cost(job, values)
                 job.node.step_scores = job.known + self._checked(values, job)
-                job.node.reward_tokens, job.node.reward_cached = computed, cached
+                job.node.reward_tokens, job.node.reward_cached = job.charge
                 before = (job.run.ledger.flops_total, job.run.ledger.generated)
-                job.run.ledger.charge_reward(computed, cached)
+                job.run.ledger.charge_reward(*job.charge)
+                job.run.ledger.observe_reward(*observed)
                 settle_reservation(self.pool, job, before, job.run.ledger)
         for run in runs:
             run.reply = [node for node in run.op.nodes if node.step_scores is not None]

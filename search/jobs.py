@@ -35,6 +35,10 @@ class WorstCase:
     def flops(self, count: int) -> float | None:
         return None if self.fixed is None or self.each is None else self.fixed + count * self.each
 
+    def without_prompt(self) -> WorstCase:
+        """The worst case of a later call of one expansion: its prompt is charged once, in the first."""
+        return dataclasses.replace(self, fixed=None if self.fixed is None else 0.0)
+
 
 @dataclass
 class Job:
@@ -47,6 +51,7 @@ class Job:
     known: list[float] = field(default_factory=list)
     reservation: Reservation | None = None
     worst: WorstCase | None = None
+    charge: tuple[int | None, int | None] = (0, 0)  # (computed, reused) tokens the reuse model charges
 
 
 def pack(jobs: list[Job], max_batch: int) -> Iterator[list[Job]]:
@@ -104,7 +109,7 @@ def issue(pool: Pool | None, jobs: list[Job], max_batch: int, split: bool = True
         yield batch
         batch, size = [], 0
         job.request = dataclasses.replace(job.request, n=rest, seed=job.request.seed + fit)
-        job.cost = rest
+        job.cost, job.charge, job.worst = rest, (0, 0), job.worst.without_prompt()
     if batch:
         yield batch
 

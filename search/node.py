@@ -19,11 +19,12 @@ from infscale.tasks.base import Problem
 class Node:
     """One generated step (or, for `until="end"`, the rest of a solution).
 
-    `context` is the prompt length in tokens the step was generated after, `tokens` the
-    tokens generated for this node's own text. `prefills` lists (cached, computed) prompt
-    tokens of every request that expanded this node, and `reward_tokens` / `reward_cached`
-    what the reward model computed to score it (at positions after the `reward_cached` ones
-    its prefix cache served), so a saved tree recounts its ledger exactly.
+    `context` is the prompt length in tokens the step was generated after (the policy's
+    `count_tokens`), `tokens` the tokens generated for this node's own text. `prefills` lists
+    (reused, computed) prompt tokens charged to every request that expanded this node, and
+    `reward_tokens` / `reward_cached` the reward tokens charged to score it (computed at
+    positions after the `reward_cached` reused ones), both by the reuse model
+    (search/charges.py), so a saved tree recounts its ledger exactly.
     """
 
     id: int

@@ -38,10 +38,11 @@ def outcome_record(outcome: Outcome, task: Task, run_info: dict[str, Any], aggre
 
 
 def _own_cost(node: Any, ledger: Any) -> dict[str, Any]:
-    """What the candidate's own (last) node cost: its prompt context, its generated tokens,
-    the reward tokens read to score it, and the decode / reward FLOPs of exactly those.
-    For best-of-N a candidate is one whole sample, so these sum to the run's totals less
-    the shared prompt prefill, which is what subsampled curves (experiments/analysis/curves.py) need.
+    """What the candidate's own (last) node was charged (search/charges.py): its prompt
+    context, its generated tokens, the reward tokens charged to score it, and the decode /
+    reward FLOPs of exactly those. For best-of-N a candidate is one whole sample, so these
+    sum to the run's charged totals less the shared prompt prefill (charged once), which is
+    what subsampled curves (experiments/analysis/curves.py) need.
     """
     scored = node.step_scores is not None
     return {

@@ -261,11 +261,11 @@ def test_the_wave_runners_costs_are_per_problem_and_its_flop_counts_required_onl
     assert WaveRunner.cost(SimpleNamespace(_costs=known), states[1]) is known["p1"]
     uncounted = SimpleNamespace(
         cost=lambda state: SampleCost(None, None, 10),
-        engine=SimpleNamespace(max_batch=3),
+        engine=SimpleNamespace(reuse="prefix"),
         pool=SimpleNamespace(total_flops=None),
     )
     assert WaveRunner.worst_flops(uncounted, states[0], 2) == 0.0
-    assert SampleCost(None, None, 10).flops(0, 3) == 0.0  # nothing asked: nothing, counts or not
+    assert SampleCost(None, None, 10).flops(0, False) == 0.0  # nothing asked: nothing, counts or not
     uncounted.pool.total_flops = 1e9
     with pytest.raises(ValueError, match="^budget.total_flops needs FLOP counts, and this backend reports none$"):
         WaveRunner.worst_flops(uncounted, states[0], 2)
@@ -303,7 +303,7 @@ def test_the_minimum_cost_is_one_solution_of_the_problem_cheapest_for_one():
     The cheapest problem is the one cheapest for one solution, p0, whatever two would cost."""
     costs = {"p0": SampleCost(1.0, 5.0, 10), "p1": SampleCost(5.0, 2.0, 10)}
     runner = SimpleNamespace(
-        engine=SimpleNamespace(max_batch=4),
+        engine=SimpleNamespace(reuse="prefix"),
         pool=SimpleNamespace(total_flops=6.0, total_tokens=None),
         cost=lambda state: costs[state.problem.id],
         allocator=SimpleNamespace(check=lambda runner, states: None),

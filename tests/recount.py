@@ -29,11 +29,11 @@ def recount(
 ) -> dict[str, float]:
     """What a search should have cost, from its tree's text and the backends' tokenizers.
 
-    With `prefix_cache`, the policy caches the prompts it computed: expanding a node, the
-    cache serves its parent's prompt (computed when the parent was expanded), or the node's
-    whole prompt if an earlier node had the very same one; without, every prompt is computed
-    whole. Each expanded node is expanded once, in one request (true of REBASE, beam and
-    best-of-N with `max_batch` above the width). `text_tokens=False` takes a node's generated
+    With `prefix_cache` (`compute.reuse=prefix`, search/charges.py), expanding a node reuses
+    its parent's prompt (charged when the parent was expanded) and computes the rest; without
+    (`compute.reuse=none`), every prompt is computed whole. Each expanded node is expanded
+    once (true of REBASE, DVTS and best-of-N; a node expanded again would reuse its own prompt
+    whole and compute nothing). `text_tokens=False` takes a node's generated
     count from the tree (a real model's count includes an end-of-sequence token its text
     lacks); contexts and prompts are still rebuilt from the text.
     """
@@ -51,17 +51,8 @@ def recount(
             generated = tokens(text[node]) if text_tokens else graph.nodes[node]["tokens"]
             totals["generated"] += generated
             totals["decode"] += kaplan(policy.spec, context, generated)
-        if graph.out_degree(node):  # expanded once, in one request: what could the cache serve?
-            earlier_twin = any(
-                other < node and graph.out_degree(other) and prompt_of(other) == prompt_of(node)
-                for other in graph.nodes
-            )
-            if not prefix_cache:
-                cached = 0
-            elif earlier_twin:
-                cached = tokens(prompt_of(node))
-            else:
-                cached = tokens(prompt_of(parent[node])) if node in parent else 0
+        if graph.out_degree(node):  # expanded once: its parent's prompt is reused
+            cached = tokens(prompt_of(parent[node])) if prefix_cache and node in parent else 0
             computed = tokens(prompt_of(node)) - cached
             totals["computed"] += computed
             totals["cached"] += cached

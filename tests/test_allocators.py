@@ -108,7 +108,7 @@ def _killed_and_resumed(tmp_path_factory, monkeypatch, allocator, selector, scal
     probe = make_config(*overrides, "budget.total_flops=1e30")
     parts = build(probe)
     one = max(
-        worst_case(parts.engine, p, selector != "majority", 25).flops(4, 256)
+        worst_case(parts.engine, p, selector != "majority", 25).flops(4, False)
         for p in parts.task.problems()[:n_problems]
     )
     total = f"budget.total_flops={one * n_problems * scale * (1 + 1e-9)!r}"
@@ -193,7 +193,7 @@ def test_uniform_draws_the_fixed_run_first_then_spends_the_rest_evenly(tmp_path,
     fixed_cfg = make_config(*base, f"strategy.n={n}")
     parts = build(fixed_cfg)
     exact = sum(
-        worst_case(parts.engine, p, selector != "majority", 25).flops(n, 256)
+        worst_case(parts.engine, p, selector != "majority", 25).flops(n, False)
         for p in parts.task.problems()[:n_problems]
     )
     run(fixed_cfg, tmp_path / "fixed")
@@ -204,7 +204,8 @@ def test_uniform_draws_the_fixed_run_first_then_spends_the_rest_evenly(tmp_path,
     widths = [r["allocation"]["configuration"]["n"] for r in uniform]
     whole = [w for w, r in zip(widths, uniform) if r["allocation"]["reason"] != "pool"]
     assert max(whole) - min(whole) <= 1  # the pool's last calls cut a few problems short, by a little
-    assert min(widths) > 2 * n and max(widths) - min(widths) <= 3
+    # the pool's last calls leave the cut problems at most a tenth behind (measured 43-47 and 51-52)
+    assert min(widths) > 2 * n and max(widths) - min(widths) <= max(3, max(widths) // 10)
     summary, _ = _check_pool(tmp_path / "uniform")
     assert summary["pool"]["spent_flops"] >= 0.9 * exact
 
@@ -516,7 +517,7 @@ def _runner(total_flops=None, total_tokens=None, selector="weighted", policy=Non
     return WaveRunner(engine, strategy("best_of_n", task, selector=selector), allocator), task
 
 
-def test_worst_case_is_one_prefill_per_call_and_the_longest_scored_solution():
+def test_worst_case_is_one_prefill_per_expansion_and_the_longest_scored_solution():
     from infscale.search.allocators.cost import SampleCost
 
     runner, task = _runner(1e18)
@@ -530,14 +531,16 @@ def test_worst_case_is_one_prefill_per_call_and_the_longest_scored_solution():
     )
     plain = worst_case(engine, problem, False, 25)
     assert plain.each == spec.flops_span(length, 64) and plain.prefill == scored.prefill
-    # calls of at most max_batch = 3 samples: 7 samples are 3 calls, each with its prefill
-    assert scored.flops(7, 3) == 3 * scored.prefill + 7 * scored.each
-    assert scored.flops(3, 3) == scored.prefill + 3 * scored.each
-    assert scored.flops(0, 3) == 0.0 and scored.flops(-1, 3) == 0.0
-    assert SampleCost(None, 5.0, 1).flops(2, 3) is None and SampleCost(5.0, None, 1).flops(2, 3) is None
-    # the runner's view: cached per problem, in the pool's unit
+    # one prefill per expansion however many calls of max_batch = 3; none for a prefilled root
+    assert scored.flops(7, False) == scored.prefill + 7 * scored.each
+    assert scored.flops(7, True) == 7 * scored.each
+    assert scored.flops(0, False) == 0.0 and scored.flops(-1, False) == 0.0
+    assert SampleCost(None, 5.0, 1).flops(2, False) is None and SampleCost(5.0, None, 1).flops(2, False) is None
+    # the runner's view: cached per problem, in the pool's unit; a later wave's root is prefilled
     state = ProblemState.fresh(problem, Ledger(None, None))
-    assert runner.worst_flops(state, 7) == scored.flops(7, 3) and runner.cost(state) is runner.cost(state)
+    assert runner.worst_flops(state, 7) == scored.flops(7, False) and runner.cost(state) is runner.cost(state)
+    state.tree.root.expansions = 1
+    assert runner.worst_flops(state, 7) == scored.flops(7, True)
 
 
 def test_a_pool_that_exactly_pays_is_accepted_and_one_flop_or_token_less_is_not():
@@ -626,11 +629,11 @@ def test_a_wave_the_pool_cannot_pay_closes_its_problems_and_ends_the_run():
     from tests.fake_backends import full_length_policy
 
     first = {"sim-0-00000": 1, "sim-0-00001": 1}
-    probe, task = _runner(1e18, policy=full_length_policy(16))
+    probe, task = _runner(1e18, selector="majority", policy=full_length_policy(16))
     states = [ProblemState.fresh(p, Ledger(None, None)) for p in task.problems()]
     exact = sum(probe.worst_flops(s, 1) for s in states[:2])  # every sample costs its worst case
     waves = _Waves([first, first, first])
-    runner, _ = _runner(exact, policy=full_length_policy(16), allocator=waves)
+    runner, _ = _runner(exact, selector="majority", policy=full_length_policy(16), allocator=waves)
     states = [
         ProblemState.fresh(p, Ledger(runner.engine.policy.spec, runner.engine.reward.spec)) for p in task.problems()
     ]

@@ -25,6 +25,7 @@ from tests.engine_helpers import simulated_engine, strategy
         ("strategy.n=-3", "strategy.n must be a positive integer, got -3"),
         ("budget.max_tokens=10", "budget.max_tokens=10 is below one step's worst-case cost"),
         ("strategy.selector=loudest", "unknown strategy.selector 'loudest'"),
+        ("compute.reuse=lru", "compute.reuse must be one of prefix, none, got 'lru'"),
     ],
 )
 def test_cli_reports_bad_input_in_one_line(tmp_path, override, expected):

@@ -213,9 +213,10 @@ def test_split_calls_splits_by_max_batch_and_refuses_what_the_pool_cannot_pay_at
     assert split_calls(Pool(None, 9), 3, 7, worst) == []
 
 
-def _drawn(pool, jobs, max_batch, actual=lambda job: (100.0 + 10.0 * job.cost, 3 * job.cost), split=True):
+def _drawn(pool, jobs, max_batch, actual=lambda job: (job.worst.fixed + 10.0 * job.cost, 3 * job.cost), split=True):
     """The calls `issue` hands out, as (samples, seed) per job, each settled at `actual`
-    before the next is asked for; checks that only the call in flight is reserved."""
+    before the next is asked for (a job's later parts pay no prompt: one prefill per
+    expansion); checks that only the call in flight is reserved."""
     from infscale.search.jobs import issue
 
     calls = []
@@ -244,14 +245,16 @@ def test_issue_reserves_only_the_call_in_flight_and_draws_a_job_the_pool_cannot_
     pool = Pool(600.0, None)
     assert _drawn(pool, jobs(3, 3, 1), 6) == [[(3, 0), (3, 1000)], [(1, 2000)]]
     assert (pool.spent_flops, pool.reserved_flops) == (370.0, 0.0)
-    # 300 and one job of 6: 4 fit (300), settle at 140; then 1 (150) with seed + 4, settle at
-    # 110; the last sample's 150 does not fit in the 50 left even alone: refused
+    # 300 and one job of 6: 4 fit (300), settle at 140; the other 2 are the same expansion,
+    # whose prompt the first part paid: 2 x 50 fit in the 160 left, seed + 4, settle at 20
     pool = Pool(300.0, None)
-    assert _drawn(pool, jobs(6), 6) == [[(4, 0)], [(1, 4)]]
-    assert (pool.spent_flops, pool.reserved_flops) == (250.0, 0.0)
-    # the job after a refused rest is still tried: here it is refused too
-    pool = Pool(300.0, None)
-    assert _drawn(pool, jobs(6, 1), 6) == [[(4, 0)], [(1, 4)]]
+    assert _drawn(pool, jobs(6), 6) == [[(4, 0)], [(2, 4)]]
+    assert (pool.spent_flops, pool.reserved_flops) == (160.0, 0.0)
+    # 250: 3 fit (250), settle at 130; 2 of the rest fit in 120 (settle at 20), the last one
+    # in the 100 left (settle at 10); the next job's 150 does not fit in the 90 left: refused
+    pool = Pool(250.0, None)
+    assert _drawn(pool, jobs(6, 1), 6) == [[(3, 0)], [(2, 3)], [(1, 5)]]
+    assert (pool.spent_flops, pool.reserved_flops) == (160.0, 0.0)
     # not split (a per-problem FLOP cap counted one prompt per job): the first part is all,
     # and the next job is tried in the room left (1 fits in the 160 left after 140)
     pool = Pool(300.0, None)

@@ -85,6 +85,8 @@ def test_the_ledger_charges_cached_prefixes_at_their_real_positions(spec):
     ledger.charge_prompt(computed=2, cached=3)  # a 5-token prompt, 3 tokens from the cache
     ledger.charge_sample(context=5, tokens=3)
     ledger.charge_reward(computed=4, cached=0)  # 4 * 520 + 16 * (1+2+3+4) = 2080 + 160
+    ledger.observe_prompt(computed=5, cached=0)  # the backend's cache missed: it ran all 5 (2840)
+    ledger.observe_reward(computed=4, cached=0)
     assert (ledger.prompt_computed, ledger.prompt_cached, ledger.generated, ledger.samples) == (2, 3, 3, 1)
     assert ledger.flops_prefill == 1184  # not 2840 (cache ignored), not 1040 + 16 * 3 (positions from 0)
     assert ledger.flops_decode == 1896
@@ -92,13 +94,21 @@ def test_the_ledger_charges_cached_prefixes_at_their_real_positions(spec):
     assert ledger.flops_total == 1184 + 1896 + 2240
     assert ledger.flops_paper == 2 * 260 * 3
     record = ledger.flops_record()
-    assert record == {"policy_decode": 1896, "policy_prefill": 1184, "reward": 2240, "paper": 1560, "total": 5320}
+    assert record == {
+        "policy_decode": 1896,
+        "policy_prefill": 1184,
+        "reward": 2240,
+        "paper": 1560,
+        "total": 5320,
+        "executed": 2840 + 1896 + 2240,  # what ran: the observed prefill, not the charged one
+    }
     assert ledger.tokens_record() == {
         "generated": 3,
         "prompt_computed": 2,
         "prompt_cached": 3,
         "reward": 4,
         "reward_cached": 0,
+        "recomputed": 3,  # 5 + 4 run, 2 + 4 charged
     }
 
 
@@ -187,6 +197,8 @@ def test_a_results_record_gives_each_candidate_its_own_cost_by_hand(spec):
     ledger.charge_prompt(computed=2, cached=3)
     ledger.charge_sample(context=5, tokens=3)
     ledger.charge_reward(computed=2, cached=3)
+    ledger.observe_prompt(computed=2, cached=3)  # the backend's cache held what the model reuses
+    ledger.observe_reward(computed=2, cached=3)
     outcome = Outcome(problem, Decision("7", [scored, unscored], scored), ledger, tree, wall_s=0.12345678)
     record = outcome_record(outcome, TextTask(), {"strategy": "by-hand", "n": 2}, "min")
     assert record == {
@@ -223,8 +235,22 @@ def test_a_results_record_gives_each_candidate_its_own_cost_by_hand(spec):
             },
         ],
         "samples": 1,
-        "tokens": {"generated": 3, "prompt_computed": 2, "prompt_cached": 3, "reward": 2, "reward_cached": 3},
-        "flops": {"policy_decode": 1896, "policy_prefill": 1184, "reward": 1184, "paper": 2 * 260 * 3, "total": 4264},
+        "tokens": {
+            "generated": 3,
+            "prompt_computed": 2,
+            "prompt_cached": 3,
+            "reward": 2,
+            "reward_cached": 3,
+            "recomputed": 0,
+        },
+        "flops": {
+            "policy_decode": 1896,
+            "policy_prefill": 1184,
+            "reward": 1184,
+            "paper": 2 * 260 * 3,
+            "total": 4264,
+            "executed": 4264,
+        },
         "wall_s": 0.123457,
     }
     wrong = outcome_record(

@@ -118,7 +118,7 @@ def test_summary_fields(rebase_run):
     ):
         assert key in record
     assert isinstance(record["problem_id"], str)
-    assert set(record["flops"]) == {"policy_decode", "policy_prefill", "reward", "paper", "total"}
+    assert set(record["flops"]) == {"policy_decode", "policy_prefill", "reward", "paper", "total", "executed"}
 
 
 @pytest.mark.parametrize(

@@ -4,8 +4,8 @@ The recount reads only what was generated (each node's `text`, the edges) and wh
 node was scored; every context, prompt, cached prefix and token count is rebuilt from the
 text, none is taken from the fields the engine wrote (`context`, `tokens`, `prefills`,
 `reward_tokens`). FLOPs are summed token by token with Kaplan's formula written out here.
-The policy has a prefix cache (tests/fake_backends.py), so cached prompt tokens are charged
-in the fast suite.
+The ledger charges by the reuse model (`compute.reuse=prefix`, search/charges.py), whatever
+the policy's prefix cache (tests/fake_backends.py) served.
 """
 
 import pytest
@@ -71,8 +71,9 @@ def test_ledger_equals_a_recount_from_the_tree_text(name, options):
 @pytest.mark.slow
 def test_toy_model_ledger_equals_a_recount_with_its_tokenizer():
     """policy=toy_small, reward=toy_prm (transformers): contexts and prompt lengths rebuilt
-    with the models' own tokenizers, caches off so that every prompt and path is computed whole
-    (tests/test_cache.py recounts the cached fields)."""
+    with the models' own tokenizers. The caches are off, and the reuse model still charges
+    each expansion its new prompt tokens after its parent's; the PRM is not incremental, so
+    every path is charged whole."""
     parts = build(
         make_config(
             "task=toy_arith",
@@ -88,11 +89,10 @@ def test_toy_model_ledger_equals_a_recount_with_its_tokenizer():
     problems = parts.task.problems()[:2]
     for outcome in parts.engine.run(problems, parts.strategy):
         graph = outcome.tree.to_networkx()
-        expected = recount(
-            graph, outcome.problem.prompt, parts.policy, parts.reward, parts.task, prefix_cache=False, text_tokens=False
-        )
+        expected = recount(graph, outcome.problem.prompt, parts.policy, parts.reward, parts.task, text_tokens=False)
         tokens, flops = outcome.ledger.tokens_record(), outcome.ledger.flops_record()
-        assert (tokens["prompt_computed"], tokens["prompt_cached"]) == (expected["computed"], 0)
+        assert (tokens["prompt_computed"], tokens["prompt_cached"]) == (expected["computed"], expected["cached"])
+        assert tokens["recomputed"] == expected["cached"]  # the backend ran every prompt whole
         assert tokens["reward"] == expected["reward"]
         assert flops["policy_decode"] == pytest.approx(expected["decode"], rel=1e-12)
         assert flops["policy_prefill"] == pytest.approx(expected["prefill"], rel=1e-12)

@@ -71,6 +71,7 @@ def test_replayed_costs_are_null_and_scores_are_sigmoids(tmp_path):
         "prompt_cached": None,
         "reward": None,
         "reward_cached": None,
+        "recomputed": None,
     }
     assert set(first["flops"].values()) == {None}
     logits = [x[0] for x in file_rows()["0"]["pred_score"]]

@@ -76,29 +76,35 @@ def test_the_union_of_the_shards_spending_stays_within_the_pool(sharded, allocat
     assert len(ids) == len(set(ids)) == N
 
 
-def test_uniform_shards_of_a_proportional_pool_are_the_unsharded_allocation(sharded):
-    """Every shard's share per problem is the whole pool's, so uniform gives each problem the
-    width the unsharded run does (5 here), and the shards spend what it spends."""
-    root, whole, _ = sharded
-    widths = {
+def test_uniform_shards_of_a_proportional_pool_spend_it_as_the_unsharded_run_does(sharded):
+    """Every shard's share per problem is the whole pool's, so uniform spends each share as the
+    unsharded run spends the whole, widening its problems alike (it tops up to what is left)."""
+    root, whole, summaries = sharded
+    for pool in (s["pool"] for s in summaries["uniform"]):
+        assert 0.9 * pool["total_flops"] <= pool["spent_flops"] <= pool["total_flops"]
+    widths = [
         r["allocation"]["configuration"]["n"]
         for i in range(3)
         for r in read_results(root / "uniform" / f"job-shard{i}of3")
-    }
-    assert widths == {r["allocation"]["configuration"]["n"] for r in read_results(root / "whole")} == {5}
-    assert sum(_spent(root, "uniform")) == pytest.approx(whole["pool"]["spent_flops"], rel=1e-12)
+    ]
+    unsharded = [r["allocation"]["configuration"]["n"] for r in read_results(root / "whole")]
+    assert sum(widths) / len(widths) == pytest.approx(sum(unsharded) / len(unsharded), rel=0.1)
+    assert sum(_spent(root, "uniform")) == pytest.approx(whole["pool"]["spent_flops"], rel=0.05)
 
 
 def test_collect_merges_the_shards_pools_into_one(sharded):
     root, whole, summaries = sharded
     merged = collect.collect(root / "uniform")
     assert len(merged.rows) == 1 and merged.rows[0]["n_problems"] == N
-    assert merged.rows[0]["accuracy"] == whole["accuracy"]
+    correct = [r["correct"] for i in range(3) for r in read_results(root / "uniform" / f"job-shard{i}of3")]
+    assert merged.rows[0]["accuracy"] == pytest.approx(sum(correct) / N, rel=1e-12)
     summary = merged.jobs[0].summary
     assert summary["pool"]["total_flops"] == pytest.approx(TOTAL, rel=1e-12)
-    assert summary["pool"]["spent_flops"] == pytest.approx(whole["pool"]["spent_flops"], rel=1e-12)
-    assert summary["pool"]["left_flops"] == pytest.approx(whole["pool"]["left_flops"], rel=1e-12)
-    assert summary["allocation"]["reasons"] == whole["allocation"]["reasons"]
-    assert summary["allocation"]["samples_mean"] == pytest.approx(whole["allocation"]["samples_mean"])
+    spent = sum(s["pool"]["spent_flops"] for s in summaries["uniform"])
+    assert summary["pool"]["spent_flops"] == pytest.approx(spent, rel=1e-12)
+    assert summary["pool"]["left_flops"] == pytest.approx(TOTAL - spent, rel=1e-9)
+    assert sum(summary["allocation"]["reasons"].values()) == N
+    samples = [r["samples"] for i in range(3) for r in read_results(root / "uniform" / f"job-shard{i}of3")]
+    assert summary["allocation"]["samples_mean"] == pytest.approx(sum(samples) / N)
     on_disk = [json.loads((root / "uniform" / f"job-shard{i}of3" / "summary.json").read_text()) for i in range(3)]
     assert summary["allocation"]["waves"] == max(s["allocation"]["waves"] for s in on_disk)

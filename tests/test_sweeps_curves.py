@@ -26,18 +26,17 @@ def runs(tmp_path_factory):
     return wide, real_weighted, real_majority
 
 
-def _points(wide, subsets, draws=64):
+def _points(wide, subsets, draws=64, max_batch=None):
     cfg, records, _ = wide
     problems = curves.prepare(records, build_task(cfg))
-    return {
-        p.selector: p for p in curves.subsample(problems, [4], ["majority", "weighted", "pass@n"], 3, draws, subsets)
-    }
+    selectors = ["majority", "weighted", "pass@n"]
+    return {p.selector: p for p in curves.subsample(problems, [4], selectors, max_batch, draws, subsets)}
 
 
 def test_prefix_subset_is_exactly_the_real_run(runs):
     """The first 4 of 16 samples are the samples a run at n=4 draws (seeds seed + j), and a
-    subset is charged prefill per policy call (ceil(4/3)=2 calls of max_batch 3), its own
-    samples' decode, and reward FLOPs only when the selector needs scores."""
+    subset is charged the prompt's prefill once (one expansion, however many calls of max_batch
+    3), its own samples' decode, and reward FLOPs only when the selector needs scores."""
     wide, real_weighted, real_majority = runs
     points = _points(wide, "prefix")
     for selector, (_, real, _) in (("weighted", real_weighted), ("majority", real_majority)):
@@ -48,6 +47,11 @@ def test_prefix_subset_is_exactly_the_real_run(runs):
         assert point.tokens_generated == [r["tokens"]["generated"] for r in real]
     assert all(r["flops"]["reward"] == 0 for r in real_majority[1])
     assert points["weighted"].flops_total[0] > points["majority"].flops_total[0]
+    # Records charged before compute.reuse paid the prefill per call: 2 of the 6 calls at n=16.
+    legacy = _points(wide, "prefix", max_batch=3)["majority"]
+    prefill = [r["flops"]["policy_prefill"] for r in wide[1]]
+    expected = [t - p * (1 - 2 / 6) for t, p in zip(points["majority"].flops_total, prefill)]
+    assert legacy.flops_total == pytest.approx(expected, rel=1e-12)
 
 
 def test_bootstrap_point_agrees_with_real_run_within_ci(runs):
@@ -73,7 +77,7 @@ def test_coverage_bounds_every_selector(runs):
 def test_full_width_is_deterministic_and_matches_the_run(runs):
     cfg, records, summary = runs[0]
     problems = curves.prepare(records, build_task(cfg))
-    (point,) = curves.subsample(problems, [16], ["weighted"], 3, draws=64)
+    (point,) = curves.subsample(problems, [16], ["weighted"], None, draws=64)
     assert point.correct == [float(r["correct"]) for r in records]
     assert point.summary()["flops_total"] == pytest.approx(summary["flops_total"], rel=1e-12)
 

@@ -217,7 +217,8 @@ def subsampled(
             continue
         scored = all(p.score is not None for p in problems)
         selectors = ["majority", *(curves.SCORED_SELECTORS if scored else ()), curves.COVERAGE]
-        max_batch = int(job.config.get("engine", {}).get("max_batch", 256))
+        # A run with compute.reuse prefills the prompt once per expansion; an older one per call.
+        max_batch = None if "compute" in job.config else int(job.config.get("engine", {}).get("max_batch", 256))
         n_max = int(row["strategy.n"])
         for point in curves.subsample(
             problems, curves.powers_of_two(n_max), selectors, max_batch, draws, seed=int(row["seed"])

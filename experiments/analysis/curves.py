@@ -8,9 +8,10 @@ problem's expected correctness at n. `subsets="prefix"` takes the first n sample
 which is exactly what a real run at n with the same seed would have drawn.
 
 The cost of a subset is what a real run at n is charged (the engine's ledger):
-  prefill  the shared prompt, once per policy call: `policy_prefill * calls(n) / calls(N_max)`
-           with `calls(k) = ceil(k / engine.max_batch)` (exact for every backend without a
-           prefix cache; with one, later calls are charged what the first call was);
+  prefill  the shared prompt: `policy_prefill`, charged once per expansion whatever the width
+           (a run with `compute.reuse`, search/charges.py; `max_batch=None`), or, for a run
+           charged before that rule, once per policy call: `policy_prefill * calls(n) /
+           calls(N_max)` with `calls(k) = ceil(k / engine.max_batch)`;
   decode   the sum of the chosen samples' own decode FLOPs;
   reward   the sum of their reward FLOPs, for score-based selectors only (a majority run
            never calls the reward model);
@@ -170,15 +171,16 @@ def subsample(
     problems: Sequence[ProblemSamples],
     ns: Iterable[int],
     selectors: Iterable[str],
-    max_batch: int,
+    max_batch: int | None,
     draws: int = 64,
     subsets: str = "bootstrap",
     seed: int = 0,
 ) -> list[CurvePoint]:
-    """Curve points for every (selector, n), each charged as a real run at n would be."""
+    """Curve points for every (selector, n), each charged as a real run at n would be
+    (`max_batch`: None for one prompt prefill per expansion, else calls of that many)."""
     if subsets not in ("bootstrap", "prefix"):
         raise ValueError(f"subsets must be 'bootstrap' or 'prefix', got {subsets!r}")
-    if max_batch < 1:
+    if max_batch is not None and max_batch < 1:
         raise ValueError(f"engine.max_batch must be >= 1, got {max_batch}")
     selectors, points = list(selectors), []
     if any(s in SCORED_SELECTORS for s in selectors) and any(p.score is None for p in problems):
@@ -190,7 +192,9 @@ def subsample(
             if not 1 <= n <= size:
                 raise ValueError(f"cannot subsample n={n} from {size} samples of problem {problem.problem_id}")
             masks = _subsets(size, n, draws, subsets, derive_seed(seed, index, n))
-            prefill = problem.prefill * math.ceil(n / max_batch) / math.ceil(size / max_batch)
+            prefill = problem.prefill
+            if max_batch is not None:
+                prefill *= math.ceil(n / max_batch) / math.ceil(size / max_batch)
             decode, reward, tokens = masks @ problem.decode, masks @ problem.reward, masks @ problem.tokens
             for selector in selectors:
                 correct, total, paper, generated = per[selector]

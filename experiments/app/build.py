@@ -163,6 +163,7 @@ def build_engine(
         progress=bool(cfg.progress),
         pool=pool,
         scheduler=str(cfg.engine.scheduler),
+        reuse=OmegaConf.select(cfg, "compute.reuse", default="prefix"),
     )
 
 

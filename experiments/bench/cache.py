@@ -4,8 +4,9 @@
 
 Each (strategy, caches) pair runs in its own fresh process (so peak memory is its own), on
 the toy world (`policy=toy_small`, `reward=toy_prm`), same seed. "off" is
-`policy.cache_mb=0 reward.cache_mb=0 reward.incremental=false` (every prompt prefilled and
-every path scored whole, as before issue 13); "on" is the shipped defaults. Reported per
+`policy.cache_mb=0 reward.cache_mb=0 reward.incremental=false compute.reuse=none` (every
+prompt prefilled and every path scored whole, and charged so, as before issue 13); "on" is
+the shipped defaults. Reported per
 run: accuracy, mean `flops.total` per problem, PRM tokens computed, policy prompt tokens
 computed, wall time, peak resident memory and the caches' peak sizes; then the on/off
 ratios, and whether answers, candidate texts and step scores (within 1e-5) agree.
@@ -21,7 +22,7 @@ import resource
 import time
 from typing import Any
 
-OFF = ["policy.cache_mb=0", "reward.cache_mb=0", "reward.incremental=false"]
+OFF = ["policy.cache_mb=0", "reward.cache_mb=0", "reward.incremental=false", "compute.reuse=none"]
 
 
 def measure(overrides: list[str], problems: int) -> dict[str, Any]:

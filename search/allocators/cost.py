@@ -1,7 +1,8 @@
 """Worst-case costs: the same worst case the engine reserves while a call is in flight.
 
-One full solution of a problem costs at most its prompt's prefill (once per backend call of
-up to `engine.max_batch` samples) plus `policy.max_tokens` decoded tokens after the prompt;
+One full solution of a problem costs at most its prompt's prefill (once per wave's expansion
+of the root, and under `compute.reuse=prefix` only in the first: search/charges.py) plus
+`policy.max_tokens` decoded tokens after the prompt;
 a scored one adds the reward model reading at most the prompt, the solution and one separator
 token per step. Allocators plan with expected costs (`WaveRunner.measured`); the worst case
 is their estimate only before anything is measured, and the floor a pool must clear to pay
@@ -10,7 +11,6 @@ for any solution at all. The engine enforces the pool whatever a plan says.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 from infscale.budgets.ledger import prefill_flops, span_flops
@@ -20,16 +20,17 @@ from infscale.tasks.base import Problem
 
 @dataclass(frozen=True)
 class SampleCost:
-    prefill: float | None  # per backend call
+    prefill: float | None  # per expansion of the root
     each: float | None  # per sample: decode worst case (+ reward worst case if scored)
     tokens: int  # generated tokens per sample, worst case
 
-    def flops(self, n: int, max_batch: int) -> float | None:
+    def flops(self, n: int, prefilled: bool) -> float | None:
+        """`n` more solutions in one expansion; `prefilled`: its prompt is charged nothing."""
         if n <= 0:
             return 0.0
         if self.prefill is None or self.each is None:
             return None
-        return math.ceil(n / max_batch) * self.prefill + n * self.each
+        return (0.0 if prefilled else self.prefill) + n * self.each
 
 
 def worst_case(engine: Engine, problem: Problem, scored: bool, max_depth: int) -> SampleCost:

@@ -51,7 +51,8 @@ class WaveRunner:
         return self._costs[pid]
 
     def worst_flops(self, state: ProblemState, n: int) -> float:
-        flops = self.cost(state).flops(n, self.engine.max_batch)
+        prefilled = self.engine.reuse == "prefix" and state.tree.root.expansions > 0
+        flops = self.cost(state).flops(n, prefilled)
         if flops is None and self.pool.total_flops is not None:
             raise ValueError("budget.total_flops needs FLOP counts, and this backend reports none")
         return flops or 0.0
