@@ -163,6 +163,7 @@ def build_engine(
         progress=bool(cfg.progress),
         pool=pool,
         scheduler=str(cfg.engine.scheduler),
+        batch_wait_ms=cfg.engine.batch_wait_ms,
     )
 
 
