@@ -29,32 +29,19 @@ from infscale.tasks.base import Problem
 BACKENDS = ("policy", "reward")
 
 
-class Continuous:
-    def __init__(self, max_concurrent: int):
-        self.max_concurrent = max_concurrent
+class Continuous(Lockstep):
+    """Lockstep's admission and hand-back, without its rounds (lockstep's rounds where issue
+    order is part of the result)."""
 
     def run(
         self, problems: Sequence[Problem], executor: SplitExecutor, *, ordered: bool, stop: StopHook | None
     ) -> Iterator[ProblemRun]:
         if executor.order_sensitive:
-            yield from Lockstep(self.max_concurrent).run(problems, executor, ordered=ordered, stop=stop)
+            yield from super().run(problems, executor, ordered=ordered, stop=stop)
             return
-        admission = Admission(problems, executor, self.max_concurrent, ordered)
         flow = _InFlight(executor)
         try:
-            while stop is None or not stop():
-                admission.admit()
-                yield from admission.ready()
-                if not admission.live:
-                    if admission.exhausted:
-                        break
-                    continue
-                for run in list(admission.live.values()):
-                    if run.index not in flow.waiting:
-                        flow.submit(run)
-                if flow.waiting:
-                    flow.wait()
-                admission.retire()
+            yield from Admission(problems, executor, self.max_concurrent, ordered).cycle(stop, flow.step)
         finally:
             flow.close()
 
@@ -71,6 +58,14 @@ class _InFlight:
         }
         self.waiting: dict[int, tuple[ProblemRun, list[Job]]] = {}  # by problem: its run and jobs out
         self.left: dict[int, int] = {}  # by problem: its jobs not yet settled
+
+    def step(self, live: list[ProblemRun]) -> None:
+        """Send the operations of the live problems that have none out, then take what comes back."""
+        for run in live:
+            if run.index not in self.waiting:
+                self.submit(run)
+        if self.waiting:
+            self.wait()
 
     def submit(self, run: ProblemRun) -> None:
         """Send `run`'s pending operation out (an operation with nothing to call is answered

@@ -123,6 +123,20 @@ class Admission:
             run = self._executor.start(*item)
             (self.live if run.decision is None else self._finished)[run.index] = run
 
+    def cycle(self, stop: StopHook | None, step: Callable[[list[ProblemRun]], None]) -> Iterator[ProblemRun]:
+        """Admit, hand back the finished problems, `step` the live ones (send some or all of
+        their operations, take what has come back), retire the decided; until every problem is
+        handed back or `stop()`."""
+        while stop is None or not stop():
+            self.admit()
+            yield from self.ready()
+            if not self.live:
+                if self.exhausted:
+                    break
+                continue
+            step(list(self.live.values()))
+            self.retire()
+
     def retire(self) -> None:
         """Move the live problems that have decided to the finished ones."""
         for index in [i for i, run in self.live.items() if run.decision is not None]:

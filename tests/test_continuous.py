@@ -65,19 +65,18 @@ def intervals(backend, log):
         def __getattr__(self, key):
             return getattr(backend, key)
 
-        def generate(self, requests):
+        def timed(self, kind, method, requests):
             started = time.perf_counter()
             try:
-                return backend.generate(requests)
+                return method(requests)
             finally:
-                log.append(("policy", started, time.perf_counter()))
+                log.append((kind, started, time.perf_counter()))
+
+        def generate(self, requests):
+            return self.timed("policy", backend.generate, requests)
 
         def score(self, requests):
-            started = time.perf_counter()
-            try:
-                return backend.score(requests)
-            finally:
-                log.append(("reward", started, time.perf_counter()))
+            return self.timed("reward", backend.score, requests)
 
     return Timed()
 
