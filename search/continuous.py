@@ -12,7 +12,9 @@ jobs are attached in the order they were prepared (node ids follow), and its sam
 are its own. What does depend on timing is what two problems share: a data-set pool's
 reservations are made in the order operations are issued, so with a pool (`order_sensitive`)
 this scheduler steps in lockstep rounds instead; and the prompt tokens a backend's prefix
-cache serves (counted in `Engine.calls`, search/reuse.py).
+cache serves (counted in `Engine.calls`, search/reuse.py). A problem's `wall_s` is still its
+share of each call it was in plus its strategy's own time; policy and reward calls overlap
+here, so the problems' shares may add up to more than the run's wall time.
 """
 
 from __future__ import annotations
