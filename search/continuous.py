@@ -44,8 +44,12 @@ class Continuous(Lockstep):
         flow = _InFlight(executor)
         try:
             yield from Admission(problems, executor, self.max_concurrent, ordered).cycle(stop, flow.step)
-        finally:
-            flow.close()
+        except BaseException:
+            # an error, a signal or a consumer that stopped reading: a call still running is
+            # left to end on its daemon thread (its result dropped), so a stop is at once
+            flow.close(wait=False)
+            raise
+        flow.close()
 
 
 class _InFlight:
@@ -101,6 +105,6 @@ class _InFlight:
                     del self.left[index]
                     self.executor.complete(run, jobs)
 
-    def close(self) -> None:
+    def close(self, wait: bool = True) -> None:
         for dispatcher in self.dispatchers.values():
-            dispatcher.close()
+            dispatcher.close(wait)

@@ -81,12 +81,14 @@ class Dispatcher:
                 self._flush = True
                 self._ready.notify()
 
-    def close(self) -> None:
-        """Stop taking work; wait for the call in progress to return."""
+    def close(self, wait: bool = True) -> None:
+        """Stop taking work (what is queued is dropped); with `wait`, wait for the call in
+        progress to return."""
         with self._ready:
             self._closed = True
             self._ready.notify()
-        self._thread.join()
+        if wait:
+            self._thread.join()
 
     def _loop(self) -> None:
         while True:

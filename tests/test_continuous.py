@@ -35,8 +35,15 @@ def world():
     return engine
 
 
-def dispatcher_threads() -> list[threading.Thread]:
-    return [t for t in threading.enumerate() if t.name.startswith("infscale-")]
+def dispatcher_threads(within_s: float = 5.0) -> list[threading.Thread]:
+    """The dispatcher threads still alive after `within_s` (a call running when a run stopped
+    ends on its own)."""
+    deadline = time.monotonic() + within_s
+    while True:
+        alive = [t for t in threading.enumerate() if t.name.startswith("infscale-")]
+        if not alive or time.monotonic() > deadline:
+            return alive
+        time.sleep(0.01)
 
 
 @pytest.mark.parametrize("name", strategy_names())
@@ -274,3 +281,35 @@ def test_score_requests_are_ordered_by_their_steps():
 
     a, b = ScoreRequest("P", ("s1\n", "s2\n")), ScoreRequest("P", ("s1\n",))
     assert sorted([a, b], key=text_of) == [b, a]
+
+
+def test_a_run_closed_while_a_call_is_running_returns_at_once(world):
+    # a signal's Interrupted, or a consumer that stops reading, must not wait for a long call
+    gate, made = threading.Event(), []
+    engine = world(scheduler="continuous", max_batch=4, batch_wait_ms=0)
+    inner = engine.policy
+
+    class Held:
+        name, spec = inner.name, inner.spec
+
+        def count_tokens(self, text):
+            return inner.count_tokens(text)
+
+        def generate(self, requests):
+            made.append(len(requests))
+            if len(made) > 1:
+                gate.wait(30)  # every call after the first hangs until the test lets it go
+            return inner.generate(requests)
+
+    engine.policy = Held()
+    stream = engine.run(engine.task.problems()[:4], strategy("best_of_n", engine.task, n=4))
+    first = next(stream)  # problem 0: its 4 samples filled the first call
+    deadline = time.monotonic() + 5
+    while len(made) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert first.problem.id == engine.task.problems()[0].id and len(made) == 2  # the second call hangs
+    started = time.perf_counter()
+    stream.close()
+    assert time.perf_counter() - started < 1.0
+    gate.set()
+    assert not dispatcher_threads()
