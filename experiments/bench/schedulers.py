@@ -24,6 +24,7 @@ import json
 import os
 import platform
 import statistics
+import sys
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -128,11 +129,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--policy-token-ms", type=float, default=0.5, help="sim: per token of a call's longest sample")
     parser.add_argument("--reward-fixed-ms", type=float, default=5.0, help="sim: per reward call")
     parser.add_argument("--reward-token-ms", type=float, default=0.002, help="sim: per token the PRM reads")
+    parser.add_argument(
+        "--switch-interval-ms", type=float, help="sys.setswitchinterval for both schedulers (default: Python's 5 ms)"
+    )
     parser.add_argument("--json", help="also write every run here")
     args = parser.parse_args(argv)
     if args.problems < 1 or args.repeats < 1:
         parser.error(f"--problems and --repeats must be >= 1, got {args.problems}, {args.repeats}")
 
+    if args.switch_interval_ms is not None:
+        sys.setswitchinterval(args.switch_interval_ms / 1000)
     runs, ratios = [], []
     for repeat in range(args.repeats):
         order = ("lockstep", "continuous") if repeat % 2 == 0 else ("continuous", "lockstep")
