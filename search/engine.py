@@ -36,10 +36,13 @@ from infscale.search.backends import (
     ScoreResult,
 )
 from infscale.search.charges import check_reuse, path_charge, prompt_charge
+from infscale.search.continuous import Continuous
+from infscale.search.executor import BoundRun
 from infscale.search.jobs import Job, WorstCase, issue, settle_reservation, split_calls
 from infscale.search.lockstep import Lockstep
 from infscale.search.node import Node, Tree
 from infscale.search.ops import Decision, Expand, Score
+from infscale.search.reuse import REUSE_KEYS, count_reuse
 from infscale.search.scheduler import ProblemRun, Scheduler
 from infscale.search.strategy import Strategy
 from infscale.tasks.base import Problem, Task, derive_seed
@@ -62,7 +65,7 @@ class Outcome:
 
 
 # engine.scheduler: name -> the scheduler, given engine.max_concurrent.
-SCHEDULERS: dict[str, Callable[[int], Scheduler]] = {"lockstep": Lockstep}
+SCHEDULERS: dict[str, Callable[[int], Scheduler]] = {"lockstep": Lockstep, "continuous": Continuous}
 
 
 class Engine:
@@ -79,18 +82,21 @@ class Engine:
         progress: bool = False,
         pool: Pool | None = None,
         scheduler: str = "lockstep",
+        batch_wait_ms: float = 5.0,
         reuse: str = "prefix",
     ):
         if max_batch < 1 or max_concurrent < 1:
             raise ValueError(
                 f"engine.max_batch and engine.max_concurrent must be >= 1, got {max_batch}, {max_concurrent}"
             )
+        if isinstance(batch_wait_ms, bool) or not isinstance(batch_wait_ms, (int, float)) or not batch_wait_ms >= 0:
+            raise ValueError(f"engine.batch_wait_ms must be a non-negative number, got {batch_wait_ms!r}")
         if scheduler not in SCHEDULERS:
             raise ValueError(f"unknown engine.scheduler '{scheduler}' (known: {', '.join(SCHEDULERS)})")
         self.task, self.policy, self.reward = task, policy, reward
         self.budget = budget or Budget.unlimited()
         self.sampling = sampling or Sampling()
-        self.max_batch = max_batch
+        self.max_batch, self.batch_wait_ms = max_batch, float(batch_wait_ms)
         self.scheduler = SCHEDULERS[scheduler](max_concurrent)
         self.seed, self.progress = seed, progress
         self.pool = pool
@@ -102,6 +108,7 @@ class Engine:
             "reward": 0,
             "reward_sequences": 0,
             "reward_s": 0.0,
+            **dict.fromkeys(REUSE_KEYS, 0),
         }
 
     @property
@@ -124,7 +131,7 @@ class Engine:
         problem listed in `resume` continues its tree and ledger (its root keeps its expansion
         count, so new samples get new seeds) instead of starting afresh."""
         problems = list(problems)
-        executor = _BoundRun(self, strategy, resume or {})
+        executor = BoundRun(self, strategy, resume or {})
         with tqdm(
             total=len(problems), disable=not self.progress, desc=f"{strategy.__class__.__name__}", unit="problem"
         ) as bar:
@@ -169,15 +176,16 @@ class Engine:
     def _expand(self, runs: list[ProblemRun], max_depth: int) -> None:
         jobs = [job for run in runs for job in self._expand_jobs(run)]
         for batch in issue(self.pool, jobs, self.max_batch, split=self.budget.max_flops is None):
-            results = self._call("policy", self.policy.generate, batch)
-            if len(results) != len(batch):
-                raise ValueError(
-                    f"policy '{self.policy.name}' returned {len(results)} results for {len(batch)} requests"
-                )
-            for job, result in zip(batch, results):
-                self._attach(job, result, max_depth)
+            self._expanded(batch, self._call("policy", batch), max_depth)
         for job in jobs:
             job.run.reply.extend(job.children)
+
+    def _expanded(self, batch: list[Job], results: list[GenerationResult], max_depth: int) -> None:
+        """The results of one policy call, attached to their nodes in the order of `batch`."""
+        if len(results) != len(batch):
+            raise ValueError(f"policy '{self.policy.name}' returned {len(results)} results for {len(batch)} requests")
+        for job, result in zip(batch, results):
+            self._attach(job, result, max_depth)
 
     def _expand_jobs(self, run: ProblemRun) -> list[Job]:
         op, problem, sampling = run.op, run.tree.problem, self.sampling
@@ -282,45 +290,57 @@ class Engine:
     # --- scoring -----------------------------------------------------------------------
 
     def _score(self, runs: list[ProblemRun]) -> None:
-        if runs and self.reward is None:
+        jobs = [job for run in runs for job in self._score_jobs(run)]
+        for batch in issue(self.pool, jobs, self.max_batch):
+            self._scored(batch, self._call("reward", batch))
+        for run in runs:
+            self._reply(run, [])
+
+    def _score_jobs(self, run: ProblemRun) -> list[Job]:
+        if self.reward is None:
             raise ValueError("this strategy scores steps, but reward=none: choose a reward model")
         jobs = []
-        for run in runs:
-            shadow, seen = copy.copy(run.ledger), set()
-            for node in run.op.nodes:
-                if node.step_scores is not None or id(node) in seen:
-                    continue
-                seen.add(id(node))
-                steps = tuple(self.task.split_steps(node.solution))
-                known, scores = self._known_scores(node, steps)
-                if len(steps) == known:
-                    node.step_scores, node.reward_tokens, node.reward_cached = list(scores), 0, 0
-                    continue
-                request = ScoreRequest(run.tree.problem.prompt, steps, known)
-                tokens = self.reward.count_tokens(request)
-                charge = path_charge(self.reuse, self.reward, request, tokens)
-                flops = prefill_flops(self.reward.spec, *charge)
-                if self.budget.max_flops is not None and not self.budget.affords_flops(shadow, flops):
-                    continue
-                shadow.charge_reward(*charge)
-                jobs.append(
-                    Job(run, node, request, context=tokens, known=scores, worst=WorstCase(flops), charge=charge)
-                )
-        for batch in issue(self.pool, jobs, self.max_batch):
-            scores = self._call("reward", self.reward.score, batch)
-            if len(scores) != len(batch):
-                raise ValueError(
-                    f"reward '{self.reward.name}' returned {len(scores)} score lists for {len(batch)} trajectories"
-                )
-            for job, values in zip(batch, scores):
-                observed = self._reward_cost(job, values)
-                job.node.step_scores = job.known + self._checked(values, job)
-                job.node.reward_tokens, job.node.reward_cached = job.charge
-                before = (job.run.ledger.flops_total, job.run.ledger.generated)
-                job.run.ledger.charge_reward(*job.charge)
-                job.run.ledger.observe_reward(*observed)
-                settle_reservation(self.pool, job, before, job.run.ledger)
-        for run in runs:
+        shadow, seen = copy.copy(run.ledger), set()
+        for node in run.op.nodes:
+            if node.step_scores is not None or id(node) in seen:
+                continue
+            seen.add(id(node))
+            steps = tuple(self.task.split_steps(node.solution))
+            known, scores = self._known_scores(node, steps)
+            if len(steps) == known:
+                node.step_scores, node.reward_tokens, node.reward_cached = list(scores), 0, 0
+                continue
+            request = ScoreRequest(run.tree.problem.prompt, steps, known)
+            tokens = self.reward.count_tokens(request)
+            charge = path_charge(self.reuse, self.reward, request, tokens)
+            flops = prefill_flops(self.reward.spec, *charge)
+            if self.budget.max_flops is not None and not self.budget.affords_flops(shadow, flops):
+                continue
+            shadow.charge_reward(*charge)
+            jobs.append(Job(run, node, request, context=tokens, known=scores, worst=WorstCase(flops), charge=charge))
+        return jobs
+
+    def _scored(self, batch: list[Job], scores: list[list[float]]) -> None:
+        """The scores of one reward call, set on their nodes and charged in the order of `batch`."""
+        if len(scores) != len(batch):
+            raise ValueError(
+                f"reward '{self.reward.name}' returned {len(scores)} score lists for {len(batch)} trajectories"
+            )
+        for job, values in zip(batch, scores):
+            observed = self._reward_cost(job, values)
+            job.node.step_scores = job.known + self._checked(values, job)
+            job.node.reward_tokens, job.node.reward_cached = job.charge
+            before = (job.run.ledger.flops_total, job.run.ledger.generated)
+            job.run.ledger.charge_reward(*job.charge)
+            job.run.ledger.observe_reward(*observed)
+            settle_reservation(self.pool, job, before, job.run.ledger)
+
+    def _reply(self, run: ProblemRun, jobs: list[Job]) -> None:
+        """The answer to `run`'s operation once all its `jobs` are in: an `Expand`'s new
+        children in the order of its nodes, a `Score`'s scored nodes."""
+        if isinstance(run.op, Expand):
+            run.reply = [child for job in jobs for child in job.children]
+        else:
             run.reply = [node for node in run.op.nodes if node.step_scores is not None]
 
     def _known_scores(self, node: Node, steps: tuple[str, ...]) -> tuple[int, list[float]]:
@@ -365,35 +385,30 @@ class Engine:
 
     # --- helpers -----------------------------------------------------------------------
 
-    def _call(self, backend: str, method: Any, batch: list[Job]) -> list[Any]:
-        """One backend call; its time is shared among its problems by their sequences in it."""
+    def _call(self, backend: str, batch: list[Job]) -> list[Any]:
+        """One backend call, timed and counted."""
+        results, seconds = self._timed_call(backend, batch)
+        self._account(backend, batch, results, seconds)
+        return results
+
+    def _timed_call(self, backend: str, batch: list[Job]) -> tuple[list[Any], float]:
+        """The backend call alone (safe to run outside the engine's thread): results and seconds."""
+        method = self.policy.generate if backend == "policy" else self.reward.score
         started = time.perf_counter()
         results = method([job.request for job in batch])
-        seconds = time.perf_counter() - started
+        return results, time.perf_counter() - started
+
+    def _account(self, backend: str, batch: list[Job], results: list[Any], seconds: float) -> None:
+        """A call's time shared among its problems by their sequences in it; its counts, and
+        the prompt tokens its backend reports served from a prefix cache (`reuse.py`)."""
         total = sum(job.cost for job in batch)
         for job in batch:
             job.run.wall_s += seconds * job.cost / total
         self.calls[f"{backend}_s"] += seconds
         self.calls[backend] += 1
         self.calls[f"{backend}_sequences"] += total
-        return results
+        count_reuse(self.calls, backend, results)
 
     def _budget_text(self) -> str:
         caps = {k: v for k, v in self.budget.to_dict().items() if v is not None}
         return ", ".join(f"budget.{k}={v}" for k, v in caps.items())
-
-
-@dataclass(frozen=True)
-class _BoundRun:
-    """The engine as the scheduler's `Executor` in one `Engine.run` call: the strategy and the
-    resumed problems fixed."""
-
-    engine: Engine
-    strategy: Strategy
-    resume: dict[str, tuple[Tree, Ledger]]
-
-    def start(self, index: int, problem: Problem) -> ProblemRun:
-        return self.engine._start(index, problem, self.strategy, self.resume.get(problem.id))
-
-    def execute(self, runs: Sequence[ProblemRun]) -> None:
-        self.engine._execute(runs, self.strategy.max_depth)

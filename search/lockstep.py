@@ -21,13 +21,4 @@ class Lockstep:
     def run(
         self, problems: Sequence[Problem], executor: Executor, *, ordered: bool, stop: StopHook | None
     ) -> Iterator[ProblemRun]:
-        admission = Admission(problems, executor, self.max_concurrent, ordered)
-        while stop is None or not stop():
-            admission.admit()
-            yield from admission.ready()
-            if not admission.live:
-                if admission.exhausted:
-                    break
-                continue
-            executor.execute(list(admission.live.values()))
-            admission.retire()
+        yield from Admission(problems, executor, self.max_concurrent, ordered).cycle(stop, executor.execute)

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from infscale.budgets.ledger import Ledger
+from infscale.search.jobs import Job
 from infscale.search.node import Node, Tree
 from infscale.search.ops import Decision, Expand, Score
 from infscale.search.strategy import Run
@@ -50,6 +51,37 @@ class Executor(Protocol):
         """Submit the pending operations of `runs` together (their `Expand`s packed into
         policy calls, their `Score`s into reward calls), charge each problem's ledger and send
         each result to its strategy, which parks on its next operation or decides."""
+        ...
+
+
+class SplitExecutor(Executor, Protocol):
+    """An executor whose `execute` comes apart, so a scheduler can keep calls to different
+    backends in flight at once and batch requests as they arrive (search/continuous.py).
+
+    `prepare`, `settle` and `complete` change the engine's state and are called from one
+    thread; `call` makes a backend call only and may run on any thread.
+    """
+
+    max_batch: int  # sequences per backend call
+    batch_wait_s: float  # how long an idle backend may wait for more requests
+    order_sensitive: bool  # results depend on the order operations are issued (a data-set pool)
+
+    def prepare(self, run: ProblemRun) -> tuple[str, list[Job]]:
+        """The backend ("policy" or "reward") and the jobs of `run`'s pending operation, its
+        budget checks, seeds and reservations done. No jobs: `complete` it at once."""
+        ...
+
+    def call(self, backend: str, batch: list[Job]) -> tuple[list[Any], float]:
+        """One backend call: the results of `batch`'s requests and the seconds it took."""
+        ...
+
+    def settle(self, backend: str, batch: list[Job], results: list[Any], seconds: float) -> None:
+        """Attach (or set) and charge one call's results, in the order of `batch`."""
+        ...
+
+    def complete(self, run: ProblemRun, jobs: list[Job]) -> None:
+        """Send `run` the answer to its operation (all its `jobs` settled); its strategy parks
+        on the next operation or decides."""
         ...
 
 
@@ -90,6 +122,20 @@ class Admission:
                 break
             run = self._executor.start(*item)
             (self.live if run.decision is None else self._finished)[run.index] = run
+
+    def cycle(self, stop: StopHook | None, step: Callable[[list[ProblemRun]], None]) -> Iterator[ProblemRun]:
+        """Admit, hand back the finished problems, `step` the live ones (send some or all of
+        their operations, take what has come back), retire the decided; until every problem is
+        handed back or `stop()`."""
+        while stop is None or not stop():
+            self.admit()
+            yield from self.ready()
+            if not self.live:
+                if self.exhausted:
+                    break
+                continue
+            step(list(self.live.values()))
+            self.retire()
 
     def retire(self) -> None:
         """Move the live problems that have decided to the finished ones."""

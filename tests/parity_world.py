@@ -186,9 +186,18 @@ class ScriptedPRM(RewardModel):
         return [[self.world.score(r.prompt + "".join(r.steps[: k + 1])) for k in range(len(r.steps))] for r in requests]
 
 
-def scripted_engine(world: World, task: ScriptedTask, max_batch: int = 256) -> Engine:
+def scripted_engine(world: World, task: ScriptedTask, max_batch: int = 256, scheduler: str = "lockstep") -> Engine:
     sampling = Sampling(temperature=1.0, max_step_tokens=4, max_tokens=10_000)
-    return Engine(task, ScriptedPolicy(world), ScriptedPRM(world), sampling=sampling, max_batch=max_batch)
+    return Engine(
+        task, ScriptedPolicy(world), ScriptedPRM(world), sampling=sampling, max_batch=max_batch, scheduler=scheduler
+    )
+
+
+def scripted_outcomes(world: World, task: ScriptedTask, strategy) -> Iterable:
+    """The strategy's outcomes on every problem of `task`, run once under each scheduler
+    (search/lockstep.py, search/continuous.py): each must match the port on its own."""
+    for scheduler in ("lockstep", "continuous"):
+        yield from scripted_engine(world, task, scheduler=scheduler).run(task.problems(), strategy)
 
 
 def generated_steps(tree) -> Counter:

@@ -41,12 +41,13 @@ def test_another_seed_gives_other_samples(tmp_path):
     assert strip_time(read_results(tmp_path / "a")) != strip_time(read_results(tmp_path / "b"))
 
 
-def test_a_finished_run_resumes_without_recomputing(tmp_path):
-    cfg = make_config("n_problems=6")
-    run(make_config("n_problems=3"), tmp_path)
+@pytest.mark.parametrize("scheduler", ["lockstep", "continuous"])
+def test_a_finished_run_resumes_without_recomputing(tmp_path, scheduler):
+    cfg = make_config("n_problems=6", f"engine.scheduler={scheduler}")
+    run(make_config("n_problems=3", f"engine.scheduler={scheduler}"), tmp_path)
     first = read_results(tmp_path)
     run(cfg, tmp_path)
     both = read_results(tmp_path)
     assert both[:3] == first
-    run(make_config("n_problems=6"), tmp_path / "fresh")
+    run(make_config("n_problems=6"), tmp_path / "fresh")  # lockstep, uninterrupted
     assert strip_time(both) == strip_time(read_results(tmp_path / "fresh"))

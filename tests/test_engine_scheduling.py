@@ -79,6 +79,7 @@ def test_the_engines_python_defaults_are_the_configs():
         cfg.seed,
     )
     assert defaults["scheduler"] == cfg.engine.scheduler == "lockstep"
+    assert defaults["batch_wait_ms"] == cfg.engine.batch_wait_ms == 5
     assert defaults["progress"] is False  # (a run's progress bar is on: conf/config.yaml says so)
     assert defaults["budget"] is defaults["sampling"] is defaults["pool"] is None
     engine = Engine(None, None, None)
@@ -92,6 +93,10 @@ def test_the_engines_python_defaults_are_the_configs():
         "reward": 0,
         "reward_sequences": 0,
         "reward_s": 0.0,
+        "policy_prompt": 0,
+        "policy_cached": 0,
+        "reward_prompt": 0,
+        "reward_cached": 0,
     }
 
 

@@ -20,7 +20,7 @@ import pytest
 
 from infscale.search.selection import aggregate
 from tests.engine_helpers import strategy
-from tests.parity_world import Draws, ScriptedTask, World, assert_same, first_world_fast, sal_vote, scripted_engine
+from tests.parity_world import Draws, ScriptedTask, World, assert_same, first_world_fast, sal_vote, scripted_outcomes
 
 
 class _Beam:
@@ -106,7 +106,7 @@ def run_both(seed, ties, n, m, depth, lookahead=0, filter_duplicates=False, sort
         selector=selector,
         unanswered="vote",
     )
-    for outcome in scripted_engine(world, task).run(task.problems(), beam):
+    for outcome in scripted_outcomes(world, task, beam):
         prompt = outcome.problem.prompt
         steps, texts, answers, decision = sal_beam_search(
             world, prompt, n, m, depth, "last", lookahead, filter_duplicates, sort_completed, selector

@@ -16,7 +16,7 @@ import pytest
 
 from infscale.search.selection import aggregate
 from tests.engine_helpers import strategy
-from tests.parity_world import Draws, ScriptedTask, World, assert_same, first_world_fast, sal_vote, scripted_engine
+from tests.parity_world import Draws, ScriptedTask, World, assert_same, first_world_fast, sal_vote, scripted_outcomes
 
 
 def sal_dvts(world, prompt, n, m, iterations, agg, selector):
@@ -49,7 +49,7 @@ def run_both(seed, ties, n, m, depth, selector="weighted"):
     world = World(seed, ties=ties, alphabet=4, p_length=0.05, cap=depth + 2)
     task = ScriptedTask(n=2)
     dvts = strategy("dvts", task, n=n, beam_width=m, max_depth=depth, selector=selector, unanswered="vote")
-    for outcome in scripted_engine(world, task).run(task.problems(), dvts):
+    for outcome in scripted_outcomes(world, task, dvts):
         steps, texts, answers, decision = sal_dvts(world, outcome.problem.prompt, n, m, depth, "last", selector)
         assert_same(outcome, steps, texts, answers, decision)
 

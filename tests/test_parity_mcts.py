@@ -26,7 +26,15 @@ import pytest
 from infscale.search.selection import aggregate
 from infscale.tasks.base import derive_seed
 from tests.engine_helpers import strategy
-from tests.parity_world import Draws, ScriptedTask, World, first_world_fast, generated_steps, sal_vote, scripted_engine
+from tests.parity_world import (
+    Draws,
+    ScriptedTask,
+    World,
+    first_world_fast,
+    generated_steps,
+    sal_vote,
+    scripted_outcomes,
+)
 
 
 class _Node:
@@ -137,7 +145,7 @@ def run_both(seed, ties, n, children, depth, simulate="max", output="max_reward"
     mcts = strategy(
         "mcts", task, n=n, children=children, c=c, max_depth=depth, simulate=simulate, output=output, unanswered="vote"
     )
-    for outcome in scripted_engine(world, task).run(task.problems(), mcts):
+    for outcome in scripted_outcomes(world, task, mcts):
         prompt = outcome.problem.prompt
         steps, ended, chosen = ref_mcts(world, prompt, outcome.tree.seed, n, children, c, depth, simulate, output)
         assert generated_steps(outcome.tree) == steps

@@ -23,7 +23,7 @@ import pytest
 from infscale.search.selection import aggregate
 from infscale.search.strategies.rebase import balance
 from tests.engine_helpers import strategy
-from tests.parity_world import Draws, ScriptedTask, World, assert_same, first_world_fast, sal_vote, scripted_engine
+from tests.parity_world import Draws, ScriptedTask, World, assert_same, first_world_fast, sal_vote, scripted_outcomes
 
 
 def ref_select(nodes, weights, width, temperature, ratio):
@@ -94,7 +94,7 @@ def run_both(seed, ties, n, depth, temperature=0.1, ratio=1.0, selector="weighte
         aggregation=aggregation,
         unanswered="vote",
     )
-    for outcome in scripted_engine(world, task).run(task.problems(), rebase):
+    for outcome in scripted_outcomes(world, task, rebase):
         prompt = outcome.problem.prompt
         steps, texts, answers, decision = ref_rebase(world, prompt, n, temperature, ratio, depth, aggregation, selector)
         assert_same(outcome, steps, texts, answers, decision)

@@ -45,8 +45,8 @@ def _lines(folder):
     return path.read_bytes().count(b"\n") if path.exists() else 0
 
 
-def _launch(folder):
-    command = [str(BIN / "infscale-run"), *ARGS, f"hydra.run.dir={folder}"]
+def _launch(folder, scheduler="lockstep"):
+    command = [str(BIN / "infscale-run"), *ARGS, f"engine.scheduler={scheduler}", f"hydra.run.dir={folder}"]
     return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
 
 
@@ -61,7 +61,9 @@ def _kill_when(process, folder, lines, extra_s, signum):
     return process.communicate(timeout=120)
 
 
-def test_twenty_random_kills_and_resumes_end_identical_to_an_uninterrupted_run(tmp_path):
+@pytest.mark.parametrize("scheduler", ["lockstep", "continuous"])
+def test_twenty_random_kills_and_resumes_end_identical_to_an_uninterrupted_run(tmp_path, scheduler):
+    # the uninterrupted run is lockstep's; the killed and resumed ones run under `scheduler`
     clean = _launch(tmp_path / "clean")
     clean.communicate(timeout=300)
     assert clean.returncode == 0
@@ -72,7 +74,7 @@ def test_twenty_random_kills_and_resumes_end_identical_to_an_uninterrupted_run(t
         signum = signal.SIGKILL if point % 2 else rng.choice([signal.SIGINT, signal.SIGTERM])
         # points spread over the run: while starting (0.2-2 s after launch), else 20 results on
         lines = -1 if point % 5 == 0 else _lines(folder) + 20
-        process = _launch(folder)
+        process = _launch(folder, scheduler)
         _, stderr = _kill_when(
             process, folder, lines, rng.uniform(0.2, 2.0) if lines < 0 else rng.uniform(0, 0.1), signum
         )
@@ -92,7 +94,7 @@ def test_twenty_random_kills_and_resumes_end_identical_to_an_uninterrupted_run(t
         ids = [r["problem_id"] for r in _records(folder)] if _lines(folder) else []
         assert len(ids) == len(set(ids))
     assert interrupted >= 15  # a point may still land in interpreter startup or after a fast finish
-    final = _launch(folder)
+    final = _launch(folder, scheduler)
     final.communicate(timeout=300)
     assert final.returncode == 0
     after = _records(folder)

@@ -164,6 +164,7 @@ def build_engine(
         pool=pool,
         scheduler=str(cfg.engine.scheduler),
         reuse=OmegaConf.select(cfg, "compute.reuse", default="prefix"),
+        batch_wait_ms=cfg.engine.batch_wait_ms,
     )
 
 
