@@ -119,7 +119,8 @@ def test_a_verdict_needs_every_baseline_beaten_not_only_the_top_one(tmp_path):
     result = baseline.verdict(points[2], points, "flops_total", stats=stats)
     assert result["baseline"] == "p best_of_n/majority@4" and result["vs_baseline_lo"] > 0
     assert result["beats_baseline"] is False and result["binding"] == "p best_of_n/weighted@4"
-    assert baseline.outcome({f"total.{k}": v for k, v in result.items()}, "total").startswith("not separated (nor from")
+    columns = {f"total.{k}": v for k, v in result.items()}
+    assert baseline.outcome(columns, "total") == "above it, but not separated from p best_of_n/weighted@4"
 
 
 def test_compute_optimal_rows_carry_the_verdict_against_the_strongest_baseline(sweep, tmp_path):
@@ -130,7 +131,8 @@ def test_compute_optimal_rows_carry_the_verdict_against_the_strongest_baseline(s
     at = {round(r["budget"]): r for r in rows}
     assert at[10]["best"] == "small best_of_n/weighted n=8"  # the winner is a baseline: it cannot beat itself
     assert at[10]["paper.baseline"] == "small best_of_n/weighted@8" and at[10]["paper.vs_baseline"] == 0
-    assert at[10]["paper.beats_baseline"] is False
+    assert at[10]["paper.beats_baseline"] is False and at[10]["paper.itself"] is True
+    assert baseline.outcome(at[10], "paper") == "the strongest baseline itself"
     # the other convention at the winner's own cost (30 total FLOPs)
     assert at[10]["total.baseline"] == "small best_of_n/weighted@8"
 

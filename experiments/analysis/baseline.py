@@ -18,7 +18,7 @@ from one shared `stats.Resampler` per problem set, so every difference is paired
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from infscale.experiments.analysis.curves import COVERAGE
@@ -70,13 +70,15 @@ def verdict(
     estimate and `beats` is None: no verdict without an interval."""
     budget = candidate.get(x) if budget is None else budget
     empty = {"baseline": None, "baseline_accuracy": None, "vs_baseline": None, "vs_baseline_lo": None}
-    empty.update(vs_baseline_hi=None, beats_baseline=None, binding=None, baselines=0, budget=budget)
+    empty.update(vs_baseline_hi=None, beats_baseline=None, binding=None, baselines=0, budget=budget, itself=False)
     if budget is None:
         return empty
     inside = within(points, x, budget)
     best = strongest(points, x, budget)
     if best is None:
         return empty
+    if is_baseline(candidate) and candidate[x] <= budget and candidate["accuracy"] >= best["accuracy"]:
+        best = candidate  # a baseline winner tied with the strongest is that strongest baseline
     row = {
         **empty,
         "baseline": label(best),
@@ -84,6 +86,7 @@ def verdict(
         "vs_baseline": candidate["accuracy"] - best["accuracy"],
         "baselines": len(inside),
         "baseline_cost": best[x],
+        "itself": is_baseline(candidate) and label(candidate) == label(best),
     }
     if stats is None:
         return row
@@ -156,12 +159,20 @@ def phrase(row: dict[str, Any], x: str) -> str:
     return f"{text} [{low:+.3f}, {high:+.3f}], {outcome(row, prefix)}"
 
 
-def outcome(row: dict[str, Any], prefix: str) -> str:
-    """'beats every baseline', 'below it' or 'not separated' (from the verdict columns)."""
+def outcome(row: dict[str, Any], prefix: str, name: Callable[[str], str] = str) -> str:
+    """'beats every baseline', 'below it', 'not separated', 'above it, but not separated from
+    <a near-tie>' or 'the strongest baseline itself' (from the verdict columns); `name` writes a
+    baseline's label."""
     beats, high = row.get(f"{prefix}.beats_baseline"), row.get(f"{prefix}.vs_baseline_hi")
+    if row.get(f"{prefix}.itself") in (True, "True"):
+        return "the strongest baseline itself"
     if beats in (True, "True"):
         return "beats every baseline"
     if high is not None and high != "" and float(high) < 0:
         return "below it"
-    binding, name = row.get(f"{prefix}.binding"), row.get(f"{prefix}.baseline")
-    return "not separated" + (f" (nor from {binding})" if binding and binding != name and beats is not None else "")
+    binding, low = row.get(f"{prefix}.binding"), row.get(f"{prefix}.vs_baseline_lo")
+    if not binding or binding == row.get(f"{prefix}.baseline") or beats is None:
+        return "not separated"
+    if low is not None and low != "" and float(low) > 0:
+        return f"above it, but not separated from {name(binding)}"
+    return f"not separated (nor from {name(binding)})"
