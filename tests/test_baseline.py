@@ -79,6 +79,12 @@ def test_majority_or_weighted_is_picked_where_it_wins(sweep):
     assert baseline.label(baseline.strongest(sweep, "flops_paper", 7.9)) == "small best_of_n/majority@2"
 
 
+def test_an_allocator_run_is_a_candidate_not_a_baseline(sweep):
+    allocated = {**sweep[3], "allocator.name": "probe_then_allocate", "accuracy": 1.0}
+    assert baseline.is_baseline(sweep[3]) and not baseline.is_baseline(allocated)
+    assert baseline.label(baseline.strongest([*sweep, allocated], "flops_total", 16.0)) == "small best_of_n/majority@8"
+
+
 def test_no_baseline_over_the_budget_search_or_coverage_ever_picked(sweep):
     for x in baseline.CONVENTIONS:
         for budget in np.linspace(1.0, 40.0, 79):

@@ -31,7 +31,10 @@ SHORT = {"flops_total": "total", "flops_paper": "paper"}
 
 
 def is_baseline(point: dict[str, Any]) -> bool:
-    """Greedy decoding, or best-of-N with majority, PRM-weighted or PRM best-of-n selection."""
+    """Greedy decoding, or best-of-N with majority, PRM-weighted or PRM best-of-n selection, at
+    a fixed width (a run whose allocator spreads the samples over problems is a candidate)."""
+    if point.get("allocator.name") not in (None, "none"):
+        return False
     if point.get("strategy.name") == "greedy":
         return True
     return point.get("strategy.name") == "best_of_n" and point.get("strategy.selector") in SELECTORS
