@@ -161,6 +161,11 @@ def test_a_bug_still_shows_a_traceback():
         ("infscale-analyze", ["{missing}"], "infscale-analyze: error: {missing}/collected.json does not exist"),
         ("infscale-plot", ["{missing}"], "infscale-plot: error: {missing}/collected.json does not exist"),
         ("infscale-report", ["{missing}"], "infscale-report: error: no such sweep folder: {missing}"),
+        (
+            "infscale-headline",
+            ["{missing}"],
+            "infscale-headline: error: {missing}/compute_optimal_flops_paper.csv does not exist",
+        ),
         ("infscale-demo", ["--experiment", "bogus", "--dir", "{tmp}"], "infscale-demo: error: --experiment bogus:"),
         (
             "infscale-prm-eval",

@@ -70,8 +70,10 @@ def test_report_is_one_offline_file_with_tables_figures_and_tree_links(sweep):
     assert out == sweep / "report.html"
     assert not re.search(r"""(src|href)=["']https?://""", text)  # nothing fetched from the network
     assert text.count("data:image/png;base64,") >= 6  # Pareto x2, error x2, size x2, levels x2
-    for heading in ("Headline comparisons", "Compute-optimal configuration", "Scaling fits", "Provenance"):
+    headings = ("Against the strongest baseline", "Compute to reach the strongest", "Compute-optimal configuration")
+    for heading in (*headings, "Scaling fits", "Provenance"):
         assert heading in text
+    assert "search configurations beat the strongest baseline at no more compute" in text
     assert "95% CI" in text and "simulated-rebase-4/trees.html" in text
     done = _browse(out, "--dump-dom")
     assert done.returncode == 0, done.stderr[-2000:]

@@ -137,7 +137,10 @@ def test_analyze_writes_every_table(sweep):
         assert row["form"] == fits.FORM
         assert row["flags"] or (0 <= row["e_inf"] <= 1 and row["e_inf_lo"] <= row["e_inf"] <= row["e_inf_hi"])
     assert all(r["ratio_lo"] <= r["ratio_hi"] for r in tables["flops_saved"] if r["ratio"] is not None)
-    assert tables["flops_saved"] and all(r["b"].split(" ")[1].startswith("best_of_n") for r in tables["flops_saved"])
+    assert tables["flops_saved"] and all(r["b"] == "strongest baseline" for r in tables["flops_saved"])
+    assert {r["a"] for r in tables["flops_saved"]} == {"simulated rebase/weighted", "sim_large rebase/weighted"}
+    for row in tables["verdicts"]:
+        assert row["total.baseline"] is not None and row["flops_total"] >= row["total.baseline_cost"]
 
 
 @pytest.mark.slow  # analysis at its default draws; test_compare_... runs it with fewer, fast

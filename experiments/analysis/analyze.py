@@ -12,8 +12,12 @@ Reads what `infscale-collect` wrote (`collected.json`, `curves.json`, `levels.js
   scaling_fit.csv      per curve, `fits.FORM` fitted to the error rate, bootstrap intervals
                        (refit per replicate) and `flags` (experiments/analysis/robust.py);
   crossover.csv        compute at which two unflagged fits of one strategy cross, with interval;
-  flops_saved.csv      "A reaches B's best accuracy at `ratio` x the compute", paired interval;
-  compare.csv          the same for the pairs given with --compare.
+  flops_saved.csv      "A reaches the strongest baseline's best accuracy at `ratio` x the compute",
+                       paired interval (experiments/analysis/saved.py);
+  verdicts.csv         every configuration that is not a baseline against the strongest baseline
+                       (greedy, majority, PRM-weighted, PRM best-of-n of every policy) at no more
+                       compute, in both FLOP conventions (experiments/analysis/baseline.py);
+  compare.csv          "compute to reach" for the pairs given with --compare.
 All statistics are paired bootstraps over problems with seeds as a second level
 (experiments/stats.py's Resampler; experiments/analysis/paired.py). With `--x` other than flops_total the file names end in
 `_<x>` (pareto_wall_s.csv, ...). Several seeds of one configuration are averaged into one
@@ -33,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from infscale.experiments.analysis import fits, paired, robust
+from infscale.experiments.analysis import baseline, fits, robust
 from infscale.experiments.analysis.collect import METRICS, read_table, write_table
 from infscale.experiments.analysis.curves import COVERAGE
 from infscale.experiments.analysis.optimal import (
@@ -44,7 +48,8 @@ from infscale.experiments.analysis.optimal import (
     per_model_size,
     size_fit,
 )
-from infscale.experiments.analysis.outcomes import COST_METRICS, Stats
+from infscale.experiments.analysis.outcomes import Stats
+from infscale.experiments.analysis.saved import flops_saved_rows, saved_sentence, trivial_saving
 from infscale.experiments.app import errors
 from infscale.experiments.stats import DRAWS, mean_interval
 
@@ -180,63 +185,6 @@ def pareto_front(points: list[dict[str, Any]], x: str, y: str = "accuracy") -> l
     return front
 
 
-def flops_saved_rows(
-    curves: dict[str, list[dict[str, Any]]], x: str, pairs: list[tuple[str, str]] | None, stats: Stats | None
-) -> list[dict[str, Any]]:
-    """ "A reaches B's best accuracy at r x the compute", paired over problems and seeds.
-    Default pairs: every method curve against every best-of-N curve (the sampling baselines)."""
-    names = [n for n in curves if not n.endswith(f"/{COVERAGE}")]
-    if pairs is None:
-        baselines = [n for n in names if curves[n][0]["strategy.name"] == "best_of_n"]
-        pairs = [(a, b) for b in baselines for a in names if a != b]
-    rows = []
-    for a, b in pairs:
-        for name in (a, b):
-            if name not in curves:
-                raise ValueError(f"--compare: no curve named '{name}' (curves: {', '.join(sorted(curves))})")
-        pa = [p for p in curves[a] if p.get(x) is not None]
-        pb = [p for p in curves[b] if p.get(x) is not None]
-        if not pa or not pb:
-            continue
-        rows.append({"a": a, "b": b, "x": x, **_reach(pa, pb, x, stats)})
-    return rows
-
-
-def _reach(pa: list[dict[str, Any]], pb: list[dict[str, Any]], x: str, stats: Stats | None) -> dict[str, Any]:
-    if stats is not None and x in COST_METRICS:
-        oa, ob = [stats.outcomes(p) for p in pa], [stats.outcomes(p) for p in pb]
-        shared = set(oa[0].problems).intersection(*(o.problems for o in oa[1:] + ob))
-        if shared:
-            resampler = stats.resampler(tuple(pid for pid in oa[0].problems if pid in shared))
-            result = paired.reach_ratio(resampler, oa, ob, x)
-            result["saved"] = None if result["ratio"] is None else 1 / result["ratio"]
-            return result
-    result = fits.flops_saved(
-        [p[x] for p in pa], [p["accuracy"] for p in pa], [p[x] for p in pb], [p["accuracy"] for p in pb]
-    )
-    result["ratio"] = None if result["saved"] is None else 1 / result["saved"]
-    return {**result, "ratio_lo": None, "ratio_hi": None}
-
-
-def trivial_saving(row: dict[str, Any]) -> bool:
-    """A "compute to reach" row that says nothing: a ratio that prints as 0.00x (B's best
-    is reached by A's cheapest point, as by a weak baseline) or an interval that is
-    unbounded or reaches 0. Such rows are listed after the informative ones."""
-    low, high = row.get("ratio_lo"), row.get("ratio_hi")
-    unbounded = low is None or high is None or low <= 0 or not math.isfinite(high)
-    return row["ratio"] < 0.005 or unbounded
-
-
-def saved_sentence(row: dict[str, Any]) -> str:
-    target = f"{row['b']}'s best accuracy {row['target_accuracy']:.3f}"
-    if row["ratio"] is None:
-        return f"{row['a']} never reaches {target} within its measured range"
-    text = f"{row['a']} reaches {target} at {row['ratio']:.2f}x the {row['x']} ({row['cost_a']:.3g} vs {row['cost_b']:.3g})"
-    if row.get("ratio_lo") is not None:
-        text += f", 95% CI [{row['ratio_lo']:.2f}x, {row['ratio_hi']:.2f}x]"
-    return text
-
-
 def seed_intervals(points: list[dict[str, Any]], stats: Stats) -> None:
     """Points averaged over seeds: their accuracy interval resamples problems and seeds."""
     for point in points:
@@ -288,6 +236,7 @@ def analyze(
         "scaling_fit": [robust.fit_row(f, named[n][0]) for n, f in fitted.items()],
         "crossover": robust.crossover_rows(fitted, named),
         "flops_saved": flops_saved_rows(named, x, None, stats),
+        "verdicts": baseline.verdict_rows(methods(points), x, stats),
     }
     if pairs:
         tables["compare"] = flops_saved_rows(named, x, pairs, stats)
@@ -320,13 +269,17 @@ def print_report(result: dict[str, Any], x: str, stream: Any = sys.stdout) -> No
             f"  {p[x]:10.3g}  acc {p['accuracy']:.3f} [{p['accuracy_lo']:.3f}, {p['accuracy_hi']:.3f}]  {p['curve']} n={p['strategy.n']}",
             file=stream,
         )
-    print("Compute-optimal (all problems; tied: not significantly worse, paired bootstrap):", file=stream)
+    print(
+        "Compute-optimal (all problems; tied: not significantly worse, paired bootstrap; each winner against "
+        "the strongest baseline at no more compute):",
+        file=stream,
+    )
     for r in tables["compute_optimal"]:
         if r["difficulty"] == "all" and r["group"] == "all":
             ties = f"  tied: {r['tied_curves']}" if r["tied_curves"] else ""
             print(
                 f"  {x} <= {r['budget']:.3g}: {r['best']} acc {r['accuracy']:.3f} "
-                f"[{r['accuracy_lo']:.3f}, {r['accuracy_hi']:.3f}]{ties}",
+                f"[{r['accuracy_lo']:.3f}, {r['accuracy_hi']:.3f}]{ties}\n      {baseline.phrase(r, x)}",
                 file=stream,
             )
     print(f"Scaling fits, {fits.FORM} (error rate vs {x}; bootstrap 95% intervals):", file=stream)

@@ -1,5 +1,7 @@
 """Compute-optimal tables with ties: per budget the winner and every configuration that is not
-significantly worse (paired bootstrap over problems and seeds).
+significantly worse (paired bootstrap over problems and seeds), and the winner against the
+strongest baseline at no more compute (experiments/analysis/baseline.py): in the table's
+convention at the row's budget, in the other FLOP convention at the winner's own cost there.
 
 Per budget B (log-spaced levels) each curve offers its most accurate point whose mean cost
 fits B; the most accurate of those wins. Another curve is tied with the winner when the paired
@@ -18,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from infscale.experiments.analysis import baseline
 from infscale.experiments.analysis.curves import COVERAGE
 from infscale.experiments.analysis.outcomes import Stats, members_of
 from infscale.experiments.stats import difference, mean_interval
@@ -96,6 +99,9 @@ def optimal_rows(
             "params": model_params(best),
         }
         row.update(_ties(best, curves, x, budget, stats, difficulty))
+        if group == "all":
+            budgets = {x: budget, **{c: None for c in baseline.CONVENTIONS if c != x}}
+            row.update(baseline.columns(best, usable, budgets, stats, difficulty))
         table.append(row)
     return table
 

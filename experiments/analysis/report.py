@@ -4,8 +4,9 @@
 
 Collects the sweep (unless `collected.json` is newer than every job), analyzes it in both FLOP
 conventions (flops_total and flops_paper), draws the Pareto plot and the papers' figures, and
-writes `<sweep>/report.html`: figures embedded as base64 PNG, the headline comparisons with
-their paired 95% intervals, the compute-optimal table with ties, the compute-optimal model
+writes `<sweep>/report.html`: figures embedded as base64 PNG, every search configuration against
+the strongest baseline at no more compute and "compute to reach" that baseline, with their paired
+95% intervals, the compute-optimal table with ties and each winner against that baseline, the compute-optimal model
 size, the scaling fits with their flags, and provenance (jobs, git commits, configs). Every
 run that saved its trees (save_trees=true) also gets `<run>/trees.html`, a tree viewer linked
 from the report (experiments/analysis/trees.py).
@@ -25,7 +26,8 @@ from typing import Any
 
 import jinja2
 
-from infscale.experiments.analysis import analyze, collect, figures, plot, robust, trees
+from infscale.experiments.analysis import analyze, baseline, collect, figures, plot, robust, trees
+from infscale.experiments.analysis.headline import summary
 from infscale.experiments.app import errors
 from infscale.experiments.stats import DRAWS
 
@@ -50,8 +52,8 @@ TEMPLATES.filters["cell"] = _cell
 
 
 def headline(rows: list[dict[str, Any]], limit: int = 12) -> list[str]:
-    """The comparisons a reader looks for first: tree search and larger models against
-    best-of-N, each "A reaches B's best accuracy at r x the compute [interval]"."""
+    """ "A reaches the strongest baseline's best accuracy at r x the compute [interval]", the
+    informative rows first."""
     usable = [r for r in rows if r["ratio"] is not None and "greedy" not in r["a"]]
     usable.sort(
         key=lambda r: (analyze.trivial_saving(r), r["ratio_hi"] if r.get("ratio_hi") is not None else r["ratio"])
@@ -101,7 +103,19 @@ def render(
         generated=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         draws=draws,
         headlines=[(figures.CONVENTION[x], headline(results[x]["tables"]["flops_saved"])) for x in CONVENTIONS],
-        overall=[r for r in tables["compute_optimal"] if r["difficulty"] == "all" and r["group"] == "all"],
+        verdicts=[summary(results[x]["tables"]["verdicts"], x) for x in CONVENTIONS],
+        overall=[
+            (
+                x,
+                [
+                    r
+                    for r in results[x]["tables"]["compute_optimal"]
+                    if r["difficulty"] == "all" and r["group"] == "all"
+                ],
+                baseline.SHORT[x],
+            )
+            for x in CONVENTIONS
+        ],
         per_difficulty=[r for r in tables["compute_optimal"] if r["difficulty"] != "all"],
         sizes=[(x, results[x]["tables"]["optimal_size"], results[x]["size_fit"]) for x in CONVENTIONS],
         scaling_fit=tables["scaling_fit"],

@@ -15,7 +15,11 @@
    needs no verifier;
 4. `infscale-collect`, `infscale-analyze`, `infscale-plot` on that folder; the plot is
    also copied to `docs/pareto.png` (the default preset, pareto_toy_sum) or `docs/<preset>.png`;
-5. `infscale-report` on that folder: `multirun/<preset>/report.html` (path printed).
+5. `infscale-report` on that folder: `multirun/<preset>/report.html` (path printed);
+6. for the default preset at its full size: the tables the README's verdicts come from
+   (compute-optimal and verdicts, both FLOP conventions) copied to `docs/demo/`, and the
+   generated headline block of README.md and docs/model_card.md rewritten from them
+   (`infscale-headline`, experiments/analysis/headline.py).
 """
 
 from __future__ import annotations
@@ -29,11 +33,12 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
-from infscale.experiments.analysis import analyze, collect, plot, report
+from infscale.experiments.analysis import analyze, collect, headline, plot, report
 from infscale.experiments.app import errors
 from infscale.experiments.app.resolvers import package_path
 
 DEFAULT_EXPERIMENT = "pareto_toy_sum"
+VERDICT_PAGES = ("README.md", "docs/model_card.md")
 
 
 def sweep(root: Path, experiment: str, *overrides: str) -> None:
@@ -51,6 +56,22 @@ def first_swept_reward(experiment: str) -> str | None:
         raise ValueError(f"--experiment {experiment}: no such preset (no {path})")
     rewards = OmegaConf.select(OmegaConf.load(path), "hydra.sweeper.params.reward")
     return str(rewards).split(",")[0].strip() if rewards else None
+
+
+def publish_verdicts(folder: Path, root: Path) -> list[Path]:
+    """The headline's tables copied to `<root>/docs/demo/`, and the headline block of every page
+    of VERDICT_PAGES under `root` that has one rewritten from them."""
+    tables = root / "docs" / "demo"
+    tables.mkdir(parents=True, exist_ok=True)
+    written = []
+    for path in headline.sources(folder):
+        written.append(Path(shutil.copyfile(path, tables / path.name)))
+    text = headline.block(tables)
+    for page in (root / name for name in VERDICT_PAGES):
+        if page.exists() and headline.START in page.read_text():
+            page.write_text(headline.replace(page.read_text(), text, str(page)))
+            written.append(page)
+    return written
 
 
 @errors.command("infscale-demo")
@@ -102,6 +123,9 @@ def main(argv: list[str] | None = None) -> None:
     paper = folder / "pareto_flops_paper.png"  # the same in Wu et al.'s convention, written by analyze
     if paper.exists():
         shutil.copyfile(paper, args.docs.with_name(args.docs.stem + "_flops_paper.png"))
+    verdicts = []
+    if args.experiment == DEFAULT_EXPERIMENT and args.n_problems is None:
+        verdicts = publish_verdicts(folder, args.dir)
     total = time.perf_counter() - started
     print(f"\ndemo done in {total:.0f} s (sweep {swept - started:.0f} s, analysis {total - (swept - started):.0f} s)")
     print(f"  sweep folder      {folder}")
@@ -112,6 +136,8 @@ def main(argv: list[str] | None = None) -> None:
     print(f"  Pareto plot       {png}")
     print(f"  copied to         {args.docs} (and {args.docs.stem}_flops_paper.png beside it)")
     print(f"  report            {html}")
+    for path in verdicts:
+        print(f"  verdicts          {path}")
 
 
 if __name__ == "__main__":
