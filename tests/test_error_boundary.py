@@ -182,7 +182,7 @@ def test_every_command_reports_bad_input_in_one_line(tmp_path, command, args, ex
 @pytest.mark.slow
 @pytest.mark.parametrize("launcher", ["basic", "joblib"])
 def test_a_multirun_with_a_bad_job_closes_with_one_line_and_keeps_the_others(tmp_path, launcher):
-    chosen = [] if launcher == "basic" else ["hydra/launcher=joblib"]
+    chosen = [] if launcher == "basic" else ["hydra/launcher=infscale_joblib"]
     done = run_cli(
         "-m", "strategy=best_of_n", "strategy.n=2,-3,4,8", "n_problems=2", "progress=false", *chosen,
         f"hydra.sweep.dir={tmp_path}", timeout=300,
