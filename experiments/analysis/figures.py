@@ -67,19 +67,28 @@ def _save(fig: Any, path: Path) -> Path:
 
 def legend_below(fig: Any, axes: Any, columns: int = 3) -> Any:
     """One legend for a grid of panels, each entry once (the same label has the same style in
-    every panel), under the panels and inside the canvas: its height is measured once drawn and
-    the panels are laid out in the room left above it."""
+    every panel), under the panels and inside the canvas: in as many columns as fit the width,
+    its height measured once drawn and added to the figure's below the panels."""
     entries: dict[str, Any] = {}
     for ax in axes.flat:
         for handle, label in zip(*ax.get_legend_handles_labels()):
             entries.setdefault(label, handle)
-    legend = fig.legend(
-        list(entries.values()), list(entries), loc="lower center", ncol=min(columns, len(entries)),
-        fontsize=7, frameon=False, bbox_to_anchor=(0.5, 0.005),
-    )  # fmt: skip
-    fig.canvas.draw()
-    height = legend.get_window_extent().height / fig.bbox.height
-    fig.tight_layout(rect=(0, min(height + 0.01, 0.6), 1, 1))
+    for ncol in range(min(columns, len(entries)), 0, -1):  # as many columns as fit the width
+        legend = fig.legend(
+            list(entries.values()), list(entries), loc="lower center", ncol=ncol,
+            fontsize=7, frameon=False, bbox_to_anchor=(0.5, 0.005),
+        )  # fmt: skip
+        fig.canvas.draw()
+        width = legend.get_window_extent().width
+        if width <= 0.98 * fig.bbox.width or ncol == 1:
+            break
+        legend.remove()
+    if width > 0.98 * fig.bbox.width:  # one column of labels wider than the figure
+        fig.set_figwidth(fig.get_figwidth() * width / (0.95 * fig.bbox.width))
+        fig.canvas.draw()
+    room = legend.get_window_extent().height / fig.dpi + 0.1  # inches, added below the panels
+    fig.set_figheight(fig.get_figheight() + room)
+    fig.tight_layout(rect=(0, room / fig.get_figheight(), 1, 1))
     return legend
 
 
@@ -106,7 +115,7 @@ def draw_error(result: dict[str, Any], x: str) -> Any:
     rests = sorted({_variant(n, _strategy(m[0])).removeprefix(m[0]["policy.name"]) for n, m in curves.items()})
     cols = min(3, len(strategies))
     rows = math.ceil(len(strategies) / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(4.6 * cols, 3.6 * rows + 0.8), squeeze=False, sharey=True)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.6 * cols, 3.6 * rows), squeeze=False, sharey=True)
     for ax, strategy in zip(axes.flat, strategies):
         for name, members in sorted(curves.items()):
             first = members[0]
@@ -201,7 +210,7 @@ def draw_levels(root: Path, x: str) -> Any:
     levels = sorted({p["difficulty"] for p in points})
     cols = min(3, len(levels))
     rows = math.ceil(len(levels) / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(4.6 * cols, 3.5 * rows + 0.8), squeeze=False, sharey=True)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.6 * cols, 3.5 * rows), squeeze=False, sharey=True)
     by_level = {level: label_curves([p for p in points if p["difficulty"] == level]) for level in levels}
     methods = sorted({name.split(" ", 1)[-1] for curves in by_level.values() for name in curves})
     palette = plt.get_cmap("tab10" if len(methods) <= 10 else "tab20")
@@ -222,7 +231,8 @@ def draw_levels(root: Path, x: str) -> Any:
                 label=name,
             )
         ax.set_xscale("log")
-        ax.set_title(f"{level} ({int(members[0]['n_problems'])} problems)", fontsize=10)
+        count = int(members[0]["n_problems"])
+        ax.set_title(f"{level} ({count} problem{'' if count == 1 else 's'})", fontsize=10)
         ax.grid(True, which="both", alpha=0.25)
     _label_grid(axes, len(levels), x, "accuracy")
     fig.suptitle(f"Accuracy vs compute per difficulty level ({CONVENTION[x]})", fontsize=10)
