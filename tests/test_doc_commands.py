@@ -10,6 +10,7 @@ not run, each for the reason given (`SKIPPED`); a fast test holds both lists to 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -91,3 +92,8 @@ def test_the_command_runs(page, k, command, scratch):
     env = {**os.environ, "PATH": f"{VENV / 'bin'}{os.pathsep}{os.environ['PATH']}", "HYDRA_FULL_ERROR": "0"}
     done = subprocess.run(["bash", "-c", line], cwd=scratch, env=env, capture_output=True, text=True, timeout=1200)
     assert done.returncode == 0, f"{page}: {line}\n{done.stderr[-3000:]}"
+    if command == "make demo":  # its preset saves trees: the report links a tree viewer for every job
+        root = scratch / "multirun/pareto_toy_sum"
+        links = re.findall(r'<a href="([^"]+/trees\.html)">', (root / "report.html").read_text())
+        assert len(links) == len(list(root.rglob("summary.json"))) == 30
+        assert all((root / link).exists() for link in links)

@@ -1,7 +1,10 @@
 """The shipped launcher presets: a two-configuration sweep of two shards each, through
 submitit's local executor and through our Ray launcher joining a Ray cluster started for the
-test (`ray start --head`), merges to one row per configuration equal to the unsharded runs."""
+test (`ray start --head`), merges to one row per configuration equal to the unsharded runs; no
+preset prints Hydra's deprecation warning for a config file named as a plugin's own schema (it
+did on every sweep, `make demo` included)."""
 
+import importlib.util
 import json
 import os
 import shutil
@@ -9,12 +12,15 @@ import signal
 import subprocess
 import tempfile
 import time
+import warnings
+from pathlib import Path
 
 import pytest
 from hydra import compose, initialize_config_module
 from omegaconf import OmegaConf
 
 from infscale.experiments.app import resolvers
+from infscale.experiments.app.resolvers import package_path
 from infscale.experiments.app.run import run
 from tests.conftest import BIN, REPO, make_config, run_cli
 from tests.vllm_helpers import free_port
@@ -31,8 +37,54 @@ def launcher(name: str) -> dict:
     return OmegaConf.to_container(cfg.hydra.launcher)
 
 
+PLUGINS = {
+    "infscale_joblib": "hydra_plugins.hydra_joblib_launcher",
+    "infscale_ray": "hydra_plugins.infscale_ray_launcher",
+    "infscale_submitit_local": "hydra_plugins.hydra_submitit_launcher",
+    "infscale_submitit_slurm": "hydra_plugins.hydra_submitit_launcher",
+}
+
+
+def installed(preset: str) -> bool:
+    return importlib.util.find_spec(PLUGINS[preset]) is not None
+
+
+def preset_file(preset: str) -> dict:
+    return OmegaConf.to_container(OmegaConf.load(package_path(f"conf/hydra/launcher/{preset}.yaml")))
+
+
+def test_every_shipped_preset_is_listed_here():
+    assert sorted(p.stem for p in Path(package_path("conf/hydra/launcher")).glob("*.yaml")) == sorted(PLUGINS)
+
+
+@pytest.mark.parametrize("preset", sorted(PLUGINS))
+def test_a_preset_composes_without_a_deprecation_warning(preset):
+    if not installed(preset):
+        pytest.skip(f"{PLUGINS[preset]} is not installed (an optional extra)")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        composed = launcher(preset)
+    assert [str(w.message) for w in caught if "deprecated" in str(w.message)] == []
+    assert composed["_target_"].startswith(PLUGINS[preset])
+    assert {k: composed[k] for k in preset_file(preset) if k != "defaults"} == {
+        k: v for k, v in preset_file(preset).items() if k != "defaults"
+    }
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("preset", ["infscale_joblib", "infscale_submitit_local"])
+def test_a_multirun_through_a_preset_prints_no_deprecation_warning(tmp_path, preset):
+    if not installed(preset):
+        pytest.skip(f"{PLUGINS[preset]} is not installed (an optional extra)")
+    done = run_cli("-m", "strategy=best_of_n", "strategy.n=1,2", "n_problems=2", "progress=false",
+                   f"hydra/launcher={preset}", f"hydra.sweep.dir={tmp_path}")  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert len(list(tmp_path.rglob("summary.json"))) == 2
+    assert "deprecated" not in done.stderr + done.stdout
+
+
 def test_the_ray_preset_is_our_launcher_and_asks_for_no_gpu():
-    preset = launcher("ray")
+    preset = launcher("infscale_ray")
     assert preset["_target_"] == "hydra_plugins.infscale_ray_launcher.ray_launcher.RayLauncher"
     assert preset["ray"] == {"init": {"address": None}, "remote": {"num_cpus": 1, "num_gpus": 0}}
 
@@ -59,7 +111,7 @@ def check_merged(sweep, tmp_path):
 @pytest.mark.slow
 def test_a_sweep_of_two_configurations_in_two_shards_each_through_submitit_local(tmp_path):
     sweep = tmp_path / "sweep"
-    done = run_cli("-m", *WORLD, *SWEEP, "hydra/launcher=submitit_local", f"hydra.sweep.dir={sweep}")
+    done = run_cli("-m", *WORLD, *SWEEP, "hydra/launcher=infscale_submitit_local", f"hydra.sweep.dir={sweep}")
     assert done.returncode == 0, done.stderr
     check_merged(sweep, tmp_path)
 
@@ -109,7 +161,7 @@ def test_a_sweep_of_two_configurations_in_two_shards_each_on_a_ray_cluster(ray_h
         "-m",
         *WORLD,
         *SWEEP,
-        "hydra/launcher=ray",
+        "hydra/launcher=infscale_ray",
         f"hydra.launcher.ray.init.address={address}",
         f"hydra.sweep.dir={sweep}",
         timeout=600,

@@ -79,6 +79,27 @@ def test_wheel_holds_infscale_and_its_launcher_and_lives_beside_an_unrelated_tas
     assert conf.startswith(str(purelib / "infscale")), "the configs must come from the installed package"
 
 
+def pip_lines_from_this_machine(line: str) -> bool:
+    """pip's own notes about this machine's pip configuration (an index folder it skips)."""
+    return line.startswith("WARNING: Location '") and "is ignored" in line
+
+
+@pytest.mark.slow
+def test_an_editable_install_prints_no_warning(tmp_path):
+    """`pip install -e .` printed setuptools' "Editable installation ... folders in your working
+    directory" warning (its finder strategy for a flat layout): package-dir "" = "." selects the
+    .pth strategy, which has none."""
+    done = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--no-deps", "-e", str(REPO), "--prefix", str(tmp_path / "prefix")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    lines = (done.stdout + done.stderr).splitlines()
+    assert [line for line in lines if "warn" in line.lower() and not pip_lines_from_this_machine(line)] == []
+
+
 FIRST_STEP = '''
 """A plugin strategy: N first steps, scored; the best one's path is finished greedily."""
 

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.slow
 
 # best_of_n with n=2: the cheapest strategy, so 3,000 problems stay well under a minute per run
 WORLD = ("strategy=best_of_n", "strategy.n=2", "task.n=3000", "n_problems=3000", "progress=false")
-SHARDS = ("hydra/launcher=joblib", "shard.count=4")
+SHARDS = ("hydra/launcher=infscale_joblib", "shard.count=4")
 COSTS = ("accuracy", "accuracy_lo", "accuracy_hi", "flops_total", "flops_paper", "tokens_generated", "n_problems")
 
 

@@ -209,6 +209,7 @@ def analyze(
     stats = _stats(root, draws, messages)
     if stats is not None:
         seed_intervals(points, stats)
+        messages += stats.short_runs()
     missing = [p["curve"] for p in points if p.get(x) is None]
     if missing:
         messages.append(f"{len(missing)} point(s) have no {x} (e.g. {missing[0]}); left out of the front and tables")

@@ -11,7 +11,9 @@ difficulty: the task's `level` where it has one, else quintiles of the policy's 
 single-sample accuracy per problem (Snell et al.), measured on its widest best-of-N job.
 
 Jobs that failed, were killed, or have zero problems are reported one line each and left
-out; when jobs span several tasks, one task is collected (the most common, or `--task`).
+out; so is a job that repeats another's configuration and seed on fewer problems (a
+`save_trees=true` rerun: experiments/analysis/reruns.py). When jobs span several tasks, one
+task is collected (the most common, or `--task`).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from typing import Any
 
 from omegaconf import OmegaConf
 
-from infscale.experiments.analysis import curves, outcomes, shards
+from infscale.experiments.analysis import curves, outcomes, reruns, shards
 from infscale.experiments.analysis.difficulty import difficulty_of, level_rows
 from infscale.experiments.app import errors, resolvers
 from infscale.experiments.app.build import build_task
@@ -278,6 +280,7 @@ def collect(root: Path, task: str | None = None, draws: int = 64) -> Collection:
         )
     jobs = shards.merge(jobs, unfinished, root, messages)
     jobs = _one_task(jobs, task, messages)
+    jobs = reruns.drop_partial_reruns(jobs, root, messages)
     columns = varying_keys([j.config for j in jobs])
     rows = [job_row(j, columns, root) for j in jobs]
     curve_rows, pass1 = subsampled(jobs, rows, columns, draws, messages)

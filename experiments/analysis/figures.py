@@ -58,14 +58,53 @@ def _label_grid(axes: Any, panels: int, x: str, ylabel: str) -> None:
 
 
 def _save(fig: Any, path: Path) -> Path:
-    fig.tight_layout()
+    if not fig.legends:
+        fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
 
 
+def legend_below(fig: Any, axes: Any, columns: int = 3) -> Any:
+    """One legend for a grid of panels, each entry once (the same label has the same style in
+    every panel), under the panels and inside the canvas: in as many columns as fit the width,
+    its height measured once drawn and added to the figure's below the panels."""
+    entries: dict[str, Any] = {}
+    for ax in axes.flat:
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            entries.setdefault(label, handle)
+    for ncol in range(min(columns, len(entries)), 0, -1):  # as many columns as fit the width
+        legend = fig.legend(
+            list(entries.values()), list(entries), loc="lower center", ncol=ncol,
+            fontsize=7, frameon=False, bbox_to_anchor=(0.5, 0.005),
+        )  # fmt: skip
+        fig.canvas.draw()
+        width = legend.get_window_extent().width
+        if width <= 0.98 * fig.bbox.width or ncol == 1:
+            break
+        legend.remove()
+    if width > 0.98 * fig.bbox.width:  # one column of labels wider than the figure
+        fig.set_figwidth(fig.get_figwidth() * width / (0.95 * fig.bbox.width))
+        fig.canvas.draw()
+    room = legend.get_window_extent().height / fig.dpi + 0.1  # inches, added below the panels
+    fig.set_figheight(fig.get_figheight() + room)
+    fig.tight_layout(rect=(0, room / fig.get_figheight(), 1, 1))
+    return legend
+
+
+def _variant(name: str, strategy: str) -> str:
+    """What tells a curve apart inside its strategy's panel: its policy and, where the sweep
+    varies them, its other keys (the reward, ...): the curve's name less the strategy."""
+    return name.replace(f" {strategy}", "", 1)
+
+
 def error_vs_compute(result: dict[str, Any], x: str, out: Path) -> Path:
     """(a): one panel per strategy, one line per policy, fits solid / dashed (flagged)."""
+    return _save(draw_error(result, x), out)
+
+
+def draw_error(result: dict[str, Any], x: str) -> Any:
+    """Figure (a): colour = policy, marker = the rest of the curve's identity (e.g. the reward)."""
     curves = label_curves([p for p in result["points"] if p.get(x) and p.get("strategy.selector") != COVERAGE])
     curves = {n: m for n, m in curves.items() if m[0]["strategy.name"] != "greedy"}
     strategies = sorted({_strategy(m[0]) for m in curves.values()})
@@ -73,6 +112,7 @@ def error_vs_compute(result: dict[str, Any], x: str, out: Path) -> Path:
         raise ValueError(f"no method curve has {x}: nothing to draw")
     policies = _policies(result["points"])
     colors = {p: plt.get_cmap("viridis")(i / max(len(policies) - 1, 1) * 0.85) for i, p in enumerate(policies)}
+    rests = sorted({_variant(n, _strategy(m[0])).removeprefix(m[0]["policy.name"]) for n, m in curves.items()})
     cols = min(3, len(strategies))
     rows = math.ceil(len(strategies) / cols)
     fig, axes = plt.subplots(rows, cols, figsize=(4.6 * cols, 3.6 * rows), squeeze=False, sharey=True)
@@ -81,10 +121,11 @@ def error_vs_compute(result: dict[str, Any], x: str, out: Path) -> Path:
             first = members[0]
             if _strategy(first) != strategy:
                 continue
-            color, k = colors[first["policy.name"]], policies.index(first["policy.name"])
+            variant = _variant(name, strategy)
+            color, k = colors[first["policy.name"]], rests.index(variant.removeprefix(first["policy.name"]))
             xs = np.array([p[x] for p in members])
             ys = np.maximum([1 - p["accuracy"] for p in members], 1e-3)
-            ax.plot(xs, ys, MARKERS[k % len(MARKERS)], color=color, markersize=4, label=name.split(" ", 1)[0])
+            ax.plot(xs, ys, MARKERS[k % len(MARKERS)], color=color, markersize=4, label=variant)
             robust = result["fits"].get(name)
             if robust is not None and robust.fit is not None:
                 grid = np.geomspace(xs.min(), xs.max(), 100)
@@ -94,13 +135,13 @@ def error_vs_compute(result: dict[str, Any], x: str, out: Path) -> Path:
         ax.set_yscale("log")
         ax.set_title(strategy, fontsize=10)
         ax.grid(True, which="both", alpha=0.25)
-        ax.legend(fontsize=7, frameon=False)
     _label_grid(axes, len(strategies), x, "error rate")
     fig.suptitle(
         f"Error rate vs compute ({CONVENTION[x]}), log-log; lines: fitted {_form()}, solid = fit ok, dashed = flagged",
         fontsize=10,
     )
-    return _save(fig, out)
+    legend_below(fig, axes)
+    return fig
 
 
 def _form() -> str:
@@ -154,6 +195,11 @@ def optimal_size(result: dict[str, Any], x: str, out: Path) -> Path:
 
 def accuracy_per_level(root: Path, result: dict[str, Any], x: str, out: Path) -> Path:
     """(c): one panel per difficulty level, accuracy vs compute of every method curve."""
+    return _save(draw_levels(root, x), out)
+
+
+def draw_levels(root: Path, x: str) -> Any:
+    """Figure (c): colour = method, line and marker = model size."""
     points = [
         p
         for p in average_seeds(read_table(Path(root) / "levels.json"))
@@ -164,13 +210,15 @@ def accuracy_per_level(root: Path, result: dict[str, Any], x: str, out: Path) ->
     levels = sorted({p["difficulty"] for p in points})
     cols = min(3, len(levels))
     rows = math.ceil(len(levels) / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(4.6 * cols, 3.5 * rows + 0.8), squeeze=False, sharey=True)
-    policies, colors = _policies(points), {}  # colour = method, line and marker = model size
+    fig, axes = plt.subplots(rows, cols, figsize=(4.6 * cols, 3.5 * rows), squeeze=False, sharey=True)
+    by_level = {level: label_curves([p for p in points if p["difficulty"] == level]) for level in levels}
+    methods = sorted({name.split(" ", 1)[-1] for curves in by_level.values() for name in curves})
+    palette = plt.get_cmap("tab10" if len(methods) <= 10 else "tab20")
+    colors = {method: palette(i % palette.N) for i, method in enumerate(methods)}
+    policies = _policies(points)
     for ax, level in zip(axes.flat, levels):
-        curves = label_curves([p for p in points if p["difficulty"] == level])
-        for name, members in sorted(curves.items()):
-            method = name.split(" ", 1)[-1]
-            color = colors.setdefault(method, f"C{len(colors) % 10}")
+        for name, members in sorted(by_level[level].items()):
+            color = colors[name.split(" ", 1)[-1]]
             size = policies.index(members[0]["policy.name"])
             ax.plot(
                 [p[x] for p in members],
@@ -183,16 +231,13 @@ def accuracy_per_level(root: Path, result: dict[str, Any], x: str, out: Path) ->
                 label=name,
             )
         ax.set_xscale("log")
-        ax.set_title(f"{level} ({int(members[0]['n_problems'])} problems)", fontsize=10)
+        count = int(members[0]["n_problems"])
+        ax.set_title(f"{level} ({count} problem{'' if count == 1 else 's'})", fontsize=10)
         ax.grid(True, which="both", alpha=0.25)
     _label_grid(axes, len(levels), x, "accuracy")
-    handles, labels = axes.flat[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=min(4, len(labels)), fontsize=7, frameon=False)
     fig.suptitle(f"Accuracy vs compute per difficulty level ({CONVENTION[x]})", fontsize=10)
-    fig.tight_layout(rect=(0, 0.06 + 0.02 * math.ceil(len(labels) / 4), 1, 1))
-    fig.savefig(out, dpi=100)
-    plt.close(fig)
-    return out
+    legend_below(fig, axes, columns=4)
+    return fig
 
 
 def all_figures(root: Path, result: dict[str, Any], x: str, folder: Path | None = None) -> list[Path]:

@@ -128,14 +128,16 @@ def _ties(
         def near_budget(point: dict[str, Any]) -> bool:
             if point[x] <= budget:
                 return True
-            if x not in stats.outcomes(point).costs:
+            shared = stats.shared(resampler, point)
+            if shared is None or x not in stats.outcomes(point).costs:
                 return False
-            return mean_interval(resampler, stats.outcomes(point), x)[1] <= budget
+            return mean_interval(shared, stats.outcomes(point), x)[1] <= budget
 
         offer = _most_accurate(members, near_budget)
-        if offer is None:
+        shared = None if offer is None else stats.shared(resampler, offer)
+        if shared is None:
             continue
-        _, diff_low, _ = difference(resampler, winner, stats.outcomes(offer))
+        _, diff_low, _ = difference(shared, winner, stats.outcomes(offer))
         if diff_low <= 0:
             tied.append(offer)
     tied.sort(key=lambda p: -p["accuracy"])

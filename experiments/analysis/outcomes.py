@@ -89,7 +89,8 @@ def of_point(point: dict[str, Any], table: dict[str, Outcomes]) -> Outcomes:
 
 class Stats:
     """The per-problem outcomes of a sweep and one shared resampler per problem set, so that
-    every comparison over the same problems is paired."""
+    every comparison over the same problems is paired. A configuration run on fewer problems
+    than the others (`n_problems` smaller) is compared with each on the problems they share."""
 
     def __init__(self, root: Path, draws: int = DRAWS):
         self.table = load(root)
@@ -117,3 +118,26 @@ class Stats:
         if key not in self._resamplers:
             self._resamplers[key] = Resampler(key, self.draws)
         return self._resamplers[key]
+
+    def shared(self, resampler: Resampler, *points: dict[str, Any]) -> Resampler | None:
+        """`resampler`, or where a point did not run all its problems the resampler over those
+        it did run (None when it ran none of them)."""
+        ran = [set(self.outcomes(p).problems) for p in points]
+        if all(len(r) >= len(resampler.problems) and r.issuperset(resampler.problems) for r in ran):
+            return resampler
+        common = tuple(pid for pid in resampler.problems if all(pid in r for r in ran))
+        return self.resampler(common) if common else None
+
+    def short_runs(self) -> list[str]:
+        """One line per job that ran fewer problems than the sweep's largest job (its
+        subsampled widths with it), saying on how many problems it is compared."""
+        most = max(len(o.problems) for o in self.table.values())
+        jobs: dict[str, int] = {}
+        for point, outcome in self.table.items():
+            if len(outcome.problems) < most:
+                jobs.setdefault(point.split("#")[0], len(outcome.problems))
+        return [
+            f"{job} ran {count} of the {most} problems the largest job ran: it is compared with the others "
+            f"on the problems it shares with each"
+            for job, count in sorted(jobs.items())
+        ]
