@@ -7,11 +7,13 @@
 (a) the same vLLM engine generating, flat in one `generate` call, as many tokens as (b)
     generated: every problem's prompt sampled `--n` times, EOS ignored, the lengths chosen
     so the total matches.
-b/a is the cost of search over plain sampling, with (b)'s time inside the reward model left
-out (flat sampling scores nothing). Where (b)'s time goes is reported too: inside vLLM's
-generate calls, inside the reward model, and the rest, the engine and the strategies (its
-share of (b)'s whole wall time). `--repeats` runs (b) and (a) in alternating order, each
-with vLLM's prefix cache emptied first (and a fresh reward model for (b)).
+b/a is the cost of search over plain sampling, with (b)'s time in the reward model left out
+(flat sampling scores nothing): its `score` calls and its `count_tokens` (the engine asks the
+reward model to tokenize each path for the ledger; the encoding is cached for `score`). Where
+(b)'s time goes is reported too: inside vLLM's generate calls, inside the reward model,
+inside the backends' `count_tokens`, and the rest, the engine and the strategies (its share
+of (b)'s whole wall time). `--repeats` runs (b) and (a) in alternating order, each with
+vLLM's prefix cache emptied first (and a fresh reward model for (b)).
 """
 
 from __future__ import annotations
@@ -38,7 +40,9 @@ def flat_run(world: World, n: int, tokens: int) -> dict[str, Any]:
         for j in range(n):
             length = base + (1 if k * n + j < extra else 0)
             inputs.append(TokensPrompt(prompt_token_ids=policy.encode(problem.prompt)))
-            params.append(SamplingParams(seed=j, temperature=1.0, max_tokens=max(length, 1), ignore_eos=True))
+            params.append(
+                SamplingParams(seed=j, temperature=1.0, max_tokens=max(length, 1), ignore_eos=True, skip_clone=True)
+            )
     policy.llm.reset_prefix_cache()
     started = time.perf_counter()
     outputs = policy.llm.generate(inputs, params, use_tqdm=False)
@@ -47,7 +51,7 @@ def flat_run(world: World, n: int, tokens: int) -> dict[str, Any]:
 
 
 def ratios(search: dict[str, Any], flat: dict[str, Any]) -> dict[str, float]:
-    search_less_reward = search["wall_s"] - search["reward_s"]
+    search_less_reward = search["wall_s"] - search["reward_s"] - search["reward_count_tokens_s"]
     return {
         "b_over_a": search_less_reward / flat["wall_s"],
         "b_over_a_per_token": (search_less_reward / search["generated"]) / (flat["wall_s"] / flat["generated"]),
@@ -90,16 +94,19 @@ def report(args: argparse.Namespace, repeats: list[dict[str, Any]]) -> None:
                 rows.append(
                     [r + 1, "(a) flat sampling, one call", f"{x['wall_s']:.2f}", x["generated"], x["sequences"], 1]
                 )
-                rows[-1] += [f"{x['wall_s']:.2f}", "-", "-", f"{x['generated'] / x['wall_s']:.0f}"]
+                rows[-1] += [f"{x['wall_s']:.2f}", "-", "-", "-", f"{x['generated'] / x['wall_s']:.0f}"]
             else:
                 rows.append(
                     [r + 1, "(b) REBASE", f"{x['wall_s']:.2f}", x["generated"], x["sequences"], x["policy_calls"]]
                 )
-                rows[-1] += [f"{x['policy_s']:.2f}", f"{x['reward_s']:.2f}", f"{x['other_s']:.2f}"]
-                rows[-1].append(f"{x['generated'] / (x['wall_s'] - x['reward_s']):.0f}")
-    header = (
-        "repeat,run,wall s,generated tokens,sequences,vLLM calls,in vLLM generate s,in reward s,engine + strategies s"
-    )
+                rows[-1] += [
+                    f"{x['policy_s']:.2f}",
+                    f"{x['reward_s']:.2f}",
+                    f"{x['count_tokens_s']:.2f}",
+                    f"{x['other_s']:.2f}",
+                ]
+                rows[-1].append(f"{x['generated'] / (x['wall_s'] - x['reward_s'] - x['reward_count_tokens_s']):.0f}")
+    header = "repeat,run,wall s,generated tokens,sequences,vLLM calls,in vLLM generate s,in reward s,in count_tokens s,engine + strategies s"
     print_table([*header.split(","), "tokens/s (reward time out)"], rows)
     for r, rep in enumerate(repeats):
         print(

@@ -11,6 +11,8 @@ import json
 import os
 import platform
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -54,15 +56,19 @@ def fresh_reward(world: World) -> Any:
 def engine_run(world: World, strategy_overrides: dict[str, Any]) -> dict[str, Any]:
     """One engine run over the world's problems: wall, time in each backend, tokens, correctness.
 
-    `other_s` is the time outside the backends' calls: the engine and the strategies
-    (tokenizing prompts for the ledger included)."""
+    `other_s` is the time outside the backends: the engine and the strategies. The backends'
+    `count_tokens` (the engine asks it of every prompt and path, for the ledger and budget
+    checks) is timed apart as `count_tokens_s` (`reward_count_tokens_s` the reward's share): it is each backend tokenizing its input, cached
+    there for the `generate` / `score` call that follows, so it is backend work done early."""
     cfg = OmegaConf.merge(world.cfg, {"strategy": strategy_overrides})
     reward = fresh_reward(world)
     engine = build_engine(cfg, world.task, world.policy, reward)
     strategy = build_strategy(cfg, world.task)
-    started = time.perf_counter()
-    outcomes = list(engine.run(world.problems, strategy))
-    wall = time.perf_counter() - started
+    policy_counting, reward_counting = [0.0], [0.0]
+    with timed(world.policy, "count_tokens", policy_counting), timed(reward, "count_tokens", reward_counting):
+        started = time.perf_counter()
+        outcomes = list(engine.run(world.problems, strategy))
+        wall = time.perf_counter() - started
     calls = engine.calls
     ledgers = [o.ledger for o in outcomes]
     correct = [float(world.task.is_correct(o.decision.answer, o.problem.reference)) for o in outcomes]
@@ -70,7 +76,9 @@ def engine_run(world: World, strategy_overrides: dict[str, Any]) -> dict[str, An
         "wall_s": wall,
         "policy_s": calls["policy_s"],
         "reward_s": calls["reward_s"],
-        "other_s": wall - calls["policy_s"] - calls["reward_s"],
+        "count_tokens_s": policy_counting[0] + reward_counting[0],
+        "reward_count_tokens_s": reward_counting[0],
+        "other_s": wall - calls["policy_s"] - calls["reward_s"] - policy_counting[0] - reward_counting[0],
         "policy_calls": calls["policy"],
         "sequences": calls["policy_sequences"],
         "reward_sequences": calls["reward_sequences"],
@@ -80,6 +88,25 @@ def engine_run(world: World, strategy_overrides: dict[str, Any]) -> dict[str, An
         "accuracy": sum(correct) / len(correct),
         "correct": correct,
     }
+
+
+@contextmanager
+def timed(backend: Any, method: str, total: list[float]) -> Iterator[None]:
+    """`backend.method` adds its wall time to `total[0]` inside the block."""
+    original = getattr(backend, method)
+
+    def timing(*args: Any, **kwargs: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            return original(*args, **kwargs)
+        finally:
+            total[0] += time.perf_counter() - started
+
+    setattr(backend, method, timing)
+    try:
+        yield
+    finally:
+        delattr(backend, method)
 
 
 def machine_line() -> str:
