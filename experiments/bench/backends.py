@@ -44,10 +44,15 @@ def flat_run(world: World, n: int, tokens: int) -> dict[str, Any]:
                 SamplingParams(seed=j, temperature=1.0, max_tokens=max(length, 1), ignore_eos=True, skip_clone=True)
             )
     policy.llm.reset_prefix_cache()
-    started = time.perf_counter()
+    started, started_cpu = time.perf_counter(), time.process_time()
     outputs = policy.llm.generate(inputs, params, use_tqdm=False)
-    wall = time.perf_counter() - started
-    return {"wall_s": wall, "sequences": sequences, "generated": sum(len(o.outputs[0].token_ids) for o in outputs)}
+    wall, cpu = time.perf_counter() - started, time.process_time() - started_cpu
+    return {
+        "wall_s": wall,
+        "cpu_s": cpu,
+        "sequences": sequences,
+        "generated": sum(len(o.outputs[0].token_ids) for o in outputs),
+    }
 
 
 def ratios(search: dict[str, Any], flat: dict[str, Any]) -> dict[str, float]:
@@ -55,6 +60,7 @@ def ratios(search: dict[str, Any], flat: dict[str, Any]) -> dict[str, float]:
     return {
         "b_over_a": search_less_reward / flat["wall_s"],
         "b_over_a_per_token": (search_less_reward / search["generated"]) / (flat["wall_s"] / flat["generated"]),
+        "b_over_a_cpu": (search["cpu_s"] - search["reward_cpu_s"]) / flat["cpu_s"],
         "engine_share": search["other_s"] / search["wall_s"],
     }
 
@@ -110,12 +116,13 @@ def report(args: argparse.Namespace, repeats: list[dict[str, Any]]) -> None:
     print_table([*header.split(","), "tokens/s (reward time out)"], rows)
     for r, rep in enumerate(repeats):
         print(
-            f"repeat {r + 1}: b/a (reward time left out) {rep['b_over_a']:.2f}, per token {rep['b_over_a_per_token']:.2f}; "
+            f"repeat {r + 1}: b/a (reward time left out) {rep['b_over_a']:.2f}, per token {rep['b_over_a_per_token']:.2f}, "
+            f"by CPU time {rep['b_over_a_cpu']:.2f}; "
             f"engine + strategies {100 * rep['engine_share']:.1f}% of (b)'s wall; accuracy {rep['search']['accuracy']:.2f}"
         )
     summary = {
         key: statistics.median(rep[key] for rep in repeats)
-        for key in ("b_over_a", "b_over_a_per_token", "engine_share")
+        for key in ("b_over_a", "b_over_a_per_token", "b_over_a_cpu", "engine_share")
     }
     print(f"medians over {len(repeats)} repeats: " + ", ".join(f"{k} {v:.3f}" for k, v in summary.items()))
     write_json(args.json, {"args": vars(args), "repeats": repeats, "medians": summary})

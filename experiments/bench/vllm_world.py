@@ -11,7 +11,7 @@ import json
 import os
 import platform
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,6 +56,8 @@ def fresh_reward(world: World) -> Any:
 def engine_run(world: World, strategy_overrides: dict[str, Any]) -> dict[str, Any]:
     """One engine run over the world's problems: wall, time in each backend, tokens, correctness.
 
+    `cpu_s` is this process's CPU time (vLLM runs in it, `in_process`), which other jobs on a
+    shared machine disturb far less than wall time; `reward_cpu_s` the part in `score`.
     `other_s` is the time outside the backends: the engine and the strategies. The backends'
     `count_tokens` (the engine asks it of every prompt and path, for the ledger and budget
     checks) is timed apart as `count_tokens_s` (`reward_count_tokens_s` the reward's share): it is each backend tokenizing its input, cached
@@ -64,11 +66,15 @@ def engine_run(world: World, strategy_overrides: dict[str, Any]) -> dict[str, An
     reward = fresh_reward(world)
     engine = build_engine(cfg, world.task, world.policy, reward)
     strategy = build_strategy(cfg, world.task)
-    policy_counting, reward_counting = [0.0], [0.0]
-    with timed(world.policy, "count_tokens", policy_counting), timed(reward, "count_tokens", reward_counting):
-        started = time.perf_counter()
+    policy_counting, reward_counting, reward_cpu = [0.0], [0.0], [0.0]
+    with (
+        timed(world.policy, "count_tokens", policy_counting),
+        timed(reward, "count_tokens", reward_counting),
+        timed(reward, "score", reward_cpu, clock=time.process_time),
+    ):
+        started, started_cpu = time.perf_counter(), time.process_time()
         outcomes = list(engine.run(world.problems, strategy))
-        wall = time.perf_counter() - started
+        wall, cpu = time.perf_counter() - started, time.process_time() - started_cpu
     calls = engine.calls
     ledgers = [o.ledger for o in outcomes]
     correct = [float(world.task.is_correct(o.decision.answer, o.problem.reference)) for o in outcomes]
@@ -76,6 +82,8 @@ def engine_run(world: World, strategy_overrides: dict[str, Any]) -> dict[str, An
         "wall_s": wall,
         "policy_s": calls["policy_s"],
         "reward_s": calls["reward_s"],
+        "cpu_s": cpu,
+        "reward_cpu_s": reward_cpu[0],
         "count_tokens_s": policy_counting[0] + reward_counting[0],
         "reward_count_tokens_s": reward_counting[0],
         "other_s": wall - calls["policy_s"] - calls["reward_s"] - policy_counting[0] - reward_counting[0],
@@ -91,16 +99,18 @@ def engine_run(world: World, strategy_overrides: dict[str, Any]) -> dict[str, An
 
 
 @contextmanager
-def timed(backend: Any, method: str, total: list[float]) -> Iterator[None]:
-    """`backend.method` adds its wall time to `total[0]` inside the block."""
+def timed(
+    backend: Any, method: str, total: list[float], clock: Callable[[], float] = time.perf_counter
+) -> Iterator[None]:
+    """`backend.method` adds the time it takes by `clock` to `total[0]` inside the block."""
     original = getattr(backend, method)
 
     def timing(*args: Any, **kwargs: Any) -> Any:
-        started = time.perf_counter()
+        started = clock()
         try:
             return original(*args, **kwargs)
         finally:
-            total[0] += time.perf_counter() - started
+            total[0] += clock() - started
 
     setattr(backend, method, timing)
     try:
