@@ -4,6 +4,9 @@
 #
 #   PYTHON=/path/to/python SAL_SRC=shared/search-and-learn experiments/bench/gpu_check.sh [OUT.json]
 #
+# Checked here as a dry run on the CPU build (3 problems, 2026-12-07): PYTHON=.venv-vllm/bin/python
+# REQUIRE_CUDA=0 OVERRIDES=engine.max_batch=2048 PROBLEMS=3 REPEATS=1 SAL_SRC=/tmp/sal-src.
+#
 # Installs nothing. PYTHON must already import a CUDA build of vLLM 0.32 (`pip install
 # "infscale[vllm]"`: vllm==0.32.* with its CUDA torch, several GB, so it cannot travel in a
 # 64 MiB carry) and infscale's own dependencies (hydra-core, transformers, scipy, ...);
@@ -25,8 +28,10 @@ PY=${PYTHON:-python3}
 PROBLEMS=${PROBLEMS:-100}
 REPEATS=${REPEATS:-2}
 SAL_SRC=${SAL_SRC:-shared/search-and-learn}
-DEVICE_OVERRIDES=${DEVICE_OVERRIDES-reward.device=cuda}
-REQUIRE_CUDA=${REQUIRE_CUDA:-1} # 0: a dry run of this script on vLLM's CPU build (DEVICE_OVERRIDES= PROBLEMS=3)
+# Hydra overrides for every run: the toy PRM on the GPU, engine batches as large as vLLM takes
+# (BENCHMARKS.md: 256 doubles vLLM's and the PRM's time on the CPU build).
+OVERRIDES=${OVERRIDES-reward.device=cuda engine.max_batch=2048}
+REQUIRE_CUDA=${REQUIRE_CUDA:-1} # 0: a dry run on vLLM's CPU build (OVERRIDES=engine.max_batch=2048 PROBLEMS=3)
 RESULT=${1:-${OUT:-.}/gpu_check.json}
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
@@ -60,18 +65,18 @@ if ! "$PY" -c "$probe" 2>"$WORK/probe.err"; then
 fi
 
 bench=(experiments/bench/backends.py --problems "$PROBLEMS" --n 16 --repeats "$REPEATS")
-# shellcheck disable=SC2086  # DEVICE_OVERRIDES is a list of Hydra overrides
-run_step lockstep 170 "$PY" "${bench[@]}" engine.scheduler=lockstep $DEVICE_OVERRIDES
+# shellcheck disable=SC2086  # OVERRIDES is a list of Hydra overrides
+run_step lockstep 170 "$PY" "${bench[@]}" engine.scheduler=lockstep $OVERRIDES
 if "$PY" -c 'import sys; from infscale.search.engine import SCHEDULERS; sys.exit("continuous" not in SCHEDULERS)'; then
   # shellcheck disable=SC2086
-  run_step continuous 170 "$PY" "${bench[@]}" engine.scheduler=continuous $DEVICE_OVERRIDES
+  run_step continuous 170 "$PY" "${bench[@]}" engine.scheduler=continuous $OVERRIDES
 else
   status continuous skipped "this tree has no engine.scheduler=continuous"
 fi
 if [[ -f "$SAL_SRC/src/sal/search/beam_search.py" ]]; then
   # shellcheck disable=SC2086
   run_step search_and_learn 200 "$PY" experiments/bench/search_and_learn.py --sal-src "$SAL_SRC" \
-    --problems "$PROBLEMS" --repeats "$REPEATS" $DEVICE_OVERRIDES
+    --problems "$PROBLEMS" --repeats "$REPEATS" $OVERRIDES
 else
   status search_and_learn skipped "no search-and-learn checkout at $SAL_SRC"
 fi
