@@ -7,7 +7,10 @@ Their code is not a package on PyPI; `--sal-src` is a checkout of the pinned com
 
     git clone https://github.com/huggingface/search-and-learn
     git -C search-and-learn checkout 6f81cac8b1ca4c4be9fabefc27a856c928f3ae7f
-    pip install datasets "latex2sympy2==1.9.1" word2number   # their modules' imports
+    pip install datasets word2number && pip install --no-deps "latex2sympy2==1.9.1"
+
+(what their modules import; `--no-deps` keeps hydra's antlr 4.9 runtime, which latex2sympy2's
+4.7 parser loads with a printed version warning.)
 
 Both arms run the first `--problems` toy problems (seed 0: never trained on) on one
 `vllm.LLM` (`policy=vllm_toy_small`) with the same reward model (`reward=toy_prm`, or any
