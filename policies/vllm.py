@@ -106,6 +106,7 @@ class VLLMPolicy:
                         stop=[r.stop] if r.until == "step" and r.stop else None,
                         include_stop_str_in_output=True,
                         skip_special_tokens=self.skip_special_tokens,
+                        skip_clone=True,  # one fresh object per sequence: vLLM's deep copy of each is wasted
                     )
                 )
                 owners.append((i, j))
