@@ -42,6 +42,7 @@ def test_zero_crossing_of_constructed_differences():
     assert zero_crossing([0.5, 0.6, 0.7, 0.8], [-1.0, 1.0, -2.0, 2.0]) == pytest.approx(0.75)
     assert zero_crossing([0.6, 0.9], [0.5, 1.0]) == -math.inf
     assert zero_crossing([0.6, 0.9], [-0.5, 0.0]) == math.inf
+    assert math.isnan(zero_crossing([np.nan, 0.9], [1.0, np.nan]))
     with pytest.raises(ValueError, match="3 x values for 2 y values"):
         zero_crossing([0.1, 0.2, 0.3], [1.0, 2.0])
 
@@ -54,6 +55,8 @@ def test_crossing_interval_over_replicates():
     assert 0.725 <= low < 0.75 < high <= 0.775 and share == 1.0
     y[0] = -1.0  # one replicate never crosses: its crossing is +inf, the share in range drops
     assert crossing_interval(x, y)[1:] == (math.inf, 0.8)
+    x[0] = np.nan  # a replicate whose AUCs cannot be measured is left out of the interval
+    assert crossing_interval(x, y) == (0.725, 0.7625, 0.8)
 
 
 def test_equal_compute_reads_the_curve_in_log_compute():
@@ -73,7 +76,7 @@ def test_smallest_study_runs_end_to_end(tmp_path):
     from infscale.experiments.studies import verifier_crossover
 
     args = ["--problems", "2", "--label-noise", "0", "0.4", "--prms", "toy_sum_prm", "--strategies", "rebase"]
-    args += ["--ns", "2", "--policies", "toy_sum_m", "--auc-problems", "4", "--auc-samples", "1"]
+    args += ["--ns", "2", "--policies", "toy_sum_xs", "--auc-problems", "6", "--auc-samples", "1"]
     args += ["--resamples", "20", "--root", str(tmp_path / "w"), "--results", str(tmp_path), "--docs", str(tmp_path)]
     verifier_crossover.main(args)
     with (tmp_path / "crossover_points.csv").open() as handle:
@@ -88,7 +91,7 @@ def test_smallest_study_runs_end_to_end(tmp_path):
     assert aucs["noisy_oracle_toy_sum_prm@0"] > 0.95 > aucs["noisy_oracle_toy_sum_prm@0.4"]
     with (tmp_path / "crossover_thresholds.csv").open() as handle:
         (threshold,) = list(csv.DictReader(handle))
-    assert threshold["policy"] == "toy_sum_m" and threshold["levels"] == "2"
+    assert threshold["policy"] == "toy_sum_xs" and threshold["levels"] == "2"
     assert (tmp_path / "crossover.png").stat().st_size > 10_000
     # a rerun starts no run (every job is finished) and writes the same numbers
     before = (tmp_path / "crossover_points.csv").read_text()

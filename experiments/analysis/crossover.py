@@ -52,15 +52,16 @@ def equal_compute_correct(
 def zero_crossing(x: Sequence[float], y: Sequence[float]) -> float:
     """The x above which y stays positive, interpolated linearly between the last point at or
     below zero and the next one; -inf when every y is positive (ahead over the whole measured
-    range), +inf when the largest x's y is not (never overtakes within it). Points are taken in
-    order of x; NaN points are left out."""
+    range), +inf when the largest x's y is not (never overtakes within it), NaN without a
+    point. Points are taken in order of x; NaN points (an AUC a replicate cannot measure) are
+    left out."""
     xs, ys = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
     if xs.shape != ys.shape:
         raise ValueError(f"zero_crossing: {xs.size} x values for {ys.size} y values")
     keep = ~(np.isnan(xs) | np.isnan(ys))
     xs, ys = xs[keep], ys[keep]
     if xs.size == 0:
-        raise ValueError("zero_crossing: no points")
+        return math.nan
     order = np.argsort(xs, kind="stable")
     xs, ys = xs[order], ys[order]
     at_or_below = np.flatnonzero(ys <= 0)
@@ -76,10 +77,12 @@ def zero_crossing(x: Sequence[float], y: Sequence[float]) -> float:
 def crossing_interval(x_replicates: np.ndarray, y_replicates: np.ndarray) -> tuple[float, float, float]:
     """(low, high, share): the percentile interval of the crossing over paired replicates
     (rows: replicates, columns: verifiers) and the share of replicates whose crossing lies
-    inside the measured range (infinite crossings count at their end of the interval)."""
+    inside the measured range (infinite crossings count at their end of the interval; a
+    replicate without a crossing, NaN, is left out of the interval and counts as outside)."""
     xr, yr = np.asarray(x_replicates, dtype=float), np.asarray(y_replicates, dtype=float)
     if xr.shape != yr.shape or xr.ndim != 2:
         raise ValueError(f"crossing_interval: replicate shapes differ or are not 2-D ({xr.shape}, {yr.shape})")
     crossings = np.array([zero_crossing(a, b) for a, b in zip(xr, yr)])
-    low, high = interval(crossings)
+    measured = crossings[~np.isnan(crossings)]
+    low, high = interval(measured) if measured.size else (math.nan, math.nan)
     return low, high, float(np.mean(np.isfinite(crossings)))
