@@ -90,7 +90,10 @@ def run_grid(grid: Grid, root: Path, jobs: int = 1) -> None:
     ]
     noisy = [f"reward={NOISY}", f"reward.label_noise={','.join(f'{p:g}' for p in grid.label_noise)}"]
     noisy.append(f"reward.score_noise={grid.score_noise:g}")
-    learned = [f"reward={','.join(grid.prms)}", f"reward.cache_mb={CACHE_MB}"]
+    learned = [
+        f"reward={','.join(grid.prms)}",
+        f"++reward.cache_mb={CACHE_MB}",
+    ]  # ++: the sweep-level config is the noisy one
     search = [f"strategy={','.join(grid.strategies)}", f"strategy.n={','.join(map(str, grid.ns))}"]
     sampling = ["strategy=best_of_n", "strategy.selector=weighted", f"strategy.n={grid.sampling_n}"]
     for verifiers in (noisy, learned) if grid.prms else (noisy,):
