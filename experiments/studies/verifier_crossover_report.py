@@ -91,11 +91,11 @@ def figure(rows: Sequence[dict[str, Any]], grid: Any, path: Path) -> Path:
     labels += shown
     fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8, frameon=False)
     fig.suptitle(
-        "Search minus PRM-weighted sampling at equal compute (toy_sum seed 4); "
-        "circles: exact checker with label noise, charged as toy_sum_prm",
+        "Search minus PRM-weighted sampling at equal flops.total (toy_sum seed 4)\n"
+        "circles: exact checker with label noise 0-0.4, charged as toy_sum_prm; markers: learned PRMs",
         fontsize=9,
     )
-    fig.tight_layout(rect=(0, 0.05, 1, 0.96))
+    fig.tight_layout(rect=(0, 0.05, 1, 0.93))
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
     plt.close(fig)
