@@ -79,17 +79,18 @@ def figure(rows: Sequence[dict[str, Any]], grid: Any, path: Path) -> Path:
                     kwargs = style or dict(marker=MARKERS[group[0]["verifier"]], ls="none", ms=11, mec="black")
                     ax.errorbar(x, y, yerr=yerr, xerr=xerr, color=colours[n], capsize=2, lw=1, **kwargs,
                                 label=f"n = {n}" if style else None)  # fmt: skip
-            ax.set_title(f"{policy}: {strategy} - weighted sampling", fontsize=9)
+            counts = sorted({r["problems"] for r in rows if (r["policy"], r["strategy"]) == (policy, strategy)})
+            size = f" ({'/'.join(map(str, counts))} problems)" if counts else " (not run)"
+            ax.set_title(f"{policy}: {strategy} - weighted sampling{size}", fontsize=9)
             ax.grid(alpha=0.3)
             if i == len(grid.strategies) - 1:
                 ax.set_xlabel("verifier step AUC on the policy's solutions")
-            if j == 0:
-                ax.set_ylabel("accuracy difference at equal flops.total (points)")
     handles, labels = axes[0][0].get_legend_handles_labels()
     shown = [prm for prm in grid.prms if prm in MARKERS]
     handles += [plt.Line2D([], [], marker=MARKERS[p], ls="none", color="grey", mec="black", ms=10) for p in shown]
     labels += shown
     fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8, frameon=False)
+    fig.supylabel("accuracy difference at equal flops.total (points)", fontsize=10)
     fig.suptitle(
         "Search minus PRM-weighted sampling at equal flops.total (toy_sum seed 4)\n"
         "circles: exact checker with label noise 0-0.4, charged as toy_sum_prm; markers: learned PRMs",
