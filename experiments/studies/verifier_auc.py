@@ -55,12 +55,13 @@ class StepScores:
 def auc_set(folder: Path, policy_dirs: Sequence[Path], problems: int, samples: int, task_seed: int) -> list[Item]:
     """The labelled solutions, written once to `folder` (a rerun reads them back)."""
     done = folder / "done.json"
+    wanted = {"problems": problems, "samples": samples, "task_seed": task_seed}
+    wanted["policies"] = [Path(p).name for p in policy_dirs]
     if not done.exists():
         records = toy_records(list(policy_dirs), problems, samples, task_seed=task_seed, task="toy_sum")
-        counts = write_by_subset(folder, records)
-        atomic_write(done, json.dumps({"problems": problems, "samples": samples, "task_seed": task_seed, **counts}))
+        atomic_write(done, json.dumps({**wanted, **write_by_subset(folder, records)}))
     settings = json.loads(done.read_text())
-    if (settings["problems"], settings["samples"], settings["task_seed"]) != (problems, samples, task_seed):
+    if {k: settings.get(k) for k in wanted} != wanted:
         raise ValueError(f"{folder} holds an AUC set of other settings ({settings}); move it away or pass the same")
     return load_items(sorted(str(p) for p in folder.glob("*.jsonl")))
 

@@ -102,20 +102,23 @@ def run_grid(grid: Grid, root: Path, jobs: int = 1) -> None:
 
 
 def measure_auc(grid: Grid, root: Path) -> dict[str, dict[str, Any]]:
-    """verifier -> policy -> step AUC and its replicates (`verifier_auc.auc_table`)."""
+    """verifier -> policy -> step AUC and its replicates (`verifier_auc.auc_table`), on every
+    ladder policy's solutions whichever policies the runs sweep."""
     folder = root / "auc"
     items = verifier_auc.auc_set(
-        folder / "set", [CHECKPOINTS / p for p in grid.policies], grid.auc_problems, grid.auc_samples, AUC_SEED
+        folder / "set", [CHECKPOINTS / p for p in POLICIES], grid.auc_problems, grid.auc_samples, AUC_SEED
     )
     task = load("task", "toy_sum", seed=AUC_SEED, n=grid.auc_problems)
     verifiers = {}
     for p in grid.label_noise:
         reward = load("reward", NOISY, task=task, label_noise=p, score_noise=grid.score_noise)
-        verifiers[verifier_name(NOISY, p)] = verifier_auc.scored(folder, verifier_name(NOISY, p), items, reward)
+        cache = f"{verifier_name(NOISY, p)}_score{grid.score_noise:g}"
+        verifiers[verifier_name(NOISY, p)] = verifier_auc.scored(folder, cache, items, reward)
     for name in grid.prms:
         reward = load("reward", name, task=task)
         verifiers[name] = verifier_auc.scored(folder, name, items, reward)
-    return verifier_auc.cached_table(folder / "table.json", verifiers, grid.policies, grid.resamples)
+    table = folder / f"table_score{grid.score_noise:g}.json"
+    return verifier_auc.cached_table(table, verifiers, POLICIES, grid.resamples)
 
 
 def _verifier(row: dict[str, Any]) -> str:
