@@ -27,14 +27,15 @@ def corrupted(text: str, k: int) -> str:
     return "\n".join(lines)
 
 
-def requests_with_labels() -> tuple[list[ScoreRequest], list[bool]]:
-    """Right solutions and solutions with one wrong step: about 70% right steps."""
+def requests_with_labels(task: ToyArithTask = TASK) -> tuple[list[ScoreRequest], list[bool]]:
+    """Right solutions and solutions with one wrong step (about 70% right steps on TASK),
+    with their first-error labels; every scored prefix is distinct, so each step gets its own draw."""
     requests, labels = [], []
-    for i, problem in enumerate(TASK.problems()):
-        text = TASK.solution(problem) if i % 2 else corrupted(TASK.solution(problem), i)
-        steps = tuple(TASK.split_steps(text))
+    for i, problem in enumerate(task.problems()):
+        text = task.solution(problem) if i % 2 else corrupted(task.solution(problem), i)
+        steps = tuple(task.split_steps(text))
         requests.append(ScoreRequest(problem.prompt, steps))
-        labels += TASK.process_labels(problem, list(steps))
+        labels += task.process_labels(problem, list(steps))
     return requests, labels
 
 

@@ -41,12 +41,14 @@ DEFAULT_EXPERIMENT = "pareto_toy_sum"
 VERDICT_PAGES = ("README.md", "docs/model_card.md")
 
 
-def sweep(root: Path, experiment: str, *overrides: str) -> None:
+def sweep(root: Path, experiment: str, *overrides: str, rerun: str = "make demo") -> None:
+    """`infscale-run -m +experiment=<experiment> <overrides>` in `root`; a failure ends the
+    program with a line saying that `rerun` resumes it."""
     command = [str(Path(sys.executable).parent / "infscale-run"), "-m", f"+experiment={experiment}", *overrides]
     print("$ infscale-run " + " ".join(command[1:]), flush=True)
     done = subprocess.run(command, cwd=root)
     if done.returncode != 0:
-        raise SystemExit(f"demo: the sweep failed (exit {done.returncode}); rerun `make demo` to resume it")
+        raise SystemExit(f"the sweep failed (exit {done.returncode}); rerun `{rerun}` to resume it")
 
 
 def first_swept_reward(experiment: str) -> str | None:
