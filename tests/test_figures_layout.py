@@ -59,11 +59,35 @@ def test_the_error_plot_draws_each_policy_and_reward_once_with_its_own_style(swe
     plt.close(fig)
 
 
-def test_the_levels_plot_lists_each_curve_once_inside_the_canvas(sweep):
+def test_the_levels_plot_gives_each_policy_its_own_row_and_lists_each_method_once(sweep):
     root, _ = sweep
     fig = figures.draw_levels(root, "flops_total")
     labels = legend_checks(fig)
     assert len(labels) == len(set(labels))
     curves = {line.get_label() for ax in fig.axes for line in ax.get_lines()}
     assert set(labels) == curves
+    panels = [ax for ax in fig.axes if ax.axison]
+    cells = [tuple(ax.get_title().split(" (")[0].split(", ")) for ax in panels]
+    levels = {level for _, level in cells}
+    assert sorted(cells) == sorted(itertools.product(POLICIES, levels))  # one panel per policy and level
+    for ax in panels:  # one line per method: best_of_n's three selectors and rebase, each per reward
+        assert len(ax.get_lines()) == len({line.get_label() for line in ax.get_lines()}) == 4 * len(REWARDS)
+    plt.close(fig)
+
+
+@pytest.mark.parametrize("span", [(6e8, 4.5e9), (1.5e9, 9e9), (3e6, 2e10)])
+def test_compute_axis_labels_do_not_run_into_each_other(span):
+    """A panel under a decade wide got labels at 3 and 4 x 10^9 that collided (error_*.png)."""
+    fig, ax = plt.subplots(figsize=(4.6, 3.6))
+    ax.plot(span, (0.1, 0.2))
+    figures._log_compute_axis(ax)
+    fig.canvas.draw()
+    labels = [
+        t
+        for t in ax.get_xticklabels(which="both")
+        if t.get_text() and ax.get_xlim()[0] <= t.get_position()[0] <= ax.get_xlim()[1]
+    ]
+    boxes = sorted((t.get_window_extent() for t in labels), key=lambda b: b.x0)
+    assert len(boxes) >= 2
+    assert all(left.x1 < right.x0 for left, right in itertools.pairwise(boxes))
     plt.close(fig)

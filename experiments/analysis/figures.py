@@ -5,7 +5,8 @@
                         not to be trusted; absent when there is no fit) — Wu et al. Fig. 2-3;
   (b) `optimal_size_<x>.png`  the compute-optimal model size per budget (tied sizes hollow),
                         with its log-log fit when identified — Wu et al. Fig. 1;
-  (c) `levels_<x>.png`  accuracy against compute per difficulty level — Snell et al. Fig. 3.
+  (c) `levels_<x>.png`  accuracy against compute, one row per policy, one column per
+                        difficulty level — Snell et al. Fig. 3.
 Titles and axis labels say which FLOP convention (flops_total or flops_paper) they use.
 """
 
@@ -20,6 +21,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib import ticker  # noqa: E402
 
 from infscale.experiments.analysis.analyze import average_seeds, label_curves  # noqa: E402
 from infscale.experiments.analysis.collect import read_table  # noqa: E402
@@ -33,7 +35,6 @@ CONVENTION = {
     "wall_s": "wall-clock seconds",
 }
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
-LINES = ("--", "-", ":", "-.")  # smallest model dashed
 
 
 def _strategy(point: dict[str, Any]) -> str:
@@ -131,7 +132,7 @@ def draw_error(result: dict[str, Any], x: str) -> Any:
                 grid = np.geomspace(xs.min(), xs.max(), 100)
                 style = "-" if robust.usable else "--"
                 ax.plot(grid, np.maximum(robust.fit.predict(grid), 1e-3), style, color=color, linewidth=1.3, alpha=0.8)
-        ax.set_xscale("log")
+        _log_compute_axis(ax)
         ax.set_yscale("log")
         ax.set_title(strategy, fontsize=10)
         ax.grid(True, which="both", alpha=0.25)
@@ -142,6 +143,15 @@ def draw_error(result: dict[str, Any], x: str) -> Any:
     )
     legend_below(fig, axes)
     return fig
+
+
+def _log_compute_axis(ax: Any) -> None:
+    """Log compute axis whose labels never run into each other: matplotlib labels the minor
+    ticks 2, 3, 4 and 6 of a panel spanning under a decade, and 3 and 4 collide in a narrow
+    panel; here minor ticks sit at 2 and 5 only, labelled only under a decade."""
+    ax.set_xscale("log")
+    ax.xaxis.set_minor_locator(ticker.LogLocator(subs=(2.0, 5.0)))
+    ax.xaxis.set_minor_formatter(ticker.LogFormatterSciNotation(labelOnlyBase=False, minor_thresholds=(1, 1)))
 
 
 def _form() -> str:
@@ -199,7 +209,8 @@ def accuracy_per_level(root: Path, result: dict[str, Any], x: str, out: Path) ->
 
 
 def draw_levels(root: Path, x: str) -> Any:
-    """Figure (c): colour = method, line and marker = model size."""
+    """Figure (c): one row of panels per policy (smallest first), one column per difficulty
+    level, colour = method; axes shared, so the rows compare the sizes at equal compute."""
     points = [
         p
         for p in average_seeds(read_table(Path(root) / "levels.json"))
@@ -208,34 +219,28 @@ def draw_levels(root: Path, x: str) -> Any:
     if not points:
         raise ValueError(f"no difficulty row has {x}: nothing to draw")
     levels = sorted({p["difficulty"] for p in points})
-    cols = min(3, len(levels))
-    rows = math.ceil(len(levels) / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(4.6 * cols, 3.5 * rows), squeeze=False, sharey=True)
-    by_level = {level: label_curves([p for p in points if p["difficulty"] == level]) for level in levels}
-    methods = sorted({name.split(" ", 1)[-1] for curves in by_level.values() for name in curves})
+    policies = _policies(points)
+    fig, axes = plt.subplots(
+        len(policies), len(levels), figsize=(3.6 * len(levels), 2.7 * len(policies)),
+        squeeze=False, sharex=True, sharey=True,
+    )  # fmt: skip
+    curves = label_curves(points)
+    methods = sorted({name.split(" ", 1)[-1] for name in curves})
     palette = plt.get_cmap("tab10" if len(methods) <= 10 else "tab20")
     colors = {method: palette(i % palette.N) for i, method in enumerate(methods)}
-    policies = _policies(points)
-    for ax, level in zip(axes.flat, levels):
-        for name, members in sorted(by_level[level].items()):
-            color = colors[name.split(" ", 1)[-1]]
-            size = policies.index(members[0]["policy.name"])
-            ax.plot(
-                [p[x] for p in members],
-                [p["accuracy"] for p in members],
-                marker=MARKERS[size % len(MARKERS)],
-                linestyle=LINES[size % len(LINES)],
-                color=color,
-                markersize=3,
-                linewidth=1.1,
-                label=name,
-            )
-        ax.set_xscale("log")
-        count = int(members[0]["n_problems"])
-        ax.set_title(f"{level} ({count} problem{'' if count == 1 else 's'})", fontsize=10)
-        ax.grid(True, which="both", alpha=0.25)
-    _label_grid(axes, len(levels), x, "accuracy")
-    fig.suptitle(f"Accuracy vs compute per difficulty level ({CONVENTION[x]})", fontsize=10)
+    for row, policy in zip(axes, policies):
+        for ax, level in zip(row, levels):
+            cell = label_curves([p for p in points if p["difficulty"] == level and p["policy.name"] == policy])
+            for name, members in sorted(cell.items()):
+                method = name.split(" ", 1)[-1]
+                xs, ys = [p[x] for p in members], [p["accuracy"] for p in members]
+                ax.plot(xs, ys, "-o", color=colors[method], markersize=3, linewidth=1.1, label=method)
+            count = {int(p["n_problems"]) for p in points if p["difficulty"] == level}.pop()
+            ax.set_title(f"{policy}, {level} ({count} problem{'' if count == 1 else 's'})", fontsize=9)
+            ax.set_xscale("log")
+            ax.grid(True, which="both", alpha=0.25)
+    _label_grid(axes, axes.size, x, "accuracy")
+    fig.suptitle(f"Accuracy vs compute per policy and difficulty level ({CONVENTION[x]})", fontsize=10)
     legend_below(fig, axes, columns=4)
     return fig
 
