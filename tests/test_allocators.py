@@ -202,8 +202,6 @@ def test_uniform_draws_the_fixed_run_first_then_spends_the_rest_evenly(tmp_path,
     assert [r["allocation"]["grants"][0] for r in uniform] == [n] * n_problems
     assert [r["candidates"][:n] for r in uniform] == [r["candidates"] for r in fixed]
     widths = [r["allocation"]["configuration"]["n"] for r in uniform]
-    whole = [w for w, r in zip(widths, uniform) if r["allocation"]["reason"] != "pool"]
-    assert max(whole) - min(whole) <= 1  # the pool's last calls cut a few problems short, by a little
     # the pool's last calls leave the cut problems at most a tenth behind (measured 43-47 and 51-52)
     assert min(widths) > 2 * n and max(widths) - min(widths) <= max(3, max(widths) // 10)
     summary, _ = _check_pool(tmp_path / "uniform")
@@ -639,7 +637,8 @@ def test_a_wave_the_pool_cannot_pay_closes_its_problems_and_ends_the_run():
     ]
     assert runner.run(states, 0, lambda wave: None) == 2
     assert [len(s.samples) for s in states] == [1, 1, 0, 0] and waves.calls == 2
-    assert [(s.open, s.reason) for s in states] == [(False, "pool"), (False, "pool"), (True, ""), (True, "")]
+    # the pool is spent: every open problem ends, not only the wave's (a resumed run would grant them again)
+    assert [(s.open, s.reason) for s in states] == [(False, "pool")] * 4
 
 
 _PROBED = [

@@ -135,9 +135,10 @@ class WaveRunner:
                 drawn += len(state.tree.root.children)
                 state.wall_s += outcome.wall_s
             wave += 1
-            if drawn == 0:  # the pool could not pay for a single solution
-                for state in todo:
-                    state.close("pool")
+            if drawn == 0:  # the pool could not pay for a single solution: it ends every open problem
+                for state in states:  # (not only this wave's: a resumed run would grant the others again)
+                    if state.open:
+                        state.close("pool")
             on_wave(wave)
             if drawn == 0:
                 break
