@@ -96,7 +96,13 @@ def verdict(
     problems = stats.problems(candidate, level)
     resampler = stats.resampler(problems)
     mine = stats.outcomes(candidate)
-    against = {label(p): difference(resampler, mine, stats.outcomes(p)) for p in inside}
+    against = {}
+    for point in inside:  # each on the problems both ran (a job may have run fewer: Stats.shared)
+        shared = stats.shared(resampler, candidate, point)
+        if shared is not None:
+            against[label(point)] = difference(shared, mine, stats.outcomes(point))
+    if label(best) not in against:
+        return row
     binding = min(against, key=lambda name: (against[name][1], name))
     row.update(
         zip(("vs_baseline", "vs_baseline_lo", "vs_baseline_hi"), against[label(best)]),
