@@ -88,9 +88,21 @@ def pip_lines_from_this_machine(line: str) -> bool:
 def test_an_editable_install_prints_no_warning(tmp_path):
     """`pip install -e .` printed setuptools' "Editable installation ... folders in your working
     directory" warning (its finder strategy for a flat layout): package-dir "" = "." selects the
-    .pth strategy, which has none."""
+    .pth strategy, which has none. `--ignore-installed`: without it pip uninstalls the checkout's
+    own editable install from the running venv before installing into the prefix."""
     done = subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--no-deps", "-e", str(REPO), "--prefix", str(tmp_path / "prefix")],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--no-deps",
+            "--ignore-installed",
+            "-e",
+            str(REPO),
+            "--prefix",
+            str(tmp_path / "prefix"),
+        ],
         capture_output=True,
         text=True,
         timeout=300,
