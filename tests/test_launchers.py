@@ -39,7 +39,7 @@ def launcher(name: str) -> dict:
 
 PLUGINS = {
     "infscale_joblib": "hydra_plugins.hydra_joblib_launcher",
-    "infscale_ray": "hydra_plugins.infscale_ray_launcher",
+    "ray": "hydra_plugins.infscale_ray_launcher",
     "infscale_submitit_local": "hydra_plugins.hydra_submitit_launcher",
     "infscale_submitit_slurm": "hydra_plugins.hydra_submitit_launcher",
 }
@@ -84,7 +84,7 @@ def test_a_multirun_through_a_preset_prints_no_deprecation_warning(tmp_path, pre
 
 
 def test_the_ray_preset_is_our_launcher_and_asks_for_no_gpu():
-    preset = launcher("infscale_ray")
+    preset = launcher("ray")
     assert preset["_target_"] == "hydra_plugins.infscale_ray_launcher.ray_launcher.RayLauncher"
     assert preset["ray"] == {"init": {"address": None}, "remote": {"num_cpus": 1, "num_gpus": 0}}
 
@@ -161,7 +161,7 @@ def test_a_sweep_of_two_configurations_in_two_shards_each_on_a_ray_cluster(ray_h
         "-m",
         *WORLD,
         *SWEEP,
-        "hydra/launcher=infscale_ray",
+        "hydra/launcher=ray",
         f"hydra.launcher.ray.init.address={address}",
         f"hydra.sweep.dir={sweep}",
         timeout=600,

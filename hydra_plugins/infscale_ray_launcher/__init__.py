@@ -1,1 +1,1 @@
-"""`hydra/launcher=infscale_ray` (conf/hydra/launcher/infscale_ray.yaml): sweep points as Ray tasks."""
+"""`hydra/launcher=ray` (conf/hydra/launcher/ray.yaml): sweep points as Ray tasks."""

@@ -1,4 +1,4 @@
-"""A Hydra launcher that runs each sweep point as a Ray task (`hydra/launcher=infscale_ray`).
+"""A Hydra launcher that runs each sweep point as a Ray task (`hydra/launcher=ray`).
 
 Ours rather than hydra-ray-launcher: that plugin pins `cloudpickle<3` while joblib 1.6 (the
 joblib launcher's) needs `cloudpickle>=3`, so the two cannot be installed together; and it
@@ -50,7 +50,7 @@ class RayLauncher(Launcher):
         try:
             import ray
         except ImportError:
-            raise ImportError('hydra/launcher=infscale_ray needs Ray: pip install -e ".[ray]"') from None
+            raise ImportError('hydra/launcher=ray needs Ray: pip install -e ".[ray]"') from None
         assert self.config is not None and self.task_function is not None and self.hydra_context is not None
         setup_globals()
         configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
