@@ -166,6 +166,16 @@ def test_a_timeout_ends_the_try_in_one_line_within_request_timeout_s(serve, unan
 
 
 def test_a_call_after_ctrl_c_does_not_wait_for_the_requests_it_abandoned(serve):
+    # Python's own Ctrl-C handler, as in a terminal: under a parent that ignores SIGINT (a
+    # background job: nohup, `&`) interrupt_main() does nothing and the hanging call runs to its timeout
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        _call_after_ctrl_c(serve)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _call_after_ctrl_c(serve):
     server = serve("hang")
     backend = policy(server, concurrency=1, retry_timeout_s=30)
     with pytest.raises(KeyboardInterrupt):  # Ctrl-C in this process, once the request reached the server
