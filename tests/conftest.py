@@ -91,8 +91,8 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     test, naming the data set, when the data folder ($INFSCALE_DATA_DIR, else ../shared/data
     beside the repository) lacks it."""
     if item.get_closest_marker("vllm") and importlib.util.find_spec("vllm") is None:
-        pytest.skip("needs vLLM: make test-vllm runs it in .venv-vllm")
+        pytest.skip(reason="needs vLLM: make test-vllm runs it in .venv-vllm")
     for marker in item.iter_markers("data"):
         missing = [name for name in marker.args if not (data_dir() / name).is_dir()]
         if missing:
-            pytest.skip(f"data set {', '.join(missing)} not found in {data_dir()}")
+            pytest.skip(reason=f"data set {', '.join(missing)} not found in {data_dir()}")

@@ -82,9 +82,9 @@ def scratch(tmp_path_factory) -> Path:
 @pytest.mark.parametrize("page,k,command", CASES, ids=[f"{p}:{k}" for p, k, _ in CASES])
 def test_the_command_runs(page, k, command, scratch):
     if command in SKIPPED:
-        pytest.skip(SKIPPED[command])
+        pytest.skip(reason=SKIPPED[command])
     if command in NEEDS_DATA and not (data_dir() / NEEDS_DATA[command]).exists():
-        pytest.skip(f"needs {NEEDS_DATA[command]} in the data folder ({data_dir()})")
+        pytest.skip(reason=f"needs {NEEDS_DATA[command]} in the data folder ({data_dir()})")
     if page == "docs/tutorial.md":
         write_files(page, scratch)  # the files the page tells the reader to write
     line = RECIPES.get(command, command)

@@ -60,7 +60,7 @@ def test_every_shipped_preset_is_listed_here():
 @pytest.mark.parametrize("preset", sorted(PLUGINS))
 def test_a_preset_composes_without_a_deprecation_warning(preset):
     if not installed(preset):
-        pytest.skip(f"{PLUGINS[preset]} is not installed (an optional extra)")
+        pytest.skip(reason=f"{PLUGINS[preset]} is not installed (an optional extra)")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         composed = launcher(preset)
@@ -75,7 +75,7 @@ def test_a_preset_composes_without_a_deprecation_warning(preset):
 @pytest.mark.parametrize("preset", ["infscale_joblib", "infscale_submitit_local"])
 def test_a_multirun_through_a_preset_prints_no_deprecation_warning(tmp_path, preset):
     if not installed(preset):
-        pytest.skip(f"{PLUGINS[preset]} is not installed (an optional extra)")
+        pytest.skip(reason=f"{PLUGINS[preset]} is not installed (an optional extra)")
     done = run_cli("-m", "strategy=best_of_n", "strategy.n=1,2", "n_problems=2", "progress=false",
                    f"hydra/launcher={preset}", f"hydra.sweep.dir={tmp_path}")  # fmt: skip
     assert done.returncode == 0, done.stderr
