@@ -25,7 +25,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from infscale.experiments.studies.verifier_auc import POOLED  # noqa: E402
 
-MARKERS = {"toy_sum_prm": "*", "toy_sum_prm_xs": "P", "toy_prm": "X"}
+MARKERS = {"toy_sum_prm": "*", "toy_sum_prm_xs": "P", "toy_sum_prm_lessons": "D", "toy_prm": "X"}
 
 
 def write_csv(path: Path, rows: Sequence[dict[str, Any]]) -> Path:
@@ -50,10 +50,9 @@ def auc_rows(aucs: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
 def figure(rows: Sequence[dict[str, Any]], grid: Any, path: Path) -> Path:
     """One panel per policy and strategy: search - sampling against step AUC, a line per width
     over the noisy-oracle ladder, the learned PRMs as separate markers."""
-    fig, axes = plt.subplots(
-        len(grid.strategies), len(grid.policies), figsize=(4.2 * len(grid.policies), 3.6 * len(grid.strategies)),
-        sharex=True, sharey=True, squeeze=False,
-    )  # fmt: skip
+    panel_rows, cols = len(grid.strategies), len(grid.policies)
+    size = (max(4.2 * cols, 8.0), max(3.6 * panel_rows, 5.0))  # smaller, one panel's titles and legend are clipped
+    fig, axes = plt.subplots(panel_rows, cols, figsize=size, sharex=True, sharey=True, squeeze=False)
     colours = dict(zip(grid.ns, plt.cm.viridis(np.linspace(0.1, 0.85, len(grid.ns)))))
     for i, strategy in enumerate(grid.strategies):
         for j, policy in enumerate(grid.policies):
@@ -89,7 +88,7 @@ def figure(rows: Sequence[dict[str, Any]], grid: Any, path: Path) -> Path:
     shown = [prm for prm in grid.prms if prm in MARKERS]
     handles += [plt.Line2D([], [], marker=MARKERS[p], ls="none", color="grey", mec="black", ms=10) for p in shown]
     labels += shown
-    fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8, frameon=False)
+    fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 5), fontsize=8, frameon=False)
     fig.supylabel("accuracy difference at equal flops.total (points)", fontsize=10)
     fig.suptitle(
         "Search minus PRM-weighted sampling at equal flops.total (toy_sum seed 4)\n"
