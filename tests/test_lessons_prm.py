@@ -70,10 +70,10 @@ def test_hard_negatives_are_the_confident_mistakes():
         hard_negatives(pool, 1.5)
 
 
-def test_training_rows_label_the_steps_up_to_the_first_error():
+def test_training_rows_label_every_step_wrong_from_the_first_error_on():
     rows = training_rows([example((True, False, False), 0.7)], repeat=3)
     assert len(rows) == 3
     ids, labels = rows[0]
     _, tags = ops.encode_prm("81 +17*5 -16 +49 +95\n", ("81-16=65", "17*5=85", "65+95=61"))
-    assert [labels[t] for t in tags] == [1, 0, ops.IGNORE_INDEX]  # after the first error: no label
-    assert sum(y != ops.IGNORE_INDEX for y in labels) == 2
+    assert [labels[t] for t in tags] == [1, 0, 0]
+    assert sum(y != ops.IGNORE_INDEX for y in labels) == 3

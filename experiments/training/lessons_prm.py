@@ -27,6 +27,7 @@ Every stage writes into `--root` and is read back on a rerun.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import shutil
 import time
@@ -45,6 +46,7 @@ from infscale.experiments.studies import verifier_auc
 from infscale.experiments.studies.prm_lessons import Workspace
 from infscale.experiments.training import ladder_ops as ops
 from infscale.experiments.training import loop
+from infscale.experiments.training.ladder_install import add_tokenizer
 from infscale.experiments.training.ladder_prm import padded
 from infscale.experiments.training.lessons_prm_data import (
     Example,
@@ -66,7 +68,6 @@ POOL_SEED, TREE_SEED = TRAIN_SEED_BASE + 10, TRAIN_SEED_BASE + 11
 SELECT_SEED = 6
 POLICY, SHIPPED = "toy_sum_s", "toy_sum_prm"
 SAMPLING_N, SEARCH_N = 64, 16
-TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json")
 
 
 def crossover_components(*overrides: str) -> Any:
@@ -158,7 +159,7 @@ def train_stage(root: Path, examples: list[Example], args: argparse.Namespace) -
         if step % args.save_every == 0 or last:
             model.save_pretrained(str(folder / f"step{step}"), safe_serialization=True)
             saved.append(step)
-            print(f"train step {step}: loss {float(loss):.4f}", flush=True)
+            print(f"train step {step}: loss {float(loss.detach()):.4f}", flush=True)
 
     settings = loop.LoopSettings(
         loop.Schedule(args.lr, args.steps, args.warmup), seed=args.seed, seconds=args.seconds, progress=False,
@@ -252,9 +253,9 @@ def install(root: Path, name: str, card: dict[str, Any]) -> Path:
     target.mkdir(parents=True, exist_ok=True)
     for file in ("config.json", "model.safetensors"):
         shutil.copyfile(root / "train" / card["selection"]["chosen"] / file, target / file)
-    for file in TOKENIZER_FILES:
-        shutil.copyfile(CHECKPOINTS / SHIPPED / file, target / file)
-    atomic_write(target / "model_card.json", json.dumps(card, indent=1) + "\n")
+    add_tokenizer(target)
+    digest = hashlib.sha256((target / "model.safetensors").read_bytes()).hexdigest()[:12]
+    atomic_write(target / "model_card.json", json.dumps({**card, "sha256_12": digest}, indent=1) + "\n")
     return target
 
 
@@ -297,6 +298,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     card = {
         "name": args.name,
         "task": "toy_sum",
+        "trained_on": "CPU (2 shared cores)",
         "init_from": SHIPPED,
         "recipe": "experiments/training/lessons_prm.py",
         "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},

@@ -11,8 +11,11 @@ Three sources, one example type (prompt, steps, checker labels, the shipped PRM'
 - hard negatives: wrong examples the shipped PRM scored at least `confident` (its confident
   mistakes), repeated in training.
 
-Labels are first-error labels cut after the first error (`training_rows`), as the Lessons
-paper drops the steps after a first negative.
+Every step is labelled, first-error convention (wrong from the first error on), as the
+shipped PRM was trained (`ladder_prm.build_rows`), not cut after the first error as the
+Lessons paper does: REBASE weighs a node by its last step's score, and a node past an error
+(a third of the shipped PRM's confident mid-tree mistakes) is scored at a step the cut
+labels would leave unlabelled.
 """
 
 from __future__ import annotations
@@ -110,14 +113,15 @@ def hard_negatives(examples: Iterable[Example], confident: float) -> list[Exampl
 
 
 def training_rows(examples: Iterable[Example], repeat: int = 1) -> list[tuple[list[int], list[int]]]:
-    """(token ids, per-token labels) of `ladder_prm.padded`: 0/1 at the step tags up to and
-    including the first error, IGNORE_INDEX elsewhere; each example `repeat` times."""
+    """(token ids, per-token labels) of `ladder_prm.padded`: each step's checker label (0/1)
+    at its tag, IGNORE_INDEX elsewhere; each example `repeat` times."""
     rows = []
     for example in examples:
         ids, tags = ops.encode_prm(example.prompt, example.steps)
-        keep = example.labels.index(False) + 1 if example.wrong else len(tags)
+        if len(tags) != len(example.labels):
+            raise ValueError(f"example of {example.problem_id}: {len(example.labels)} labels for {len(tags)} steps")
         labels = [ops.IGNORE_INDEX] * len(ids)
-        for tag, ok in zip(tags[:keep], example.labels[:keep]):
+        for tag, ok in zip(tags, example.labels):
             labels[tag] = int(ok)
         rows += [(ids, labels)] * repeat
     return rows
