@@ -5,6 +5,7 @@ AUC and best-of-N together."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +76,20 @@ def padded(rows: list[tuple[list[int], list[int]]]) -> tuple[torch.Tensor, torch
     return torch.from_numpy(ids), torch.from_numpy(labels)
 
 
+def row_batches(
+    ids: torch.Tensor, labels: torch.Tensor, order: ops.EpochOrder
+) -> Callable[[int], dict[str, torch.Tensor]]:
+    """`batch(step)`: the rows `order(step)` picks from the padded matrices, cut to their width."""
+
+    def batch(step: int) -> dict[str, torch.Tensor]:
+        pick = order(step)
+        width = int((ids[pick] != ops.PAD).sum(1).max())
+        batch_ids = ids[pick, :width]
+        return {"input_ids": batch_ids, "attention_mask": (batch_ids != ops.PAD).long(), "labels": labels[pick, :width]}
+
+    return batch
+
+
 def validate(model: torch.nn.Module, val: dict[str, Any]) -> dict[str, Any]:
     """Step AUC over all policies' validation samples, best-of-16 and weighted@16 per policy."""
     model.eval()
@@ -110,11 +125,7 @@ def train_prm(name: str, init: str, work: Path, device: str, args: Any) -> None:
     history: list[dict[str, Any]] = []
     best: list[tuple[float, int]] = []
 
-    def batch(step: int) -> dict[str, torch.Tensor]:
-        pick = order(step)
-        width = int((ids[pick] != ops.PAD).sum(1).max())
-        batch_ids = ids[pick, :width]
-        return {"input_ids": batch_ids, "attention_mask": (batch_ids != ops.PAD).long(), "labels": labels[pick, :width]}
+    batch = row_batches(ids, labels, order)
 
     def on_step(model: torch.nn.Module, done: int, loss: torch.Tensor, last: bool) -> None:
         if done % args.val_every and not last:

@@ -47,7 +47,7 @@ from infscale.experiments.studies.prm_lessons import Workspace
 from infscale.experiments.training import ladder_ops as ops
 from infscale.experiments.training import loop
 from infscale.experiments.training.ladder_install import add_tokenizer
-from infscale.experiments.training.ladder_prm import padded
+from infscale.experiments.training.ladder_prm import padded, row_batches
 from infscale.experiments.training.lessons_prm_data import (
     Example,
     hard_negatives,
@@ -149,12 +149,6 @@ def train_stage(root: Path, examples: list[Example], args: argparse.Namespace) -
     order = ops.EpochOrder(len(ids), args.batch, seed=args.seed, device="cpu")
     saved: list[int] = []
 
-    def batch(step: int) -> dict[str, torch.Tensor]:
-        pick = order(step)
-        width = int((ids[pick] != ops.PAD).sum(1).max())
-        chunk = ids[pick, :width]
-        return {"input_ids": chunk, "attention_mask": (chunk != ops.PAD).long(), "labels": labels[pick, :width]}
-
     def on_step(model: torch.nn.Module, step: int, loss: torch.Tensor, last: bool) -> None:
         if step % args.save_every == 0 or last:
             model.save_pretrained(str(folder / f"step{step}"), safe_serialization=True)
@@ -166,7 +160,10 @@ def train_stage(root: Path, examples: list[Example], args: argparse.Namespace) -
         name="lessons_prm",
     )  # fmt: skip
     result = loop.train(
-        lambda: Qwen2ForProcessRewardModel.from_pretrained(str(CHECKPOINTS / SHIPPED)), batch, settings, on_step
+        lambda: Qwen2ForProcessRewardModel.from_pretrained(str(CHECKPOINTS / SHIPPED)),
+        row_batches(ids, labels, order),
+        settings,
+        on_step,
     )
     counts = {
         "examples": len(examples),
