@@ -57,7 +57,7 @@ class Grid:
     problems: int = 100
     label_noise: tuple[float, ...] = (0.0, 0.05, 0.1, 0.2, 0.3, 0.4)
     score_noise: float = 0.3
-    prms: tuple[str, ...] = ("toy_sum_prm", "toy_sum_prm_xs")
+    prms: tuple[str, ...] = ("toy_sum_prm", "toy_sum_prm_xs", "toy_sum_prm_lessons")
     strategies: tuple[str, ...] = SEARCH
     ns: tuple[int, ...] = (4, 16, 64)
     policies: tuple[str, ...] = POLICIES
