@@ -21,7 +21,8 @@ Fine-tunes the shipped `toy_sum_prm` (training it from scratch is a GPU job, see
    candidate); the candidate with the largest sum is installed under `--name` with a
    model card.
 
-Every stage writes into `--root` and is read back on a rerun.
+Every finished stage (and each selection candidate) is kept in `--root` and read back on a
+rerun; an interrupted training starts over (its time cap makes it unrepeatable anyway).
 """
 
 from __future__ import annotations
