@@ -3,7 +3,8 @@
 Every live problem's strategy is a generator parked on one operation. Its scheduler
 (`engine.scheduler`, search/scheduler.py) decides which problems start and whose pending
 operations go out together; the engine gathers those `Expand`s into policy calls and those
-`Score`s into reward calls, each call at most `max_batch` sequences, sends every result back
+`Score`s into reward calls, each call at most `max_batch` sequences (`auto`: the size the
+backends ask for, search/batching.py), sends every result back
 to the generator that asked, and charges each problem's ledger by the reuse model
 (`compute.reuse`, search/charges.py; what the backends report running is only observed).
 Budgets are checked per problem against an operation's worst case before it is issued, and,
@@ -35,6 +36,7 @@ from infscale.search.backends import (
     ScoreRequest,
     ScoreResult,
 )
+from infscale.search.batching import AUTO, resolve_max_batch
 from infscale.search.charges import check_reuse, path_charge, prompt_charge
 from infscale.search.continuous import Continuous
 from infscale.search.executor import BoundRun
@@ -76,7 +78,7 @@ class Engine:
         reward: RewardModel | None,
         budget: Budget | None = None,
         sampling: Sampling | None = None,
-        max_batch: int = 256,
+        max_batch: int | str = AUTO,
         max_concurrent: int = 512,
         seed: int = 0,
         progress: bool = False,
@@ -85,10 +87,9 @@ class Engine:
         batch_wait_ms: float = 5.0,
         reuse: str = "prefix",
     ):
-        if max_batch < 1 or max_concurrent < 1:
-            raise ValueError(
-                f"engine.max_batch and engine.max_concurrent must be >= 1, got {max_batch}, {max_concurrent}"
-            )
+        max_batch = resolve_max_batch(max_batch, policy, reward)
+        if max_concurrent < 1:
+            raise ValueError(f"engine.max_concurrent must be >= 1, got {max_concurrent}")
         if isinstance(batch_wait_ms, bool) or not isinstance(batch_wait_ms, (int, float)) or not batch_wait_ms >= 0:
             raise ValueError(f"engine.batch_wait_ms must be a non-negative number, got {batch_wait_ms!r}")
         if scheduler not in SCHEDULERS:
