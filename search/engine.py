@@ -40,7 +40,7 @@ from infscale.search.batching import AUTO, resolve_max_batch
 from infscale.search.charges import check_reuse, path_charge, prompt_charge
 from infscale.search.continuous import Continuous
 from infscale.search.executor import BoundRun
-from infscale.search.jobs import Job, WorstCase, issue, settle_reservation, split_calls
+from infscale.search.jobs import Job, WorstCase, issue, ledger_mark, settle_reservation, split_calls
 from infscale.search.lockstep import Lockstep
 from infscale.search.node import Node, Tree
 from infscale.search.ops import Decision, Expand, Score
@@ -194,7 +194,9 @@ class Engine:
         if any(not isinstance(w, int) or w < 0 for w in widths):
             raise ValueError(f"Expand widths must be non-negative integers, got {widths}")
         temperature = sampling.temperature if op.temperature is None else op.temperature
-        shadow, jobs = copy.copy(run.ledger), []
+        # what the jobs so far would cost at worst, for the budget's checks (none to make uncapped)
+        capped, jobs = self.budget.capped, []
+        shadow = copy.copy(run.ledger) if capped else run.ledger
         for node, wanted in zip(op.nodes, widths):
             if wanted == 0:
                 continue
@@ -225,9 +227,10 @@ class Engine:
             node.expansions += 1
             for offset, count in chunks:
                 part = charge if offset == 0 else (0, 0)  # one prefill per expansion
-                shadow.charge_prompt(*part)
-                for _ in range(count):
-                    shadow.charge_sample(length, limit)
+                if capped:
+                    shadow.charge_prompt(*part)
+                    for _ in range(count):
+                        shadow.charge_sample(length, limit)
                 request = GenerationRequest(
                     prompt=prompt,
                     n=count,
@@ -259,9 +262,10 @@ class Engine:
         if context is None and computed is not None and cached is not None:
             context = computed + cached
         node.prefills.append((job.charge[1], job.charge[0]))
-        before = (run.ledger.flops_total, run.ledger.generated)
+        before = ledger_mark(job, run.ledger)
         run.ledger.charge_prompt(*job.charge)
         run.ledger.observe_prompt(computed, cached)
+        so_far = node.generated
         for sample in result.samples:
             run.ledger.charge_sample(context, sample.tokens)
             if sample.tokens is not None and sample.tokens > request.max_tokens:
@@ -271,15 +275,16 @@ class Engine:
             child = run.tree.add_child(
                 node, text=sample.text, tokens=sample.tokens, context=context, finish=sample.finish
             )
-            self._mark_finish(child, max_depth)
+            generated = None if so_far is None or sample.tokens is None else so_far + sample.tokens
+            self._mark_finish(child, max_depth, generated)
             job.children.append(child)
         settle_reservation(self.pool, job, before, run.ledger)
 
-    def _mark_finish(self, child: Node, max_depth: int) -> None:
-        """Decide whether a new node ends its solution, and with which answer."""
+    def _mark_finish(self, child: Node, max_depth: int, generated: int | None) -> None:
+        """Decide whether a new node ends its solution (`generated` tokens from the root), and
+        with which answer."""
         if child.finish == "step" and self.task.extract_answer(child.text) is not None:
             child.finish = "end"
-        generated = child.generated
         if child.finish == "step" and generated is not None and generated >= self.sampling.max_tokens:
             child.finish = "length"
         if child.finish == "step" and child.depth >= max_depth:
@@ -301,7 +306,8 @@ class Engine:
         if self.reward is None:
             raise ValueError("this strategy scores steps, but reward=none: choose a reward model")
         jobs = []
-        shadow, seen = copy.copy(run.ledger), set()
+        shadow = copy.copy(run.ledger) if self.budget.max_flops is not None else None
+        seen = set()
         for node in run.op.nodes:
             if node.step_scores is not None or id(node) in seen:
                 continue
@@ -315,9 +321,10 @@ class Engine:
             tokens = self.reward.count_tokens(request)
             charge = path_charge(self.reuse, self.reward, request, tokens)
             flops = prefill_flops(self.reward.spec, *charge)
-            if self.budget.max_flops is not None and not self.budget.affords_flops(shadow, flops):
-                continue
-            shadow.charge_reward(*charge)
+            if shadow is not None:
+                if not self.budget.affords_flops(shadow, flops):
+                    continue
+                shadow.charge_reward(*charge)
             jobs.append(Job(run, node, request, context=tokens, known=scores, worst=WorstCase(flops), charge=charge))
         return jobs
 
@@ -331,7 +338,7 @@ class Engine:
             observed = self._reward_cost(job, values)
             job.node.step_scores = job.known + self._checked(values, job)
             job.node.reward_tokens, job.node.reward_cached = job.charge
-            before = (job.run.ledger.flops_total, job.run.ledger.generated)
+            before = ledger_mark(job, job.run.ledger)
             job.run.ledger.charge_reward(*job.charge)
             job.run.ledger.observe_reward(*observed)
             settle_reservation(self.pool, job, before, job.run.ledger)
