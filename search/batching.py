@@ -7,8 +7,9 @@ against search-and-learn on vLLM"); the in-process transformers backends ask for
 `engine.max_batch: auto` (the default) takes the largest preference of the policy and the
 reward model, `DEFAULT` for one that declares none. The larger is safe for the other backend:
 the ones that hold a batch in memory split a call into their own forward passes
-(`policy.max_batch`, `reward.batch_size`). An explicit number wins. The ledger does not
-depend on it (search/charges.py): only how the work is split into calls does.
+(`policy.max_batch`, `reward.batch_size`). An explicit number wins. The charges do not
+depend on it (search/charges.py), nor the samples on a batch-invariant backend (a float32
+CPU backend that is not can flip a near tie: BENCHMARKS.md, "Lockstep vs continuous").
 """
 
 from __future__ import annotations
