@@ -26,6 +26,11 @@ class Budget:
             if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0):
                 raise ValueError(f"budget.{key} must be a positive number, got {value!r}")
 
+    @property
+    def capped(self) -> bool:
+        """Whether any cap is set (else nothing needs checking before an operation)."""
+        return self.max_samples is not None or self.max_tokens is not None or self.max_flops is not None
+
     @classmethod
     def unlimited(cls) -> Budget:
         """No cap at all (what `budget=none` configures)."""

@@ -30,6 +30,7 @@ import torch
 from infscale.budgets.model_spec import ModelSpec
 from infscale.policies.task_prompts import TaskPrompts
 from infscale.search.backends import GenerationRequest, GenerationResult, Sample
+from infscale.search.batching import DEFAULT
 from infscale.search.prefix_cache import PrefixCache, check_cache_mb, forward_with_prefixes
 
 _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
@@ -46,6 +47,8 @@ class _Row:
 
 class HFPolicy:
     """A Hugging Face causal LM as a policy (CPU or CUDA)."""
+
+    preferred_batch = DEFAULT  # engine.max_batch: auto; larger calls it splits into its own batches
 
     def __init__(
         self,

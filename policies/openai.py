@@ -41,6 +41,7 @@ from infscale.budgets.model_spec import ModelSpec
 from infscale.policies.task_prompts import TaskPrompts
 from infscale.policies.vllm import validate_request
 from infscale.search.backends import BackendError, GenerationRequest, GenerationResult, Sample
+from infscale.search.batching import LARGE
 from infscale.search.openai_http import Retrier, TransientError, new_client, one_line, post_json, run_all
 
 log = logging.getLogger(__name__)
@@ -55,6 +56,8 @@ class _Reply:
 
 class OpenAIPolicy:
     """Completions from one or more OpenAI-compatible servers."""
+
+    preferred_batch = LARGE  # engine.max_batch: auto (search/batching.py)
 
     def __init__(
         self,

@@ -29,11 +29,14 @@ from typing import Any
 
 from infscale.budgets.model_spec import ModelSpec
 from infscale.search.backends import GenerationRequest, GenerationResult, Sample
+from infscale.search.batching import LARGE
 from infscale.search.vllm_engine_args import _plain, engine_kwargs, require_vllm
 
 
 class VLLMPolicy:
     """A causal LM served by an offline `vllm.LLM` (GPU build or the CPU build)."""
+
+    preferred_batch = LARGE  # engine.max_batch: auto (search/batching.py)
 
     def __init__(self, task: Any = None, **options: Any) -> None:
         cfg = _plain(options)

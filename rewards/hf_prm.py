@@ -28,6 +28,7 @@ from infscale.budgets.model_spec import ModelSpec
 from infscale.rewards.prm_adapters import Encoding, PRMAdapter, adapter_class
 from infscale.rewards.prm_cost import ReadsLikePRMInput, check_incremental
 from infscale.search.backends import RewardModel, ScoreRequest, ScoreResult
+from infscale.search.batching import DEFAULT
 from infscale.search.prefix_cache import PrefixCache, check_cache_mb, forward_with_prefixes
 
 _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16, "auto": "auto"}
@@ -35,6 +36,7 @@ _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torc
 
 class HFPRM(ReadsLikePRMInput, RewardModel):
     outcome = False
+    preferred_batch = DEFAULT  # engine.max_batch: auto; larger calls it splits into its own batches
 
     def __init__(
         self,

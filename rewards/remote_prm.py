@@ -36,6 +36,7 @@ from infscale.rewards.prm_adapters import Encoding
 from infscale.rewards.prm_cost import PRMInput, ReadsLikePRMInput, load_reward_config
 from infscale.rewards.vllm_prm import step_scores
 from infscale.search.backends import BackendError, RewardModel, ScoreRequest, ScoreResult
+from infscale.search.batching import LARGE
 from infscale.search.openai_http import Retrier, new_client, one_line, post_json, run_all
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,7 @@ log = logging.getLogger(__name__)
 
 class RemotePRM(ReadsLikePRMInput, RewardModel):
     outcome = False
+    preferred_batch = LARGE  # engine.max_batch: auto (search/batching.py)
 
     def __init__(
         self,

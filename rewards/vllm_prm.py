@@ -32,6 +32,7 @@ from infscale.rewards.prm_adapters import Encoding, adapter_class
 from infscale.rewards.prm_adapters.plus_minus import PlusMinusAdapter
 from infscale.rewards.prm_cost import ReadsLikePRMInput, check_incremental
 from infscale.search.backends import RewardModel, ScoreRequest, ScoreResult
+from infscale.search.batching import LARGE
 from infscale.search.vllm_engine_args import CONFIG_KEYS, ENGINE_KEYS, _plain, engine_kwargs, require_vllm
 
 _OWN_KEYS = {"name", "adapter", "incremental", "max_length", "batch_size", "device", *CONFIG_KEYS, *ENGINE_KEYS}
@@ -40,6 +41,7 @@ _NATIVE = {"qwen", "toy"}
 
 class VLLMPRM(ReadsLikePRMInput, RewardModel):
     outcome = False
+    preferred_batch = LARGE  # engine.max_batch: auto (search/batching.py)
 
     def __init__(self, task: Any = None, **options: Any) -> None:
         cfg = _plain(options)

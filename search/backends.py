@@ -64,6 +64,9 @@ class Policy(Protocol):
         """Tokens of `text` as a prompt; used to reserve worst-case cost before a call."""
         ...
 
+    # Optional: `preferred_batch: int`, the sequences per call the backend runs best at, which
+    # `engine.max_batch: auto` follows (search/batching.py; 256 where it is absent).
+
 
 @dataclass(frozen=True)
 class ScoreRequest:
@@ -98,13 +101,15 @@ class RewardModel(Protocol):
     Capabilities the engine reads, with their defaults (a backend subclassing this protocol
     inherits them, and sets the ones it has): `outcome`, one score per trajectory instead of
     one per step; `incremental`, the engine may send `known` > 0 (the reward model is
-    prefix-stable and configured to score only new steps).
+    prefix-stable and configured to score only new steps); `preferred_batch`, the paths per
+    call it runs best at, which `engine.max_batch: auto` follows (search/batching.py; None: 256).
     """
 
     name: str
     spec: ModelSpec | None
     outcome: bool = False
     incremental: bool = False
+    preferred_batch: int | None = None
 
     def score(self, requests: list[ScoreRequest]) -> list[list[float]]: ...
 

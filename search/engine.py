@@ -3,7 +3,8 @@
 Every live problem's strategy is a generator parked on one operation. Its scheduler
 (`engine.scheduler`, search/scheduler.py) decides which problems start and whose pending
 operations go out together; the engine gathers those `Expand`s into policy calls and those
-`Score`s into reward calls, each call at most `max_batch` sequences, sends every result back
+`Score`s into reward calls, each call at most `max_batch` sequences (`auto`: the size the
+backends ask for, search/batching.py), sends every result back
 to the generator that asked, and charges each problem's ledger by the reuse model
 (`compute.reuse`, search/charges.py; what the backends report running is only observed).
 Budgets are checked per problem against an operation's worst case before it is issued, and,
@@ -35,10 +36,11 @@ from infscale.search.backends import (
     ScoreRequest,
     ScoreResult,
 )
+from infscale.search.batching import AUTO, resolve_max_batch
 from infscale.search.charges import check_reuse, path_charge, prompt_charge
 from infscale.search.continuous import Continuous
 from infscale.search.executor import BoundRun
-from infscale.search.jobs import Job, WorstCase, issue, settle_reservation, split_calls
+from infscale.search.jobs import Job, WorstCase, issue, ledger_mark, settle_reservation, split_calls
 from infscale.search.lockstep import Lockstep
 from infscale.search.node import Node, Tree
 from infscale.search.ops import Decision, Expand, Score
@@ -76,7 +78,7 @@ class Engine:
         reward: RewardModel | None,
         budget: Budget | None = None,
         sampling: Sampling | None = None,
-        max_batch: int = 256,
+        max_batch: int | str = AUTO,
         max_concurrent: int = 512,
         seed: int = 0,
         progress: bool = False,
@@ -85,10 +87,9 @@ class Engine:
         batch_wait_ms: float = 5.0,
         reuse: str = "prefix",
     ):
-        if max_batch < 1 or max_concurrent < 1:
-            raise ValueError(
-                f"engine.max_batch and engine.max_concurrent must be >= 1, got {max_batch}, {max_concurrent}"
-            )
+        max_batch = resolve_max_batch(max_batch, policy, reward)
+        if max_concurrent < 1:
+            raise ValueError(f"engine.max_concurrent must be >= 1, got {max_concurrent}")
         if isinstance(batch_wait_ms, bool) or not isinstance(batch_wait_ms, (int, float)) or not batch_wait_ms >= 0:
             raise ValueError(f"engine.batch_wait_ms must be a non-negative number, got {batch_wait_ms!r}")
         if scheduler not in SCHEDULERS:
@@ -193,7 +194,9 @@ class Engine:
         if any(not isinstance(w, int) or w < 0 for w in widths):
             raise ValueError(f"Expand widths must be non-negative integers, got {widths}")
         temperature = sampling.temperature if op.temperature is None else op.temperature
-        shadow, jobs = copy.copy(run.ledger), []
+        # what the jobs so far would cost at worst, for the budget's checks (none to make uncapped)
+        capped, jobs = self.budget.capped, []
+        shadow = copy.copy(run.ledger) if capped else run.ledger
         for node, wanted in zip(op.nodes, widths):
             if wanted == 0:
                 continue
@@ -224,9 +227,10 @@ class Engine:
             node.expansions += 1
             for offset, count in chunks:
                 part = charge if offset == 0 else (0, 0)  # one prefill per expansion
-                shadow.charge_prompt(*part)
-                for _ in range(count):
-                    shadow.charge_sample(length, limit)
+                if capped:
+                    shadow.charge_prompt(*part)
+                    for _ in range(count):
+                        shadow.charge_sample(length, limit)
                 request = GenerationRequest(
                     prompt=prompt,
                     n=count,
@@ -258,9 +262,10 @@ class Engine:
         if context is None and computed is not None and cached is not None:
             context = computed + cached
         node.prefills.append((job.charge[1], job.charge[0]))
-        before = (run.ledger.flops_total, run.ledger.generated)
+        before = ledger_mark(job, run.ledger)
         run.ledger.charge_prompt(*job.charge)
         run.ledger.observe_prompt(computed, cached)
+        so_far = node.generated
         for sample in result.samples:
             run.ledger.charge_sample(context, sample.tokens)
             if sample.tokens is not None and sample.tokens > request.max_tokens:
@@ -270,15 +275,16 @@ class Engine:
             child = run.tree.add_child(
                 node, text=sample.text, tokens=sample.tokens, context=context, finish=sample.finish
             )
-            self._mark_finish(child, max_depth)
+            generated = None if so_far is None or sample.tokens is None else so_far + sample.tokens
+            self._mark_finish(child, max_depth, generated)
             job.children.append(child)
         settle_reservation(self.pool, job, before, run.ledger)
 
-    def _mark_finish(self, child: Node, max_depth: int) -> None:
-        """Decide whether a new node ends its solution, and with which answer."""
+    def _mark_finish(self, child: Node, max_depth: int, generated: int | None) -> None:
+        """Decide whether a new node ends its solution (`generated` tokens from the root), and
+        with which answer."""
         if child.finish == "step" and self.task.extract_answer(child.text) is not None:
             child.finish = "end"
-        generated = child.generated
         if child.finish == "step" and generated is not None and generated >= self.sampling.max_tokens:
             child.finish = "length"
         if child.finish == "step" and child.depth >= max_depth:
@@ -300,7 +306,8 @@ class Engine:
         if self.reward is None:
             raise ValueError("this strategy scores steps, but reward=none: choose a reward model")
         jobs = []
-        shadow, seen = copy.copy(run.ledger), set()
+        shadow = copy.copy(run.ledger) if self.budget.max_flops is not None else None
+        seen = set()
         for node in run.op.nodes:
             if node.step_scores is not None or id(node) in seen:
                 continue
@@ -314,9 +321,10 @@ class Engine:
             tokens = self.reward.count_tokens(request)
             charge = path_charge(self.reuse, self.reward, request, tokens)
             flops = prefill_flops(self.reward.spec, *charge)
-            if self.budget.max_flops is not None and not self.budget.affords_flops(shadow, flops):
-                continue
-            shadow.charge_reward(*charge)
+            if shadow is not None:
+                if not self.budget.affords_flops(shadow, flops):
+                    continue
+                shadow.charge_reward(*charge)
             jobs.append(Job(run, node, request, context=tokens, known=scores, worst=WorstCase(flops), charge=charge))
         return jobs
 
@@ -330,7 +338,7 @@ class Engine:
             observed = self._reward_cost(job, values)
             job.node.step_scores = job.known + self._checked(values, job)
             job.node.reward_tokens, job.node.reward_cached = job.charge
-            before = (job.run.ledger.flops_total, job.run.ledger.generated)
+            before = ledger_mark(job, job.run.ledger)
             job.run.ledger.charge_reward(*job.charge)
             job.run.ledger.observe_reward(*observed)
             settle_reservation(self.pool, job, before, job.run.ledger)

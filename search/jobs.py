@@ -132,7 +132,15 @@ def _reserve(pool: Pool, job: Job, count: int) -> None:
         job.request, job.cost = dataclasses.replace(job.request, n=count), count
 
 
-def settle_reservation(pool: Pool | None, job: Job, before: tuple[float | None, int | None], ledger: Ledger) -> None:
+def ledger_mark(job: Job, ledger: Ledger) -> tuple[float | None, int | None] | None:
+    """The ledger's FLOPs and generated tokens before `job`'s result is charged, which
+    `settle_reservation` needs; None for a job with no pool reservation (nothing to settle)."""
+    return None if job.reservation is None else (ledger.flops_total, ledger.generated)
+
+
+def settle_reservation(
+    pool: Pool | None, job: Job, before: tuple[float | None, int | None] | None, ledger: Ledger
+) -> None:
     """Release a job's pool reservation, charging the pool what its ledger was charged since
     `before` (the ledger's FLOPs and generated tokens when the job's result came in)."""
     if job.reservation is None:

@@ -66,15 +66,20 @@ class Node:
     @property
     def solution(self) -> str:
         """The generated text from the root to this node (without the prompt)."""
-        return "".join(n.text for n in self.path())
+        texts, node = [], self
+        while node is not None:  # not through path(): the engine asks this of every node
+            texts.append(node.text)
+            node = node.parent
+        return "".join(reversed(texts))
 
     @property
     def generated(self) -> int | None:
-        total = 0
-        for node in self.path():
+        total, node = 0, self
+        while node is not None:
             if node.tokens is None:
                 return None
             total += node.tokens
+            node = node.parent
         return total
 
 

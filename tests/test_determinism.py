@@ -20,8 +20,9 @@ def test_same_seed_same_results_whatever_the_batching(tmp_path, strategy):
     run(make_config(*base), tmp_path / "b")
     run(make_config(*base, "engine.max_batch=8", "engine.max_concurrent=2"), tmp_path / "c")
     run(make_config(*base, "engine.max_batch=3", "engine.max_concurrent=3"), tmp_path / "d")
-    a, b, c, d = (strip_time(read_results(tmp_path / x)) for x in "abcd")
-    assert a == b == c
+    run(make_config(*base, "engine.max_batch=2048"), tmp_path / "e")  # a ran auto: 256 here
+    a, b, c, d, e = (strip_time(read_results(tmp_path / x)) for x in "abcde")
+    assert a == b == c == e
     assert len(a) == 20
     # A request wider than max_batch is split, and each piece computes its prompt again: that
     # is observed (tokens.recomputed, flops.executed); the bill and every sample stay the same.

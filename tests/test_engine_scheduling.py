@@ -101,16 +101,53 @@ def test_the_engines_python_defaults_are_the_configs():
 
 
 def test_batch_and_concurrency_must_be_positive():
-    import pytest
-
     from infscale.search.engine import Engine
 
-    for kwargs in ({"max_batch": 0}, {"max_concurrent": 0}, {"max_batch": 0, "max_concurrent": 0}):
-        args = {"max_batch": 1, "max_concurrent": 1, **kwargs}
-        message = f"engine.max_batch and engine.max_concurrent must be >= 1, got {args['max_batch']}, {args['max_concurrent']}"
-        with pytest.raises(ValueError, match=f"^{message}$"):
-            Engine(None, None, None, **args)
+    for bad in (0, -3, True, 2.5, "2048", "Auto", None):
+        with pytest.raises(
+            ValueError, match=rf"^engine.max_batch must be a positive integer or 'auto', got {re.escape(repr(bad))}$"
+        ):
+            Engine(None, None, None, max_batch=bad)
+    with pytest.raises(ValueError, match="^engine.max_concurrent must be >= 1, got 0$"):
+        Engine(None, None, None, max_concurrent=0)
     assert Engine(None, None, None, max_batch=1, max_concurrent=1).max_batch == 1
+
+
+def test_auto_batch_is_the_largest_the_backends_prefer_and_an_explicit_number_wins():
+    from infscale.search.engine import Engine
+    from tests.fake_backends import simulated_policy, simulated_prm
+
+    policy, reward = simulated_policy(), simulated_prm()
+    assert Engine(None, policy, reward).max_batch == 256  # neither names a preference
+    policy.preferred_batch = 2048  # as vLLM's and the served backends' classes do
+    assert Engine(None, policy, reward).max_batch == 2048
+    assert Engine(None, policy, None).max_batch == 2048
+    reward.preferred_batch = 4096
+    assert Engine(None, policy, reward).max_batch == 4096
+    assert Engine(None, policy, reward, max_batch=7).max_batch == 7
+    reward.preferred_batch = 0
+    with pytest.raises(ValueError, match=r"^SimulatedPRM.preferred_batch must be a positive integer, got 0$"):
+        Engine(None, policy, reward)
+
+
+def test_auto_batch_changes_the_calls_not_the_answers_or_the_bill():
+    from infscale.budgets.budget import Budget
+    from infscale.search.engine import Engine, Sampling
+    from tests.fake_backends import simulated_policy, simulated_prm, simulated_task
+
+    task = simulated_task(n=40)
+    runs = {}
+    for preferred, max_batch in ((None, "auto"), (2048, "auto"), (2048, 256)):
+        policy, reward = simulated_policy(), simulated_prm()
+        policy.preferred_batch = preferred
+        engine = Engine(task, policy, reward, Budget.unlimited(), Sampling(), max_batch=max_batch)
+        outcomes = list(engine.run(task.problems(), strategy("rebase", task, n=16)))
+        records = [(o.decision.answer, o.ledger.flops_total, o.ledger.tokens_record()) for o in outcomes]
+        runs[preferred, max_batch] = (engine.max_batch, engine.calls["policy"], records)
+    (small, small_calls, base), (large, large_calls, auto), (_, explicit_calls, explicit) = runs.values()
+    assert (small, large) == (256, 2048)
+    assert base == auto == explicit and len(base) == 40
+    assert large_calls < small_calls == explicit_calls  # 40 x 16 live leaves: 3 calls a round, then 1
 
 
 @pytest.mark.parametrize("cap", ["samples", "tokens", "flops"])

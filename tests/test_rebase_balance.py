@@ -39,3 +39,25 @@ def test_high_scores_take_the_width_at_low_temperature():
 def test_a_tiny_temperature_neither_overflows_nor_splits():
     # exp(1.0 / 0.001) overflows a float: the split must work on score differences
     assert balance([1.0, 0.9], 4, 0.001) == [4, 0]
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    scores=st.lists(st.floats(min_value=-800.0, max_value=800.0, allow_nan=False), min_size=1, max_size=40),
+    width=st.integers(min_value=1, max_value=256),
+    temperature=st.sampled_from([0.001, 0.05, 0.1, 0.2, 1.0, 3.0]),
+)
+def test_shares_are_the_exact_fraction_ceil_of_the_float_weights(scores, width, temperature):
+    # balance scales the weights to integers instead of using Fraction; the shares must be
+    # the same, underflowing weights (exp of a score far below the top) included
+    from fractions import Fraction
+
+    top = max(scores)
+    weights = [Fraction(math.exp((s - top) / temperature)) for s in scores]
+    expected, left, weight_left = [], width, sum(weights)
+    for weight in weights:
+        share = 0 if left <= 0 or weight_left == 0 else min(left, math.ceil(left * weight / weight_left))
+        expected.append(share)
+        left -= share
+        weight_left -= weight
+    assert balance(scores, width, temperature) == expected

@@ -157,7 +157,7 @@ def build_engine(
         reward,
         budget,
         sampling,
-        max_batch=int(cfg.engine.max_batch),
+        max_batch=cfg.engine.max_batch,
         max_concurrent=concurrency(cfg),
         seed=int(cfg.seed),
         progress=bool(cfg.progress),

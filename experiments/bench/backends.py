@@ -21,10 +21,9 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
-from pathlib import Path
 from typing import Any
 
-from infscale.experiments.bench.vllm_world import World, engine_run, load_world, machine_line, print_table, write_json
+from infscale.experiments.bench.vllm_world import World, engine_run, machine_line, print_table, rebase_world, write_json
 
 
 def flat_run(world: World, n: int, tokens: int) -> dict[str, Any]:
@@ -66,14 +65,7 @@ def ratios(search: dict[str, Any], flat: dict[str, Any]) -> dict[str, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--problems", type=int, default=100)
-    parser.add_argument("--n", type=int, default=16)
-    parser.add_argument("--repeats", type=int, default=2, help="pairs of runs, in alternating order")
-    parser.add_argument("--json", type=Path, help="also write the results here")
-    parser.add_argument("overrides", nargs="*")
-    args = parser.parse_args()
-    world = load_world(["strategy=rebase", f"strategy.n={args.n}", *args.overrides], args.problems)
+    args, world = rebase_world(__doc__, repeats=2)
     flat_run(world, 1, len(world.problems))  # warm-up: first-call costs stay out of (a)
     repeats: list[dict[str, Any]] = []
     for r in range(args.repeats):

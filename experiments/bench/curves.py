@@ -67,11 +67,10 @@ def main() -> None:
         summary, records, wall, cfg = _job(Path(tmp) / "wide", args.problems, args.n_max, "weighted")
         started = time.perf_counter()
         problems = curves.prepare(records, build_task(cfg))
-        points = curves.subsample(problems, widths, ["majority", "weighted"], int(cfg.engine.max_batch))
+        # compute.reuse charges one prompt prefill per expansion, however the calls were split
+        points = curves.subsample(problems, widths, ["majority", "weighted"], None)
         sub_wall = wall + time.perf_counter() - started
-        prefix = curves.subsample(
-            problems, widths, ["majority", "weighted"], int(cfg.engine.max_batch), subsets="prefix"
-        )
+        prefix = curves.subsample(problems, widths, ["majority", "weighted"], None, subsets="prefix")
     sub_flops = summary["flops_total"] * summary["n_problems"]
     exact = sum(p.correct == [float(r["correct"]) for r in real[p.selector, p.n][1]] for p in prefix)
     within = sum(

@@ -28,10 +28,10 @@ PY=${PYTHON:-python3}
 PROBLEMS=${PROBLEMS:-100}
 REPEATS=${REPEATS:-2}
 SAL_SRC=${SAL_SRC:-shared/search-and-learn}
-# Hydra overrides for every run: the toy PRM on the GPU, engine batches as large as vLLM takes
-# (BENCHMARKS.md: 256 doubles vLLM's and the PRM's time on the CPU build).
-OVERRIDES=${OVERRIDES-reward.device=cuda engine.max_batch=2048}
-REQUIRE_CUDA=${REQUIRE_CUDA:-1} # 0: a dry run on vLLM's CPU build (OVERRIDES=engine.max_batch=2048 PROBLEMS=3)
+# Hydra overrides for every run: the toy PRM on the GPU (engine.max_batch is left at auto,
+# which gives vLLM the 2048-sequence calls it asks for: search/batching.py).
+OVERRIDES=${OVERRIDES-reward.device=cuda}
+REQUIRE_CUDA=${REQUIRE_CUDA:-1} # 0: a dry run on vLLM's CPU build (OVERRIDES= PROBLEMS=3)
 RESULT=${1:-${OUT:-.}/gpu_check.json}
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT

@@ -7,6 +7,7 @@ order of alternating repeats does not favour either arm.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
@@ -47,13 +48,28 @@ def load_world(overrides: list[str], n_problems: int) -> World:
     return World(cfg, task, build_policy(cfg, task), problems)
 
 
+def rebase_world(doc: str, repeats: int) -> tuple[argparse.Namespace, World]:
+    """The command line of a REBASE benchmark on this world (`--problems`, `--n`, `--repeats`,
+    `--json`, Hydra overrides) and the world it names."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--problems", type=int, default=100)
+    parser.add_argument("--n", type=int, default=16)
+    parser.add_argument("--repeats", type=int, default=repeats, help="pairs of runs, in alternating order")
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("overrides", nargs="*")
+    args = parser.parse_args()
+    return args, load_world(["strategy=rebase", f"strategy.n={args.n}", *args.overrides], args.problems)
+
+
 def fresh_reward(world: World) -> Any:
     """A new reward model (its caches empty), and vLLM's prefix cache emptied."""
     world.policy.llm.reset_prefix_cache()
     return build_reward(world.cfg, world.task)
 
 
-def engine_run(world: World, strategy_overrides: dict[str, Any]) -> dict[str, Any]:
+def engine_run(
+    world: World, strategy_overrides: dict[str, Any], engine_overrides: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """One engine run over the world's problems: wall, time in each backend, tokens, correctness.
 
     `cpu_s` is this process's CPU time (vLLM runs in it, `in_process`), which other jobs on a
@@ -62,7 +78,7 @@ def engine_run(world: World, strategy_overrides: dict[str, Any]) -> dict[str, An
     `count_tokens` (the engine asks it of every prompt and path, for the ledger and budget
     checks) is timed apart as `count_tokens_s` (`reward_count_tokens_s` the reward's share): it is each backend tokenizing its input, cached
     there for the `generate` / `score` call that follows, so it is backend work done early."""
-    cfg = OmegaConf.merge(world.cfg, {"strategy": strategy_overrides})
+    cfg = OmegaConf.merge(world.cfg, {"strategy": strategy_overrides, "engine": engine_overrides or {}})
     reward = fresh_reward(world)
     engine = build_engine(cfg, world.task, world.policy, reward)
     strategy = build_strategy(cfg, world.task)
@@ -95,6 +111,9 @@ def engine_run(world: World, strategy_overrides: dict[str, Any]) -> dict[str, An
         "prompt_cached": sum(ledger.prompt_cached for ledger in ledgers),
         "accuracy": sum(correct) / len(correct),
         "correct": correct,
+        "answers": [o.decision.answer for o in outcomes],
+        "flops_total": [ledger.flops_total for ledger in ledgers],
+        "max_batch": engine.max_batch,
     }
 
 

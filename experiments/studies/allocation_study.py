@@ -125,7 +125,7 @@ def prefix_points(args: argparse.Namespace, base: list[str]) -> list[dict[str, A
     problems = curves.prepare(records, build_task(cfg))
     points = []
     every = range(1, widest + 1)  # prefixes are free: every width, so "the fixed run at the same FLOPs" is exact
-    for point in curves.subsample(problems, every, args.selectors, int(cfg.engine.max_batch), subsets="prefix"):
+    for point in curves.subsample(problems, every, args.selectors, None, subsets="prefix"):
         points.append(
             {
                 "name": f"fixed-{point.selector}-n{point.n}",
