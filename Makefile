@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-all lint install clean test-vllm browser mutation mutation-audit layers
+.PHONY: demo figures test test-all lint install clean test-vllm browser mutation mutation-audit layers
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,11 @@ DEMO ?= pareto_toy_sum
 
 demo: $(STAMP)
 	$(BIN)/python -m infscale.experiments.studies.demo --experiment $(DEMO)
+
+# Every figure and table the README shows, from the 500-problem sweep of the configurations it
+# compares (about an hour on 2 cores; resumes), the simulated preset, math_cot_100 and the import graph.
+figures: $(STAMP)
+	$(BIN)/python -m infscale.experiments.studies.figures
 
 # ruff, then the layer contract (pyproject.toml) read from the checkout through infscale/'s links.
 lint: $(STAMP)

@@ -37,6 +37,8 @@ RECIPES = {
     "make demo": MAKE_DEMO.format(python=".venv/bin/python", preset="pareto_toy_sum"),
     "make demo DEMO=pareto_toy": MAKE_DEMO.format(python=".venv/bin/python", preset="pareto_toy"),
     "make demo DEMO=pareto_sim": MAKE_DEMO.format(python=".venv/bin/python", preset="pareto_sim"),
+    # the two sweeps on 2 problems (nothing written into docs/ or the pages at that size)
+    "make figures": ".venv/bin/python -m infscale.experiments.studies.figures --n-problems 2 --only grid sim",
 }
 LESSONS_SMALL = (
     "--pool-problems 8 --samples 2 --k 2 --train-steps 6 --train-batch 4 --heldout-problems 16 "
@@ -68,6 +70,8 @@ def test_make_demo_runs_the_recipe_of_the_makefile():
     makefile = (Path(__file__).resolve().parents[1] / "Makefile").read_text()
     recipe = MAKE_DEMO.format(python="$(BIN)/python", preset="$(DEMO)").removesuffix(" --n-problems 2")
     assert f"demo: $(STAMP)\n\t{recipe}\n" in makefile
+    figures = RECIPES["make figures"].replace(".venv/bin", "$(BIN)").split(" --n-problems")[0]
+    assert f"figures: $(STAMP)\n\t{figures}\n" in makefile
 
 
 @pytest.fixture(scope="module")

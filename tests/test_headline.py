@@ -1,5 +1,6 @@
 """The README's verdict sentences are generated from the committed analysis tables
-(docs/demo/, written by `make demo`), never typed: a hand-edited number fails here."""
+(experiments/results/pareto_toy_sum_500/, written by `make figures`), never typed: a hand-edited
+number fails here."""
 
 from __future__ import annotations
 
@@ -10,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from infscale.experiments.analysis import headline
-from infscale.experiments.studies.demo import VERDICT_PAGES
+from infscale.experiments.studies.figures import RESULTS, VERDICT_PAGES
 
 ROOT = Path(__file__).resolve().parents[1]
-TABLES = ROOT / "docs" / "demo"
+TABLES = ROOT / RESULTS
 
 
 @pytest.mark.parametrize("page", VERDICT_PAGES)
@@ -21,7 +22,7 @@ def test_the_pages_headline_is_what_the_committed_tables_give(page):
     text = (ROOT / page).read_text()
     assert headline.current(text, page) == headline.block(TABLES), (
         f"{page}'s headline block differs from the committed tables: regenerate it with "
-        "`infscale-headline docs/demo --write README.md docs/model_card.md` (make demo does)"
+        f"`{headline.COMMAND}` (make figures does)"
     )
 
 
@@ -91,3 +92,19 @@ def test_a_page_needs_exactly_one_block():
         headline.replace("no markers here", "x", "README.md")
     text = f"a\n{headline.START}\nold\n{headline.END}\nb"
     assert headline.replace(text, "new", "p") == "a\nnew\nb"
+
+
+def test_the_block_says_how_many_problems_and_how_wide_the_widest_interval_is():
+    optimal = {
+        "flops_total": [
+            {"difficulty": "all", "group": "all", "n_problems": 500.0, "total.itself": False,
+             "total.vs_baseline_lo": -0.01, "total.vs_baseline_hi": 0.05},
+            {"difficulty": "1", "group": "all", "n_problems": 125.0, "total.itself": False,
+             "total.vs_baseline_lo": -0.5, "total.vs_baseline_hi": 0.5},
+        ]
+    }  # fmt: skip
+    verdicts = [{"total.vs_baseline_lo": 0.0, "total.vs_baseline_hi": 0.04, "paper.vs_baseline_lo": -0.02,
+                 "paper.vs_baseline_hi": 0.06}]  # fmt: skip
+    assert headline.size(optimal, verdicts) == (
+        "Every configuration ran on 500 problems; the widest paired 95% interval against a baseline is +-4.0 points."
+    )

@@ -1,6 +1,6 @@
 """`make demo`: a preset sweep, then collect, analyze and plot; prints where everything is.
 
-    python -m infscale.experiments.studies.demo [--experiment pareto_toy_sum] [--dir .] [--docs docs/pareto.png]
+    python -m infscale.experiments.studies.demo [--experiment pareto_toy_sum] [--dir .] [--docs PNG]
         [--n-problems N]
 
 1. `infscale-run -m +experiment=<preset>`: the sweep (resumes if interrupted: the sweep
@@ -13,13 +13,12 @@
    (pareto_toy_sum: the learned PRM and the oracle charged as it), steps 2 and 3 use the
    first one listed, the learned PRM: the sampling curves are the learned PRM's and greedy
    needs no verifier;
-4. `infscale-collect`, `infscale-analyze`, `infscale-plot` on that folder; the plot is
-   also copied to `docs/pareto.png` (the default preset, pareto_toy_sum) or `docs/<preset>.png`;
-5. `infscale-report` on that folder: `multirun/<preset>/report.html` (path printed);
-6. for the default preset at its full size: the tables the README's verdicts come from
-   (compute-optimal and verdicts, both FLOP conventions) copied to `docs/demo/`, and the
-   generated headline block of README.md and docs/model_card.md rewritten from them
-   (`infscale-headline`, experiments/analysis/headline.py).
+4. `infscale-collect`, `infscale-analyze`, `infscale-plot` on that folder (the plot copied to
+   `--docs` when given);
+5. `infscale-report` on that folder: `multirun/<preset>/report.html` (path printed).
+
+The demo writes nothing outside `multirun/`: the figures and tables the README shows come
+from the 500-problem sweep of the same grid, `make figures` (experiments/studies/figures.py).
 """
 
 from __future__ import annotations
@@ -30,15 +29,15 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from omegaconf import OmegaConf
 
-from infscale.experiments.analysis import analyze, collect, headline, plot, report
+from infscale.experiments.analysis import analyze, collect, plot, report
 from infscale.experiments.app import errors
 from infscale.experiments.app.resolvers import package_path
 
 DEFAULT_EXPERIMENT = "pareto_toy_sum"
-VERDICT_PAGES = ("README.md", "docs/model_card.md")
 
 
 def sweep(root: Path, experiment: str, *overrides: str, rerun: str = "make demo") -> None:
@@ -52,28 +51,39 @@ def sweep(root: Path, experiment: str, *overrides: str, rerun: str = "make demo"
 
 
 def first_swept_reward(experiment: str) -> str | None:
-    """The first reward a preset's own sweep lists, or None where it sweeps none."""
+    """The first reward a preset's sweep lists (its own, else that of the preset it extends
+    through its defaults list), or None where none sweeps one."""
     path = Path(package_path(f"conf/experiment/{experiment}.yaml"))
     if not path.exists():
         raise ValueError(f"--experiment {experiment}: no such preset (no {path})")
-    rewards = OmegaConf.select(OmegaConf.load(path), "hydra.sweeper.params.reward")
-    return str(rewards).split(",")[0].strip() if rewards else None
+    preset = OmegaConf.load(path)
+    rewards = OmegaConf.select(preset, "hydra.sweeper.params.reward")
+    if rewards:
+        return str(rewards).split(",")[0].strip()
+    parents = [d for d in preset.get("defaults", []) if isinstance(d, str) and d not in ("_self_",)]
+    return first_swept_reward(parents[0]) if parents else None
 
 
-def publish_verdicts(folder: Path, root: Path) -> list[Path]:
-    """The headline's tables copied to `<root>/docs/demo/`, and the headline block of every page
-    of VERDICT_PAGES under `root` that has one rewritten from them."""
-    tables = root / "docs" / "demo"
-    tables.mkdir(parents=True, exist_ok=True)
-    written = []
-    for path in headline.sources(folder):
-        written.append(Path(shutil.copyfile(path, tables / path.name)))
-    text = headline.block(tables)
-    for page in (root / name for name in VERDICT_PAGES):
-        if page.exists() and headline.START in page.read_text():
-            page.write_text(headline.replace(page.read_text(), text, str(page)))
-            written.append(page)
-    return written
+def run_grid(root: Path, experiment: str, size: list[str], sampling_n: int, greedy: bool, rerun: str) -> Path:
+    """Steps 1-3: the preset's sweep, its sampling job and its greedy references; the folder."""
+    reward = first_swept_reward(experiment)
+    one_reward = [f"reward={reward}"] if reward else []
+    sweep(root, experiment, *size, rerun=rerun)
+    if sampling_n:
+        sweep(root, experiment, "strategy=best_of_n", f"strategy.n={sampling_n}", *one_reward, *size, rerun=rerun)
+    if greedy:
+        sweep(root, experiment, "strategy=greedy", "strategy.n=1", *one_reward, *size, rerun=rerun)
+    return root / "multirun" / experiment
+
+
+def analyse(folder: Path) -> dict[str, Any]:
+    """Steps 4-5 on a sweep folder: its tables, figures and report, as paths."""
+    collection = collect.collect(folder)
+    collect.report(collection)
+    tables = collect.write_collection(collection, folder)
+    result = analyze.analyze(folder)
+    analyze.print_report(result, "flops_total")
+    return {"tables": [*tables, *result["files"]], "plot": plot.plot(folder)[0], "report": report.build(folder)}
 
 
 @errors.command("infscale-demo")
@@ -81,14 +91,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="infscale-demo", description=__doc__.split("\n\n")[0])
     parser.add_argument("--experiment", default=DEFAULT_EXPERIMENT, help="a preset in conf/experiment/")
     parser.add_argument(
-        "--dir", type=Path, default=Path.cwd(), help="where multirun/ and docs/ go (default: the current directory)"
+        "--dir", type=Path, default=Path.cwd(), help="where multirun/ goes (default: the current directory)"
     )
-    parser.add_argument(
-        "--docs",
-        type=Path,
-        default=None,
-        help="where to copy the plot (default docs/pareto.png, or docs/<preset>.png for another preset)",
-    )
+    parser.add_argument("--docs", type=Path, default=None, help="also copy the Pareto plot there")
     parser.add_argument("--sampling-n", type=int, default=64, help="width of the best-of-N job to subsample (0: none)")
     parser.add_argument("--no-greedy", action="store_true", help="skip the greedy reference jobs")
     parser.add_argument(
@@ -99,47 +104,22 @@ def main(argv: list[str] | None = None) -> None:
     )
     args = parser.parse_args(argv)
     size = [] if args.n_problems is None else [f"n_problems={args.n_problems}"]
-    if args.docs is None:
-        args.docs = (
-            args.dir / "docs" / ("pareto.png" if args.experiment == DEFAULT_EXPERIMENT else f"{args.experiment}.png")
-        )
     started = time.perf_counter()
-    folder = args.dir / "multirun" / args.experiment
-    reward = first_swept_reward(args.experiment)
-    one_reward = [f"reward={reward}"] if reward else []
-    sweep(args.dir, args.experiment, *size)
-    if args.sampling_n:
-        sweep(args.dir, args.experiment, "strategy=best_of_n", f"strategy.n={args.sampling_n}", *one_reward, *size)
-    if not args.no_greedy:
-        sweep(args.dir, args.experiment, "strategy=greedy", "strategy.n=1", *one_reward, *size)
+    folder = run_grid(args.dir, args.experiment, size, args.sampling_n, not args.no_greedy, "make demo")
     swept = time.perf_counter()
-    collection = collect.collect(folder)
-    collect.report(collection)
-    tables = collect.write_collection(collection, folder)
-    result = analyze.analyze(folder)
-    analyze.print_report(result, "flops_total")
-    png = plot.plot(folder)[0]
-    html = report.build(folder)
-    args.docs.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(png, args.docs)
-    paper = folder / "pareto_flops_paper.png"  # the same in Wu et al.'s convention, written by analyze
-    if paper.exists():
-        shutil.copyfile(paper, args.docs.with_name(args.docs.stem + "_flops_paper.png"))
-    verdicts = []
-    if args.experiment == DEFAULT_EXPERIMENT and args.n_problems is None:
-        verdicts = publish_verdicts(folder, args.dir)
+    outputs = analyse(folder)
+    if args.docs is not None:
+        args.docs.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(outputs["plot"], args.docs)
     total = time.perf_counter() - started
     print(f"\ndemo done in {total:.0f} s (sweep {swept - started:.0f} s, analysis {total - (swept - started):.0f} s)")
     print(f"  sweep folder      {folder}")
-    for path in tables:
+    for path in outputs["tables"]:
         print(f"  table             {path}")
-    for path in result["files"]:
-        print(f"  table             {path}")
-    print(f"  Pareto plot       {png}")
-    print(f"  copied to         {args.docs} (and {args.docs.stem}_flops_paper.png beside it)")
-    print(f"  report            {html}")
-    for path in verdicts:
-        print(f"  verdicts          {path}")
+    print(f"  Pareto plot       {outputs['plot']} (and pareto_flops_paper.png beside it)")
+    if args.docs is not None:
+        print(f"  copied to         {args.docs}")
+    print(f"  report            {outputs['report']}")
 
 
 if __name__ == "__main__":

@@ -8,7 +8,10 @@ mean over the seeds; n = 8 plays all recordings in the recorded order. pass@n is
 unbiased estimator 1 - C(8 - c, n) / C(8, n) from the c of 8 recordings math-verify grades
 correct.
 
-    python -m infscale.experiments.studies.math_cot_100_table [--seeds 8]
+    python -m infscale.experiments.studies.math_cot_100_table [--seeds 8]      # print it
+    python -m infscale.experiments.studies.math_cot_100_table --write README.md docs/math_cot_100.md
+
+`--write` replaces the pages' generated `math_cot_100` block (`make figures` does).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from pathlib import Path
 
 from hydra import compose, initialize_config_module
 
+from infscale.experiments.analysis import blocks
 from infscale.experiments.app import resolvers
 from infscale.experiments.app.build import load
 from infscale.experiments.app.run import run
@@ -83,11 +87,26 @@ def table(seeds: int) -> str:
     return "\n".join(rows)
 
 
+BLOCK = "math_cot_100"
+COMMAND = "python -m infscale.experiments.studies.math_cot_100_table --write README.md docs/math_cot_100.md"
+
+
+def block(seeds: int = 8) -> str:
+    return blocks.wrap(BLOCK, COMMAND, table(seeds))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=8)
+    parser.add_argument("--write", type=Path, nargs="*", default=[], help="pages whose math_cot_100 block to replace")
     args = parser.parse_args()
-    print(table(args.seeds))
+    text = block(args.seeds)
+    for page in args.write:
+        if not page.exists() or not blocks.write(page, BLOCK, text):
+            raise ValueError(f"--write {page}: no such page, or no {blocks.markers(BLOCK)[0]} block in it")
+        print(f"wrote the {BLOCK} block of {page}")
+    if not args.write:
+        print(text)
 
 
 if __name__ == "__main__":

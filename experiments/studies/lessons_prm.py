@@ -1,6 +1,6 @@
 """A toy_sum PRM past the crossover? The Lessons recipe on toy_sum_s's own samples (issue 25).
 
-    python -m infscale.experiments.training.lessons_prm            # every stage; rerun to resume
+    python -m infscale.experiments.studies.lessons_prm            # every stage; rerun to resume
 
 Fine-tunes the shipped `toy_sum_prm` (training it from scratch is a GPU job, see
 `ladder.py`) on data built from the policy the crossover searches with, `toy_sum_s`:
@@ -298,7 +298,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         "task": "toy_sum",
         "trained_on": "CPU (2 shared cores)",
         "init_from": SHIPPED,
-        "recipe": "experiments/training/lessons_prm.py",
+        "recipe": "experiments/studies/lessons_prm.py",
         "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
         "seeds": {"pool": POOL_SEED, "tree": TREE_SEED, "selection_task_seed": SELECT_SEED},
         "synth": {k: synth[k] for k in ("n_pool", "pool_answer_correct", "kept_share", "agreement")},
