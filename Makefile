@@ -27,7 +27,8 @@ demo: $(STAMP)
 	$(BIN)/python -m infscale.experiments.studies.demo --experiment $(DEMO)
 
 # Every figure and table the README shows, from the 500-problem sweep of the configurations it
-# compares (about an hour on 2 cores; resumes), the simulated preset, math_cot_100 and the import graph.
+# compares (about an hour on 2 cores; resumes), the simulated preset, math_cot_100, the toy_sum ladder table
+# (from the model cards) and the import graph.
 figures: $(STAMP)
 	$(BIN)/python -m infscale.experiments.studies.figures
 

@@ -28,7 +28,7 @@ def test_every_figure_the_readme_shows_is_written_by_make_figures():
 def test_every_generated_block_of_the_readme_is_one_make_figures_writes():
     text = (ROOT / "README.md").read_text()
     names = set(re.findall(r"<!-- ([\w-]+):start -->", text))
-    assert names == {"headline", "math_cot_100"}
+    assert names == {"headline", "math_cot_100", "toy_sum_ladder"}
     for name in names:
         assert blocks.current(text, name, "README.md").count("\n") > 3
 
@@ -54,3 +54,11 @@ def test_a_block_is_replaced_between_its_own_markers_only():
     assert blocks.current(new, "y") == "<!-- y:start -->\nkeep\n<!-- y:end -->"
     with pytest.raises(ValueError, match="README.md: needs exactly one <!-- z:start -->"):
         blocks.replace(text, "z", "", "README.md")
+
+
+def test_the_ladder_table_is_what_the_model_cards_say():
+    from infscale.experiments.studies import ladder_table
+
+    text = (ROOT / "README.md").read_text()
+    assert blocks.current(text, ladder_table.BLOCK, "README.md") == ladder_table.block()
+    assert "| `toy_sum_s` (160k, 0.7) | 0.815 | 0.769 | 0.876 | 0.901 |" in ladder_table.table()

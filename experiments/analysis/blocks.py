@@ -38,3 +38,12 @@ def write(page: Path, name: str, generated: str) -> bool:
         return False
     page.write_text(replace(text, name, generated, str(page)))
     return True
+
+
+def write_pages(pages: list[Path], name: str, generated: str) -> None:
+    """`--write PAGE ...`: replace each page's `name` block, one line per page; a page without
+    one is an error naming it."""
+    for page in pages:
+        if not page.exists() or not write(page, name, generated):
+            raise ValueError(f"--write {page}: no such page, or no {markers(name)[0]} block in it")
+        print(f"wrote the {name} block of {page}")

@@ -101,10 +101,7 @@ def main() -> None:
     parser.add_argument("--write", type=Path, nargs="*", default=[], help="pages whose math_cot_100 block to replace")
     args = parser.parse_args()
     text = block(args.seeds)
-    for page in args.write:
-        if not page.exists() or not blocks.write(page, BLOCK, text):
-            raise ValueError(f"--write {page}: no such page, or no {blocks.markers(BLOCK)[0]} block in it")
-        print(f"wrote the {BLOCK} block of {page}")
+    blocks.write_pages(args.write, BLOCK, text)
     if not args.write:
         print(text)
 
