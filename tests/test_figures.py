@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import re
 from pathlib import Path
 
@@ -40,8 +41,6 @@ def test_the_grid_tables_the_headline_reads_are_committed():
 
 
 def test_the_grid_tables_come_from_at_least_500_problems_per_job():
-    import csv
-
     rows = list(csv.DictReader((ROOT / figures.RESULTS / "collected.csv").open()))
     assert len(rows) >= 30
     assert min(int(float(row["n_problems"])) for row in rows) >= 500

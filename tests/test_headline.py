@@ -11,13 +11,13 @@ from pathlib import Path
 import pytest
 
 from infscale.experiments.analysis import headline
-from infscale.experiments.studies.figures import RESULTS, VERDICT_PAGES
+from infscale.experiments.studies.figures import RESULTS
 
 ROOT = Path(__file__).resolve().parents[1]
 TABLES = ROOT / RESULTS
 
 
-@pytest.mark.parametrize("page", VERDICT_PAGES)
+@pytest.mark.parametrize("page", headline.PAGES)
 def test_the_pages_headline_is_what_the_committed_tables_give(page):
     text = (ROOT / page).read_text()
     assert headline.current(text, page) == headline.block(TABLES), (

@@ -28,7 +28,8 @@ from infscale.experiments.app import errors
 
 NAME_OF_BLOCK = "headline"
 START, END = blocks.markers(NAME_OF_BLOCK)
-COMMAND = "infscale-headline experiments/results/pareto_toy_sum_500 --write README.md docs/model_card.md"
+PAGES = ("README.md", "docs/model_card.md")  # the pages that carry the block
+COMMAND = f"infscale-headline experiments/results/pareto_toy_sum_500 --write {' '.join(PAGES)}"
 NAME = {"flops_paper": "`flops.paper` (policy FLOPs, Wu et al.)", "flops_total": "`flops.total` (PRM counted)"}
 SOURCES = (("compute_optimal", "flops_total"), ("compute_optimal", "flops_paper"), ("verdicts", "flops_total"))
 SAMPLING = {"majority": "majority@{n}", "weighted": "PRM-weighted@{n}", "best": "PRM best-of-{n}"}
@@ -204,11 +205,7 @@ def main(argv: Iterable[str] | None = None) -> None:
     parser.add_argument("--write", type=Path, nargs="*", default=[], help="files whose headline block to replace")
     args = parser.parse_args(None if argv is None else list(argv))
     generated = block(args.tables)
-    for path in args.write:
-        if not path.exists():
-            raise ValueError(f"--write {path}: no such file")
-        path.write_text(replace(path.read_text(), generated, str(path)))
-        print(f"wrote the headline block of {path}")
+    blocks.write_pages(args.write, NAME_OF_BLOCK, generated)
     if not args.write:
         print(generated)
 

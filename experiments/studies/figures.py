@@ -40,25 +40,28 @@ from infscale.experiments.studies import demo, ladder_table, math_cot_100_table
 
 GRID = "pareto_toy_sum_500"
 RESULTS = Path("experiments/results") / GRID
-VERDICT_PAGES = ("README.md", "docs/model_card.md")
-FIGURES = ("pareto", "error", "optimal_size", "levels")
 CONVENTIONS = ("flops_total", "flops_paper")
-TABLES = ("collected", "curves", "pareto", "compute_optimal", "verdicts", "optimal_size", "crossover", "flops_saved")
+FIGURES = ("error", "optimal_size", "levels")  # the papers' figures, one per convention
+TABLES = ("collected", "curves", "verdicts")  # one file each (verdicts.csv holds both conventions)
+TABLES_PER_CONVENTION = ("pareto", "compute_optimal", "optimal_size", "crossover", "flops_saved")
 STEPS = ("grid", "sim", "math_cot_100", "ladder", "layers")
-MATH_COT_PAGES = ("README.md", "docs/math_cot_100.md")
 
 
 def figure_names() -> list[str]:
     """The PNGs `infscale-analyze` and `infscale-plot` leave in a sweep folder that docs/ shows."""
-    names = ["pareto.png", "pareto_flops_paper.png"]
-    return names + [f"{kind}_{x}.png" for kind in FIGURES[1:] for x in CONVENTIONS]
+    return ["pareto.png", "pareto_flops_paper.png"] + [f"{kind}_{x}.png" for kind in FIGURES for x in CONVENTIONS]
 
 
 def table_names() -> list[str]:
-    names = ["collected.csv", "curves.csv", "verdicts.csv"]
-    return names + [
-        f"{name}{suffix}.csv" for name in TABLES[2:] if name != "verdicts" for suffix in ("", "_flops_paper")
-    ]
+    per_convention = [f"{name}{suffix}.csv" for name in TABLES_PER_CONVENTION for suffix in ("", "_flops_paper")]
+    return [f"{name}.csv" for name in TABLES] + per_convention
+
+
+def write_block(root: Path, name: str, pages: tuple[str, ...], text: str) -> list[Path]:
+    """The generated block `name` rewritten in each of `pages` of the checkout."""
+    paths = [root / page for page in pages]
+    blocks.write_pages(paths, name, text)
+    return paths
 
 
 def publish_grid(folder: Path, root: Path) -> list[Path]:
@@ -75,9 +78,7 @@ def publish_grid(folder: Path, root: Path) -> list[Path]:
             text = (folder / name).read_text().replace(checkout + "/", "")  # paths relative to the checkout
             (results / name).write_text(text)
             written.append(results / name)
-    text = headline.block(results)
-    written += [page for page in (root / p for p in VERDICT_PAGES) if blocks.write(page, headline.NAME_OF_BLOCK, text)]
-    return written
+    return written + write_block(root, headline.NAME_OF_BLOCK, headline.PAGES, headline.block(results))
 
 
 def grid(root: Path, size: list[str]) -> list[Path]:
@@ -93,14 +94,13 @@ def sim(root: Path, size: list[str]) -> list[Path]:
 
 
 def math_cot_100(root: Path, size: list[str]) -> list[Path]:
-    text = math_cot_100_table.block()
-    pages = (root / name for name in MATH_COT_PAGES)
-    return [] if size else [page for page in pages if blocks.write(page, math_cot_100_table.BLOCK, text)]
+    if size:
+        return []
+    return write_block(root, math_cot_100_table.BLOCK, math_cot_100_table.PAGES, math_cot_100_table.block())
 
 
 def ladder(root: Path, size: list[str]) -> list[Path]:
-    page = root / "README.md"
-    return [] if size or not blocks.write(page, ladder_table.BLOCK, ladder_table.block()) else [page]
+    return [] if size else write_block(root, ladder_table.BLOCK, ladder_table.PAGES, ladder_table.block())
 
 
 def layers(root: Path, size: list[str]) -> list[Path]:

@@ -18,7 +18,8 @@ from infscale.experiments.analysis import blocks
 from infscale.experiments.app.resolvers import package_path
 
 BLOCK = "toy_sum_ladder"
-COMMAND = "python -m infscale.experiments.studies.ladder_table --write README.md"
+PAGES = ("README.md",)  # the pages that carry the block
+COMMAND = f"python -m infscale.experiments.studies.ladder_table --write {' '.join(PAGES)}"
 POLICIES = ("toy_sum_xs", "toy_sum_s", "toy_sum_m")
 PRM = "toy_sum_prm"
 

@@ -88,7 +88,8 @@ def table(seeds: int) -> str:
 
 
 BLOCK = "math_cot_100"
-COMMAND = "python -m infscale.experiments.studies.math_cot_100_table --write README.md docs/math_cot_100.md"
+PAGES = ("README.md", "docs/math_cot_100.md")  # the pages that carry the block
+COMMAND = f"python -m infscale.experiments.studies.math_cot_100_table --write {' '.join(PAGES)}"
 
 
 def block(seeds: int = 8) -> str:
