@@ -17,7 +17,6 @@ An allocator continues problems across calls of `run` (`resume`). Sampling seeds
 from __future__ import annotations
 
 import copy
-import math
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -34,7 +33,6 @@ from infscale.search.backends import (
     Policy,
     RewardModel,
     ScoreRequest,
-    ScoreResult,
 )
 from infscale.search.batching import AUTO, resolve_max_batch
 from infscale.search.charges import check_reuse, path_charge, prompt_charge
@@ -46,6 +44,7 @@ from infscale.search.node import Node, Tree
 from infscale.search.ops import Decision, Expand, Score
 from infscale.search.reuse import REUSE_KEYS, count_reuse
 from infscale.search.scheduler import ProblemRun, Scheduler
+from infscale.search.scores import checked_scores, known_scores, reported_cost
 from infscale.search.strategy import Strategy
 from infscale.tasks.base import Problem, Task, derive_seed
 
@@ -313,7 +312,7 @@ class Engine:
                 continue
             seen.add(id(node))
             steps = tuple(self.task.split_steps(node.solution))
-            known, scores = self._known_scores(node, steps)
+            known, scores = known_scores(self.reward, self.task, node, steps)
             if len(steps) == known:
                 node.step_scores, node.reward_tokens, node.reward_cached = list(scores), 0, 0
                 continue
@@ -335,8 +334,8 @@ class Engine:
                 f"reward '{self.reward.name}' returned {len(scores)} score lists for {len(batch)} trajectories"
             )
         for job, values in zip(batch, scores):
-            observed = self._reward_cost(job, values)
-            job.node.step_scores = job.known + self._checked(values, job)
+            observed = reported_cost(self.reward, job, values)
+            job.node.step_scores = job.known + checked_scores(self.reward, values, job)
             job.node.reward_tokens, job.node.reward_cached = job.charge
             before = ledger_mark(job, job.run.ledger)
             job.run.ledger.charge_reward(*job.charge)
@@ -350,46 +349,6 @@ class Engine:
             run.reply = [child for job in jobs for child in job.children]
         else:
             run.reply = [node for node in run.op.nodes if node.step_scores is not None]
-
-    def _known_scores(self, node: Node, steps: tuple[str, ...]) -> tuple[int, list[float]]:
-        """(k, scores of the first k steps) from the nearest scored ancestor whose steps
-        begin this path, when the reward model scores incrementally; else (0, [])."""
-        if not self.reward.incremental or self.reward.outcome:
-            return 0, []
-        ancestor = node.parent
-        while ancestor is not None and ancestor.step_scores is None:
-            ancestor = ancestor.parent
-        if ancestor is None or not ancestor.step_scores:
-            return 0, []
-        known = len(ancestor.step_scores)
-        if known > len(steps) or tuple(self.task.split_steps(ancestor.solution)) != steps[:known]:
-            return 0, []
-        return known, list(ancestor.step_scores)
-
-    def _reward_cost(self, job: Job, values: list[float]) -> tuple[int | None, int | None]:
-        """(computed, cached) reward tokens of one request, as the backend reports them."""
-        if isinstance(values, ScoreResult):
-            return values.computed, values.cached
-        if job.request.known:
-            raise ValueError(
-                f"reward '{self.reward.name}' scores incrementally but did not report its computed tokens "
-                "(return a ScoreResult)"
-            )
-        return job.context, 0 if job.context is not None else None
-
-    def _checked(self, values: list[float], job: Job) -> list[float]:
-        request = job.request
-        expected = 1 if self.reward.outcome else len(request.steps) - request.known
-        where = f"problem {job.run.tree.problem.id}, node {job.node.id}"
-        if len(values) != expected:
-            raise ValueError(
-                f"reward '{self.reward.name}' returned {len(values)} scores for a trajectory of "
-                f"{len(request.steps)} steps, {request.known} of them scored before ({where})"
-            )
-        values = [float(v) for v in values]
-        if any(not math.isfinite(v) or not 0.0 <= v <= 1.0 for v in values):
-            raise ValueError(f"reward '{self.reward.name}' returned a score outside [0, 1] or NaN: {values} ({where})")
-        return values
 
     # --- helpers -----------------------------------------------------------------------
 

@@ -171,29 +171,29 @@ def test_incremental_scoring_starts_from_the_nearest_scored_ancestor():
 
 
 def test_known_scores_are_reused_only_where_the_ancestor_path_is_a_prefix():
-    # Engine._known_scores on a hand-built path: root -> a (scored [0.1, 0.2] over 2 steps)
+    # known_scores on a hand-built path: root -> a (scored [0.1, 0.2] over 2 steps)
     # -> b (unscored) -> c.
-    from infscale.search.engine import Engine
     from infscale.search.node import Tree
+    from infscale.search.scores import known_scores
     from tests.fake_backends import simulated_task
 
     task = simulated_task(n=1, seed=3)
-    engine = Engine(task, None, _StepPRM(incremental=True))
+    reward = _StepPRM(incremental=True)
     tree = Tree(task.problems()[0])
     a = tree.add_child(tree.root, text="s1\ns2\n", tokens=4, context=0, finish="step")
     a.step_scores = [0.1, 0.2]
     b = tree.add_child(a, text="s3\n", tokens=2, context=0, finish="step")
     c = tree.add_child(b, text="s4\n", tokens=2, context=0, finish="step")
     steps = ("s1\n", "s2\n", "s3\n", "s4\n")
-    assert engine._known_scores(c, steps) == (2, [0.1, 0.2])
-    assert engine._known_scores(c, steps[:2]) == (2, [0.1, 0.2])  # exactly the ancestor's steps
-    assert engine._known_scores(c, steps[:1]) == (0, [])  # fewer steps than the ancestor scored
-    assert engine._known_scores(c, ("s1\n", "sX\n", "s3\n", "s4\n")) == (0, [])  # not a prefix
+    assert known_scores(reward, task, c, steps) == (2, [0.1, 0.2])
+    assert known_scores(reward, task, c, steps[:2]) == (2, [0.1, 0.2])  # exactly the ancestor's steps
+    assert known_scores(reward, task, c, steps[:1]) == (0, [])  # fewer steps than the ancestor scored
+    assert known_scores(reward, task, c, ("s1\n", "sX\n", "s3\n", "s4\n")) == (0, [])  # not a prefix
     a.step_scores = []
-    assert engine._known_scores(c, steps) == (0, [])  # an ancestor scored nothing
-    engine.reward.incremental = False
+    assert known_scores(reward, task, c, steps) == (0, [])  # an ancestor scored nothing
+    reward.incremental = False
     a.step_scores = [0.1, 0.2]
-    assert engine._known_scores(c, steps) == (0, [])
+    assert known_scores(reward, task, c, steps) == (0, [])
 
 
 class _NoFlagsPRM(RewardModel):

@@ -114,6 +114,7 @@ def engine_run(
         "answers": [o.decision.answer for o in outcomes],
         "flops_total": [ledger.flops_total for ledger in ledgers],
         "max_batch": engine.max_batch,
+        "calls": dict(calls),
     }
 
 
