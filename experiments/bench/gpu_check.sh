@@ -28,9 +28,12 @@ PY=${PYTHON:-python3}
 PROBLEMS=${PROBLEMS:-100}
 REPEATS=${REPEATS:-2}
 SAL_SRC=${SAL_SRC:-shared/search-and-learn}
-# Hydra overrides for every run: the toy PRM on the GPU (engine.max_batch is left at auto,
-# which gives vLLM the 2048-sequence calls it asks for: search/batching.py).
-OVERRIDES=${OVERRIDES-reward.device=cuda}
+# Hydra overrides for every run: the toy PRM on the GPU, and vLLM's KV blocks at 16 tokens
+# (GPU attention takes them; the CPU build only multiples of 32, which is most of REBASE's
+# cost over flat sampling there: BENCHMARKS.md, "Searching vs sampling on vLLM", arm (c)).
+# engine.max_batch is left at auto, which gives vLLM the 2048-sequence calls it asks for
+# (search/batching.py).
+OVERRIDES=${OVERRIDES-reward.device=cuda policy.block_size=16}
 REQUIRE_CUDA=${REQUIRE_CUDA:-1} # 0: a dry run on vLLM's CPU build (OVERRIDES= PROBLEMS=3)
 RESULT=${1:-${OUT:-.}/gpu_check.json}
 WORK=$(mktemp -d)
