@@ -26,8 +26,8 @@ DEMO ?= pareto_toy_sum
 demo: $(STAMP)
 	$(BIN)/python -m infscale.experiments.studies.demo --experiment $(DEMO)
 
-# Every figure and table the README shows, from the 500-problem sweep of the configurations it
-# compares (about an hour on 2 cores; resumes), the simulated preset, math_cot_100, the toy_sum ladder table
+# Every figure and table the README shows, from the 1,100-problem sweep of the configurations it
+# compares (jobs of 2.4 hours in all, two at a time on 2 cores; resumes), the simulated preset, math_cot_100, the toy_sum ladder table
 # (from the model cards) and the import graph.
 figures: $(STAMP)
 	$(BIN)/python -m infscale.experiments.studies.figures

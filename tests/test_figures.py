@@ -40,10 +40,10 @@ def test_the_grid_tables_the_headline_reads_are_committed():
         assert (ROOT / figures.RESULTS / name).is_file(), f"{figures.RESULTS / name} is not committed"
 
 
-def test_the_grid_tables_come_from_at_least_500_problems_per_job():
+def test_the_grid_tables_come_from_at_least_1100_problems_per_job():
     rows = list(csv.DictReader((ROOT / figures.RESULTS / "collected.csv").open()))
     assert len(rows) >= 30
-    assert min(int(float(row["n_problems"])) for row in rows) >= 500
+    assert min(int(float(row["n_problems"])) for row in rows) >= 1100
 
 
 def test_a_block_is_replaced_between_its_own_markers_only():

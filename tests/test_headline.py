@@ -1,5 +1,5 @@
 """The README's verdict sentences are generated from the committed analysis tables
-(experiments/results/pareto_toy_sum_500/, written by `make figures`), never typed: a hand-edited
+(experiments/results/pareto_toy_sum_1100/, written by `make figures`), never typed: a hand-edited
 number fails here."""
 
 from __future__ import annotations

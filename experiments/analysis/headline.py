@@ -1,11 +1,11 @@
 """`infscale-headline <tables dir>`: the README's verdict sentences, generated from the analysis.
 
-    infscale-headline experiments/results/pareto_toy_sum_500     # print the block
-    infscale-headline experiments/results/pareto_toy_sum_500 --write README.md docs/model_card.md
+    infscale-headline experiments/results/pareto_toy_sum_1100     # print the block
+    infscale-headline experiments/results/pareto_toy_sum_1100 --write README.md docs/model_card.md
 
 Reads what `infscale-analyze` wrote in both FLOP conventions (`compute_optimal.csv`,
 `compute_optimal_flops_paper.csv`, `verdicts.csv`, `verdicts_flops_paper.csv`: a sweep folder,
-or experiments/results/pareto_toy_sum_500/ where `make figures` copies the 500-problem sweep's) and writes, per convention, how many search
+or experiments/results/pareto_toy_sum_1100/ where `make figures` copies the 1,100-problem sweep's) and writes, per convention, how many search
 configurations beat the strongest baseline at no more compute (experiments/analysis/baseline.py)
 with the largest margin or the closest miss, then the compute-optimal table with each winner
 against that baseline. Every number comes from those tables; the block sits between
@@ -29,7 +29,7 @@ from infscale.experiments.app import errors
 NAME_OF_BLOCK = "headline"
 START, END = blocks.markers(NAME_OF_BLOCK)
 PAGES = ("README.md", "docs/model_card.md")  # the pages that carry the block
-COMMAND = f"infscale-headline experiments/results/pareto_toy_sum_500 --write {' '.join(PAGES)}"
+COMMAND = f"infscale-headline experiments/results/pareto_toy_sum_1100 --write {' '.join(PAGES)}"
 NAME = {"flops_paper": "`flops.paper` (policy FLOPs, Wu et al.)", "flops_total": "`flops.total` (PRM counted)"}
 SOURCES = (("compute_optimal", "flops_total"), ("compute_optimal", "flops_paper"), ("verdicts", "flops_total"))
 SAMPLING = {"majority": "majority@{n}", "weighted": "PRM-weighted@{n}", "best": "PRM best-of-{n}"}

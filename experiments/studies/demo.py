@@ -18,7 +18,7 @@
 5. `infscale-report` on that folder: `multirun/<preset>/report.html` (path printed).
 
 The demo writes nothing outside `multirun/`: the figures and tables the README shows come
-from the 500-problem sweep of the same grid, `make figures` (experiments/studies/figures.py).
+from the 1,100-problem sweep of the same grid, `make figures` (experiments/studies/figures.py).
 """
 
 from __future__ import annotations

@@ -4,11 +4,12 @@
 
 Steps, in this order (`--only` picks some; each resumes or is cheap to redo):
 
-- `grid`: the configurations the README compares, on 500 held-out problems
-  (`+experiment=pareto_toy_sum_500`: the demo's grid, one PRM-weighted best-of-64 job and the
-  greedy reference per policy; about an hour on 2 cores, and a rerun skips every finished
+- `grid`: the configurations the README compares, on 1,100 held-out problems
+  (`+experiment=pareto_toy_sum_1100`: the demo's grid, one PRM-weighted best-of-64 job and the
+  greedy reference per policy; its jobs run 2.4 hours in all, two at a time on 2 cores, and a
+  rerun skips every finished
   problem), collected and analysed. Into docs/: `pareto.png` and the papers' figures (error,
-  optimal size, levels) in both FLOP conventions. Into `experiments/results/pareto_toy_sum_500/`:
+  optimal size, levels) in both FLOP conventions. Into `experiments/results/pareto_toy_sum_1100/`:
   the collected and analysed tables (committed; the raw runs are not). The headline block of
   README.md and docs/model_card.md is rewritten from those tables (`infscale-headline`);
 - `sim`: the simulated world's preset (`make demo DEMO=pareto_sim`) -> `docs/pareto_sim.png`;
@@ -38,7 +39,7 @@ from infscale.experiments.analysis import blocks, headline
 from infscale.experiments.app import errors
 from infscale.experiments.studies import demo, ladder_table, math_cot_100_table
 
-GRID = "pareto_toy_sum_500"
+GRID = "pareto_toy_sum_1100"
 RESULTS = Path("experiments/results") / GRID
 CONVENTIONS = ("flops_total", "flops_paper")
 FIGURES = ("error", "optimal_size", "levels")  # the papers' figures, one per convention
