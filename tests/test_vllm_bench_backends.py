@@ -1,6 +1,7 @@
-"""experiments/bench/backends.py on a few toy problems: the three arms generate the same
-number of tokens, (c) replays exactly (b)'s sequences, and its prefix cache serves every whole
-block of their prompts but the one vLLM recomputes where a prompt fills its last block."""
+"""experiments/bench/backends.py on a few toy problems: every arm generates the same number of
+tokens, (c) replays exactly (b)'s sequences, its prefix cache serves every whole block of their
+prompts but the one vLLM recomputes where a prompt fills its last block, and (d) and (e) keep
+(c)'s cached blocks while prefilling only what finer reuse would."""
 
 import json
 import subprocess
@@ -31,14 +32,17 @@ def measured(tmp_path_factory):
 def test_every_arm_generates_the_searchs_tokens_and_the_replay_its_sequences(measured):
     result, _ = measured
     for rep in result["repeats"]:
-        search, flat, replay = rep["search"], rep["flat"], rep["replay"]
+        search, flat = rep["search"], rep["flat"]
         assert search["generated"] > 0
-        assert flat["generated"] == replay["generated"] == search["generated"]
-        assert replay["sequences"] == search["sequences"] == search["calls"]["policy_sequences"]
+        for arm in ("flat", "replay", "granular", "half_blocks"):
+            assert rep[arm]["generated"] == search["generated"], arm
+        for arm in ("replay", "granular", "half_blocks"):
+            assert rep[arm]["sequences"] == search["sequences"] == search["calls"]["policy_sequences"], arm
         assert flat["sequences"] == 6 * 4
     first, second = result["repeats"]
     assert first["search"]["generated"] == second["search"]["generated"]  # seeded: the same tree twice
-    assert first["order"] == ["search", "flat", "replay"] and second["order"] == ["replay", "flat", "search"]
+    arms = ["search", "flat", "replay", "granular", "half_blocks"]
+    assert first["order"] == arms and second["order"] == arms[::-1]
 
 
 def test_the_replay_is_served_every_whole_prompt_block_but_a_full_last_one(measured):
@@ -51,6 +55,16 @@ def test_the_replay_is_served_every_whole_prompt_block_but_a_full_last_one(measu
         assert replay["prompt_cached"] == cacheable - block * replay["prompts_of_whole_blocks"]
 
 
+def test_finer_reuse_keeps_the_cached_blocks_and_prefills_only_what_it_would_compute(measured):
+    result, _ = measured
+    for rep in result["repeats"]:
+        replay, granular, half = rep["replay"], rep["granular"], rep["half_blocks"]
+        assert granular["prompt_cached"] == half["prompt_cached"] == replay["prompt_cached"]
+        assert granular["prompt_tokens"] - granular["prompt_cached"] == granular["sequences"]  # one token each
+        computed = [arm["prompt_tokens"] - arm["prompt_cached"] for arm in (granular, half, replay)]
+        assert computed == sorted(computed) and computed[0] < computed[2]
+
+
 def test_the_ratios_are_the_arms_times(measured):
     result, stdout = measured
     for rep in result["repeats"]:
@@ -59,4 +73,6 @@ def test_the_ratios_are_the_arms_times(measured):
         assert rep["c_over_a"] == pytest.approx(replay["wall_s"] / flat["wall_s"])
         assert rep["b_over_c"] == pytest.approx(less_reward / replay["wall_s"])
         assert rep["b_over_a"] == pytest.approx(rep["c_over_a"] * rep["b_over_c"])
+        assert rep["d_over_a"] == pytest.approx(rep["granular"]["wall_s"] / flat["wall_s"])
+        assert rep["e_over_a"] == pytest.approx(rep["half_blocks"]["wall_s"] / flat["wall_s"])
     assert "(c) (b)'s sequences, one call" in stdout and "medians over 2 repeats" in stdout

@@ -13,6 +13,11 @@
     rounds and every prompt block vLLM can reuse reused. c/a is what the tree's shape costs on
     this backend (more, shorter sequences, each prefilling what its cache blocks do not hold);
     b/c is the engine's own excess (its rounds, its bookkeeping).
+(d), (e) what (c) would cost with finer KV reuse than this backend has: (c) again, each prompt cut
+    to the blocks vLLM serves it plus only the tokens a cache reusing KV at token granularity
+    (d) or in 16-token blocks (e) would still compute. Same sequences, same generated tokens,
+    same cached prefix; only the prefilled tail shrinks (the cut prompts read fewer tokens, so
+    these arms price the prefill, not the text). d/a, e/a: the floor such a backend would set.
 b/a is the cost of search over plain sampling, with (b)'s time in the reward model left out
 (flat sampling scores nothing): its `score` calls and its `count_tokens` (the engine asks the
 reward model to tokenize each path for the ledger; the encoding is cached for `score`). Where
@@ -112,11 +117,32 @@ def replay_run(world: World, sequences: list[tuple[list[int], int]]) -> dict[str
     }
 
 
-def ratios(search: dict[str, Any], flat: dict[str, Any], replay: dict[str, Any]) -> dict[str, float]:
+def finer_reuse(sequences: list[tuple[list[int], int]], block: int, reuse: int) -> list[tuple[list[int], int]]:
+    """`sequences` with each prompt cut to the whole `block`s vLLM serves it from its cache plus
+    what a cache of `reuse`-token blocks (`reuse` dividing `block`) would still compute: a
+    prompt of L tokens keeps (L - 1) // block * block + L - (L - 1) // reuse * reuse of them."""
+    if block % reuse:
+        raise ValueError(f"reuse={reuse} must divide the KV block of {block} tokens")
+    cut = []
+    for ids, tokens in sequences:
+        served = (len(ids) - 1) // block * block
+        computed = len(ids) - (len(ids) - 1) // reuse * reuse
+        cut.append((ids[: served + computed], tokens))
+    return cut
+
+
+ARMS = ("search", "flat", "replay", "granular", "half_blocks")
+REUSE = {"granular": 1, "half_blocks": 16}
+
+
+def ratios(runs: dict[str, dict[str, Any]]) -> dict[str, float]:
+    search, flat, replay = runs["search"], runs["flat"], runs["replay"]
     search_less_reward = search["wall_s"] - search["reward_s"] - search["reward_count_tokens_s"]
     return {
         "b_over_a": search_less_reward / flat["wall_s"],
         "c_over_a": replay["wall_s"] / flat["wall_s"],
+        "d_over_a": runs["granular"]["wall_s"] / flat["wall_s"],
+        "e_over_a": runs["half_blocks"]["wall_s"] / flat["wall_s"],
         "b_over_c": search_less_reward / replay["wall_s"],
         "c_over_a_cpu": replay["cpu_s"] / flat["cpu_s"],
         "b_over_a_per_token": (search_less_reward / search["generated"]) / (flat["wall_s"] / flat["generated"]),
@@ -132,7 +158,7 @@ def main() -> None:
     sequences: list[tuple[list[int], int]] = []
     for r in range(args.repeats):
         runs: dict[str, dict[str, Any]] = {}
-        order = ("search", "flat", "replay") if r % 2 == 0 else ("replay", "flat", "search")
+        order = ARMS if r % 2 == 0 else ARMS[::-1]
         for name in order:  # the search is seeded: it generates what the last repeat's did
             if name == "search":
                 with recorded_sequences(world) as sequences:
@@ -141,13 +167,22 @@ def main() -> None:
                 runs[name]["policy_cached"] = runs[name]["calls"]["policy_cached"]
             elif name == "flat":
                 runs[name] = flat_run(world, args.n, sum(tokens for _, tokens in sequences))
-            else:
+            elif name == "replay":
                 runs[name] = replay_run(world, sequences)
-        repeats.append({"order": list(order), **runs} | ratios(runs["search"], runs["flat"], runs["replay"]))
+            else:
+                block = world.policy.llm.llm_engine.vllm_config.cache_config.block_size
+                runs[name] = replay_run(world, finer_reuse(sequences, block, REUSE[name]))
+        repeats.append({"order": list(order), **runs} | ratios(runs))
     report(args, repeats)
 
 
-LABELS = {"search": "(b) REBASE", "flat": "(a) flat sampling, one call", "replay": "(c) (b)'s sequences, one call"}
+LABELS = {
+    "search": "(b) REBASE",
+    "flat": "(a) flat sampling, one call",
+    "replay": "(c) (b)'s sequences, one call",
+    "granular": "(d) (c) with token-granular reuse",
+    "half_blocks": "(e) (c) with 16-token blocks",
+}
 
 
 def report(args: argparse.Namespace, repeats: list[dict[str, Any]]) -> None:
@@ -178,11 +213,12 @@ def report(args: argparse.Namespace, repeats: list[dict[str, Any]]) -> None:
         print(
             f"repeat {r + 1}: b/a (reward time left out) {rep['b_over_a']:.2f}, per token {rep['b_over_a_per_token']:.2f}, "
             f"by CPU time {rep['b_over_a_cpu']:.2f}; c/a {rep['c_over_a']:.2f} (CPU {rep['c_over_a_cpu']:.2f}), "
-            f"b/c {rep['b_over_c']:.2f}; engine + strategies {100 * rep['engine_share']:.1f}% of (b)'s wall; "
+            f"b/c {rep['b_over_c']:.2f}; d/a {rep['d_over_a']:.2f}, e/a {rep['e_over_a']:.2f}; engine + strategies {100 * rep['engine_share']:.1f}% of (b)'s wall; "
             f"accuracy {rep['search']['accuracy']:.2f}; (c) prompt tokens in whole cache blocks "
             f"{rep['replay']['prompt_cacheable']}"
         )
-    keys = ("b_over_a", "b_over_a_per_token", "b_over_a_cpu", "c_over_a", "c_over_a_cpu", "b_over_c", "engine_share")
+    keys = ("b_over_a", "b_over_a_per_token", "b_over_a_cpu", "c_over_a", "c_over_a_cpu", "b_over_c")
+    keys += ("d_over_a", "e_over_a", "engine_share")
     summary = {key: statistics.median(rep[key] for rep in repeats) for key in keys}
     print(f"medians over {len(repeats)} repeats: " + ", ".join(f"{k} {v:.3f}" for k, v in summary.items()))
     write_json(args.json, {"args": vars(args), "repeats": repeats, "medians": summary})
