@@ -23,8 +23,9 @@ b/a is the cost of search over plain sampling, with (b)'s time in the reward mod
 reward model to tokenize each path for the ledger; the encoding is cached for `score`). Where
 (b)'s time goes is reported too: inside vLLM's generate calls, inside the reward model,
 inside the backends' `count_tokens`, and the rest, the engine and the strategies (its share
-of (b)'s whole wall time). `--repeats` runs (b) and (a) in alternating order, each with
-vLLM's prefix cache emptied first (and a fresh reward model for (b)).
+of (b)'s whole wall time). Each of the `--repeats` runs every arm, in the order (b), (a), (c),
+(d), (e) and reversed in the next, each with vLLM's prefix cache emptied first (and a fresh
+reward model for (b)).
 """
 
 from __future__ import annotations
@@ -93,7 +94,7 @@ def replay_run(world: World, sequences: list[tuple[list[int], int]]) -> dict[str
     from vllm import SamplingParams
     from vllm.inputs import TokensPrompt
 
-    llm, block = world.policy.llm, world.policy.llm.llm_engine.vllm_config.cache_config.block_size
+    llm, block = world.policy.llm, kv_block(world)
     inputs = [TokensPrompt(prompt_token_ids=ids) for ids, _ in sequences]
     llm.reset_prefix_cache()
     llm.generate(inputs, [SamplingParams(max_tokens=1, skip_clone=True) for _ in inputs], use_tqdm=False)
@@ -115,6 +116,11 @@ def replay_run(world: World, sequences: list[tuple[list[int], int]]) -> dict[str
         "prompts_of_whole_blocks": sum(len(ids) % block == 0 for ids, _ in sequences),
         "block_size": block,
     }
+
+
+def kv_block(world: World) -> int:
+    """The policy's vLLM KV-cache block, in tokens: the unit its prefix cache reuses."""
+    return int(world.policy.llm.llm_engine.vllm_config.cache_config.block_size)
 
 
 def finer_reuse(sequences: list[tuple[list[int], int]], block: int, reuse: int) -> list[tuple[list[int], int]]:
@@ -170,8 +176,7 @@ def main() -> None:
             elif name == "replay":
                 runs[name] = replay_run(world, sequences)
             else:
-                block = world.policy.llm.llm_engine.vllm_config.cache_config.block_size
-                runs[name] = replay_run(world, finer_reuse(sequences, block, REUSE[name]))
+                runs[name] = replay_run(world, finer_reuse(sequences, kv_block(world), REUSE[name]))
         repeats.append({"order": list(order), **runs} | ratios(runs))
     report(args, repeats)
 
