@@ -54,7 +54,10 @@ def test_served_scores_equal_the_in_process_vllm_prm(server):
     log = server.log.read_text(errors="replace")
     assert log.count('"POST /pooling HTTP/1.1" 200') == math.ceil(len(requests) / BATCH)
     tails = prm.score([ScoreRequest(r.prompt, r.steps, len(r.steps) - 1) for r in requests])
-    assert [list(t) for t in tails] == [s[-1:] for s in got]
+    # The server batches concurrent posts as they arrive, so a tail may share a forward pass
+    # with other rows than its full path did: equal to float32 rounding, not bit for bit.
+    assert [len(t) for t in tails] == [1] * len(requests)
+    assert max(abs(t[0] - s[-1]) for t, s in zip(tails, got)) < TOLERANCE
 
 
 def test_the_ledger_charges_the_named_model(server, tmp_path):
